@@ -1,0 +1,1 @@
+"""Sympy derivations and the claims ledger. Imports ``reference`` and sympy, never torch."""

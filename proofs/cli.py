@@ -1,0 +1,182 @@
+"""``isreshape``: a thin dispatcher to the ledger, the fixture generator, the benchmarks and the
+notebook runner. Heavy imports happen inside each subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+
+
+def _truncate(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _table(results) -> str:
+    rows = [("id", "source", "section", "verdict", "ok", "evidence")]
+    for r in results:
+        d = r.as_dict()
+        rows.append(
+            (
+                d["id"],
+                d["source"],
+                d["section"],
+                d["verdict"],
+                "" if r.matches else f"!= {d['expected']}",
+                _truncate(d["evidence"], 90),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    lines = []
+    for row in rows:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row[:5], widths)) + "  " + row[5])
+    return "\n".join(lines)
+
+
+def _summary(results, seconds: float) -> str:
+    from proofs.ledger import VERDICTS
+
+    by_verdict = Counter(r.outcome.verdict for r in results)
+    by_seed: dict[str, Counter] = {}
+    for r in results:
+        by_seed.setdefault(r.claim.seed, Counter())[r.outcome.verdict] += 1
+    lines = [
+        f"{len(results)} claims in {seconds:.1f} s: "
+        + ", ".join(
+            f"{v} {by_verdict.get(v, 0)}"
+            for v in VERDICTS + ("ERROR",)
+            if by_verdict.get(v) or v in VERDICTS
+        )
+    ]
+    for seed, cnt in sorted(by_seed.items()):
+        lines.append(f"  seed {seed}: " + ", ".join(f"{v} {cnt[v]}" for v in VERDICTS if cnt[v]))
+    mismatched = [r for r in results if not r.matches]
+    lines.append(
+        "every computed verdict equals its recorded expected verdict"
+        if not mismatched
+        else f"{len(mismatched)} computed verdict(s) differ from the recorded expected verdict: "
+        + ", ".join(r.claim.id for r in mismatched)
+    )
+    return "\n".join(lines)
+
+
+def _markdown(results, seconds: float) -> str:
+    out = ["# isreshape audit: the claims ledger", "", "```", _summary(results, seconds), "```"]
+    seed = section = None
+    for r in results:
+        d = r.as_dict()
+        if r.claim.seed != seed:
+            seed = r.claim.seed
+            out += ["", f"## Seed {seed} (`{d['source']}`)"]
+            section = None
+        if d["section"] != section:
+            section = d["section"]
+            out += ["", f"### Section {section}"]
+        flag = "" if r.matches else f" (expected {d['expected']})"
+        out += ["", f"- **{d['id']}** [{d['verdict']}{flag}] {d['statement']}"]
+        if d["assumptions"]:
+            out.append(f"  - assumptions: {d['assumptions']}")
+        if d["conditions"]:
+            out.append(f"  - conditions: {d['conditions']}")
+        out.append(f"  - evidence: {' '.join(d['evidence'].split())}")
+        if d["links"]:
+            out.append("  - see: " + ", ".join(f"`{x}`" for x in d["links"]))
+    return "\n".join(out) + "\n"
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from proofs.ledger import load_all_claims, run_claim
+
+    claims = load_all_claims()
+    if args.claim:
+        missing = [c for c in args.claim if c not in claims]
+        if missing:
+            print(f"unknown claim id(s): {', '.join(missing)}", file=sys.stderr)
+            return 2
+        selected = [claims[c] for c in args.claim]
+    else:
+        selected = list(claims.values())
+    if args.seed:
+        selected = [c for c in selected if c.seed in args.seed]
+    t0 = time.perf_counter()
+    results = [run_claim(c) for c in selected]
+    seconds = time.perf_counter() - t0
+    if args.format == "json":
+        print(json.dumps([r.as_dict() for r in results], indent=1))
+    elif args.format == "markdown":
+        print(_markdown(results, seconds), end="")
+    else:
+        print(_table(results))
+        print()
+        print(_summary(results, seconds))
+    return 0 if all(r.matches for r in results) else 1
+
+
+def cmd_golden(args: argparse.Namespace) -> int:
+    from reference import golden
+
+    if args.write:
+        return golden.write_all(only=args.only)
+    problems = golden.check_all(only=args.only, fast_only=not args.full)
+    for p in problems:
+        print(p)
+    return 1 if problems else 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import importlib
+
+    try:
+        module = importlib.import_module(f"torch_impl.benchmarks.{args.name}")
+    except ModuleNotFoundError:
+        print(f"unknown benchmark {args.name!r}", file=sys.stderr)
+        return 2
+    return int(module.main(args.rest) or 0)
+
+
+def cmd_notebooks(args: argparse.Namespace) -> int:
+    from proofs.notebook_runner import run_all
+
+    return run_all(names=args.only, out_dir=args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="isreshape", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    a = sub.add_parser("audit", help="run the claims ledger")
+    a.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    a.add_argument("--claim", action="append", metavar="ID", help="run only this claim")
+    a.add_argument("--seed", action="append", metavar="NNN", help="only claims of this seed")
+    a.set_defaults(func=cmd_audit)
+
+    g = sub.add_parser("golden", help="regenerate (--write) or check (--check) the fixtures")
+    mode = g.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--write", action="store_true")
+    mode.add_argument("--check", action="store_true")
+    g.add_argument("--full", action="store_true", help="check every case, not the fast subset")
+    g.add_argument("--only", action="append", metavar="KEY", help="module or module.function")
+    g.set_defaults(func=cmd_golden)
+
+    b = sub.add_parser("bench", help="run a benchmark (torch_impl/benchmarks/NAME.py)")
+    b.add_argument("name")
+    b.add_argument("rest", nargs=argparse.REMAINDER)
+    b.set_defaults(func=cmd_bench)
+
+    n = sub.add_parser("notebooks", help="execute the notebooks, write .ipynb and HTML")
+    n.add_argument("--only", action="append", metavar="NAME")
+    n.add_argument("--out", default="build/notebooks")
+    n.set_defaults(func=cmd_notebooks)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

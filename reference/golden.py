@@ -1,0 +1,329 @@
+"""Golden fixtures: registry, deterministic generator and checker.
+
+Every reference function that has a torch twin registers a :class:`GoldenSpec` (usually at the
+bottom of its module with :func:`register_golden`). ``isreshape golden --write`` evaluates every
+case at two working precisions (50 and 70 digits), refuses to write a value on which they
+disagree in the first ``VERIFIED_DIGITS`` digits, and writes one JSON file per function under
+``tests/golden/<module>/<function>.json``. Output is byte-identical on rerun.
+
+Each case also stores the value at the input rounded to float32 and to bfloat16 (via float32,
+round-to-nearest-even), so low-precision torch results are judged against the exact answer for
+the input they actually saw.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import pkgutil
+import struct
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mpmath
+import numpy as np
+
+WORKING_DIGITS = (50, 70)
+VERIFIED_DIGITS = 40
+STORED_DIGITS = 36
+GOLDEN_DIR = Path(__file__).resolve().parent.parent / "tests" / "golden"
+DTYPES = ("float32", "bfloat16")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One fixture case: keyword inputs (floats, ints, bools or nested lists) and a note."""
+
+    inputs: dict[str, Any]
+    note: str
+    fast: bool = True  # part of the CI subset of `golden --check`
+
+
+def case(note: str, *, fast: bool = True, **inputs: Any) -> Case:
+    return Case(inputs=inputs, note=note, fast=fast)
+
+
+@dataclass
+class GoldenSpec:
+    """Fixture spec for one reference function.
+
+    ``tensor_args`` are the inputs that become tensors on the torch side (and are rounded for
+    the float32 / bfloat16 expectations); other inputs are passed through unchanged.
+    ``float_args`` are non-tensor inputs that are still real numbers (converted to mpf exactly).
+    """
+
+    function: Callable[..., Any]
+    cases: Callable[[], Sequence[Case]]
+    tensor_args: tuple[str, ...]
+    float_args: tuple[str, ...] = ()
+    low_precision: bool = True
+    module: str = field(init=False)
+    name: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.module = self.function.__module__.split(".")[-1]
+        self.name = self.function.__name__
+
+    @property
+    def key(self) -> str:
+        return f"{self.module}.{self.name}"
+
+    @property
+    def path(self) -> Path:
+        return GOLDEN_DIR / self.module / f"{self.name}.json"
+
+
+REGISTRY: dict[str, GoldenSpec] = {}
+
+
+def register_golden(
+    function: Callable[..., Any],
+    cases: Callable[[], Sequence[Case]],
+    tensor_args: Iterable[str],
+    float_args: Iterable[str] = (),
+    low_precision: bool = True,
+) -> None:
+    spec = GoldenSpec(function, cases, tuple(tensor_args), tuple(float_args), low_precision)
+    if spec.key in REGISTRY and REGISTRY[spec.key].function is not function:
+        raise ValueError(f"golden spec {spec.key!r} registered twice")
+    REGISTRY[spec.key] = spec
+
+
+def load_all_specs() -> dict[str, GoldenSpec]:
+    """Import every ``reference`` module so that their ``register_golden`` calls run."""
+    import reference
+
+    for info in pkgutil.iter_modules(reference.__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"reference.{info.name}")
+    return dict(sorted(REGISTRY.items()))
+
+
+# ---------------------------------------------------------------- rounding and conversion
+
+
+def round_float(x: float, dtype: str) -> float:
+    """Round a float64 to float32 or bfloat16 (via float32, round to nearest even)."""
+    if dtype == "float64":
+        return float(x)
+    f32 = float(np.float32(x))
+    if dtype == "float32" or not math.isfinite(f32):
+        return f32
+    if dtype != "bfloat16":
+        raise ValueError(f"dtype must be float32 or bfloat16, got {dtype!r}")
+    (bits,) = struct.unpack("<I", struct.pack("<f", f32))
+    bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
+    return struct.unpack("<f", struct.pack("<I", bits))[0]
+
+
+def _map_floats(value: Any, fn: Callable[[float], Any]) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_map_floats(v, fn) for v in value]
+    if isinstance(value, (int, float)):
+        return fn(float(value))
+    raise TypeError(f"unsupported fixture input {value!r}")
+
+
+def _to_mp(value: Any) -> Any:
+    return _map_floats(value, mpmath.mpf)
+
+
+def encode_input(value: Any) -> Any:
+    """Inputs are stored as float64 round-trip strings (ints and bools as themselves)."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [encode_input(v) for v in value]
+    return repr(float(value))
+
+
+def decode_input(value: Any) -> Any:
+    if isinstance(value, str):
+        return float(value)
+    if isinstance(value, list):
+        return [decode_input(v) for v in value]
+    return value
+
+
+def encode_value(value: Any, digits: int = STORED_DIGITS) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [encode_value(v, digits) for v in value]
+    if isinstance(value, bool):
+        return value
+    v = mpmath.mpf(value)
+    if mpmath.isnan(v):
+        return "nan"
+    if mpmath.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    if v == 0:
+        return "0.0"
+    return mpmath.nstr(v, digits, min_fixed=1, max_fixed=0)
+
+
+def decode_value(value: Any) -> Any:
+    if isinstance(value, list):
+        return [decode_value(v) for v in value]
+    return float(value)
+
+
+def _agree(a: Any, b: Any, digits: int) -> bool:
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_agree(x, y, digits) for x, y in zip(a, b))
+    a, b = mpmath.mpf(a), mpmath.mpf(b)
+    if mpmath.isnan(a) or mpmath.isnan(b):
+        return bool(mpmath.isnan(a) and mpmath.isnan(b))
+    if mpmath.isinf(a) or mpmath.isinf(b):
+        return a == b
+    return abs(a - b) <= mpmath.mpf(10) ** (-digits) * max(abs(b), mpmath.mpf(10) ** -300)
+
+
+def evaluate(spec: GoldenSpec, inputs: dict[str, Any], dtype: str = "float64") -> Any:
+    """Evaluate one case at both working precisions; return the value or the error name."""
+    rounded = {
+        k: _map_floats(v, lambda x: round_float(x, dtype))
+        if (k in spec.tensor_args and dtype != "float64")
+        else v
+        for k, v in inputs.items()
+    }
+    results = []
+    for dps in WORKING_DIGITS:
+        with mpmath.workdps(dps):
+            args = {
+                k: _to_mp(v) if (k in spec.tensor_args or k in spec.float_args) else v
+                for k, v in rounded.items()
+            }
+            try:
+                out = spec.function(**args)
+            except ValueError:
+                results.append({"error": "ValueError"})
+                continue
+            results.append(out)
+    lo, hi = results
+    if isinstance(hi, dict) or isinstance(lo, dict):
+        if lo != hi:
+            raise RuntimeError(f"{spec.key}: error at one precision only for {inputs}")
+        return hi
+    with mpmath.workdps(WORKING_DIGITS[1]):
+        if not _agree(lo, hi, VERIFIED_DIGITS):
+            raise RuntimeError(
+                f"{spec.key}: {WORKING_DIGITS} digits disagree for {inputs}: {lo} vs {hi}"
+            )
+        return encode_value(hi)
+
+
+def build_fixture(spec: GoldenSpec, fast_only: bool = False) -> dict[str, Any]:
+    cases = [c for c in spec.cases() if c.fast or not fast_only]
+    rows = []
+    for c in cases:
+        missing = set(spec.tensor_args) - set(c.inputs)
+        if missing:
+            raise ValueError(f"{spec.key}: case {c.note!r} lacks tensor args {sorted(missing)}")
+        row: dict[str, Any] = {
+            "note": c.note,
+            "fast": c.fast,
+            "inputs": {k: encode_input(v) for k, v in c.inputs.items()},
+            "expected": evaluate(spec, c.inputs),
+        }
+        if spec.low_precision:
+            for dt in DTYPES:
+                row[f"expected_{dt}"] = evaluate(spec, c.inputs, dt)
+        rows.append(row)
+    doc = (spec.function.__doc__ or "").strip().splitlines()
+    header = {
+        "generator": spec.function.__module__,
+        "function": spec.name,
+        "description": doc[0] if doc else "",
+        "mpmath_version": mpmath.__version__,
+        "working_digits": list(WORKING_DIGITS),
+        "verified_digits": VERIFIED_DIGITS,
+        "stored_digits": STORED_DIGITS,
+        "n_cases": len(rows),
+        "tensor_args": list(spec.tensor_args),
+        "float_args": list(spec.float_args),
+    }
+    return {"header": header, "cases": rows}
+
+
+def dumps(fixture: dict[str, Any]) -> str:
+    """Pretty header, one line per case (so a diff shows which cases changed)."""
+    header = json.dumps(fixture["header"], indent=1, ensure_ascii=True)
+    rows = ",\n".join(" " + json.dumps(r, ensure_ascii=True) for r in fixture["cases"])
+    return '{"header": ' + header + ',\n"cases": [\n' + rows + "\n]}\n"
+
+
+def load_fixture(module: str, name: str) -> dict[str, Any]:
+    return json.loads((GOLDEN_DIR / module / f"{name}.json").read_text())
+
+
+def _select(specs: dict[str, GoldenSpec], only: Sequence[str] | None) -> list[GoldenSpec]:
+    if not only:
+        return list(specs.values())
+    chosen = [s for k, s in specs.items() if any(k == o or k.startswith(o + ".") for o in only)]
+    if not chosen:
+        raise ValueError(f"only={list(only)!r} matches no golden spec")
+    return chosen
+
+
+def write_all(only: Sequence[str] | None = None, out=sys.stdout) -> int:
+    """Regenerate fixtures (all, or the keys / modules in ``only``); print progress."""
+    specs = _select(load_all_specs(), only)
+    t0 = time.perf_counter()
+    for i, spec in enumerate(specs, 1):
+        t = time.perf_counter()
+        fixture = build_fixture(spec)
+        spec.path.parent.mkdir(parents=True, exist_ok=True)
+        spec.path.write_text(dumps(fixture))
+        print(
+            f"[{i}/{len(specs)}] {spec.key}: {fixture['header']['n_cases']} cases "
+            f"({time.perf_counter() - t:.2f} s)",
+            file=out,
+            flush=True,
+        )
+    print(f"wrote {len(specs)} fixture files in {time.perf_counter() - t0:.1f} s", file=out)
+    return 0
+
+
+def check_all(
+    only: Sequence[str] | None = None, fast_only: bool = True, out=sys.stdout
+) -> list[str]:
+    """Regenerate (the fast subset of) every fixture and list the differences."""
+    registered = load_all_specs()
+    specs = _select(registered, only)
+    problems: list[str] = []
+    t0 = time.perf_counter()
+    for i, spec in enumerate(specs, 1):
+        if not spec.path.exists():
+            problems.append(f"{spec.key}: fixture file {spec.path} missing")
+            continue
+        stored = json.loads(spec.path.read_text())
+        fresh = build_fixture(spec, fast_only=fast_only)
+        stored_rows = [r for r in stored["cases"] if r["fast"] or not fast_only]
+        if not fast_only and stored["header"] != fresh["header"]:
+            problems.append(f"{spec.key}: header differs")
+        if len(stored_rows) != len(fresh["cases"]):
+            problems.append(
+                f"{spec.key}: {len(stored_rows)} stored cases vs {len(fresh['cases'])} generated"
+            )
+        for old, new in zip(stored_rows, fresh["cases"]):
+            if old != new:
+                problems.append(f"{spec.key}: case {new['note']!r} differs: {old} != {new}")
+        print(f"[{i}/{len(specs)}] {spec.key}: checked", file=out, flush=True)
+    for path in sorted(GOLDEN_DIR.glob("*/*.json")):
+        key = f"{path.parent.name}.{path.stem}"
+        if not only and key not in registered:
+            problems.append(f"{key}: fixture file has no registered spec (stale)")
+    print(
+        f"checked {len(specs)} fixture files in {time.perf_counter() - t0:.1f} s: "
+        f"{len(problems)} difference(s)",
+        file=out,
+    )
+    return problems

@@ -1,0 +1,39 @@
+"""Session-wide accuracy log: the observed maximum relative error per function and dtype."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+ACCURACY: dict[str, dict[str, float]] = {}
+BUILD = Path(__file__).resolve().parent.parent / "build"
+
+
+def record_accuracy(key: str, dtype: str, max_rel_err: float) -> None:
+    slot = ACCURACY.setdefault(key, {})
+    slot[dtype] = max(slot.get(dtype, 0.0), max_rel_err)
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("ISRESHAPE_SLOW") == "1" or "slow" in (config.option.markexpr or ""):
+        return
+    skip = pytest.mark.skip(reason="slow: set ISRESHAPE_SLOW=1 or pass -m slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not ACCURACY:
+        return
+    BUILD.mkdir(exist_ok=True)
+    (BUILD / "accuracy.json").write_text(json.dumps(ACCURACY, indent=1, sort_keys=True))
+    tr = terminalreporter
+    tr.section("observed max relative error vs fixtures (worst 5 per dtype)")
+    for dtype in ("float64", "float32", "bfloat16"):
+        rows = sorted(((v[dtype], k) for k, v in ACCURACY.items() if dtype in v), reverse=True)[:5]
+        tr.write_line(f"{dtype}: " + ", ".join(f"{k} {e:.2e}" for e, k in rows))
+    tr.write_line(f"full table: {BUILD / 'accuracy.json'}")

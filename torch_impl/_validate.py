@@ -1,0 +1,115 @@
+"""Argument checks for torch twins. Only Python numbers and CPU tensors are checked by default."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+_DEVICE_VALIDATION = False
+
+
+def set_device_validation(enabled: bool) -> None:
+    """Also check tensors that live on an accelerator (costs one host synchronisation each)."""
+    global _DEVICE_VALIDATION
+    _DEVICE_VALIDATION = bool(enabled)
+
+
+def _checkable(x: Any) -> bool:
+    if not isinstance(x, torch.Tensor):
+        return True
+    if torch.compiler.is_compiling():
+        return False
+    return x.device.type == "cpu" or _DEVICE_VALIDATION
+
+
+def _describe(x: Any, bad: torch.Tensor | None = None) -> str:
+    if not isinstance(x, torch.Tensor):
+        return repr(x)
+    if bad is not None and bad.any():
+        return f"{x[bad].flatten()[:4].tolist()} (first offending values)"
+    return repr(x)
+
+
+def as_tensor(x: Any, like: torch.Tensor | None = None, dtype=None) -> torch.Tensor:
+    """Tensor view of x on like's device and dtype (Python numbers become 0-d tensors)."""
+    if isinstance(x, torch.Tensor):
+        if dtype is not None and x.dtype != dtype:
+            return x.to(dtype)
+        return x
+    if like is not None:
+        return torch.as_tensor(x, dtype=dtype or like.dtype, device=like.device)
+    return torch.as_tensor(x, dtype=dtype or torch.get_default_dtype())
+
+
+LOW_PRECISION = (torch.bfloat16, torch.float16)
+
+
+def promote(*xs: Any) -> tuple[list[torch.Tensor], torch.dtype]:
+    """Promote inputs to one floating dtype and device; compute low precision in float32.
+
+    Returns (tensors in the compute dtype, the output dtype). bfloat16 / float16 inputs are
+    computed in float32 ("opmath", as PyTorch's own kernels do) and the caller casts the result
+    back with ``.to(out_dtype)``, so the only low-precision error is the final rounding.
+    """
+    tensors = [x for x in xs if isinstance(x, torch.Tensor)]
+    if tensors:
+        dtype = tensors[0].dtype
+        for t in tensors[1:]:
+            dtype = torch.promote_types(dtype, t.dtype)
+        if not dtype.is_floating_point:
+            dtype = torch.get_default_dtype()
+        device = tensors[0].device
+    else:
+        dtype, device = torch.get_default_dtype(), torch.device("cpu")
+    compute = torch.float32 if dtype in LOW_PRECISION else dtype
+    out = [
+        x.to(dtype=compute, device=device)
+        if isinstance(x, torch.Tensor)
+        else torch.tensor(x, dtype=compute, device=device)
+        for x in xs
+    ]
+    return out, dtype
+
+
+def check(name: str, x: Any, ok_fn, requirement: str) -> None:
+    """Raise ValueError(name, requirement, value) unless ok_fn(x) holds elementwise."""
+    if not _checkable(x):
+        return
+    if isinstance(x, torch.Tensor):
+        ok = ok_fn(x)
+        if not bool(ok.all()):
+            raise ValueError(f"{name} must be {requirement}, got {_describe(x, ~ok)}")
+    else:
+        if (
+            isinstance(x, float)
+            and math.isnan(x)
+            or not bool(ok_fn(torch.tensor(x, dtype=torch.float64)))
+        ):
+            raise ValueError(f"{name} must be {requirement}, got {x!r}")
+
+
+def check_finite(name: str, x: Any) -> None:
+    check(name, x, torch.isfinite, "finite")
+
+
+def check_not_nan(name: str, x: Any) -> None:
+    check(name, x, lambda t: ~torch.isnan(t), "not NaN")
+
+
+def check_range(
+    name: str, x: Any, lo=None, hi=None, lo_open: bool = False, hi_open: bool = False
+) -> None:
+    def ok(t: torch.Tensor) -> torch.Tensor:
+        res = ~torch.isnan(t)
+        if lo is not None:
+            res &= (t > lo) if lo_open else (t >= lo)
+        if hi is not None:
+            res &= (t < hi) if hi_open else (t <= hi)
+        return res
+
+    left, right = ("(" if lo_open else "["), (")" if hi_open else "]")
+    lo_s = "-inf" if lo is None else lo
+    hi_s = "inf" if hi is None else hi
+    check(name, x, ok, f"in {left}{lo_s}, {hi_s}{right}")
