@@ -1,0 +1,1 @@
+"""Benchmarks run by `isreshape bench NAME` (module NAME.py with main(argv) -> int)."""
