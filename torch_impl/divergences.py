@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-from torch_impl._validate import check_finite, check_range, promote
+from torch_impl._validate import LOW_PRECISION, _checkable, check_finite, check_range, promote
 
 
 def lognormal_moment(gamma, mean, sigma2) -> torch.Tensor:
@@ -45,3 +47,141 @@ def variance_lognormal_power(gamma, sigma2) -> torch.Tensor:
     check_range("sigma2", sigma2, lo=0)
     (gamma, sigma2), out_dtype = promote(gamma, sigma2)
     return torch.exp(sigma2 * gamma * (2 * gamma - 1)).to(out_dtype)
+
+
+# ---------------------------------------------------------------- discrete distributions (logits)
+
+
+def _log_probs(name: str, logits) -> torch.Tensor:
+    if not isinstance(logits, torch.Tensor) or not logits.dtype.is_floating_point:
+        raise ValueError(f"{name} must be a floating tensor, got {type(logits).__name__}")
+    if logits.dim() == 0 or logits.shape[-1] == 0:
+        raise ValueError(f"{name} must have at least one outcome along the last dim")
+    if _checkable(logits):
+        if bool(torch.isnan(logits).any()):
+            raise ValueError(f"{name} contains NaN")
+        if bool(torch.isposinf(logits).any()):
+            raise ValueError(f"{name} contains +inf")
+        if bool(torch.isneginf(logits).all(-1).any()):
+            raise ValueError(f"{name} has a row with no finite entry (no probability mass)")
+    compute = torch.float32 if logits.dtype in LOW_PRECISION else logits.dtype
+    x = logits.to(compute)
+    # (x - max) - log sum exp(x - max): shifted copies of one logits vector give identical
+    # log-probabilities, so KL and Renyi of a distribution with itself are exactly 0.
+    top = x.amax(-1, keepdim=True)
+    shifted = x - top
+    return shifted - torch.logsumexp(shifted, -1, keepdim=True)
+
+
+def _pair(a, b, names=("logits_p", "logits_q")):
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape[-1] != b.shape[-1]:
+        raise ValueError(
+            f"{names[1]} has {b.shape[-1]} outcomes, expected {a.shape[-1]} ({names[0]})"
+        )
+    out_dtype = torch.promote_types(a.dtype, b.dtype)
+    lp, lq = _log_probs(names[0], a), _log_probs(names[1], b)
+    compute = torch.promote_types(lp.dtype, lq.dtype)
+    return lp.to(compute), lq.to(compute), out_dtype
+
+
+def kl_divergence(logits_p, logits_q) -> torch.Tensor:
+    """KL(softmax(logits_p) || softmax(logits_q)) along the last dim; -inf logits are masked.
+    p_i = 0 contributes 0, p_i > 0 = q_i gives +inf (seed 001 sections 2, 6.4)."""
+    lp, lq, out_dtype = _pair(logits_p, logits_q)
+    return _kl(lp, lq).to(out_dtype)
+
+
+def _kl(lp: torch.Tensor, lq: torch.Tensor) -> torch.Tensor:
+    p = torch.exp(lp)
+    pos = lp > -math.inf
+    diff = torch.where(pos, lp - lq, torch.zeros_like(lp))
+    total = torch.where(pos, p * diff, torch.zeros_like(p)).sum(-1)
+    return total / p.sum(-1)
+
+
+def renyi_divergence(logits_p, logits_q, alpha) -> torch.Tensor:
+    """Renyi D_alpha(P || Q) = log(sum p^alpha q^(1 - alpha)) / (alpha - 1), alpha >= 0
+    (seed 001 Definition 6.1). alpha = 1 gives KL, alpha = 0 gives -log Q(p > 0).
+
+    Near alpha = 1 it uses log1p(sum p expm1((alpha - 1) log(p / q))) / (alpha - 1), so the
+    O(alpha - 1) logarithm keeps its relative accuracy; far from it (or for nearly disjoint
+    supports) a logsumexp."""
+    check_finite("alpha", alpha)
+    check_range("alpha", alpha, lo=0)
+    return _renyi(logits_p, logits_q, alpha, ("logits_p", "logits_q"))
+
+
+def _renyi(a, b, alpha, names) -> torch.Tensor:
+    lp, lq, out_dtype = _pair(a, b, names)
+    (alpha,), alpha_dtype = promote(alpha)
+    out_dtype = (
+        torch.promote_types(out_dtype, alpha_dtype)
+        if isinstance(alpha, torch.Tensor)
+        else out_dtype
+    )
+    compute = torch.promote_types(lp.dtype, alpha.dtype)
+    lp, lq, alpha = lp.to(compute), lq.to(compute), alpha.to(compute)
+    t = (alpha - 1).unsqueeze(-1)
+    p = torch.exp(lp)
+    pos = lp > -math.inf  # the support, decided in the log domain (exp may underflow)
+    zero = torch.zeros_like(lp)
+    y = torch.where(pos, lp - lq, zero)  # log p / q on the support of p (+inf where q = 0)
+    ty = torch.where(pos, t * y, zero)
+    mass = p.sum(-1)
+    u = torch.where(pos, p * torch.expm1(ty), zero).sum(-1) / mass
+    near = torch.log1p(u)
+    far = torch.logsumexp(torch.where(pos, lp + ty, torch.full_like(lp, -math.inf)), -1) - (
+        torch.logsumexp(lp, -1)
+    )
+    log_s = torch.where(u.abs() < 0.5, near, far)
+    tt = t.squeeze(-1)
+    general = log_s / tt
+    # alpha = 0: -log Q(p > 0) as a ratio of sums (exactly 0 when supp P covers supp Q)
+    q = torch.exp(lq)
+    seen = torch.where(pos, q, torch.zeros_like(q)).sum(-1)
+    order0 = -torch.log(seen / q.sum(-1))
+    out = torch.where(alpha == 0, order0, general)
+    out = torch.where(alpha == 1, _kl(lp, lq), out)
+    return out.to(out_dtype)
+
+
+def power_moment_from_logits(logits_pi, logits_mu, gamma) -> torch.Tensor:
+    """E_mu[w^gamma] = sum_{mu_i > 0} mu_i^(1 - gamma) pi_i^gamma (seed 001 Theorem 6.2, left
+    side), with w^0 = 1 where pi_i = 0 and +inf for gamma < 0 there."""
+    check_finite("gamma", gamma)
+    lpi, lmu, out_dtype = _pair(logits_pi, logits_mu, ("logits_pi", "logits_mu"))
+    (gamma,), g_dtype = promote(gamma)
+    out_dtype = (
+        torch.promote_types(out_dtype, g_dtype) if isinstance(gamma, torch.Tensor) else out_dtype
+    )
+    compute = torch.promote_types(lpi.dtype, gamma.dtype)
+    lpi, lmu, g = lpi.to(compute), lmu.to(compute), gamma.to(compute).unsqueeze(-1)
+    g_lpi = torch.where(g == 0, torch.zeros_like(lpi), g * lpi)
+    expo = torch.where(lmu > -math.inf, g_lpi + (1 - g) * lmu, torch.full_like(lmu, -math.inf))
+    return torch.exp(torch.logsumexp(expo, -1)).to(out_dtype)
+
+
+def renyi_identity_rhs(logits_pi, logits_mu, gamma) -> torch.Tensor:
+    """exp((gamma - 1) D_gamma(pi || mu)) (seed 001 Theorem 6.2, right side), gamma >= 0.
+    +inf for gamma > 1 with pi not << mu, 0 for gamma < 1 and disjoint supports; gamma = 1 with
+    KL = inf raises ValueError (checked inputs) or gives NaN (unchecked, e.g. on CUDA)."""
+    check_finite("gamma", gamma)
+    check_range("gamma", gamma, lo=0)
+    d = _renyi(logits_pi, logits_mu, gamma, ("logits_pi", "logits_mu"))
+    (g,), _ = promote(gamma)
+    g = g.to(d.dtype) if d.dtype not in (torch.bfloat16, torch.float16) else g.float()
+    dd = d.to(g.dtype)
+    out = torch.exp((g - 1) * dd)
+    if _checkable(out) and bool(torch.isnan(out).any()):
+        raise ValueError("gamma = 1 with KL(pi || mu) = inf: (gamma - 1) * D is 0 * inf")
+    return out.to(d.dtype)
+
+
+def renyi_divergence_lognormal(alpha, sigma2) -> torch.Tensor:
+    """alpha sigma2 / 2: D_alpha(pi || mu) for log w ~ N(-sigma2 / 2, sigma2) (Assumption 7.3)."""
+    check_finite("alpha", alpha)
+    check_range("alpha", alpha, lo=0)
+    check_finite("sigma2", sigma2)
+    check_range("sigma2", sigma2, lo=0)
+    (alpha, sigma2), out_dtype = promote(alpha, sigma2)
+    return (alpha * sigma2 / 2).to(out_dtype)
