@@ -31,6 +31,42 @@ OVERRIDES: dict[str, dict[str, tuple[float, str]]] = {
         "float64": (64, "exp(x) turns the rounding of x into |x| eps, |x| up to 400"),
         "float32": (64, "exp(x) turns the rounding of x into |x| eps, |x| up to 88"),
     },
+    "peers.sapo": {
+        "float64": (
+            64,
+            "exp(-|z|) turns the rounding of z = tau (w - 1) into |z| eps before phi underflows "
+            "(|z| up to ~740); measured 56 eps at log_w = 6",
+        ),
+    },
+    "peers.gspo": {
+        "float64": (
+            64,
+            "exp(x) turns the rounding of the mean log-ratio x into |x| eps, |x| up to 234; "
+            "measured 43 eps",
+        ),
+    },
+    "variational.gamma_approx_section_6_1": {
+        "float64": (
+            24,
+            "1 - x cancels when x = phi log(1/phi) / |log w| is near 1 (the formula as printed "
+            "crosses 0 near |log w| = 0.3); measured 19.3 eps at log_w = +-0.3",
+        ),
+        "float32": (24, "same 1 - x cancellation; measured 20.5 eps at a seeded random point"),
+    },
+    "variational.gamma_star_exact": {
+        "float64": (
+            24,
+            "-log(2 lambda |A|) and log(1 + w^s) are both ~700 and cancel to ~8 at log_w = -700, "
+            "A = -1e-300; measured 21.3 eps",
+        ),
+    },
+    "peers.gspo_sequence_ratio": {
+        "float64": (
+            64,
+            "exp(x) turns the rounding of the mean log-ratio x into |x| eps, |x| up to 234; "
+            "measured 43 eps",
+        ),
+    },
 }
 
 

@@ -1,0 +1,459 @@
+"""Torch twins of ``reference.peers``: the peer gradient weights phi(w, A), batched and masked.
+
+Every function takes ``log_w`` (log pi_theta - log mu) and ``A`` as tensors that broadcast,
+returns a tensor of the promoted input dtype (bfloat16 / float16 computed in float32), does no
+host synchronisation in the math and never modifies its inputs. Sequence-level designs reduce
+over the last dimension of ``log_w`` (tokens); their ``A`` broadcasts against ``log_w`` (pass a
+per-sequence advantage as shape (..., 1)); ``mask`` (bool or 0/1, None = all tokens) broadcasts
+against ``log_w``; masked-out tokens get phi = 0.
+
+``SURROGATES`` maps each phi to the per-token loss as its library writes it (verl
+``core_algos.py`` / TRL ``GRPOTrainer``), in terms of log_w; ``tests/test_gradients.py`` checks
+autograd of each against -phi. See ``reference.peers`` for the formulas, sources and edges.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from torch_impl._validate import (
+    _checkable,
+    check,
+    check_finite,
+    check_not_nan,
+    check_range,
+    promote,
+)
+
+Tensor = torch.Tensor
+INF = float("inf")
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _check_token(log_w: Any, A: Any) -> None:
+    check_not_nan("log_w", log_w)
+    check("log_w", log_w, lambda t: t < INF, "< +inf (w = inf has no weight)")
+    check_finite("A", A)
+
+
+def _check_clip(clip_ratio_low: Any, clip_ratio_high: Any) -> None:
+    check_finite("clip_ratio_low", clip_ratio_low)
+    check_range("clip_ratio_low", clip_ratio_low, lo=0, hi=1)
+    check_finite("clip_ratio_high", clip_ratio_high)
+    check_range("clip_ratio_high", clip_ratio_high, lo=0)
+
+
+def _check_ratio_bounds(clip_min: Any, clip_max: Any) -> None:
+    check_finite("clip_min", clip_min)
+    check_range("clip_min", clip_min, lo=0)
+    check_not_nan("clip_max", clip_max)
+    if _checkable(clip_min) and _checkable(clip_max):
+        ok = torch.as_tensor(clip_max, dtype=torch.float64) >= torch.as_tensor(
+            clip_min, dtype=torch.float64
+        )
+        if not bool(ok.all()):
+            raise ValueError(f"clip_max must be >= clip_min, got {clip_max!r} < {clip_min!r}")
+
+
+def _times(x: Tensor, A: Tensor) -> Tensor:
+    """x * A with A = +-0 giving A itself (so an overflowed x = inf never makes a NaN)."""
+    return torch.where(A == 0, A * 0, x * A)
+
+
+def _ppo_keep(w: Tensor, A: Tensor, lo: Tensor, hi: Tensor) -> Tensor:
+    """True where -min(w A, clip(w, lo, hi) A) passes the gradient of w A (closed region)."""
+    return torch.where(
+        A > 0, w <= hi, torch.where(A < 0, w >= lo, torch.ones_like(w, dtype=torch.bool))
+    )
+
+
+def _mask(mask: Any, like: Tensor) -> Tensor:
+    if mask is None:
+        return torch.ones_like(like, dtype=torch.bool)
+    m = torch.as_tensor(mask, device=like.device)
+    if m.dtype != torch.bool:
+        m = m != 0
+    return torch.broadcast_to(m, like.shape)
+
+
+def _check_seq(log_w: Any, A: Any, mask: Any) -> None:
+    if not isinstance(log_w, torch.Tensor):
+        raise ValueError(f"log_w must be a tensor of token log-ratios, got {type(log_w).__name__}")
+    if log_w.dim() == 0:
+        raise ValueError("log_w must have a token dimension (last), got a 0-d tensor")
+    if mask is not None:
+        shape = (
+            tuple(mask.shape)
+            if isinstance(mask, torch.Tensor)
+            else tuple(torch.as_tensor(mask).shape)
+        )
+        ok = len(shape) >= 1 and shape[-1] == log_w.shape[-1]
+        try:
+            torch.broadcast_shapes(shape, log_w.shape)
+        except RuntimeError:
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"mask of shape {shape} must have the token dimension of log_w {tuple(log_w.shape)}"
+            )
+    check_not_nan("log_w", log_w)
+    if _checkable(log_w):
+        m = _mask(mask, log_w)
+        bad = m & ~torch.isfinite(log_w)
+        if bool(bad.any()):
+            raise ValueError(
+                f"log_w must be finite where mask is set, got {log_w[bad][:4].tolist()}"
+            )
+    check_finite("A", A)
+
+
+def _seq_prepare(log_w: Tensor, A: Any, mask: Any, *params: Any):
+    (lw, a, *ps), out_dtype = promote(log_w, A, *params)
+    m = _mask(mask, lw)
+    m = torch.broadcast_to(m, torch.broadcast_shapes(m.shape, a.shape))
+    lw = torch.broadcast_to(lw, m.shape)
+    zero = torch.zeros((), dtype=lw.dtype, device=lw.device)
+    lw_sel = torch.where(m, lw, zero)
+    return lw_sel, a, m, ps, out_dtype
+
+
+# ----------------------------------------------------------------------------- token level
+
+
+def ppo_clip(
+    log_w: Tensor, A: Tensor, clip_ratio_low: Any = 0.2, clip_ratio_high: Any = 0.2
+) -> Tensor:
+    """phi = w A where -min(w A, clip(w, 1 - low, 1 + high) A) is unclipped, else 0 (verl / TRL)."""
+    _check_token(log_w, A)
+    _check_clip(clip_ratio_low, clip_ratio_high)
+    (lw, a, lo, hi), out_dtype = promote(log_w, A, clip_ratio_low, clip_ratio_high)
+    w = torch.exp(lw)
+    keep = _ppo_keep(w, a, 1 - lo, 1 + hi)
+    return torch.where(keep, _times(w, a), torch.zeros_like(w)).to(out_dtype)
+
+
+def ppo_dual_clip(
+    log_w: Tensor,
+    A: Tensor,
+    clip_ratio_low: Any = 0.2,
+    clip_ratio_high: Any = 0.2,
+    clip_ratio_c: Any = 3.0,
+) -> Tensor:
+    """Dual-clip PPO (verl ``clip_ratio_c`` > 1): :func:`ppo_clip`, and 0 for A < 0, w > c."""
+    _check_token(log_w, A)
+    _check_clip(clip_ratio_low, clip_ratio_high)
+    check_finite("clip_ratio_c", clip_ratio_c)
+    check_range("clip_ratio_c", clip_ratio_c, lo=1, lo_open=True)
+    (lw, a, lo, hi, c), out_dtype = promote(log_w, A, clip_ratio_low, clip_ratio_high, clip_ratio_c)
+    w = torch.exp(lw)
+    keep = _ppo_keep(w, a, 1 - lo, 1 + hi) & ~((a < 0) & (w > c))
+    return torch.where(keep, _times(w, a), torch.zeros_like(w)).to(out_dtype)
+
+
+def cispo_verl(
+    log_w: Tensor, A: Tensor, clip_ratio_low: Any = 0.2, clip_ratio_high: Any = 0.2
+) -> Tensor:
+    """CISPO (verl): phi = clip(w, 1 - clip_ratio_low, 1 + clip_ratio_high) A."""
+    _check_token(log_w, A)
+    _check_clip(clip_ratio_low, clip_ratio_high)
+    (lw, a, lo, hi), out_dtype = promote(log_w, A, clip_ratio_low, clip_ratio_high)
+    w = torch.minimum(torch.maximum(torch.exp(lw), 1 - lo), 1 + hi)
+    return (w * a).to(out_dtype)
+
+
+def cispo_trl(log_w: Tensor, A: Tensor, epsilon_high: Any = 5.0) -> Tensor:
+    """CISPO (TRL / ScaleRL): phi = min(w, epsilon_high) A, epsilon_high > 0 (+inf allowed)."""
+    _check_token(log_w, A)
+    check_range("epsilon_high", epsilon_high, lo=0, lo_open=True)
+    (lw, a, cap), out_dtype = promote(log_w, A, epsilon_high)
+    return _times(torch.minimum(torch.exp(lw), cap), a).to(out_dtype)
+
+
+def _sapo_weight(lw: Tensor, tau: Tensor) -> Tensor:
+    """4 w sigma(z) sigma(-z), z = tau (w - 1), without overflow: w = inf or s = 0 never give NaN."""
+    w = torch.exp(lw)
+    z = tau * torch.expm1(lw)
+    az = z.abs()
+    log_s = -az - 2 * torch.log1p(torch.exp(-az))  # log sigma(z) sigma(-z)
+    s = torch.exp(log_s)
+    direct = w * s
+    # when s underflows (|z| > ~745) or w overflows, w s is exp(log_w + log s) (-inf -> 0)
+    return 4 * torch.where(s > 0, direct, torch.exp(lw + log_s))
+
+
+def sapo(log_w: Tensor, A: Tensor, tau_pos: Any = 1.0, tau_neg: Any = 1.05) -> Tensor:
+    """SAPO gradient weight 4 w sigma(z) sigma(-z) A, z = tau (w - 1), tau = tau_pos if A > 0."""
+    _check_token(log_w, A)
+    for name, t in (("tau_pos", tau_pos), ("tau_neg", tau_neg)):
+        check_finite(name, t)
+        check_range(name, t, lo=0, lo_open=True)
+    (lw, a, tp, tn), out_dtype = promote(log_w, A, tau_pos, tau_neg)
+    tau = torch.where(a > 0, tp, tn)
+    return (_sapo_weight(lw, tau) * a).to(out_dtype)
+
+
+def sapo_phi_section_8_1(log_w: Tensor, A: Tensor, tau: Any = 1.0) -> Tensor:
+    """Seed 002 section 8.1 as written: sigma(tau (w - 1)) 4 / tau A (SAPO's gate, not its phi)."""
+    _check_token(log_w, A)
+    check_finite("tau", tau)
+    check_range("tau", tau, lo=0, lo_open=True)
+    (lw, a, t), out_dtype = promote(log_w, A, tau)
+    return (torch.sigmoid(t * torch.expm1(lw)) * 4 / t * a).to(out_dtype)
+
+
+def tis_token(log_w: Tensor, A: Tensor, clip_min: Any = 0.0, clip_max: Any = 2.0) -> Tensor:
+    """Token-level truncated IS: phi = clamp(w, clip_min, clip_max) A (TRL token_truncate)."""
+    _check_token(log_w, A)
+    _check_ratio_bounds(clip_min, clip_max)
+    (lw, a, cmin, cmax), out_dtype = promote(log_w, A, clip_min, clip_max)
+    w = torch.minimum(torch.maximum(torch.exp(lw), cmin), cmax)
+    return _times(w, a).to(out_dtype)
+
+
+def mis_token(log_w: Tensor, A: Tensor, clip_min: Any = 0.5, clip_max: Any = 5.0) -> Tensor:
+    """Token-level masked IS (IcePop): phi = w A for clip_min <= w <= clip_max, else 0."""
+    _check_token(log_w, A)
+    _check_ratio_bounds(clip_min, clip_max)
+    (lw, a, cmin, cmax), out_dtype = promote(log_w, A, clip_min, clip_max)
+    w = torch.exp(lw)
+    keep = (w >= cmin) & (w <= cmax)
+    return torch.where(keep, _times(w, a), torch.zeros_like(w)).to(out_dtype)
+
+
+def topr(log_w: Tensor, A: Tensor) -> Tensor:
+    """TOPR: phi = A for A >= 0, clamp(w, 0, 1) A for A < 0."""
+    _check_token(log_w, A)
+    (lw, a), out_dtype = promote(log_w, A)
+    weight = torch.where(a >= 0, torch.ones_like(lw), torch.clamp(torch.exp(lw), max=1.0))
+    return (weight * a).to(out_dtype)
+
+
+def dft(log_w: Tensor, A: Any = 1.0) -> Tensor:
+    """DFT: phi = sg(p) A with p = exp(log_w) the token probability (mu = the demonstration)."""
+    _check_token(log_w, A)
+    (lw, a), out_dtype = promote(log_w, A)
+    return _times(torch.exp(lw), a).to(out_dtype)
+
+
+# ----------------------------------------------------------------------------- sequence level
+
+
+def gspo_sequence_ratio(log_w: Tensor, mask: Any = None) -> Tensor:
+    """s = exp(masked mean of log_w over the last dimension); an empty mask gives 1."""
+    _check_seq(log_w, 0.0, mask)
+    (lw,), out_dtype = promote(log_w)
+    m = _mask(mask, lw)
+    lw_sel = torch.where(m, lw, torch.zeros((), dtype=lw.dtype, device=lw.device))
+    n = m.sum(-1).clamp(min=1).to(lw.dtype)
+    return torch.exp(lw_sel.sum(-1) / n).to(out_dtype)
+
+
+def gspo(
+    log_w: Tensor,
+    A: Tensor,
+    mask: Any = None,
+    clip_ratio_low: Any = 3e-4,
+    clip_ratio_high: Any = 4e-4,
+) -> Tensor:
+    """GSPO per-token weight: s A where the PPO rule keeps s = geometric-mean ratio, else 0."""
+    _check_seq(log_w, A, mask)
+    _check_clip(clip_ratio_low, clip_ratio_high)
+    lw_sel, a, m, (lo, hi), out_dtype = _seq_prepare(
+        log_w, A, mask, clip_ratio_low, clip_ratio_high
+    )
+    n = m.sum(-1, keepdim=True).clamp(min=1).to(lw_sel.dtype)
+    s = torch.exp(lw_sel.sum(-1, keepdim=True) / n)
+    s = torch.broadcast_to(s, m.shape)
+    keep = m & _ppo_keep(s, a, 1 - lo, 1 + hi)
+    return torch.where(keep, _times(s, a), torch.zeros_like(s)).to(out_dtype)
+
+
+def tis_sequence(
+    log_w: Tensor, A: Tensor, mask: Any = None, clip_min: Any = 0.0, clip_max: Any = 3.0
+) -> Tensor:
+    """Sequence truncated IS: phi_t = clamp(W, clip_min, clip_max) A, W = prod of selected w_t."""
+    _check_seq(log_w, A, mask)
+    _check_ratio_bounds(clip_min, clip_max)
+    lw_sel, a, m, (cmin, cmax), out_dtype = _seq_prepare(log_w, A, mask, clip_min, clip_max)
+    W = torch.exp(lw_sel.sum(-1, keepdim=True))
+    W = torch.broadcast_to(torch.minimum(torch.maximum(W, cmin), cmax), m.shape)
+    return torch.where(m, _times(W, a), torch.zeros_like(W)).to(out_dtype)
+
+
+def mis_sequence(
+    log_w: Tensor, A: Tensor, mask: Any = None, clip_min: Any = 0.0, clip_max: Any = 3.0
+) -> Tensor:
+    """Sequence masked IS: phi_t = W A if clip_min <= W <= clip_max, else 0 (W = prod w_t)."""
+    _check_seq(log_w, A, mask)
+    _check_ratio_bounds(clip_min, clip_max)
+    lw_sel, a, m, (cmin, cmax), out_dtype = _seq_prepare(log_w, A, mask, clip_min, clip_max)
+    W = torch.broadcast_to(torch.exp(lw_sel.sum(-1, keepdim=True)), m.shape)
+    keep = m & (W >= cmin) & (W <= cmax)
+    return torch.where(keep, _times(W, a), torch.zeros_like(W)).to(out_dtype)
+
+
+def _vespo_weight(log_W: Tensor, a: Tensor, k_pos, lambda_pos, k_neg, lambda_neg) -> Tensor:
+    nonneg = a >= 0
+    k = torch.where(nonneg, k_pos, k_neg)
+    lam = torch.where(nonneg, lambda_pos, lambda_neg)
+    zero = torch.zeros((), dtype=log_W.dtype, device=log_W.device)
+    k_term = torch.where(k == 0, zero, k * log_W)
+    lam_term = torch.where(lam == 0, zero, lam * torch.exp(log_W))
+    return torch.exp(lam + k_term - lam_term)
+
+
+def vespo(
+    log_w: Tensor,
+    A: Tensor,
+    mask: Any = None,
+    k_pos: Any = 2.0,
+    lambda_pos: Any = 3.0,
+    k_neg: Any = 3.0,
+    lambda_neg: Any = 2.0,
+) -> Tensor:
+    """VESPO (TRL): phi_t = exp(lambda + k log W - lambda W) A, W = prod of selected w_t."""
+    _check_seq(log_w, A, mask)
+    for name, v in (
+        ("k_pos", k_pos),
+        ("k_neg", k_neg),
+        ("lambda_pos", lambda_pos),
+        ("lambda_neg", lambda_neg),
+    ):
+        check_finite(name, v)
+    check_range("lambda_pos", lambda_pos, lo=0)
+    check_range("lambda_neg", lambda_neg, lo=0)
+    lw_sel, a, m, (kp, lp, kn, ln), out_dtype = _seq_prepare(
+        log_w, A, mask, k_pos, lambda_pos, k_neg, lambda_neg
+    )
+    log_W = torch.broadcast_to(lw_sel.sum(-1, keepdim=True), m.shape)
+    weight = _vespo_weight(log_W, a, kp, lp, kn, ln)
+    return torch.where(m, _times(weight, a), torch.zeros_like(weight)).to(out_dtype)
+
+
+# ----------------------------------------------------------------------------- surrogates
+# Per-token losses as the libraries write them, in terms of log_w = log_prob - old_log_prob
+# (old_log_prob is a constant, so d/dlog_w = d/dlog_prob). Where a library multiplies a
+# stop-gradient weight by log_prob, log_w stands in for log_prob (same gradient).
+
+
+def _ppo_clip_loss(log_w, A, clip_ratio_low=0.2, clip_ratio_high=0.2):
+    ratio = torch.exp(log_w)
+    clipped = torch.clamp(ratio, 1 - clip_ratio_low, 1 + clip_ratio_high)
+    return -torch.minimum(ratio * A, clipped * A)
+
+
+def _ppo_dual_clip_loss(log_w, A, clip_ratio_low=0.2, clip_ratio_high=0.2, clip_ratio_c=3.0):
+    # verl compute_policy_loss_vanilla
+    ratio = torch.exp(log_w)
+    pg_losses1 = -A * ratio
+    pg_losses2 = -A * torch.clamp(ratio, 1 - clip_ratio_low, 1 + clip_ratio_high)
+    clip_pg_losses1 = torch.maximum(pg_losses1, pg_losses2)
+    pg_losses3 = -A * clip_ratio_c
+    clip_pg_losses2 = torch.minimum(pg_losses3, clip_pg_losses1)
+    return torch.where(A < 0, clip_pg_losses2, clip_pg_losses1)
+
+
+def _cispo_verl_loss(log_w, A, clip_ratio_low=0.2, clip_ratio_high=0.2):
+    ratio = torch.exp(log_w)
+    clipped = torch.clamp(ratio, 1 - clip_ratio_low, 1 + clip_ratio_high).detach()
+    return -clipped * A * log_w
+
+
+def _cispo_trl_loss(log_w, A, epsilon_high=5.0):
+    return -torch.clamp(torch.exp(log_w), max=epsilon_high).detach() * A * log_w
+
+
+def _sapo_loss(log_w, A, tau_pos=1.0, tau_neg=1.05):
+    # verl / TRL: -(4 / tau) sigmoid(tau (w - 1)) A. For z > 0 the same gate is written as
+    # 1 - sigmoid(-z): torch's sigmoid backward forms s (1 - s) from the rounded s, which is 0
+    # for z > ~37 (float64) although the true derivative is e^{-z}; the identity keeps autograd
+    # accurate. tests/test_peers.py compares the verbatim form where it is well conditioned.
+    ratio = torch.exp(log_w)
+    tau = torch.where(
+        A > 0,
+        torch.as_tensor(tau_pos, dtype=ratio.dtype),
+        torch.as_tensor(tau_neg, dtype=ratio.dtype),
+    )
+    z = tau * (ratio - 1)
+    gate = torch.where(z > 0, 1 - torch.sigmoid(-z), torch.sigmoid(z))
+    return -gate * 4 / tau * A
+
+
+def _tis_token_loss(log_w, A, clip_min=0.0, clip_max=2.0):
+    return -torch.clamp(torch.exp(log_w), clip_min, clip_max).detach() * A * log_w
+
+
+def _mis_token_loss(log_w, A, clip_min=0.5, clip_max=5.0):
+    ratio = torch.exp(log_w)
+    weight = ratio.masked_fill((ratio < clip_min) | (ratio > clip_max), 0.0).detach()
+    return -weight * A * log_w
+
+
+def _topr_loss(log_w, A):
+    weight = torch.where(A >= 0, torch.ones_like(log_w), torch.clamp(torch.exp(log_w), 0, 1))
+    return -weight.detach() * A * log_w
+
+
+def _dft_loss(log_w, A=1.0):
+    # DFT: -sg(p) log p, scaled by A; log_w is the token log-probability log p
+    return -torch.exp(log_w).detach() * A * log_w
+
+
+def _gspo_loss(log_w, A, mask=None, clip_ratio_low=3e-4, clip_ratio_high=4e-4):
+    # verl compute_policy_loss_gspo (without its clamp of log s_t at 10), per token, masked
+    m = _mask(mask, log_w).to(log_w.dtype)
+    seq_lengths = m.sum(-1, keepdim=True).clamp(min=1)
+    log_s = (log_w * m).sum(-1, keepdim=True) / seq_lengths
+    log_s_t = log_w - log_w.detach() + log_s.detach()
+    s_t = torch.exp(log_s_t)
+    pg_losses1 = -A * s_t
+    pg_losses2 = -A * torch.clamp(s_t, 1 - clip_ratio_low, 1 + clip_ratio_high)
+    return torch.maximum(pg_losses1, pg_losses2) * m
+
+
+def _tis_sequence_loss(log_w, A, mask=None, clip_min=0.0, clip_max=3.0):
+    m = _mask(mask, log_w).to(log_w.dtype)
+    W = torch.exp((log_w * m).sum(-1, keepdim=True))
+    return -torch.clamp(W, clip_min, clip_max).detach() * A * log_w * m
+
+
+def _mis_sequence_loss(log_w, A, mask=None, clip_min=0.0, clip_max=3.0):
+    m = _mask(mask, log_w).to(log_w.dtype)
+    W = torch.exp((log_w * m).sum(-1, keepdim=True))
+    W = W.masked_fill((W < clip_min) | (W > clip_max), 0.0).detach()
+    return -W * A * log_w * m
+
+
+def _vespo_loss(log_w, A, mask=None, k_pos=2.0, lambda_pos=3.0, k_neg=3.0, lambda_neg=2.0):
+    # TRL get_gamma_weights (without its clamps), detached, times -A log pi
+    m = _mask(mask, log_w).to(log_w.dtype)
+    log_W = (log_w * m).sum(-1, keepdim=True)
+
+    def t(x):
+        return torch.as_tensor(x, dtype=log_w.dtype)
+
+    k = torch.where(A >= 0, t(k_pos), t(k_neg))
+    lam = torch.where(A >= 0, t(lambda_pos), t(lambda_neg))
+    phi_seq = torch.exp(lam + k * log_W - lam * torch.exp(log_W)).detach()
+    return -phi_seq * A * log_w * m
+
+
+SURROGATES = {
+    "ppo_clip": _ppo_clip_loss,
+    "ppo_dual_clip": _ppo_dual_clip_loss,
+    "cispo_verl": _cispo_verl_loss,
+    "cispo_trl": _cispo_trl_loss,
+    "sapo": _sapo_loss,
+    "tis_token": _tis_token_loss,
+    "mis_token": _mis_token_loss,
+    "topr": _topr_loss,
+    "dft": _dft_loss,
+    "gspo": _gspo_loss,
+    "tis_sequence": _tis_sequence_loss,
+    "mis_sequence": _mis_sequence_loss,
+    "vespo": _vespo_loss,
+}
