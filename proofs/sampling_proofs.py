@@ -1,0 +1,496 @@
+"""Derivations and exact computations for seed 004 (the optimal sampling distribution).
+
+Notation (seed 004, sections 5-7): pi_theta and pi_t are distributions on a finite vocabulary,
+given here as logits (log-domain, normalised inside). The geometric family is
+q_alpha = pi_theta^alpha pi_t^(1 - alpha) / Z_alpha, the log ratio is
+ell = log(pi_t / pi_theta), Delta(alpha) = KL(q_alpha || pi_theta) - KL(q_alpha || pi_t),
+and ESS_pi(q) = 1 / sum_y pi(y)^2 / q(y) (the ESS fraction ESS / N of section 4.2).
+
+Two kinds of function live here:
+
+* sympy derivations (``*_residual``, ``*_series``, ``*_stationarity`` ...) that return sympy
+  objects a test or claim can check (an expression that simplifies to zero, a solution, a
+  series coefficient);
+* exact numerics: mpmath at the ambient precision for small vocabularies (callers scope the
+  precision with ``mpmath.workdps``), and NumPy float64 batches (suffix ``_np``) for Monte
+  Carlo and large vocabularies. ``*_seed_code`` functions reproduce the seed's own code as
+  printed (probability inputs, ``eps = 1e-10``), so the ledger can compare it with the truth.
+
+Where ``reference/sampling.py`` (owned by another developer) provides the same quantity, the
+claims and the notebook cross-check the two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+# ----------------------------------------------------------------------------------------
+# exact (mpmath) numerics on small vocabularies
+# ----------------------------------------------------------------------------------------
+
+
+def log_normalize(logits: Sequence) -> list:
+    """Log-probabilities from logits: logits - logsumexp(logits). -inf entries stay -inf."""
+    xs = [mpmath.mpf(x) for x in logits]
+    if not xs:
+        raise ValueError("logits must be non-empty")
+    if any(mpmath.isnan(x) for x in xs):
+        raise ValueError(f"logits must not contain NaN, got {list(logits)!r}")
+    m = max(xs)
+    if not mpmath.isfinite(m):
+        raise ValueError(f"logits need one finite maximum, got max {m}")
+    lse = m + mpmath.log(mpmath.fsum(mpmath.exp(x - m) for x in xs))
+    return [x - lse for x in xs]
+
+
+def log_probs(p: Sequence) -> list:
+    """log of a probability vector given as numbers (zeros become -inf); normalises."""
+    return log_normalize([mpmath.log(mpmath.mpf(v)) if v > 0 else mpmath.ninf for v in p])
+
+
+def probs(logp: Sequence) -> list:
+    return [mpmath.exp(x) for x in logp]
+
+
+def log_q_alpha(lp_theta: Sequence, lp_t: Sequence, alpha) -> list:
+    """log q_alpha for q_alpha = pi_theta^alpha pi_t^(1-alpha) / Z_alpha (seed 5.3).
+
+    alpha = 1 gives pi_theta and alpha = 0 gives pi_t exactly (0^0 = 1 convention: an entry
+    with pi_theta = 0 keeps weight pi_t at alpha = 0). Inputs are log-probabilities."""
+    a = mpmath.mpf(alpha)
+    out = []
+    for x, y in zip(lp_theta, lp_t):
+        if a == 1:
+            out.append(x)
+        elif a == 0:
+            out.append(y)
+        elif mpmath.isinf(x) or mpmath.isinf(y):
+            out.append(mpmath.ninf)
+        else:
+            out.append(a * x + (1 - a) * y)
+    return log_normalize(out)
+
+
+def log_z_alpha(lp_theta: Sequence, lp_t: Sequence, alpha) -> mpmath.mpf:
+    """log Z_alpha = log sum pi_theta^alpha pi_t^(1-alpha) (for normalised inputs)."""
+    a = mpmath.mpf(alpha)
+    terms = [
+        mpmath.exp(a * x + (1 - a) * y)
+        for x, y in zip(lp_theta, lp_t)
+        if not (mpmath.isinf(x) or mpmath.isinf(y))
+    ]
+    return mpmath.log(mpmath.fsum(terms))
+
+
+def kl(lp: Sequence, lq: Sequence) -> mpmath.mpf:
+    """KL(p || q) = sum p log(p / q) from log-probabilities; +inf if p charges a q-null entry."""
+    s = []
+    for x, y in zip(lp, lq):
+        if mpmath.isinf(x):
+            continue
+        if mpmath.isinf(y):
+            return mpmath.inf
+        s.append(mpmath.exp(x) * (x - y))
+    return mpmath.fsum(s)
+
+
+def tv(p: Sequence, q: Sequence) -> mpmath.mpf:
+    """Total-variation distance 1/2 sum |p - q| of two probability vectors."""
+    return mpmath.fsum(abs(mpmath.mpf(a) - b) for a, b in zip(p, q)) / 2
+
+
+def ess_fraction(lp_pi: Sequence, lp_q: Sequence) -> mpmath.mpf:
+    """ESS_pi(q) / N = 1 / E_q[(pi/q)^2] = 1 / sum_y pi^2 / q over q's support (seed 4.2, 4.5).
+
+    Entries where q = 0 but pi > 0 are dropped, as a sample from q never sees them (the seed's
+    formula then exceeds 1: see claim 004-4.2-b)."""
+    terms = [
+        mpmath.exp(2 * x - y)
+        for x, y in zip(lp_pi, lp_q)
+        if not (mpmath.isinf(y) or mpmath.isinf(x))
+    ]
+    return 1 / mpmath.fsum(terms)
+
+
+def ell(lp_theta: Sequence, lp_t: Sequence) -> list:
+    """ell = log(pi_t / pi_theta) entrywise (finite entries only are meaningful)."""
+    return [y - x for x, y in zip(lp_theta, lp_t)]
+
+
+def _moments_ell(lp_theta, lp_t, alpha):
+    lq = log_q_alpha(lp_theta, lp_t, alpha)
+    qs, ls = [], []
+    for a, x, y in zip(lq, lp_theta, lp_t):
+        if mpmath.isinf(a):
+            continue
+        qs.append(mpmath.exp(a))
+        ls.append(y - x)
+    m1 = mpmath.fsum(q * v for q, v in zip(qs, ls))
+    m2 = mpmath.fsum(q * (v - m1) ** 2 for q, v in zip(qs, ls))
+    return m1, m2
+
+
+def delta(lp_theta: Sequence, lp_t: Sequence, alpha) -> mpmath.mpf:
+    """Delta(alpha) = KL(q_alpha||pi_theta) - KL(q_alpha||pi_t) computed from the two KLs."""
+    lq = log_q_alpha(lp_theta, lp_t, alpha)
+    return kl(lq, lp_theta) - kl(lq, lp_t)
+
+
+def delta_mean_ell(lp_theta: Sequence, lp_t: Sequence, alpha) -> mpmath.mpf:
+    """E_{q_alpha}[ell] (the seed's simplified form of Delta, section 6.4 step 2)."""
+    return _moments_ell(lp_theta, lp_t, alpha)[0]
+
+
+def var_ell(lp_theta: Sequence, lp_t: Sequence, alpha) -> mpmath.mpf:
+    """Var_{q_alpha}(ell): minus the derivative of Delta, and the Fisher metric along q_alpha."""
+    return _moments_ell(lp_theta, lp_t, alpha)[1]
+
+
+def alpha_star(lp_theta: Sequence, lp_t: Sequence) -> mpmath.mpf:
+    """The root of Delta(alpha) = E_{q_alpha}[ell] = 0 in (0, 1) at the ambient precision.
+
+    Safeguarded Newton (derivative -Var_q(ell)) inside a bisection bracket. Requires a common
+    full support and pi_theta != pi_t (Theorem 5's conditions); raises ValueError otherwise."""
+    lo, hi = mpmath.mpf(0), mpmath.mpf(1)
+    if delta_mean_ell(lp_theta, lp_t, lo) <= 0 or delta_mean_ell(lp_theta, lp_t, hi) >= 0:
+        raise ValueError("Delta(0) > 0 > Delta(1) fails: identical or non-overlapping inputs")
+    eps = mpmath.mpf(2) ** (-mpmath.mp.prec + 8)
+    x = mpmath.mpf(1) / 2
+    for _ in range(4 * mpmath.mp.prec):
+        m1, m2 = _moments_ell(lp_theta, lp_t, x)
+        if m1 == 0 or hi - lo < eps or (m2 > 0 and abs(m1 / m2) < eps):
+            return x
+        if m1 > 0:
+            lo = x
+        else:
+            hi = x
+        step = x + m1 / m2 if m2 > 0 else (lo + hi) / 2
+        x = step if lo < step < hi else (lo + hi) / 2
+    return x
+
+
+def alpha_ess_balance(lp_theta: Sequence, lp_t: Sequence) -> mpmath.mpf:
+    """The alpha in (0, 1) with ESS_theta(q_alpha) = ESS_t(q_alpha) (the seed's 'exact
+    condition' of 6.3), by mpmath root finding on log ESS_theta - log ESS_t."""
+
+    def g(a):
+        lq = log_q_alpha(lp_theta, lp_t, a)
+        return mpmath.log(ess_fraction(lp_theta, lq)) - mpmath.log(ess_fraction(lp_t, lq))
+
+    return mpmath.findroot(g, (mpmath.mpf(0), mpmath.mpf(1)), solver="anderson")
+
+
+def alpha_entropy(lp_theta: Sequence, lp_t: Sequence) -> mpmath.mpf:
+    """The seed's entropy approximation (7.7): H(pi_theta) / (H(pi_theta) + H(pi_t))."""
+
+    def h(lp):
+        return -mpmath.fsum(mpmath.exp(x) * x for x in lp if not mpmath.isinf(x))
+
+    return h(lp_theta) / (h(lp_theta) + h(lp_t))
+
+
+def fisher_rao_distance(lp_a: Sequence, lp_b: Sequence) -> mpmath.mpf:
+    """Fisher-Rao geodesic distance on the simplex, 2 arccos(sum sqrt(p q)) (the shortest path
+    for the Fisher metric ds^2 = sum dp^2 / p)."""
+    bc = mpmath.fsum(mpmath.exp((x + y) / 2) for x, y in zip(lp_a, lp_b))
+    return 2 * mpmath.acos(min(bc, mpmath.mpf(1)))
+
+
+def e_geodesic_fisher_length(lp_theta: Sequence, lp_t: Sequence) -> mpmath.mpf:
+    """Fisher length of the e-geodesic q_alpha, alpha in [0, 1]: int sqrt(Var_{q_alpha} ell)."""
+    return mpmath.quad(lambda a: mpmath.sqrt(var_ell(lp_theta, lp_t, a)), [0, 1])
+
+
+def ess_front_member(lp_theta: Sequence, lp_t: Sequence, beta) -> list:
+    """log of q ∝ sqrt(beta pi_theta^2 + (1 - beta) pi_t^2): the minimiser of
+    beta / ESS_theta(q) + (1 - beta) / ESS_t(q), i.e. the Pareto front of the two ESS
+    (see :func:`ess_front_stationarity`)."""
+    b = mpmath.mpf(beta)
+    return log_normalize(
+        [
+            mpmath.log(b * mpmath.exp(2 * x) + (1 - b) * mpmath.exp(2 * y)) / 2
+            for x, y in zip(lp_theta, lp_t)
+        ]
+    )
+
+
+def speculative_output_seed(p_theta: Sequence, q: Sequence) -> list:
+    """Exact output distribution of the seed's scheme (7.7): propose y ~ pi_theta, accept with
+    min(1, q/pi_theta), else draw afresh from q:  P(y) = min(pi_theta, q) + (1 - beta) q,
+    beta = sum min(pi_theta, q) (the acceptance probability)."""
+    mins = [min(mpmath.mpf(a), mpmath.mpf(b)) for a, b in zip(p_theta, q)]
+    beta = mpmath.fsum(mins)
+    return [m + (1 - beta) * mpmath.mpf(b) for m, b in zip(mins, q)]
+
+
+def speculative_output_residual(p_theta: Sequence, q: Sequence) -> list:
+    """Exact output distribution of the residual scheme: on rejection draw from
+    (q - pi_theta)_+ / sum (q - pi_theta)_+ (standard speculative sampling). Equals q."""
+    mins = [min(mpmath.mpf(a), mpmath.mpf(b)) for a, b in zip(p_theta, q)]
+    beta = mpmath.fsum(mins)
+    res = [max(mpmath.mpf(b) - mpmath.mpf(a), 0) for a, b in zip(p_theta, q)]
+    rs = mpmath.fsum(res)
+    if rs == 0:
+        return mins
+    return [m + (1 - beta) * r / rs for m, r in zip(mins, res)]
+
+
+def acceptance_rate(p_theta: Sequence, q: Sequence) -> mpmath.mpf:
+    """P(accept) = sum min(pi_theta, q) = 1 - TV(pi_theta, q)."""
+    return mpmath.fsum(min(mpmath.mpf(a), mpmath.mpf(b)) for a, b in zip(p_theta, q))
+
+
+# ----------------------------------------------------------------------------------------
+# NumPy float64 batches (Monte Carlo, large vocabularies)
+# ----------------------------------------------------------------------------------------
+
+
+def log_softmax_np(logits: np.ndarray) -> np.ndarray:
+    z = np.asarray(logits, dtype=np.float64)
+    m = z.max(axis=-1, keepdims=True)
+    return z - m - np.log(np.exp(z - m).sum(axis=-1, keepdims=True))
+
+
+def log_q_alpha_np(lp_theta: np.ndarray, lp_t: np.ndarray, alpha) -> np.ndarray:
+    a = np.asarray(alpha, dtype=np.float64)[..., None]
+    return log_softmax_np(a * lp_theta + (1 - a) * lp_t)
+
+
+def kl_np(lp: np.ndarray, lq: np.ndarray) -> np.ndarray:
+    return (np.exp(lp) * (lp - lq)).sum(axis=-1)
+
+
+def ess_fraction_np(lp_pi: np.ndarray, lp_q: np.ndarray) -> np.ndarray:
+    x = 2 * lp_pi - lp_q
+    m = x.max(axis=-1, keepdims=True)
+    return np.exp(-(m[..., 0] + np.log(np.exp(x - m).sum(axis=-1))))
+
+
+def _delta_var_np(lp_theta, lp_t, alpha):
+    lq = log_q_alpha_np(lp_theta, lp_t, alpha)
+    q = np.exp(lq)
+    d = lp_t - lp_theta
+    m1 = (q * d).sum(axis=-1)
+    m2 = (q * (d - m1[..., None]) ** 2).sum(axis=-1)
+    return m1, m2
+
+
+def alpha_star_np(lp_theta: np.ndarray, lp_t: np.ndarray, iters: int = 60) -> np.ndarray:
+    """Batched alpha* in float64: 20 bisection steps then Newton steps kept in the bracket."""
+    shape = lp_theta.shape[:-1]
+    lo, hi = np.zeros(shape), np.ones(shape)
+    for _ in range(20):
+        mid = (lo + hi) / 2
+        m1, _ = _delta_var_np(lp_theta, lp_t, mid)
+        lo = np.where(m1 > 0, mid, lo)
+        hi = np.where(m1 > 0, hi, mid)
+    x = (lo + hi) / 2
+    for _ in range(iters - 20):
+        m1, m2 = _delta_var_np(lp_theta, lp_t, x)
+        nx = x + m1 / np.maximum(m2, 1e-300)
+        x = np.where((nx > lo) & (nx < hi), nx, x)
+    return x
+
+
+def alpha_ess_balance_np(lp_theta: np.ndarray, lp_t: np.ndarray, iters: int = 60) -> np.ndarray:
+    """Batched root of log ESS_theta(q_alpha) - log ESS_t(q_alpha) by bisection (float64).
+    The function is +inf-free and increasing from <= 0 at alpha = 0 to >= 0 at alpha = 1."""
+    shape = lp_theta.shape[:-1]
+    lo, hi = np.zeros(shape), np.ones(shape)
+    for _ in range(iters):
+        mid = (lo + hi) / 2
+        lq = log_q_alpha_np(lp_theta, lp_t, mid)
+        g = np.log(ess_fraction_np(lp_theta, lq)) - np.log(ess_fraction_np(lp_t, lq))
+        lo = np.where(g < 0, mid, lo)
+        hi = np.where(g < 0, hi, mid)
+    return (lo + hi) / 2
+
+
+def entropy_np(lp: np.ndarray) -> np.ndarray:
+    return -(np.exp(lp) * lp).sum(axis=-1)
+
+
+# ----------------------------------------------------------------------------------------
+# the seed's code as printed (section 6.5 NumPy, section 7.4 PyTorch class)
+# ----------------------------------------------------------------------------------------
+
+
+def geometric_mean_seed_code(pi_theta, pi_t, alpha, eps: float = 1e-10, dtype=np.float64):
+    """Seed 6.5 ``geometric_mean``: probabilities in, eps added inside the logs, batched."""
+    pt = np.asarray(pi_theta, dtype=dtype)
+    pq = np.asarray(pi_t, dtype=dtype)
+    a = np.asarray(alpha, dtype=dtype)[..., None]
+    log_q = a * np.log(pt + dtype(eps)) + (1 - a) * np.log(pq + dtype(eps))
+    q = np.exp(log_q - log_q.max(axis=-1, keepdims=True))
+    return q / q.sum(axis=-1, keepdims=True)
+
+
+def solve_kl_symmetry_seed_code(
+    pi_theta, pi_t, tol: float = 1e-6, max_iter: int = 50, eps: float = 1e-10, dtype=np.float64
+):
+    """Seed 6.5 ``solve_kl_symmetry`` as printed (batched over leading axes; the batch stops
+    when every row's bracket is below tol, as the 7.4 torch class does). Returns
+    (alpha, iterations, converged)."""
+    pt = np.asarray(pi_theta, dtype=dtype)
+    pq = np.asarray(pi_t, dtype=dtype)
+    lo = np.zeros(pt.shape[:-1], dtype=dtype)
+    hi = np.ones(pt.shape[:-1], dtype=dtype)
+    log_ratio = np.log(pq + dtype(eps)) - np.log(pt + dtype(eps))
+    for it in range(1, max_iter + 1):
+        mid = (lo + hi) / 2
+        q = geometric_mean_seed_code(pt, pq, mid, eps, dtype)
+        d = (q * log_ratio).sum(axis=-1)
+        lo = np.where(d > 0, mid, lo)
+        hi = np.where(d > 0, hi, mid)
+        if np.max(hi - lo) < tol:
+            return (lo + hi) / 2, it, True
+    return (lo + hi) / 2, max_iter, False
+
+
+def seed_class_diagnostics(pi_theta, pi_t, eps: float = 1e-10, dtype=np.float32) -> dict:
+    """Seed 7.4 ``OptimalSamplingDistribution.__call__`` translated line by line to NumPy
+    (default dtype float32 as in the seed's torch example). Returns its ``info`` dict."""
+    pt = np.asarray(pi_theta, dtype=dtype)
+    pq = np.asarray(pi_t, dtype=dtype)
+    e = dtype(eps)
+    alpha, _, converged = solve_kl_symmetry_seed_code(pt, pq, 1e-6, 50, eps, dtype)
+    q = geometric_mean_seed_code(pt, pq, alpha, eps, dtype)
+
+    def _kl(p, r):
+        return (p * np.log((p + e) / (r + e))).sum(axis=-1)
+
+    def _ess(p, r):
+        return 1.0 / ((p**2) / (r + e)).sum(axis=-1)
+
+    kl_theta, kl_t = _kl(q, pt), _kl(q, pq)
+    ess_theta, ess_t = _ess(pt, q), _ess(pq, q)
+    return {
+        "alpha": alpha,
+        "q_star": q,
+        "kl_theta": kl_theta,
+        "kl_t": kl_t,
+        "kl_symmetry_error": np.abs(kl_theta - kl_t) / (kl_theta + kl_t + e),
+        "ess_theta": ess_theta,
+        "ess_t": ess_t,
+        "ess_ratio": ess_theta / (ess_t + e),
+        "converged": converged,
+    }
+
+
+def seed_example_pairs(n_pairs: int, vocab: int, seed: int, scale_t: float = 1.0):
+    """The seed's own example inputs (7.4 ``__main__``): pi = softmax(randn(vocab)) for both
+    policies, independently (scale_t multiplies pi_t's logits; 1 is the seed's choice).
+    Returns float64 log-probabilities (lp_theta, lp_t), shape (n_pairs, vocab)."""
+    rng = np.random.default_rng(seed)
+    zt = rng.standard_normal((n_pairs, vocab))
+    zq = scale_t * rng.standard_normal((n_pairs, vocab))
+    return log_softmax_np(zt), log_softmax_np(zq)
+
+
+# ----------------------------------------------------------------------------------------
+# sympy derivations
+# ----------------------------------------------------------------------------------------
+
+alpha_s = sp.symbols("alpha", real=True)
+
+
+def kl_pointwise_residuals() -> tuple[sp.Expr, sp.Expr, sp.Expr]:
+    """Section 6.4 step 1-2 pointwise: with a = log pi_theta(y), b = log pi_t(y), L = log Z,
+    log q = alpha a + (1 - alpha) b - L. Returns the residuals of
+    log(q/pi_theta) = (1 - alpha) ell - L, log(q/pi_t) = -alpha ell - L, and of their
+    difference = ell (ell = b - a); each is 0, so Delta = E_q[ell] (the L terms cancel)."""
+    a, b, L = sp.symbols("a b L", real=True)
+    lq = alpha_s * a + (1 - alpha_s) * b - L
+    ell_ = b - a
+    r1 = sp.expand((lq - a) - ((1 - alpha_s) * ell_ - L))
+    r2 = sp.expand((lq - b) - (-alpha_s * ell_ - L))
+    r3 = sp.expand(((lq - a) - (lq - b)) - ell_)
+    return r1, r2, r3
+
+
+@lru_cache(maxsize=1)
+def delta_derivative_residual(n: int = 3) -> sp.Expr:
+    """d/dalpha E_{q_alpha}[ell] + Var_{q_alpha}(ell) for a generic n-point distribution
+    (q_alpha ∝ pi_t exp(-alpha ell) with symbolic positive weights c_i and log ratios l_i);
+    simplifies to 0, so Delta is strictly decreasing unless ell is q-a.s. constant."""
+    c = sp.symbols(f"c0:{n}", positive=True)
+    l_ = sp.symbols(f"l0:{n}", real=True)
+    w = [ci * sp.exp(-alpha_s * li) for ci, li in zip(c, l_)]
+    z = sum(w)
+    m1 = sum(wi * li for wi, li in zip(w, l_)) / z
+    m2 = sum(wi * li**2 for wi, li in zip(w, l_)) / z
+    return sp.simplify(sp.together(sp.diff(m1, alpha_s) + (m2 - m1**2)))
+
+
+def weighted_sum_residual() -> sp.Expr:
+    """Section 5.3 pointwise: alpha (log q - a) + (1 - alpha)(log q - b) - (log q - log q_alpha)
+    + L = 0 with log q_alpha = alpha a + (1 - alpha) b - L. Weighting by q and summing:
+    alpha KL(q||pi_theta) + (1 - alpha) KL(q||pi_t) = KL(q||q_alpha) - log Z_alpha, so the
+    weighted sum is minimised exactly (and uniquely) at q = q_alpha."""
+    a, b, L, lq = sp.symbols("a b L logq", real=True)
+    lqa = alpha_s * a + (1 - alpha_s) * b - L
+    return sp.expand(alpha_s * (lq - a) + (1 - alpha_s) * (lq - b) - (lq - lqa) + L)
+
+
+def kl_stationarity() -> list:
+    """Section 5.3 step 3: solve d/dq [q log q - q c + lam q] = 0 for q (c = alpha a +
+    (1 - alpha) b): q = exp(c - 1 - lam), i.e. log q = c + const."""
+    q = sp.symbols("q", positive=True)
+    c, lam = sp.symbols("c lam", real=True)
+    return sp.solve(sp.diff(q * sp.log(q) - q * c + lam * q, q), q)
+
+
+def ess_front_stationarity() -> list:
+    """The Pareto front of the two ESS objectives (what section 5.1 says is 'equivalent' to
+    the KL one): stationarity of beta P/q + (1 - beta) T/q + lam q in q (P = pi_theta^2,
+    T = pi_t^2) gives q = sqrt((beta P + (1 - beta) T) / lam): a power-mean family, not the
+    geometric one."""
+    q, P, T, lam = sp.symbols("q P T lam", positive=True)
+    beta = sp.symbols("beta", positive=True)
+    return sp.solve(sp.diff(beta * P / q + (1 - beta) * T / q + lam * q, q), q)
+
+
+@lru_cache(maxsize=1)
+def log_ess_kl_series() -> tuple[sp.Expr, sp.Expr, sp.Expr]:
+    """Section 4.4 (Theorem 2) on a two-point space: pi = (p, 1 - p), q = (p + t, 1 - p - t).
+    Returns (series of log ESS_pi(q) in t, series of KL(q || pi) in t, the limit of
+    log ESS / KL as t -> 0). The limit is -2, not the printed -1."""
+    p = sp.symbols("p", positive=True)
+    t = sp.symbols("t", real=True)
+    log_ess = -sp.log(p**2 / (p + t) + (1 - p) ** 2 / (1 - p - t))
+    kl_ = (p + t) * sp.log((p + t) / p) + (1 - p - t) * sp.log((1 - p - t) / (1 - p))
+    s1 = sp.simplify(sp.series(log_ess, t, 0, 3).removeO())
+    s2 = sp.simplify(sp.series(kl_, t, 0, 3).removeO())
+    return s1, s2, sp.simplify(s1 / s2)
+
+
+def two_point_alpha_star() -> tuple[sp.Expr, sp.Expr]:
+    """Section 7.7 says alpha* has no elementary closed form even for V = 2. On two points
+    pi_theta = (p, 1 - p), pi_t = (r, 1 - r): Delta = q_1 A + q_2 B with A = log(r/p),
+    B = log((1-r)/(1-p)), and q_1/q_2 = (r/(1-r)) c^alpha, c = p(1-r)/((1-p) r), so
+    alpha* = log(-B (1-r) / (A r)) / log c. Returns (alpha*, the residual Delta(alpha*)
+    numerator r^(1-alpha) p^alpha A + (1-r)^(1-alpha) (1-p)^alpha B at alpha*, simplified)."""
+    p, r = sp.symbols("p r", positive=True)
+    A = sp.log(r / p)
+    B = sp.log((1 - r) / (1 - p))
+    c = p * (1 - r) / ((1 - p) * r)
+    a_star = sp.log(-B * (1 - r) / (A * r)) / sp.log(c)
+    resid = r ** (1 - a_star) * p**a_star * A + (1 - r) ** (1 - a_star) * (1 - p) ** a_star * B
+    return a_star, resid
+
+
+def bernoulli_fisher() -> tuple[sp.Expr, sp.Expr]:
+    """Cramer-Rao on Bernoulli(p) (section 4.1): I(p) = E[(d/dp log f)^2] = 1 / (p (1 - p)),
+    and the unbiased sample mean has variance p (1 - p) / n = 1 / (n I(p)) (the bound is
+    attained). Returns (I(p), Var(mean) * n * I(p) - 1)."""
+    p = sp.symbols("p", positive=True)
+    n = sp.symbols("n", positive=True, integer=True)
+    score1 = sp.diff(sp.log(p), p)
+    score0 = sp.diff(sp.log(1 - p), p)
+    info = sp.simplify(p * score1**2 + (1 - p) * score0**2)
+    return info, sp.simplify(p * (1 - p) / n * n * info - 1)
