@@ -371,7 +371,7 @@ def _c_4_1_a():
     # a biased estimator beats the bound: the constant 1/2 has variance 0
     return verdict_from(
         ok,
-        f"sympy, Bernoulli(p): I(p) = {sp.simplify(info)}, the sample mean of n draws attains "
+        f"sympy, Bernoulli(p): I(p) = {sp.factor(-info)} * (-1) = 1/(p(1-p)), the sample mean of n draws attains "
         f"p(1-p)/n = 1/(n I) (residual {resid}); the constant estimator 1/2 (biased) has "
         "variance 0 < 1/(n I), so unbiasedness is needed",
         conditions="unbiased estimators and the usual regularity (support independent of "
@@ -469,8 +469,8 @@ def _c_4_3_a():
     reversed_order = (e1 < e2) and (v1 < v2)
     return verdict_from(
         not reversed_order,
-        f"pi = (1/2, 1/2), f = 1{{y = 0}}: q = {tuple(q1)} has ESS/N {e1:.3g} and Var_q(w f) "
-        f"{v1:.4g}; q = {tuple(q2)} has the larger ESS/N {e2:.3g} but the larger variance "
+        f"pi = (1/2, 1/2), f = 1{{y = 0}}: q = {tuple(q1.tolist())} has ESS/N {e1:.3g} and Var_q(w f) "
+        f"{v1:.4g}; q = {tuple(q2.tolist())} has the larger ESS/N {e2:.3g} but the larger variance "
         f"{v2:.4g} ({v2 / v1:.3g}x): no f-independent proportionality (not even the order); "
         "the seed names no parameter whose Fisher information this would be",
     )
@@ -552,6 +552,28 @@ def _c_4_4_c():
     return uncheckable(
         "the seed cites test_fisher_information.py but does not include it; the relation it "
         "would verify is FALSE as printed (004-4.4-a)"
+    )
+
+
+@claim(
+    "004-4.5-a",
+    "4.5",
+    "The channel efficiencies ESS_pi_theta(q) = 1/sum pi_theta^2/q and ESS_pi_t(q) = "
+    "1/sum pi_t^2/q are the 4.2 ESS divided by N.",
+    HOLDS,
+    links=(P + "ess_fraction",),
+)
+def _c_4_5_a():
+    rng = np.random.default_rng(MC_SEED + 4)
+    pi, q = rng.dirichlet(np.ones(6)), rng.dirichlet(np.ones(6))
+    n = 1000
+    w = pi / q
+    ess_42 = n / float(q @ w**2)
+    ess_45 = 1 / float((pi**2 / q).sum())
+    return verdict_from(
+        abs(ess_42 / n / ess_45 - 1) < 1e-12,
+        f"random 6-point pair: N / E_q[w^2] / N = {ess_42 / n:.12g}, 1/sum pi^2/q = "
+        f"{ess_45:.12g} (E_q[(pi/q)^2] = sum pi^2/q)",
     )
 
 
@@ -1465,6 +1487,43 @@ def _c_7_7_h():
     return uncheckable(
         "no cost model is given; note that the printed rejection branch samples from q* "
         "itself, so q* must be computed for every position anyway"
+    )
+
+
+SNIPPET_7_7 = """
+logits_theta = model_theta(input_ids)
+logits_t = model_t(input_ids)
+alphas = solve_kl_symmetry_batch(
+    F.softmax(logits_theta, dim=-1),
+    F.softmax(logits_t, dim=-1)
+)
+q_star = geometric_mean(probs_theta, probs_t, alphas)
+"""
+
+
+@claim(
+    "004-7.7-i",
+    "7.7",
+    "The token-level snippet computes alpha* per position and then q* from the same probabilities.",
+    FALSE,
+)
+def _c_7_7_i():
+    import ast
+
+    tree = ast.parse(SNIPPET_7_7)
+    assigned = {
+        t.id for node in ast.walk(tree) if isinstance(node, ast.Assign) for t in node.targets
+    }
+    loaded = {
+        n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    }
+    external = {"model_theta", "model_t", "input_ids", "F", "solve_kl_symmetry_batch"}
+    undefined = sorted(loaded - assigned - external - {"geometric_mean"})
+    return verdict_from(
+        not undefined,
+        f"the printed snippet (comments dropped) reads {undefined}, which it never defines "
+        "(it computed softmax inline for alphas); solve_kl_symmetry_batch is defined nowhere "
+        "in the seed (6.5 defines solve_kl_symmetry for one pair)",
     )
 
 
