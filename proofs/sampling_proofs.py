@@ -156,6 +156,8 @@ def alpha_star(lp_theta: Sequence, lp_t: Sequence) -> mpmath.mpf:
 
     Safeguarded Newton (derivative -Var_q(ell)) inside a bisection bracket. Requires a common
     full support and pi_theta != pi_t (Theorem 5's conditions); raises ValueError otherwise."""
+    if any(mpmath.isinf(x) != mpmath.isinf(y) for x, y in zip(lp_theta, lp_t)):
+        raise ValueError("alpha_star needs pi_theta and pi_t with the same support")
     lo, hi = mpmath.mpf(0), mpmath.mpf(1)
     if delta_mean_ell(lp_theta, lp_t, lo) <= 0 or delta_mean_ell(lp_theta, lp_t, hi) >= 0:
         raise ValueError("Delta(0) > 0 > Delta(1) fails: identical or non-overlapping inputs")
