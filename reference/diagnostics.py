@@ -1,4 +1,5 @@
-"""Sample diagnostics of importance weights: Kish effective sample size (seed 001 section 8.1).
+"""Sample diagnostics of importance weights: Kish effective sample size (seed 001 section 8.1)
+and the PSIS Pareto k-hat of the right tail (seed 001 section 11.2).
 
 Inputs are log-weights, so weights from exp(-700) to exp(700) (and beyond) are exact.
 """
@@ -9,6 +10,11 @@ import mpmath
 
 from reference._checks import as_mask, as_mp_list
 from reference.golden import case, register_golden
+
+NO_GOLDEN = {
+    "psis_tail_length": "integer helper (PSIS tail size ceil(min(S/5, 3 sqrt(S)))); tested "
+    "against ArviZ's float formula in tests/test_diagnostics.py",
+}
 
 
 def _masked_log_weights(log_w, mask):
@@ -91,3 +97,182 @@ def kish_ess_ratio_np(log_w, mask=None, axis: int = -1):
     z = np.exp(lw - top)
     n = keep.sum(axis=axis)
     return np.sum(z, axis=axis) ** 2 / np.sum(z * z, axis=axis) / n
+
+
+# ---------------------------------------------------------------- PSIS Pareto k-hat
+#
+# The estimator of Vehtari, Simpson, Gelman, Yao and Gabry (2024, "Pareto smoothed importance
+# sampling", JMLR) as ArviZ implements it (``psislw`` / ``_gpdfit``) with r_eff = 1:
+#   * tail length M = ceil(min(S / 5, 3 sqrt(S))) for S draws; the tail is the draws whose
+#     log-weight exceeds the (M+1)-th largest one (clamped below at log of the smallest normal
+#     double, relative to the maximum), so ties at the cutoff shorten the tail;
+#   * the exceedances x = exp(l - max) - exp(cutoff - max) are fitted by the generalized Pareto
+#     profile-likelihood method of Zhang & Stephens (2009): m = 30 + floor(sqrt(n)) grid points
+#     theta_j = 1 / x_(n) + (1 - sqrt(m / (j - 1/2))) / (3 x_q), x_q the ascending order
+#     statistic number floor(n / 4 + 1/2), profile log-likelihood
+#     L_j = n (log(-theta_j / k_j) - k_j - 1) with k_j = mean(log1p(-theta_j x)), weights
+#     softmax(L) with those below 10 eps(float64) dropped and the rest renormalised, posterior
+#     mean theta = sum w_j theta_j, k = mean(log1p(-theta x));
+#   * the weakly informative prior shrinks k toward 0.5 with weight 10 / n:
+#     k_hat = (n k + 10 * 0.5) / (n + 10).
+# A tail of 4 or fewer draws gives k_hat = +inf (ArviZ's "not enough tail samples").
+
+_LOG_TINY = mpmath.mpf(-708.39641853226410622)  # log(2.2250738585072014e-308), ArviZ cutoffmin
+_WEIGHT_FLOOR = mpmath.mpf(10 * 2.220446049250313e-16)  # ArviZ: weights >= 10 * eps(float64)
+
+
+def psis_tail_length(n: int) -> int:
+    """M = ceil(min(n / 5, 3 sqrt(n))) (r_eff = 1), in exact integer arithmetic."""
+    import math
+
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    by_fifth = -(-n // 5)
+    by_root = math.isqrt(9 * n - 1) + 1  # ceil(sqrt(9 n)) for n >= 1
+    return min(by_fifth, by_root)
+
+
+def _gpd_khat(x_sorted):
+    """Zhang-Stephens posterior-mean shape with the 0.5-prior, x ascending and positive."""
+    n = len(x_sorted)
+    m = 30 + int(mpmath.floor(mpmath.sqrt(n)))
+    xq = x_sorted[int(mpmath.floor(mpmath.mpf(n) / 4 + mpmath.mpf(1) / 2)) - 1]
+    xmax = x_sorted[-1]
+    thetas, logl = [], []
+    for j in range(1, m + 1):
+        th = 1 / xmax + (1 - mpmath.sqrt(mpmath.mpf(m) / (j - mpmath.mpf(1) / 2))) / (3 * xq)
+        k = mpmath.fsum(mpmath.log1p(-th * x) for x in x_sorted) / n
+        ratio = -th / k if k != 0 else 1 / (mpmath.fsum(x_sorted) / n)
+        thetas.append(th)
+        logl.append(n * (mpmath.log(ratio) - k - 1))
+    top = max(logl)
+    e = [mpmath.exp(v - top) for v in logl]
+    tot = mpmath.fsum(e)
+    w = [v / tot for v in e]
+    kept = [(wi, th) for wi, th in zip(w, thetas) if wi >= _WEIGHT_FLOOR]
+    wsum = mpmath.fsum(wi for wi, _ in kept)
+    theta = mpmath.fsum(wi * th for wi, th in kept) / wsum
+    k = mpmath.fsum(mpmath.log1p(-theta * x) for x in x_sorted) / n
+    return (n * k + 5) / (n + 10)
+
+
+def psis_khat(log_w, mask=None):
+    """PSIS Pareto k-hat of the right tail of the weights exp(log_w) (seed 001 section 11.2).
+
+    The ArviZ / Vehtari et al. (2024) estimator, described above this function: tail length
+    ceil(min(S/5, 3 sqrt(S))), Zhang-Stephens (2009) grid posterior mean, prior toward 0.5 with
+    weight 10 / n_tail. Invariant to adding a constant to log_w (k-hat is scale-free).
+    Domain: log_w without NaN or +inf (a -inf entry is a zero weight and counts in S); mask
+    booleans. Edges: a tail of <= 4 draws (S <= 20, or ties at the cutoff, e.g. all log_w equal)
+    gives +inf; an empty selection raises ``ValueError``. Typical reading: k-hat < 0.7 reliable.
+    """
+    lw = as_mp_list("log_w", log_w)
+    keep = as_mask("mask", mask, len(lw))
+    kept = [v for v, k in zip(lw, keep) if k]
+    if not kept:
+        raise ValueError("mask selects no entries (empty sample)")
+    for v in kept:
+        if mpmath.isinf(v) and v > 0:
+            raise ValueError(
+                f"log_w contains +inf ({v}); the tail of an infinite weight is undefined"
+            )
+    s = len(kept)
+    desc = sorted(kept, reverse=True)
+    top = desc[0]
+    if mpmath.isinf(top):
+        return mpmath.inf  # every weight is zero: no tail
+    m_tail = psis_tail_length(s)
+    if m_tail >= s:
+        return mpmath.inf
+    cutoff = max(desc[m_tail] - top, _LOG_TINY)
+    tail = [v - top for v in desc[:m_tail] if v - top > cutoff]
+    if len(tail) <= 4:
+        return mpmath.inf
+    # exp(l) - exp(c) = exp(l) * (-expm1(c - l)): no cancellation for l close to c
+    x = sorted(mpmath.exp(v) * -mpmath.expm1(cutoff - v) for v in tail)
+    return _gpd_khat(x)
+
+
+def psis_khat_np(log_w, mask=None) -> float:
+    """NumPy float64 companion of :func:`psis_khat` for one sample (large S, Monte Carlo)."""
+    import numpy as np
+
+    lw = np.asarray(log_w, dtype=np.float64).ravel()
+    if mask is not None:
+        lw = lw[np.asarray(mask, dtype=bool).ravel()]
+    if lw.size == 0:
+        raise ValueError("mask selects no entries (empty sample)")
+    if np.isnan(lw).any() or np.isposinf(lw).any():
+        raise ValueError("log_w contains NaN or +inf")
+    desc = np.sort(lw)[::-1]
+    top = desc[0]
+    if np.isneginf(top):
+        return float("inf")
+    m_tail = psis_tail_length(lw.size)
+    if m_tail >= lw.size:
+        return float("inf")
+    cutoff = max(desc[m_tail] - top, float(_LOG_TINY))
+    tail = desc[:m_tail] - top
+    tail = tail[tail > cutoff]
+    n = tail.size
+    if n <= 4:
+        return float("inf")
+    x = np.sort(np.exp(tail) * -np.expm1(cutoff - tail))
+    m = 30 + int(np.floor(np.sqrt(n)))
+    xq = x[int(n / 4 + 0.5) - 1]
+    j = np.arange(1, m + 1, dtype=np.float64)
+    theta = 1 / x[-1] + (1 - np.sqrt(m / (j - 0.5))) / (3 * xq)
+    k = np.log1p(-theta[:, None] * x).mean(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(k != 0, -theta / k, 1 / x.mean())
+    logl = n * (np.log(ratio) - k - 1)
+    w = np.exp(logl - logl.max())
+    w /= w.sum()
+    keep = w >= float(_WEIGHT_FLOOR)
+    post = np.sum(w[keep] * theta[keep]) / np.sum(w[keep])
+    kk = np.log1p(-post * x).mean()
+    return float((n * kk + 5) / (n + 10))
+
+
+def _khat_cases():
+    import numpy as np
+
+    rng = np.random.default_rng(11001)
+    ninf = float("-inf")
+    cs = []
+    for s in (30, 100, 400):
+        for k_true in (0.2, 0.5, 1.0):
+            lw = rng.exponential(k_true, size=s)  # Pareto tail: w = exp(E), P(w > t) = t^-1/k
+            cs.append(
+                case(f"seeded Pareto k={k_true} S={s}", fast=s <= 100, log_w=[float(v) for v in lw])
+            )
+    for s2 in (0.5, 4.0):
+        lw = rng.normal(-s2 / 2, np.sqrt(s2), size=200)
+        cs.append(case(f"seeded log-normal sigma2={s2} S=200", log_w=[float(v) for v in lw]))
+    t = rng.standard_t(3, size=200)
+    cs.append(case("seeded |Student-t nu=3| S=200", log_w=[float(v) for v in np.log(np.abs(t))]))
+    u = rng.uniform(size=100)
+    cs.append(case("bounded weights (uniform) S=100", log_w=[float(v) for v in np.log(u)]))
+    base = [float(v) for v in rng.exponential(0.5, size=60)]
+    cs += [
+        case("shifted by +650 (scale invariance)", log_w=[v + 650.0 for v in base]),
+        case("shifted by -650 (scale invariance)", log_w=[v - 650.0 for v in base]),
+        case("unshifted twin of the two above", log_w=base),
+        case("extreme: spread of 1400 in log_w", log_w=[700.0, -700.0] + base[:58]),
+        case("with -inf entries (zero weights)", log_w=base[:40] + [ninf] * 5),
+        case("mask drops half", log_w=base, mask=[i % 2 == 0 for i in range(60)]),
+        case("S = 21: tail of 5 draws", log_w=base[:21]),
+        case("S = 20: tail of 4 draws gives inf", log_w=base[:20]),
+        case("all equal: no tail beyond the cutoff gives inf", log_w=[0.5] * 50),
+        case(
+            "ties at the cutoff shorten the tail", log_w=[3.0, 2.5, 2.0, 1.8, 1.5, 1.2] + [1.0] * 44
+        ),
+        case("single draw gives inf", log_w=[1.0]),
+        case("edge: empty mask", log_w=[0.0, 1.0], mask=[False, False]),
+        case("edge: NaN", log_w=base[:30] + [float("nan")]),
+        case("edge: +inf", log_w=base[:30] + [float("inf")]),
+    ]
+    return cs
+
+
+register_golden(psis_khat, _khat_cases, tensor_args=("log_w",))

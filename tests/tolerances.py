@@ -20,6 +20,13 @@ DEFAULT = {
 
 # key "module.function" -> dtype -> (rtol in eps, reason)
 OVERRIDES: dict[str, dict[str, tuple[float, str]]] = {
+    "diagnostics.psis_khat": {
+        "float64": (
+            32,
+            "Zhang-Stephens fit: n-scaled profile log-likelihoods and sums of n log1p terms; "
+            "measured 27 eps on the case with a 1400-nat spread (k-hat 33), <= 16 eps elsewhere",
+        ),
+    },
     "trust_region.trust_region_h": {
         "float64": (
             160,
