@@ -39,6 +39,17 @@ def _slog(log_w: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
     return prod
 
 
+def _clip_ratio(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
+    """clip(num / den, 0, 1) for den != 0 and num possibly +-inf, with NaN-free gradients:
+    the quotient is only formed where it lies in [0, 1]; elsewhere the value is the constant
+    0 or 1 (where the clip's gradient is 0 anyway)."""
+    inside = (num * den >= 0) & (num.abs() <= den.abs())
+    one = torch.ones_like(den)
+    q = torch.where(inside, num, torch.zeros_like(num)) / torch.where(inside, den, one)
+    above = (num * den > 0).to(q.dtype)
+    return torch.where(inside, q, above)
+
+
 def _check_la(log_w, A, finite_log_w: bool = False) -> None:
     if finite_log_w:
         check_finite("log_w", log_w)
@@ -106,18 +117,19 @@ def optimal_weight(log_w, A, lam) -> torch.Tensor:
     def normal(t: torch.Tensor) -> torch.Tensor:
         return (t >= tiny) & (t <= big)
 
-    # three orders of the same two divisions; the first whose intermediate and result stay
-    # in the normal range is exact to a few eps; otherwise fall back to the log domain
-    denom = two_lam * a
-    first = phi / denom
-    by_a = phi / a
-    second = by_a / two_lam
-    by_lam = phi / two_lam
-    third = by_lam / a
-    logged = torch.exp(-_softplus(x) - torch.log(two_lam) - torch.log(a))
-    res = torch.where(normal(by_lam) & normal(third), third, logged)
-    res = torch.where(normal(by_a) & normal(second), second, res)
-    res = torch.where(normal(denom) & normal(first), first, res)
+    # The same two divisions in three orders; the first whose intermediate and result stay
+    # normal is exact to a few eps; otherwise the log domain. Each branch sees safe inputs
+    # where it is not chosen, so no inf / 0 reaches a gradient.
+    ok1 = normal(two_lam * a) & normal(phi / (two_lam * a))
+    ok2 = ~ok1 & normal(phi / a) & normal(phi / a / two_lam)
+    ok3 = ~ok1 & ~ok2 & normal(phi / two_lam) & normal(phi / two_lam / a)
+    ok4 = ~(ok1 | ok2 | ok3)
+    one = torch.ones_like(a)
+    first = phi / (two_lam * torch.where(ok1, a, one))
+    second = phi / torch.where(ok2, a, one) / two_lam
+    third = phi / two_lam / torch.where(ok3, a, one)
+    logged = torch.exp(-_softplus(x) - torch.log(two_lam) - torch.log(torch.where(ok4, a, one)))
+    res = torch.where(ok1, first, torch.where(ok2, second, torch.where(ok3, third, logged)))
     return res.to(out)
 
 
@@ -144,10 +156,15 @@ def lagrange_multiplier_variance_budget(log_w, A, c_max, mask=None, dim: int = -
             raise ValueError("mask selects no entries (empty sample) in some row")
         if bool(((A == 0) & keep).any()):
             raise ValueError("A must be nonzero on the selected entries, got 0.0")
-    phi = torch.sigmoid(-_slog(log_w, A))
-    sq = torch.where(keep, phi * phi, torch.zeros_like(phi))
-    n = keep.sum(dim).to(phi.dtype)
-    return (torch.sqrt(sq.sum(dim) / n / c_max) / 2).to(out)
+    # mean(phi^2) in the log domain (phi = e^-358 would square to a subnormal)
+    log_phi = -_softplus(_slog(log_w, A))
+    log_phi = torch.where(keep, log_phi, torch.full_like(log_phi, -torch.inf))
+    top = log_phi.amax(dim, keepdim=True)
+    top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
+    z = torch.exp(log_phi - top)
+    n = keep.sum(dim).to(z.dtype)
+    rms = torch.sqrt((z * z).sum(dim) / n) * torch.exp(top.squeeze(dim))
+    return (rms / torch.sqrt(c_max) / 2).to(out)
 
 
 # ------------------------------------------------------------------- Theorem 4.1 gammas
@@ -166,7 +183,11 @@ def gamma_star_exact(log_w, A, lam) -> torch.Tensor:
     x = _slog(log_w, A)
     # num = -log(2 alpha) - (log(1 + e^x) - log 2): the two brackets vanish together at
     # alpha = 1/2, w = 1 (a removable 0/0), so each is computed without cancellation
-    log_2alpha = torch.log(4 * lam) + torch.log(A.abs())
+    zero_a = A == 0
+    a_safe = torch.where(zero_a, torch.ones_like(A), A.abs())
+    log_2alpha = torch.where(
+        zero_a, torch.full_like(A, -torch.inf), torch.log(4 * lam) + torch.log(a_safe)
+    )
     small = x.abs() < 1
     x_small = torch.where(small, x, torch.zeros_like(x))
     excess = torch.where(
@@ -175,7 +196,7 @@ def gamma_star_exact(log_w, A, lam) -> torch.Tensor:
         _softplus(x) - torch.log(torch.tensor(2.0, dtype=x.dtype)),
     )
     num = -log_2alpha - excess
-    return torch.clamp(num / log_w, 0.0, 1.0).to(out)
+    return _clip_ratio(num, log_w).to(out)
 
 
 def gamma_star_approx(log_w, A) -> torch.Tensor:
@@ -183,7 +204,7 @@ def gamma_star_approx(log_w, A) -> torch.Tensor:
     _check_nonzero_log_w(log_w)
     check_finite("A", A)
     (log_w, A), out = promote(log_w, A)
-    return torch.clamp(-_softplus(_slog(log_w, A)) / log_w, 0.0, 1.0).to(out)
+    return _clip_ratio(-_softplus(_slog(log_w, A)), log_w).to(out)
 
 
 # ------------------------------------------------------------------- section 6 gammas
