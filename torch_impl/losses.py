@@ -1,0 +1,185 @@
+"""Training-facing policy losses built on the gradient weights phi(w, A).
+
+``policy_loss(log_prob, old_log_prob, advantages, response_mask, design, loss_agg_mode, **params)``
+computes w = exp(log_prob - old_log_prob) per token, the design's phi(w, A) (``torch_impl.peers``
+by name, or any callable phi(log_w, A, **params) such as the seed designs), and the per-token loss
+
+    l_t = -sg(phi_t) (1 + log_prob_t - sg(log_prob_t)),
+
+whose value is -phi_t and whose gradient with respect to log_prob_t is exactly -phi_t (the
+estimator g = E_mu[phi grad log pi] of seed 002 section 1.2). The per-token losses are then
+aggregated as verl's ``agg_loss`` does:
+
+- ``"token-mean"``: sum over selected tokens / number of selected tokens;
+- ``"token-sum"``: sum over selected tokens;
+- ``"seq-mean-token-sum"``: per-sequence token sum, mean over sequences with >= 1 token;
+- ``"seq-mean-token-mean"``: per-sequence token mean, mean over sequences with >= 1 token;
+- ``"seq-mean-token-sum-norm"``: ``seq-mean-token-sum`` / ``loss_scale_factor`` (default: the
+  number of token positions T, as verl).
+
+Edges: an empty mask (no selected token anywhere) gives loss 0 and zero gradient, never NaN
+(verl would divide by 0); fully masked sequences are left out of the sequence means, as verl
+does. Masked-out positions may hold any value (padding, +-inf, NaN): they are replaced before
+any arithmetic, so their gradient is exactly 0. The value is not the library's objective
+(for PPO that is -min(w A, clip(w) A)); it is -agg(phi), i.e. the loss has the library's
+gradient, not its value. Inputs are never modified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from torch_impl import peers
+from torch_impl._validate import LOW_PRECISION
+
+Tensor = torch.Tensor
+
+TOKEN_DESIGNS: dict[str, Callable[..., Tensor]] = {
+    "ppo_clip": peers.ppo_clip,
+    "ppo_dual_clip": peers.ppo_dual_clip,
+    "cispo_verl": peers.cispo_verl,
+    "cispo_trl": peers.cispo_trl,
+    "sapo": peers.sapo,
+    "tis_token": peers.tis_token,
+    "mis_token": peers.mis_token,
+    "topr": peers.topr,
+    "dft": peers.dft,
+}
+SEQUENCE_DESIGNS: dict[str, Callable[..., Tensor]] = {
+    "gspo": peers.gspo,
+    "tis_sequence": peers.tis_sequence,
+    "mis_sequence": peers.mis_sequence,
+    "vespo": peers.vespo,
+}
+AGG_MODES = (
+    "token-mean",
+    "token-sum",
+    "seq-mean-token-sum",
+    "seq-mean-token-mean",
+    "seq-mean-token-sum-norm",
+)
+
+
+def gradient_weights(
+    log_prob: Tensor,
+    old_log_prob: Tensor,
+    advantages: Tensor,
+    response_mask: Tensor | None = None,
+    design: str | Callable[..., Tensor] = "ppo_clip",
+    **params: Any,
+) -> Tensor:
+    """phi_t (detached, 0 at masked-out positions) for every token; shape of log_prob.
+
+    ``design`` is a name in ``TOKEN_DESIGNS`` / ``SEQUENCE_DESIGNS`` or a callable token design
+    phi(log_w, A, **params). ``advantages`` broadcasts against log_prob (per-sequence: (B, 1)).
+    """
+    if not isinstance(log_prob, Tensor) or not isinstance(old_log_prob, Tensor):
+        raise ValueError("log_prob and old_log_prob must be tensors")
+    if log_prob.dim() < 1:
+        raise ValueError(f"log_prob must have a token dimension, got shape {tuple(log_prob.shape)}")
+    if old_log_prob.shape != log_prob.shape:
+        raise ValueError(
+            f"old_log_prob has shape {tuple(old_log_prob.shape)}, log_prob {tuple(log_prob.shape)}"
+        )
+    mask = _mask(response_mask, log_prob)
+    compute = _compute_dtype(log_prob)
+    zero = torch.zeros((), dtype=compute, device=log_prob.device)
+    diff = log_prob.detach().to(compute) - old_log_prob.detach().to(compute)
+    log_w = torch.where(mask, diff, zero)
+    adv = advantages.detach() if isinstance(advantages, Tensor) else advantages
+    if isinstance(design, str):
+        if design in TOKEN_DESIGNS:
+            phi = TOKEN_DESIGNS[design](log_w, adv, **params)
+        elif design in SEQUENCE_DESIGNS:
+            phi = SEQUENCE_DESIGNS[design](log_w, adv, mask=mask, **params)
+        else:
+            known = sorted(TOKEN_DESIGNS) + sorted(SEQUENCE_DESIGNS)
+            raise ValueError(f"design must be one of {known} or a callable, got {design!r}")
+    elif callable(design):
+        phi = design(log_w, adv, **params)
+    else:
+        raise ValueError(f"design must be a name or a callable, got {design!r}")
+    phi = torch.broadcast_to(phi, log_prob.shape).to(compute)
+    return torch.where(mask, phi, torch.zeros_like(phi)).detach()
+
+
+def policy_loss(
+    log_prob: Tensor,
+    old_log_prob: Tensor,
+    advantages: Tensor,
+    response_mask: Tensor | None = None,
+    design: str | Callable[..., Tensor] = "ppo_clip",
+    loss_agg_mode: str = "token-mean",
+    loss_scale_factor: float | None = None,
+    **params: Any,
+) -> Tensor:
+    """Scalar loss whose gradient w.r.t. log_prob is -agg(phi) (see the module docstring).
+
+    log_prob, old_log_prob: (..., T) per-token log-probabilities under pi_theta and mu;
+    advantages broadcasts against them; response_mask (bool or 0/1, None = all) likewise.
+    ``params`` go to the design (e.g. clip_ratio_low=0.2, clip_ratio_high=0.28).
+    """
+    if loss_agg_mode not in AGG_MODES:
+        raise ValueError(f"loss_agg_mode must be one of {AGG_MODES}, got {loss_agg_mode!r}")
+    phi = gradient_weights(log_prob, old_log_prob, advantages, response_mask, design, **params)
+    mask = _mask(response_mask, log_prob)
+    zero = torch.zeros((), dtype=phi.dtype, device=log_prob.device)
+    lp = torch.where(mask, log_prob.to(phi.dtype), zero)  # masked garbage never reaches arithmetic
+    per_token = -phi * (1 + (lp - lp.detach()))
+    return aggregate(per_token, mask, loss_agg_mode, loss_scale_factor).to(log_prob.dtype)
+
+
+def aggregate(
+    loss_mat: Tensor,
+    mask: Tensor,
+    loss_agg_mode: str = "token-mean",
+    loss_scale_factor: float | None = None,
+) -> Tensor:
+    """verl-style aggregation of per-token losses (..., T) over selected tokens; empty -> 0."""
+    if loss_agg_mode not in AGG_MODES:
+        raise ValueError(f"loss_agg_mode must be one of {AGG_MODES}, got {loss_agg_mode!r}")
+    mask = _mask(mask, loss_mat)
+    zero = torch.zeros((), dtype=loss_mat.dtype, device=loss_mat.device)
+    masked = torch.where(mask, loss_mat, zero)
+    if loss_agg_mode == "token-sum":
+        return masked.sum()
+    if loss_agg_mode == "token-mean":
+        return masked.sum() / mask.sum().clamp(min=1).to(loss_mat.dtype)
+    counts = mask.sum(-1)
+    seq_sum = masked.sum(-1)
+    if loss_agg_mode == "seq-mean-token-mean":
+        seq_loss = seq_sum / counts.clamp(min=1).to(loss_mat.dtype)
+    else:
+        seq_loss = seq_sum
+    nonempty = counts > 0
+    n_seq = nonempty.sum().clamp(min=1).to(loss_mat.dtype)
+    loss = torch.where(nonempty, seq_loss, zero).sum() / n_seq
+    if loss_agg_mode == "seq-mean-token-sum-norm":
+        scale = loss_mat.shape[-1] if loss_scale_factor is None else loss_scale_factor
+        if not scale > 0:
+            raise ValueError(f"loss_scale_factor must be > 0, got {scale!r}")
+        loss = loss / scale
+    return loss
+
+
+def _compute_dtype(x: Tensor) -> torch.dtype:
+    if not x.dtype.is_floating_point:
+        raise ValueError(f"log_prob must be a floating tensor, got {x.dtype}")
+    return torch.float32 if x.dtype in LOW_PRECISION else x.dtype
+
+
+def _mask(mask: Any, like: Tensor) -> Tensor:
+    if mask is None:
+        return torch.ones(like.shape, dtype=torch.bool, device=like.device)
+    m = torch.as_tensor(mask, device=like.device)
+    if m.dtype != torch.bool:
+        m = m != 0
+    try:
+        return torch.broadcast_to(m, like.shape)
+    except RuntimeError as exc:
+        raise ValueError(
+            f"response_mask of shape {tuple(m.shape)} does not broadcast to {tuple(like.shape)}"
+        ) from exc
