@@ -354,6 +354,35 @@ def solve_kl_symmetry_seed_code(
     return (lo + hi) / 2, max_iter, False
 
 
+def seed_class_solve_shapes(pi_theta, pi_t, tol: float = 1e-6, max_iter: int = 50, eps=1e-10):
+    """Seed 7.4 ``_solve_kl_symmetry`` + ``_geometric_mean`` with the class's tensor shapes kept
+    exactly (NumPy broadcasting = torch broadcasting): alpha has shape [pi.shape[0]] and is
+    unsqueezed to [batch, 1] only while it is 1-D. Returns (alpha, converged); raises whatever
+    the broadcasting raises (ValueError in NumPy, RuntimeError in torch)."""
+    pt = np.asarray(pi_theta, dtype=np.float64)
+    pq = np.asarray(pi_t, dtype=np.float64)
+    lo = np.zeros(pt.shape[0])
+    hi = np.ones(pt.shape[0])
+
+    def geo(alpha):
+        if alpha.ndim == 1:
+            alpha = alpha[:, None]
+        log_q = alpha * np.log(pt + eps) + (1 - alpha) * np.log(pq + eps)
+        e = np.exp(log_q - log_q.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+
+    for _ in range(max_iter):
+        mid = (lo + hi) / 2
+        q = geo(mid)
+        d = (q * (np.log(pq + eps) - np.log(pt + eps))).sum(axis=-1)
+        mask = d > 0
+        lo = np.where(mask, mid, lo)
+        hi = np.where(mask, hi, mid)
+        if (hi - lo).max() < tol:
+            return (lo + hi) / 2, True
+    return (lo + hi) / 2, False
+
+
 def seed_class_diagnostics(pi_theta, pi_t, eps: float = 1e-10, dtype=np.float32) -> dict:
     """Seed 7.4 ``OptimalSamplingDistribution.__call__`` translated line by line to NumPy
     (default dtype float32 as in the seed's torch example). Returns its ``info`` dict."""

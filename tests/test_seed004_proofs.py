@@ -192,3 +192,48 @@ def test_ess_front_member_minimises_weighted_inverse_ess():
             assert obj(other) >= best
         for a in (0.2, 0.5, 0.8):
             assert obj(S.log_q_alpha(lt, lq, a)) >= best
+
+
+def _seed_class_solve_torch(pi_theta, pi_t, tol=1e-6, max_iter=50, eps=1e-10):
+    """The seed's 7.4 torch code for _solve_kl_symmetry/_geometric_mean, verbatim in shape
+    handling (used only to confirm the NumPy port's broadcasting behaviour)."""
+    import torch
+    import torch.nn.functional as F
+
+    lo = torch.zeros(pi_theta.shape[0], dtype=pi_theta.dtype)
+    hi = torch.ones(pi_theta.shape[0], dtype=pi_theta.dtype)
+
+    def geo(alpha):
+        if alpha.dim() == 1:
+            alpha = alpha.unsqueeze(-1)
+        log_q = alpha * torch.log(pi_theta + eps) + (1 - alpha) * torch.log(pi_t + eps)
+        return F.softmax(log_q, dim=-1)
+
+    for _ in range(max_iter):
+        mid = (lo + hi) / 2
+        q = geo(mid)
+        log_ratio = torch.log(pi_t + eps) - torch.log(pi_theta + eps)
+        delta = (q * log_ratio).sum(dim=-1)
+        mask = delta > 0
+        lo = torch.where(mask, mid, lo)
+        hi = torch.where(mask, hi, mid)
+        if (hi - lo).max() < tol:
+            return (lo + hi) / 2, True
+    return (lo + hi) / 2, False
+
+
+def test_seed_class_port_matches_torch_shapes():
+    torch = pytest.importorskip("torch")
+    lt, lq = S.seed_example_pairs(9, 50, 3)
+    pt, pq = np.exp(lt), np.exp(lq)
+    a_np, conv_np = S.seed_class_solve_shapes(pt, pq)
+    a_t, conv_t = _seed_class_solve_torch(torch.tensor(pt), torch.tensor(pq))
+    assert conv_np and conv_t
+    np.testing.assert_allclose(a_np, a_t.numpy(), atol=1e-12)
+    for b, t in ((2, 3), (3, 3)):
+        x = pt[: b * t].reshape(b, t, 50)
+        y = pq[: b * t].reshape(b, t, 50)
+        with pytest.raises(ValueError):
+            S.seed_class_solve_shapes(x, y)
+        with pytest.raises(RuntimeError):
+            _seed_class_solve_torch(torch.tensor(x), torch.tensor(y))

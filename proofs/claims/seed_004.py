@@ -747,10 +747,21 @@ def _c_5_4_b():
     HOLDS,
 )
 def _c_5_4_c():
-    return holds(
-        "log q_alpha = log pi_t - alpha ell - log Z_alpha is affine in alpha in the natural "
-        "parameters (log-probabilities modulo constants): the exponential-connection geodesic "
-        "(Amari); see 004-5.4-b for the numeric check"
+    with mpmath.workdps(40):
+        lt, lq = _lp(E1)
+
+        def natural(a):  # natural parameters: log q_alpha(y) - log q_alpha(y_0)
+            lqa = S.log_q_alpha(lt, lq, a)
+            return [x - lqa[0] for x in lqa]
+
+        n1, n2, n3 = natural("0.2"), natural("0.5"), natural("0.8")
+        curvature = max(abs(x + z - 2 * y) for x, y, z in zip(n1, n2, n3))
+    return verdict_from(
+        curvature < mpmath.mpf("1e-35"),
+        "natural parameters log q_alpha(y) - log q_alpha(y0) = (1-alpha)(log pi_t(y) - "
+        "log pi_t(y0)) + alpha (log pi_theta(y) - log pi_theta(y0)) are affine in alpha: E1 at "
+        f"alpha 0.2/0.5/0.8: max |n(0.2) + n(0.8) - 2 n(0.5)| = {_n(curvature, 2)} (a straight "
+        "line of the exponential connection, Amari)",
     )
 
 
@@ -1139,6 +1150,40 @@ def _c_7_4_b():
         conditions="directions match the text (D(q*||pi), ESS_pi(q*) = 1/sum pi^2/q*); "
         "eps = 1e-10 inside the logs and the ESS denominator biases them when probabilities "
         "approach 1e-10; float32 limits them to ~1e-6 relative",
+    )
+
+
+@claim(
+    "004-7.4-c",
+    "7.4",
+    "The class serves the token-level use of 7.7: pi of shape [batch, seq_len, vocab] gives "
+    "alphas of shape [batch, seq_len].",
+    FALSE,
+    links=(P + "seed_class_solve_shapes",),
+)
+def _c_7_4_c():
+    lt, lq = S.seed_example_pairs(9, 50, MC_SEED + 9)
+    pt, pq = np.exp(lt), np.exp(lq)
+    a2d, conv = S.seed_class_solve_shapes(pt, pq)
+    ok2d = bool(conv) and float(np.max(np.abs(a2d - S.alpha_star_np(lt, lq)))) < 1e-6
+    errors = []
+    for b, t in ((2, 3), (3, 3)):
+        try:
+            out, _ = S.seed_class_solve_shapes(
+                pt[: b * t].reshape(b, t, 50), pq[: b * t].reshape(b, t, 50)
+            )
+            errors.append(f"[{b}, {t}, 50]: returned shape {list(np.shape(out))}")
+        except ValueError as exc:
+            errors.append(f"[{b}, {t}, 50]: broadcasting error ({str(exc).split(':')[0]})")
+    crashed = all("error" in e for e in errors)
+    return verdict_from(
+        not crashed,
+        f"a faithful NumPy port of _solve_kl_symmetry/_geometric_mean (same broadcasting as "
+        f"torch): [batch, vocab] input works (9 rows, max |alpha - alpha*| < 1e-6: {ok2d}); "
+        + "; ".join(errors)
+        + ". alpha is created with shape [batch] and unsqueezed to [batch, 1], which does not "
+        "broadcast against [batch, seq_len, vocab] (with batch = seq_len the first step passes "
+        "and the second fails)",
     )
 
 
