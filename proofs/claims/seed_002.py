@@ -266,7 +266,10 @@ def _sft_row():
     "Table 1.3: PPO's gradient weight is phi(w, A) = clip(w, 1-eps, 1+eps) A.",
     FALSE,
     assumptions="PPO objective f = min(w A, clip(w, 1-eps, 1+eps) A); phi = w df/dw (3.1)",
-    links=(NB,),
+    links=(
+        "reference/peers.py::ppo_clip",
+        NB,
+    ),
 )
 def _ppo_row():
     eps = 0.2
@@ -475,7 +478,11 @@ def _ex1():
     "Example 2: phi = w^gamma A integrates to f = w^gamma / gamma A + h(A), integrable for "
     "gamma != 0.",
     HOLDS_WITH_CONDITIONS,
-    links=(AD + "::example_power_residual", AD + "::example_power_gamma_zero_objective"),
+    links=(
+        "reference/weights.py::box_cox_objective",
+        AD + "::example_power_residual",
+        AD + "::example_power_gamma_zero_objective",
+    ),
 )
 def _ex2():
     r = ad.example_power_residual()
@@ -588,7 +595,10 @@ def _power_variance():
     "(w > 1); for A < 0, gamma > 1 softens the penalty of avoided bad samples (w < 1) and "
     "strengthens it for unavoided ones (w > 1).",
     HOLDS_WITH_CONDITIONS,
-    links=(NB,),
+    links=(
+        "reference/weights.py::power_weight",
+        NB,
+    ),
 )
 def _table_42():
     w_lo, w_hi = np.linspace(0.01, 0.99, 99), np.linspace(1.01, 50, 99)
@@ -626,7 +636,10 @@ def _why_bounded():
     "5.2",
     "Table 5.2: w A, w^gamma A (gamma < 1) and w^gamma A (gamma > 1) are unbounded as w -> inf.",
     HOLDS_WITH_CONDITIONS,
-    links=(WS + "::power_derivatives",),
+    links=(
+        "reference/weights.py::power_weight",
+        WS + "::power_derivatives",
+    ),
 )
 def _power_unbounded():
     with mpmath.workdps(30):
@@ -762,7 +775,10 @@ def _cor51():
     "5.4",
     "Scheme 1 (truncation) min(w^gamma, M) A is bounded and keeps phi / A increasing.",
     HOLDS_WITH_CONDITIONS,
-    links=(NB,),
+    links=(
+        "reference/weights.py::truncated_power_weight",
+        NB,
+    ),
 )
 def _truncation():
     g, M = 1.5, 4.0
@@ -785,7 +801,10 @@ def _truncation():
     "5.4",
     "Scheme 2 (soft saturation) w^gamma / (1 + lambda (w^gamma - 1)^+) A is bounded.",
     HOLDS_WITH_CONDITIONS,
-    links=(WS + "::soft_saturation_54_facts",),
+    links=(
+        "reference/weights.py::soft_saturation_weight",
+        WS + "::soft_saturation_54_facts",
+    ),
 )
 def _sat54_bounded():
     f = ws.soft_saturation_54_facts()
@@ -806,7 +825,10 @@ def _sat54_bounded():
     "Scheme 2 (soft saturation of 5.4) keeps phi / A increasing in w (the principle of 6.1) "
     "while saturating.",
     HOLDS_WITH_CONDITIONS,
-    links=(WS + "::soft_saturation_54_facts",),
+    links=(
+        "reference/weights.py::soft_saturation_weight",
+        WS + "::soft_saturation_54_facts",
+    ),
 )
 def _sat54_monotone():
     f = ws.soft_saturation_54_facts()
@@ -830,7 +852,10 @@ def _sat54_monotone():
     "Scheme 3: the Michaelis-Menten weight (1 + tau) w / (tau + w) is an S-shaped (sigmoid-type) "
     "function.",
     FALSE,
-    links=(WS + "::michaelis_menten_facts",),
+    links=(
+        "reference/weights.py::michaelis_menten_weight",
+        WS + "::michaelis_menten_facts",
+    ),
 )
 def _mm_not_s():
     f = ws.michaelis_menten_facts()
@@ -935,7 +960,12 @@ def _power_convex():
     "phi = w^gamma A integrates to the Box-Cox objective f = (w^gamma - 1) / gamma A, with "
     "h(A) = -A / gamma making f(1, A) = 0.",
     HOLDS,
-    links=(AD + "::box_cox_residuals", AD + "::box_cox_limit_gamma_zero", NB),
+    links=(
+        "reference/weights.py::box_cox_objective",
+        AD + "::box_cox_residuals",
+        AD + "::box_cox_limit_gamma_zero",
+        NB,
+    ),
 )
 def _box_cox():
     r_phi, r_one = ad.box_cox_residuals()
@@ -1108,7 +1138,7 @@ def _alpha_two():
 
 
 @lru_cache(maxsize=1)
-def _gaussian_fits() -> dict[float, tuple[float, float]]:
+def gaussian_fits() -> dict[float, tuple[float, float]]:
     """Best single Gaussian pi = N(m, s^2) for D_alpha(pi || mu), mu = an equal mixture of
     N(-2, 0.6^2) and N(2, 0.6^2), by quadrature on a grid and Nelder-Mead from two starts."""
     x = np.linspace(-14, 14, 4001)
@@ -1145,7 +1175,7 @@ def _gaussian_fits() -> dict[float, tuple[float, float]]:
 
 
 def _fit_text(alphas) -> str:
-    fits = _gaussian_fits()
+    fits = gaussian_fits()
     return "; ".join(f"alpha={a}: m={fits[a][0]:.3f}, s={fits[a][1]:.3f}" for a in alphas)
 
 
@@ -1159,7 +1189,7 @@ def _fit_text(alphas) -> str:
     links=(NB,),
 )
 def _mean_mode():
-    f = _gaussian_fits()
+    f = gaussian_fits()
     ok = (
         abs(f[0.0][0]) < 0.01
         and f[0.0][1] > 2
@@ -1183,7 +1213,7 @@ def _mean_mode():
     links=(NB,),
 )
 def _alpha_plus_mean_seeking():
-    f = _gaussian_fits()
+    f = gaussian_fits()
     covering = [a for a in (0.0, 0.25, 0.5, 0.75, 0.9) if abs(f[a][0]) < 0.01 and f[a][1] > 1.5]
     return verdict_from(
         set(covering) == {0.0, 0.25, 0.5, 0.75, 0.9},
@@ -1204,7 +1234,7 @@ def _alpha_plus_mean_seeking():
     links=(NB,),
 )
 def _alpha_minus_mode_seeking():
-    f = _gaussian_fits()
+    f = gaussian_fits()
     return verdict_from(
         abs(abs(f[2.0][0]) - 2) < 0.01 and f[2.0][1] < 0.61,
         "best Gaussian under D_alpha: " + _fit_text((1.0, 2.0)),
@@ -1256,7 +1286,13 @@ def _intuition():
     "SAPO's gradient weight is phi_SAPO(w) = sigmoid(tau (w - 1)) 4 / tau.",
     FALSE,
     assumptions="SAPO (Gao et al. 2025): loss -f(w) A with f(w) = sigmoid(tau (w - 1)) 4 / tau",
-    links=(WS + "::sapo_gradient_weight", NB),
+    links=(
+        "reference/weights.py::sapo_weight_section_8_1",
+        "reference/weights.py::sapo_weight",
+        "reference/peers.py::sapo",
+        WS + "::sapo_gradient_weight",
+        NB,
+    ),
 )
 def _sapo_phi():
     r = ws.sapo_weight_residual()
@@ -1336,7 +1372,11 @@ def _sapo_interpretation():
     "Table 8.3: IS-Reshape w^gamma corresponds to an f-divergence but needs extra handling for "
     "boundedness; SAPO's sigmoid gate is bounded naturally.",
     HOLDS_WITH_CONDITIONS,
-    links=(AD + "::box_cox_minus_alpha_generator", WS + "::sapo_gradient_weight"),
+    links=(
+        "reference/weights.py::sapo_weight",
+        AD + "::box_cox_minus_alpha_generator",
+        WS + "::sapo_gradient_weight",
+    ),
 )
 def _table_83():
     r = ad.box_cox_minus_alpha_generator()
@@ -1432,7 +1472,10 @@ def _gamma_minus_rule():
     "9.1",
     "With gamma_- > 1 the weight phi = w^gamma_- A is unbounded.",
     HOLDS,
-    links=(NB,),
+    links=(
+        "reference/weights.py::asymmetric_power_weight",
+        NB,
+    ),
 )
 def _gamma_minus_unbounded():
     with mpmath.workdps(30):
@@ -1449,7 +1492,11 @@ def _gamma_minus_unbounded():
     "The soft saturation phi_- = w^gamma_- / (1 + lambda (w - w_th)^+) A saturates (is bounded) "
     "at large w.",
     FALSE,
-    links=(WS + "::soft_saturation_92_facts", NB),
+    links=(
+        "reference/weights.py::threshold_saturation_weight",
+        WS + "::soft_saturation_92_facts",
+        NB,
+    ),
 )
 def _sat92_bounded():
     f = ws.soft_saturation_92_facts()
@@ -1468,7 +1515,10 @@ def _sat92_bounded():
     "9.2",
     "The soft saturation of 9.2 keeps phi / A increasing in w (the principle of 6.1).",
     FALSE,
-    links=(WS + "::soft_saturation_92_facts",),
+    links=(
+        "reference/weights.py::threshold_saturation_weight",
+        WS + "::soft_saturation_92_facts",
+    ),
 )
 def _sat92_monotone():
     f = ws.soft_saturation_92_facts()
@@ -1490,7 +1540,11 @@ def _sat92_monotone():
     "9.2",
     "The soft saturation of 9.2 is the soft saturation of 5.4 (scheme 2).",
     FALSE,
-    links=(NB,),
+    links=(
+        "reference/weights.py::threshold_saturation_weight",
+        "reference/weights.py::soft_saturation_weight",
+        NB,
+    ),
 )
 def _sat92_vs_54():
     x = np.array([0.5, 2.0, 3.0, 5.0, 100.0])
@@ -1511,7 +1565,10 @@ def _sat92_vs_54():
     "Both designs of 9.2 (soft saturation, Michaelis-Menten) are close to w (or w^gamma) at "
     "small w.",
     FALSE,
-    links=(WS + "::michaelis_menten_facts",),
+    links=(
+        "reference/weights.py::michaelis_menten_weight",
+        WS + "::michaelis_menten_facts",
+    ),
 )
 def _mm_small_w():
     f = ws.michaelis_menten_facts()
@@ -1532,7 +1589,10 @@ def _mm_small_w():
     "9.2",
     "Michaelis-Menten saturates at large w.",
     HOLDS_WITH_CONDITIONS,
-    links=(WS + "::michaelis_menten_facts",),
+    links=(
+        "reference/weights.py::michaelis_menten_weight",
+        WS + "::michaelis_menten_facts",
+    ),
 )
 def _mm_saturates():
     f = ws.michaelis_menten_facts()
@@ -1572,7 +1632,7 @@ def _mixture_derivative():
     "9.3",
     "The mixture uses the convex w^gamma_- at small w.",
     HOLDS_WITH_CONDITIONS,
-    links=(WS + "::mixture_facts", NB),
+    links=("reference/weights.py::mixture_weight", WS + "::mixture_facts", NB),
 )
 def _mixture_small():
     lam, wth = 1.0, 3.0
@@ -1603,7 +1663,10 @@ def _mixture_small():
     "9.3",
     "At large w the mixture turns into the linear w (bounded growth).",
     HOLDS_WITH_CONDITIONS,
-    links=(WS + "::mixture_facts",),
+    links=(
+        "reference/weights.py::mixture_weight",
+        WS + "::mixture_facts",
+    ),
 )
 def _mixture_large():
     f = ws.mixture_facts()
@@ -1623,7 +1686,10 @@ def _mixture_large():
     "9.3",
     "The mixture keeps phi / A increasing in w (the principle of 6.1).",
     FALSE,
-    links=(WS + "::mixture_facts",),
+    links=(
+        "reference/weights.py::mixture_weight",
+        WS + "::mixture_facts",
+    ),
 )
 def _mixture_monotone():
     d = _mixture_derivative()
@@ -1669,7 +1735,10 @@ def _sft_triple():
     "Michaelis-Menten (1 + tau) w / (tau + w) is concave, bounded by 1 + tau, increasing, and "
     "phi(1) = 1.",
     HOLDS_WITH_CONDITIONS,
-    links=(WS + "::michaelis_menten_facts",),
+    links=(
+        "reference/weights.py::michaelis_menten_weight",
+        WS + "::michaelis_menten_facts",
+    ),
 )
 def _mm_props():
     f = ws.michaelis_menten_facts()
@@ -1707,7 +1776,12 @@ def _power_option():
     "The IS-Reshape SFT loss L = -E[w^gamma log pi] (and SFTGradientWeight, which does not detach "
     "w) weights the SFT gradient grad log pi by phi = w^gamma.",
     FALSE,
-    links=(AD + "::sft_loss_gradient_weight", NB),
+    links=(
+        "reference/weights.py::sft_gradient_weight_seed_code",
+        "reference/weights.py::sft_gradient_weight",
+        AD + "::sft_loss_gradient_weight",
+        NB,
+    ),
 )
 def _sft_loss():
     gw = ad.sft_loss_gradient_weight()
@@ -1974,7 +2048,11 @@ def _code_sigma():
     "GradientWeightDesign with use_soft_saturation=True applies the soft saturation of 9.2 to "
     "the negative samples.",
     FALSE,
-    links=(NB,),
+    links=(
+        "reference/weights.py::gradient_weight_design",
+        "reference/weights.py::mixture_weight",
+        NB,
+    ),
 )
 def _code_soft_sat():
     x = np.array([2.0, 5.0, 10.0])
@@ -1995,7 +2073,11 @@ def _code_soft_sat():
     "GradientWeightDesign's loss -mean(phi) produces the gradient estimator "
     "E[phi(w, A) grad log pi] of section 1.2.",
     FALSE,
-    links=(AD + "::code_loss_gradient_weight", NB),
+    links=(
+        "reference/weights.py::gradient_weight_design_seed_code",
+        AD + "::code_loss_gradient_weight",
+        NB,
+    ),
 )
 def _code_loss():
     gw = ad.code_loss_gradient_weight()
@@ -2034,7 +2116,10 @@ def _code_loss():
     "SFTGradientWeight.compute_phi computes the section 10.2 weights (Michaelis-Menten and "
     "w^gamma).",
     HOLDS,
-    links=(WS + "::michaelis_menten",),
+    links=(
+        "reference/weights.py::sft_gradient_weight",
+        WS + "::michaelis_menten",
+    ),
 )
 def _code_sft_phi():
     mm = sp.lambdify((ws.w, ws.tau), ws.michaelis_menten(), "numpy")
