@@ -105,6 +105,19 @@ def ppo_clip(log_w, A, clip_ratio_low=0.2, clip_ratio_high=0.2):
     return _ppo_rule(w, a, lo, hi)
 
 
+def ppo_phi_section_1_3(log_w, A, epsilon=0.2):
+    """Seed 002 sections 1.3 / 3.3 / 5.2 as written: "PPO" phi = clip(w, 1 - epsilon, 1 + epsilon) A.
+
+    This is not PPO's gradient weight: autograd of PPO's loss -min(w A, clip(w) A) gives w A
+    inside the trust region and 0 outside (:func:`ppo_clip`); clip(w) A saturates instead of
+    zeroing, which is CISPO's weight (:func:`cispo_verl` with symmetric clip ratios). The two
+    agree only for 1 - epsilon <= w <= 1 + epsilon. Domain: epsilon in [0, 1].
+    """
+    _, w, a = _token_inputs(log_w, A)
+    eps = require_range("epsilon", require_finite("epsilon", epsilon), 0, 1)
+    return min(max(w, 1 - eps), 1 + eps) * a
+
+
 def ppo_dual_clip(log_w, A, clip_ratio_low=0.2, clip_ratio_high=0.2, clip_ratio_c=3.0):
     """Dual-clip PPO (verl ``clip_ratio_c``, Ye et al. 2020): PPO clip, and for A < 0 also 0 for w > c.
 
@@ -419,6 +432,12 @@ def _dual_clip_cases():
     return cs
 
 
+def _ppo_13_cases():
+    p = {"epsilon": 0.2}
+    cs = _token_cases(p, (0.8, 1.2)) + _seeded_token_cases(p)
+    return cs + _error_cases(p, {"epsilon": 1.5})
+
+
 def _cispo_verl_cases():
     p = {"clip_ratio_low": 0.2, "clip_ratio_high": 0.28}
     cs = _token_cases(p, (0.8, 1.28)) + _seeded_token_cases(p)
@@ -607,6 +626,7 @@ register_golden(ppo_clip, _ppo_cases, _TOKEN, ("clip_ratio_low", "clip_ratio_hig
 register_golden(
     ppo_dual_clip, _dual_clip_cases, _TOKEN, ("clip_ratio_low", "clip_ratio_high", "clip_ratio_c")
 )
+register_golden(ppo_phi_section_1_3, _ppo_13_cases, _TOKEN, ("epsilon",))
 register_golden(cispo_verl, _cispo_verl_cases, _TOKEN, ("clip_ratio_low", "clip_ratio_high"))
 register_golden(cispo_trl, _cispo_trl_cases, _TOKEN, ("epsilon_high",))
 register_golden(sapo, _sapo_cases, _TOKEN, ("tau_pos", "tau_neg"))

@@ -25,6 +25,7 @@ TOKEN = {
         (0.8, 1.28, 3.0),
     ),
     "cispo_verl": ({"clip_ratio_low": 0.2, "clip_ratio_high": 0.28}, ()),
+    "ppo_phi_section_1_3": ({"epsilon": 0.2}, ()),
     "cispo_trl": ({"epsilon_high": 5.0}, ()),
     "sapo": ({"tau_pos": 1.0, "tau_neg": 1.05}, ()),
     "sapo_phi_section_8_1": ({"tau": 1.05}, ()),
@@ -64,7 +65,9 @@ def test_token_twin_matches_reference(name):
     def check(log_w, A):
         assume(_off_kinks(log_w, boundaries))
         want = _ref(name, log_w, A, **params)
-        got = getattr(tp, name)(torch.tensor(log_w, dtype=torch.float64), torch.tensor(A, dtype=torch.float64), **params)
+        got = getattr(tp, name)(
+            torch.tensor(log_w, dtype=torch.float64), torch.tensor(A, dtype=torch.float64), **params
+        )
         assert got.dtype == torch.float64 and got.shape == ()
         assert _close(float(got), want), (log_w, A, float(got), want)
 
@@ -93,7 +96,10 @@ def test_sequence_twin_matches_reference(name):
             assume(_off_kinks(stat, boundaries))
         want = _ref(name, log_w, A, mask=mask, **params)
         got = getattr(tp, name)(
-            torch.tensor(log_w, dtype=torch.float64), torch.tensor(A, dtype=torch.float64), mask=mask, **params
+            torch.tensor(log_w, dtype=torch.float64),
+            torch.tensor(A, dtype=torch.float64),
+            mask=mask,
+            **params,
         )
         assert got.shape == (len(log_w),)
         for g, w in zip(got.tolist(), want):
@@ -227,7 +233,12 @@ def test_sapo_verbatim_loss_matches_phi_where_well_conditioned():
     (grad,) = torch.autograd.grad(loss.sum(), lw)
     want = _ref("sapo", 4.0, 0.8)
     assert float(grad) == 0.0 and want > 1e-22
-    assert _close(float(tp.sapo(torch.tensor(4.0, dtype=torch.float64), torch.tensor(0.8, dtype=torch.float64))), want)
+    assert _close(
+        float(
+            tp.sapo(torch.tensor(4.0, dtype=torch.float64), torch.tensor(0.8, dtype=torch.float64))
+        ),
+        want,
+    )
 
 
 def test_sapo_section_8_1_is_the_gate_not_the_gradient_weight():
@@ -321,3 +332,27 @@ def test_token_designs_compile_fullgraph():
         fn = getattr(tp, name)
         compiled = torch.compile(fn, fullgraph=True)
         assert torch.allclose(compiled(log_w, A), fn(log_w, A))
+
+
+def test_ppo_section_1_3_differs_from_ppo_gradient_outside_the_trust_region():
+    A = torch.tensor([0.7, 0.7, -0.7, -0.7], dtype=torch.float64)
+    log_w = torch.tensor([0.1, 1.0, -0.1, -1.0], dtype=torch.float64)
+    seed = tp.ppo_phi_section_1_3(log_w, A, epsilon=0.2)
+    true = tp.ppo_clip(log_w, A, clip_ratio_low=0.2, clip_ratio_high=0.2)
+    assert torch.allclose(seed[[0, 2]], true[[0, 2]], rtol=1e-15)
+    assert float(true[1]) == 0.0 and float(seed[1]) == pytest.approx(1.2 * 0.7, rel=1e-15)
+    assert float(true[3]) == 0.0 and float(seed[3]) == pytest.approx(-0.8 * 0.7, rel=1e-15)
+
+
+def test_sapo_agrees_with_the_weights_module_if_present():
+    """Two independent implementations of SAPO's gradient weight (reference.weights, written
+    by another module owner with one tau) agree when tau_pos = tau_neg."""
+    weights = pytest.importorskip("reference.weights")
+    if not hasattr(weights, "sapo_weight"):
+        pytest.skip("reference.weights.sapo_weight not present")
+    with mpmath.workdps(30):
+        for lw in (-3.0, -0.2, 0.0, 0.4, 2.0, 5.0):
+            for a in (-1.3, 0.8):
+                mine = ref.sapo(lw, a, tau_pos=1.5, tau_neg=1.5)
+                theirs = weights.sapo_weight(lw, a, 1.5)
+                assert abs(mine - theirs) <= mpmath.mpf(10) ** -25 * abs(mine), (lw, a)

@@ -136,6 +136,16 @@ def ppo_clip(
     return torch.where(keep, _times(w, a), torch.zeros_like(w)).to(out_dtype)
 
 
+def ppo_phi_section_1_3(log_w: Tensor, A: Tensor, epsilon: Any = 0.2) -> Tensor:
+    """Seed 002 section 1.3 as written: clip(w, 1 - epsilon, 1 + epsilon) A (not PPO's phi)."""
+    _check_token(log_w, A)
+    check_finite("epsilon", epsilon)
+    check_range("epsilon", epsilon, lo=0, hi=1)
+    (lw, a, eps), out_dtype = promote(log_w, A, epsilon)
+    w = torch.minimum(torch.maximum(torch.exp(lw), 1 - eps), 1 + eps)
+    return (w * a).to(out_dtype)
+
+
 def ppo_dual_clip(
     log_w: Tensor,
     A: Tensor,
