@@ -458,6 +458,28 @@ def delta_derivative_residual(n: int = 3) -> sp.Expr:
     return sp.simplify(sp.together(sp.diff(m1, alpha_s) + (m2 - m1**2)))
 
 
+@lru_cache(maxsize=1)
+def kl_alpha_derivative_residuals() -> tuple[sp.Expr, sp.Expr, sp.Expr]:
+    """Section 6.1 ('alpha large: closer to pi_theta'). With m(alpha) = E_{q_alpha}[ell] and
+    L(alpha) = log Z_alpha, step 1 of 6.4 gives KL(q||pi_theta) = (1 - alpha) m - L and
+    KL(q||pi_t) = -alpha m - L. Using L' = -m (checked here on a generic 3-point family) and
+    m' = -Var (:func:`delta_derivative_residual`), returns the residuals of
+    L' + m, d/dalpha KL(q||pi_theta) + (1 - alpha) Var, d/dalpha KL(q||pi_t) - alpha Var:
+    (0, 0, 0). So the KL to pi_theta falls and the KL to pi_t rises along the family."""
+    c = sp.symbols("c0:3", positive=True)
+    l_ = sp.symbols("l0:3", real=True)
+    w = [ci * sp.exp(-alpha_s * li) for ci, li in zip(c, l_)]
+    z = sum(w)
+    r0 = sp.simplify(sp.diff(sp.log(z), alpha_s) + sum(wi * li for wi, li in zip(w, l_)) / z)
+    m = sp.Function("m")(alpha_s)
+    L = sp.Function("L")(alpha_s)
+    V = sp.symbols("V", nonnegative=True)
+    rules = {sp.Derivative(L, alpha_s): -m, sp.Derivative(m, alpha_s): -V}
+    r1 = sp.expand(sp.diff((1 - alpha_s) * m - L, alpha_s).subs(rules) + (1 - alpha_s) * V)
+    r2 = sp.expand(sp.diff(-alpha_s * m - L, alpha_s).subs(rules) - alpha_s * V)
+    return r0, r1, r2
+
+
 def weighted_sum_residual() -> sp.Expr:
     """Section 5.3 pointwise: alpha (log q - a) + (1 - alpha)(log q - b) - (log q - log q_alpha)
     + L = 0 with log q_alpha = alpha a + (1 - alpha) b - L. Weighting by q and summing:

@@ -33,6 +33,7 @@ def test_sympy_residuals_vanish():
     assert S.kl_pointwise_residuals() == (0, 0, 0)
     assert S.weighted_sum_residual() == 0
     assert S.delta_derivative_residual() == 0
+    assert S.kl_alpha_derivative_residuals() == (0, 0, 0)
     info, resid = S.bernoulli_fisher()
     p = sp.symbols("p", positive=True)
     assert sp.simplify(info - 1 / (p * (1 - p))) == 0 and resid == 0
@@ -237,3 +238,19 @@ def test_seed_class_port_matches_torch_shapes():
             S.seed_class_solve_shapes(x, y)
         with pytest.raises(RuntimeError):
             _seed_class_solve_torch(torch.tensor(x), torch.tensor(y))
+
+
+def test_kl_derivatives_numerically():
+    # finite differences of the two KLs along the family against -(1-alpha) Var and alpha Var
+    with mpmath.workdps(40):
+        lt, lq = _lp(PAIRS[2])
+        a = mpmath.mpf("0.37")
+        var = S.var_ell(lt, lq, a)
+
+        def k(which, x):
+            return S.kl(S.log_q_alpha(lt, lq, x), lt if which == 0 else lq)
+
+        d0 = mpmath.diff(lambda x: k(0, x), a)
+        d1 = mpmath.diff(lambda x: k(1, x), a)
+        assert abs(d0 + (1 - a) * var) < 1e-25
+        assert abs(d1 - a * var) < 1e-25

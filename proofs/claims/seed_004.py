@@ -821,6 +821,31 @@ def _c_5_4_d():
 
 
 @claim(
+    "004-6.1-a",
+    "6.1",
+    "Along the family, larger alpha moves q_alpha toward pi_theta (KL(q||pi_theta) decreases, "
+    "KL(q||pi_t) increases).",
+    HOLDS_WITH_CONDITIONS,
+    links=(P + "kl_alpha_derivative_residuals",),
+)
+def _c_6_1_a():
+    r0, r1, r2 = S.kl_alpha_derivative_residuals()
+    d = _e1()
+    with mpmath.workdps(30):
+        grid = [mpmath.mpf(k) / 20 for k in range(21)]
+        kth = [S.kl(S.log_q_alpha(d["lt"], d["lq"], a), d["lt"]) for a in grid]
+        kt = [S.kl(S.log_q_alpha(d["lt"], d["lq"], a), d["lq"]) for a in grid]
+    mono = all(x > y for x, y in zip(kth, kth[1:])) and all(x < y for x, y in zip(kt, kt[1:]))
+    return verdict_from(
+        (r0, r1, r2) == (0, 0, 0) and mono,
+        f"sympy: (log Z)' + m = {r0}, KL_theta' + (1-alpha) Var = {r1}, KL_t' - alpha Var = "
+        f"{r2}; E1 on 21 alphas: KL(q||pi_theta) {_n(kth[0])} -> {_n(kth[-1])} strictly "
+        f"decreasing, KL(q||pi_t) {_n(kt[0])} -> {_n(kt[-1])} strictly increasing",
+        conditions="strict when Var_q(ell) > 0, i.e. pi_theta != pi_t on a common support",
+    )
+
+
+@claim(
     "004-6.2-a",
     "6.2",
     "Symmetry principle: without prior preference the two channels should be equally "
@@ -1158,6 +1183,29 @@ def _c_7_1_b():
         f"E1: q* has (ESS_theta, ESS_t) = ({_n(d['ess_th'])}, {_n(d['ess_t'])}); "
         f"q ∝ sqrt({_n(b, 3)} pi_theta^2 + {_n(1 - b, 3)} pi_t^2) has ({_n(eth)}, {_n(et)}): "
         "strictly better in both channels",
+    )
+
+
+@claim(
+    "004-7.2-a",
+    "7.2",
+    "Derivation chain: Fisher information ∝ ESS ∝ exp(-D_KL).",
+    FALSE,
+)
+def _c_7_2_a():
+    with mpmath.workdps(30):
+        lp = S.log_probs([0.9, 0.1])
+        rows = []
+        for q in ([0.99, 0.01], [0.6, 0.4], [0.3, 0.7]):
+            lq = S.log_probs(q)
+            rows.append((q, S.ess_fraction(lp, lq) / mpmath.exp(-S.kl(lq, lp))))
+    spread = max(r for _, r in rows) / min(r for _, r in rows)
+    return verdict_from(
+        spread < 1 + mpmath.mpf("1e-6"),
+        "pi = (0.9, 0.1): ESS_pi(q) / exp(-KL(q||pi)) = "
+        + ", ".join(f"{_n(r)} at q = {tuple(q)}" for q, r in rows)
+        + f" (spread x{_n(spread, 3)}): no proportionality; exactly ESS = exp(-D_2(pi||q)) "
+        "(Renyi order 2), ≈ exp(-2 KL) only near q = pi; the Fisher link fails (004-4.3-a)",
     )
 
 
