@@ -133,7 +133,7 @@ lt_np, lq_np = np.array([float(x) for x in lt]), np.array([float(x) for x in lq]
 rand_kl = np.stack([S.kl_np(qs, lt_np), S.kl_np(qs, lq_np)], 1)
 rand_ess = np.stack([S.ess_fraction_np(lt_np, qs), S.ess_fraction_np(lq_np, qs)], 1)
 
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
+fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(16, 5))
 ax1.scatter(rand_kl[:, 0], rand_kl[:, 1], s=3, color="0.7", label="random q (Dirichlet(1))")
 ax1.plot(front_kl[:, 0], front_kl[:, 1], color="C0", lw=2, label="geometric family q_alpha")
 ax1.plot(*star_kl, "r*", ms=14, label=f"q* (alpha* = {float(a_star):.4f})")
@@ -142,18 +142,26 @@ ax1.set_xlim(0, 3)
 ax1.set_ylim(0, 3)
 ax1.set_xlabel("KL(q || pi_theta)")
 ax1.set_ylabel("KL(q || pi_t)")
-ax1.set_title("Theorem 3 (E1): the KL Pareto front is the geometric family")
+ax1.set_title("Theorem 3 (E1): KL front = geometric family", fontsize=10)
 ax1.legend(fontsize=7)
-ax2.scatter(rand_ess[:, 0], rand_ess[:, 1], s=3, color="0.7", label="random q")
-ax2.plot(front_ess[:, 0], front_ess[:, 1], color="C0", lw=2, label="geometric family q_alpha")
-ax2.plot(
-    ess_front_v[:, 0], ess_front_v[:, 1], color="C2", lw=2, label="ESS front sqrt(b P + (1-b) T)"
-)
-ax2.plot(*star_ess, "r*", ms=14, label="q*")
-ax2.set_xlabel("ESS_theta(q)")
-ax2.set_ylabel("ESS_t(q)")
-ax2.set_title("Section 5.1 (E1): in ESS terms the geometric family is dominated")
-ax2.legend(fontsize=7)
+for ax in (ax2, ax3):
+    ax.scatter(rand_ess[:, 0], rand_ess[:, 1], s=3, color="0.7", label="random q")
+    ax.plot(front_ess[:, 0], front_ess[:, 1], color="C0", lw=2, label="geometric family q_alpha")
+    ax.plot(
+        ess_front_v[:, 0],
+        ess_front_v[:, 1],
+        color="C2",
+        lw=2,
+        label="ESS front sqrt(b P + (1-b) T)",
+    )
+    ax.plot(*star_ess, "r*", ms=14, label="q*")
+    ax.set_xlabel("ESS_theta(q)")
+    ax.set_ylabel("ESS_t(q)")
+    ax.legend(fontsize=7)
+ax2.set_title("Section 5.1 (E1): the two ESS objectives", fontsize=10)
+ax3.set_xlim(star_ess[0] - 0.03, star_ess[0] + 0.03)
+ax3.set_ylim(star_ess[1] - 0.03, star_ess[1] + 0.03)
+ax3.set_title("zoom at q*: the ESS front lies above and right of q*", fontsize=10)
 plt.show()
 
 # %% [markdown]
