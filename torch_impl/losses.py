@@ -27,6 +27,7 @@ gradient, not its value. Inputs are never modified.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -73,8 +74,9 @@ def gradient_weights(
 ) -> Tensor:
     """phi_t (detached, 0 at masked-out positions) for every token; shape of log_prob.
 
-    ``design`` is a name in ``TOKEN_DESIGNS`` / ``SEQUENCE_DESIGNS`` or a callable token design
-    phi(log_w, A, **params). ``advantages`` broadcasts against log_prob (per-sequence: (B, 1)).
+    ``design`` is a name in ``TOKEN_DESIGNS`` / ``SEQUENCE_DESIGNS``, a ``"module.function"``
+    token design of ``torch_impl`` (e.g. ``"weights.power_weight"``, with ``gamma=...``), or a
+    callable token design phi(log_w, A, **params). ``advantages`` broadcasts against log_prob (per-sequence: (B, 1)).
     """
     if not isinstance(log_prob, Tensor) or not isinstance(old_log_prob, Tensor):
         raise ValueError("log_prob and old_log_prob must be tensors")
@@ -95,6 +97,8 @@ def gradient_weights(
             phi = TOKEN_DESIGNS[design](log_w, adv, **params)
         elif design in SEQUENCE_DESIGNS:
             phi = SEQUENCE_DESIGNS[design](log_w, adv, mask=mask, **params)
+        elif "." in design:
+            phi = _resolve(design)(log_w, adv, **params)
         else:
             known = sorted(TOKEN_DESIGNS) + sorted(SEQUENCE_DESIGNS)
             raise ValueError(f"design must be one of {known} or a callable, got {design!r}")
@@ -163,6 +167,17 @@ def aggregate(
             raise ValueError(f"loss_scale_factor must be > 0, got {scale!r}")
         loss = loss / scale
     return loss
+
+
+def _resolve(design: str) -> Callable[..., Tensor]:
+    module, _, name = design.partition(".")
+    try:
+        fn = getattr(importlib.import_module(f"torch_impl.{module}"), name)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"design {design!r} is not a torch_impl module.function") from exc
+    if not callable(fn) or name.startswith("_"):
+        raise ValueError(f"design {design!r} is not a public torch_impl function")
+    return fn
 
 
 def _compute_dtype(x: Tensor) -> torch.dtype:
