@@ -322,7 +322,9 @@ def entropy_np(lp: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------------------
 
 
-def geometric_mean_seed_code(pi_theta, pi_t, alpha, eps: float = 1e-10, dtype=np.float64):
+def geometric_mean_seed_code(
+    pi_theta, pi_t, alpha, eps: float = 1e-10, dtype=np.float64
+) -> np.ndarray:
     """Seed 6.5 ``geometric_mean``: probabilities in, eps added inside the logs, batched."""
     pt = np.asarray(pi_theta, dtype=dtype)
     pq = np.asarray(pi_t, dtype=dtype)
@@ -334,7 +336,7 @@ def geometric_mean_seed_code(pi_theta, pi_t, alpha, eps: float = 1e-10, dtype=np
 
 def solve_kl_symmetry_seed_code(
     pi_theta, pi_t, tol: float = 1e-6, max_iter: int = 50, eps: float = 1e-10, dtype=np.float64
-):
+) -> tuple[np.ndarray, int, bool]:
     """Seed 6.5 ``solve_kl_symmetry`` as printed (batched over leading axes; the batch stops
     when every row's bracket is below tol, as the 7.4 torch class does). Returns
     (alpha, iterations, converged)."""
@@ -354,7 +356,9 @@ def solve_kl_symmetry_seed_code(
     return (lo + hi) / 2, max_iter, False
 
 
-def seed_class_solve_shapes(pi_theta, pi_t, tol: float = 1e-6, max_iter: int = 50, eps=1e-10):
+def seed_class_solve_shapes(
+    pi_theta, pi_t, tol: float = 1e-6, max_iter: int = 50, eps: float = 1e-10
+) -> tuple[np.ndarray, bool]:
     """Seed 7.4 ``_solve_kl_symmetry`` + ``_geometric_mean`` with the class's tensor shapes kept
     exactly (NumPy broadcasting = torch broadcasting): alpha has shape [pi.shape[0]] and is
     unsqueezed to [batch, 1] only while it is 1-D. Returns (alpha, converged); raises whatever
@@ -413,7 +417,9 @@ def seed_class_diagnostics(pi_theta, pi_t, eps: float = 1e-10, dtype=np.float32)
     }
 
 
-def seed_example_pairs(n_pairs: int, vocab: int, seed: int, scale_t: float = 1.0):
+def seed_example_pairs(
+    n_pairs: int, vocab: int, seed: int, scale_t: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
     """The seed's own example inputs (7.4 ``__main__``): pi = softmax(randn(vocab)) for both
     policies, independently (scale_t multiplies pi_t's logits; 1 is the seed's choice).
     Returns float64 log-probabilities (lp_theta, lp_t), shape (n_pairs, vocab)."""
