@@ -95,8 +95,9 @@ def ppo_clip(log_w, A, clip_ratio_low=0.2, clip_ratio_high=0.2):
     TRL ``loss_type="grpo"|"dapo"|...`` with ``epsilon`` / ``epsilon_high``; DAPO's clip-higher
     recommends 0.28): L = -min(w A, clip(w, 1 - clip_ratio_low, 1 + clip_ratio_high) A).
     phi = w A if (A > 0 and w <= 1 + hi) or (A < 0 and w >= 1 - lo), else 0; A = 0 gives 0.
-    Seed 002 section 1.3 lists PPO as clip(w) A; that is the clipped objective's value, not its
-    gradient weight (the min() zeroes phi outside the region instead of saturating it).
+    Seed 002 section 1.3 lists PPO's weight as clip(w) A (kept as :func:`ppo_phi_section_1_3`);
+    that saturates outside the region where autograd of PPO's loss gives 0 (it is CISPO's
+    weight), so the two differ for every w outside [1 - lo, 1 + hi] on the side A pushes.
     Domain: clip_ratio_low in [0, 1], clip_ratio_high >= 0 finite; log_w = -inf gives w = 0
     (phi = 0). Kink w = 1 + hi (A > 0) / 1 - lo (A < 0): the inside value w A.
     """
