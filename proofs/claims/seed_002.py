@@ -155,6 +155,10 @@ def _seed_loss(log_pi, log_mu, A, gp, gn, soft=True, thr=3.0, lam=1.0):
     return -phi.mean()
 
 
+def _lognormal_batch(rng, n, s2):
+    return rng.normal(-s2 / 2, math.sqrt(s2), n)
+
+
 def _grad_fd(fn, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
     out = np.zeros_like(x)
     for i in range(x.size):
@@ -618,6 +622,37 @@ def _table_42():
     )
 
 
+@claim(
+    "002-4.3-a",
+    "4.3",
+    "The per-sign design takes gamma_+ in (0, 1) for A > 0 and gamma_- in (1, 2) for A < 0; the "
+    "section 9.1 rule and the appendix-B code produce exponents in these ranges.",
+    HOLDS_WITH_CONDITIONS,
+    links=(NB,),
+)
+def _gamma_ranges():
+    ok = True
+    lo_p, hi_p, lo_n, hi_n = 1.0, 0.0, 2.0, 1.0
+    rng = np.random.default_rng(MC_SEED + 12)
+    for s2 in (1e-6, 0.01, 0.5, 1.0, 5.0, 100.0, 1e4):
+        for rho in _RHO_GRID:
+            gp, gn = _gamma_rule_91(s2, rho)
+            lw = _lognormal_batch(rng, 256, s2)
+            cp, _ = _seed_compute_gamma(lw, np.ones_like(lw), rho)
+            _, cn = _seed_compute_gamma(lw, -np.ones_like(lw), rho)
+            ok &= 0 < gp < 1 < gn < 2 and 0 < cp < 1 < cn < 2
+            lo_p, hi_p = min(lo_p, gp, cp), max(hi_p, gp, cp)
+            lo_n, hi_n = min(lo_n, gn, cn), max(hi_n, gn, cn)
+    return verdict_from(
+        ok,
+        f"sigma^2 in [1e-6, 1e4] x rho_min in {_RHO_GRID}: rule and code give gamma_+ in "
+        f"[{lo_p:.4g}, {hi_p:.4g}] and gamma_- in [{lo_n:.4g}, {hi_n:.4g}]; the code's ranges "
+        f"(0.1, 0.99) and (1.01, 1.99) are eps = 0.01",
+        conditions="sigma^2 > 0 finite and 0 < eps < 1; gamma_+ -> 0 and gamma_- -> 1 as "
+        "sigma^2 -> inf under the text's rule (the code stops at 0.1 and 1.01)",
+    )
+
+
 # --- section 5: boundedness -------------------------------------------------------------
 
 
@@ -871,6 +906,20 @@ def _mm_not_s():
 
 
 @claim(
+    "002-6.1-a",
+    "6.1",
+    "The basic principle of importance sampling requires phi(w, A) / A to increase in w.",
+    UNCHECKABLE,
+)
+def _is_principle():
+    return uncheckable(
+        "a normative design principle (the unbiased weight w A satisfies it, but nothing "
+        "forces a biased design to); the designs are tested against it in 002-5.4-c, "
+        "002-9.2-b, 002-9.3-c"
+    )
+
+
+@claim(
     "002-6.2-a",
     "6.2",
     "sapo_is: gate_pos = 2 sigmoid(-tau (w - 1)) is monotonically decreasing in w.",
@@ -888,6 +937,33 @@ def _gate_pos_decreasing():
         f"sympy: d gate_pos/dw = {dp} < 0, d gate_neg/dw = {dn} > 0; both gates equal "
         f"{at1[0]}, {at1[1]} at w = 1",
         conditions="tau > 0 (the gates swap roles for tau < 0)",
+    )
+
+
+@claim(
+    "002-6.2-b",
+    "6.2",
+    "Because gate_pos decreases in w, the sapo_is weight for A > 0 gets smaller as w grows "
+    "(against the IS principle).",
+    HOLDS_WITH_CONDITIONS,
+    links=(WS + "::sapo_gates",),
+)
+def _sapo_is_weight():
+    x = np.linspace(1e-3, 10, 100001)
+    rows = []
+    ok = True
+    for tau in (0.5, 1.0, 2.0):
+        gate = 2 * expit(-tau * (x - 1))
+        ok &= bool(np.all(np.diff(gate) < 0))
+        ww = x * gate  # if the gate multiplies the IS ratio
+        rows.append(f"tau={tau}: w * gate_pos rises up to w = {x[np.argmax(ww)]:.3f}")
+    return verdict_from(
+        ok,
+        "gate_pos alone is strictly decreasing on (0, 10] for tau in (0.5, 1, 2); if the gate "
+        "multiplies the IS ratio w (the snippet does not show), the weight first increases: "
+        + "; ".join(rows),
+        conditions="the weight is the gate itself (as the snippet shows); w * gate_pos "
+        "increases up to its maximum (the w listed per tau) and decreases only beyond it",
     )
 
 
@@ -1957,10 +2033,6 @@ def _appendix_a():
 # --- appendix B: the reference code ----------------------------------------------------------
 
 
-def _lognormal_batch(rng, n, s2):
-    return rng.normal(-s2 / 2, math.sqrt(s2), n)
-
-
 @claim(
     "002-B-a",
     "B",
@@ -2133,4 +2205,26 @@ def _code_sft_phi():
         "the code's expressions (1 + tau) * w / (tau + w) and w ** gamma agree with the sympy "
         "forms on w in [e^-20, e^20] to 1e-15 (defaults tau = 1, gamma = 0.5); its loss is "
         "002-10.3-a's",
+    )
+
+
+@claim(
+    "002-B-g",
+    "B",
+    "GradientWeightDesign.__call__'s docstring: L = -E[phi(w, A)], i.e. maximising the "
+    "expectation of phi * A.",
+    FALSE,
+    links=(NB,),
+)
+def _code_docstring():
+    w = np.array([0.5, 2.0])
+    A = np.array([-1.0, -1.0])
+    phi = w**1.5 * A
+    return verdict_from(
+        bool(np.allclose(phi, phi * A)),
+        f"phi already contains A (phi = w^gamma A), so E[phi * A] = E[w^gamma A^2] is a different "
+        f"objective: for bad samples (A = -1) at w = (0.5, 2), gamma_- = 1.5, phi = "
+        f"{np.round(phi, 4).tolist()} but phi * A = {np.round(phi * A, 4).tolist()} (the sign "
+        f"flips: maximising it would raise bad actions). The code computes -mean(phi), the "
+        f"first form",
     )
