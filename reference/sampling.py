@@ -883,10 +883,9 @@ def _pareto_cases():
     for k in range(4):
         q = [float(x) for x in 2 * rng.standard_normal(5)]
         cs.append(case(f"random q #{k}", logits_q=q, logits_theta=th, logits_target=tg))
-    cs.append(case("q = pi_theta (on the front)", logits_q=th, logits_theta=th, logits_target=tg))
-    cs.append(case("q = pi_t (on the front)", logits_q=tg, logits_theta=th, logits_target=tg))
-    mix = [0.4 * a + 0.6 * b for a, b in zip(th, tg)]
-    cs.append(case("q = q_0.4 (on the front)", logits_q=mix, logits_theta=th, logits_target=tg))
+    # q on the front (pi_theta, pi_t, q_0.4) has margin 0 or ~1e-33: a relative comparison
+    # of a rounding-level number is meaningless, so those are tested with an absolute
+    # tolerance in tests/test_sampling.py instead of being fixture cases.
     cs.append(case("uniform q", logits_q=[0.0] * 5, logits_theta=th, logits_target=tg))
     cs.append(
         case(

@@ -1,0 +1,684 @@
+"""Torch twins of ``reference.sampling``: the optimal sampling distribution of seed 004.
+
+Batched over any leading shape, vocabulary on the last dim, inputs are logits (float64,
+float32, bfloat16; bfloat16 / float16 are computed in float32). Conventions (support, alpha* at
+the edges, endpoints of the family) are those of :mod:`reference.sampling`; read its module
+docstring. ``alpha`` arguments have the batch shape (the logits' shape without the last dim) or
+broadcast to it.
+
+The solver (:func:`optimal_alpha`) runs a fixed number of passes over the vocabulary (no
+``.item()``, no data-dependent Python branching, so no host synchronisation on CUDA and
+``torch.compile`` friendly). Argument checks (NaN / +inf logits, rows without mass, disjoint
+supports) run on CPU tensors, on accelerators only with
+``torch_impl._validate.set_device_validation(True)``; unchecked invalid rows give NaN.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from torch_impl._validate import LOW_PRECISION, _checkable
+
+NEG_INF = float("-inf")
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _compute_dtype(*xs: torch.Tensor) -> tuple[torch.dtype, torch.dtype]:
+    dtype = xs[0].dtype
+    for x in xs[1:]:
+        dtype = torch.promote_types(dtype, x.dtype)
+    if not dtype.is_floating_point:
+        dtype = torch.get_default_dtype()
+    return (torch.float32 if dtype in LOW_PRECISION else dtype), dtype
+
+
+def _check_logits(name: str, x) -> None:
+    if not isinstance(x, torch.Tensor) or not x.dtype.is_floating_point:
+        raise ValueError(f"{name} must be a floating tensor of logits, got {type(x).__name__}")
+    if x.dim() == 0 or x.shape[-1] == 0:
+        raise ValueError(
+            f"{name} must have a non-empty last (vocabulary) dim, got {tuple(x.shape)}"
+        )
+    if not _checkable(x):
+        return
+    if bool(torch.isnan(x).any()):
+        raise ValueError(f"{name} contains NaN")
+    if bool(torch.isposinf(x).any()):
+        raise ValueError(f"{name} contains +inf (logits must be finite or -inf)")
+    if bool(torch.isneginf(x).all(-1).any()):
+        raise ValueError(f"{name} has a row whose entries are all -inf (no mass)")
+
+
+def _check_pair(x, y, names=("logits_theta", "logits_target")) -> None:
+    _check_logits(names[0], x)
+    _check_logits(names[1], y)
+    if x.shape[-1] != y.shape[-1]:
+        raise ValueError(
+            f"{names[0]} and {names[1]} have vocabularies {x.shape[-1]} and {y.shape[-1]}"
+        )
+
+
+def _check_common(x, y) -> None:
+    if _checkable(x) and _checkable(y):
+        common = torch.isfinite(x) & torch.isfinite(y)
+        if bool((~common.any(-1)).any()):
+            raise ValueError(
+                "pi_theta and pi_target have disjoint supports in some row: the geometric "
+                "family is empty for 0 < alpha < 1"
+            )
+
+
+def _check_alpha(alpha) -> None:
+    if isinstance(alpha, torch.Tensor):
+        if _checkable(alpha):
+            ok = (alpha >= 0) & (alpha <= 1)
+            if not bool(ok.all()):
+                raise ValueError(
+                    f"alpha must lie in [0, 1], got {alpha[~ok].flatten()[:4].tolist()}"
+                )
+    elif not (0 <= float(alpha) <= 1):
+        raise ValueError(f"alpha must lie in [0, 1], got {alpha!r}")
+
+
+def _prep(x, y, names=("logits_theta", "logits_target")):
+    _check_pair(x, y, names)
+    compute, out = _compute_dtype(x, y)
+    x, y = torch.broadcast_tensors(x.to(compute), y.to(compute))
+    return x, y, out
+
+
+def _alpha_col(alpha, like: torch.Tensor) -> torch.Tensor:
+    a = torch.as_tensor(alpha, dtype=like.dtype, device=like.device)
+    return a.unsqueeze(-1) if a.dim() > 0 else a
+
+
+def _check_interior_common(x, y, a) -> None:
+    if _checkable(x):
+        interior = (a > 0) & (a < 1)
+        common = (torch.isfinite(x) & torch.isfinite(y)).any(-1, keepdim=True)
+        if bool((interior & ~common).any()):
+            raise ValueError("disjoint supports: q_alpha is undefined for 0 < alpha < 1")
+
+
+def _family_raw(x, y, a):
+    """Unnormalised log q_alpha from raw logits x (theta), y (target), a broadcastable to x:
+    y + a (x - y) on the common support, the exact endpoints at a in {0, 1}."""
+    common = torch.isfinite(x) & torch.isfinite(y)
+    inner = torch.where(common, y + a * torch.where(common, x - y, 0.0), NEG_INF)
+    return torch.where(a == 0, y, torch.where(a == 1, x, inner))
+
+
+def _xlogy_sum(lp: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+    """sum p f over supp p (p = exp(lp)); 0 * anything = 0 off the support."""
+    fin = torch.isfinite(lp)
+    return torch.where(fin, torch.exp(lp) * torch.where(fin, f, 0.0), 0.0).sum(-1)
+
+
+def _kl(lp: torch.Tensor, lq: torch.Tensor) -> torch.Tensor:
+    """D(p || q) from log-probabilities, +inf when supp p is not inside supp q."""
+    fp, fq = torch.isfinite(lp), torch.isfinite(lq)
+    term = torch.exp(lp) * torch.where(fp & fq, lp - lq, 0.0)
+    term = torch.where(fp & ~fq, math.inf, term)
+    return torch.where(fp, term, 0.0).sum(-1)
+
+
+# ------------------------------------------------------------------------ distributions
+
+
+def entropy(logits: torch.Tensor) -> torch.Tensor:
+    """H(pi) = -sum pi log pi of softmax(logits) over the last dim (one-hot rows give 0)."""
+    _check_logits("logits", logits)
+    compute, out = _compute_dtype(logits)
+    lp = torch.log_softmax(logits.to(compute), -1)
+    return (-_xlogy_sum(lp, lp)).to(out)
+
+
+def kl_divergence(logits_p: torch.Tensor, logits_q: torch.Tensor) -> torch.Tensor:
+    """D(p || q) = sum p log(p / q); +inf when p has mass where q has none."""
+    x, y, out = _prep(logits_p, logits_q, ("logits_p", "logits_q"))
+    return _kl(torch.log_softmax(x, -1), torch.log_softmax(y, -1)).to(out)
+
+
+def geometric_log_probs(logits_theta, logits_target, alpha) -> torch.Tensor:
+    """log q_alpha (log-probabilities), q_alpha = pi_theta^alpha pi_t^(1-alpha) / Z (5.3).
+
+    Exact endpoints (alpha = 1: pi_theta, alpha = 0: pi_t); common support inside."""
+    x, y, out = _prep(logits_theta, logits_target)
+    _check_alpha(alpha)
+    a = _alpha_col(alpha, x)
+    _check_interior_common(x, y, a)
+    return torch.log_softmax(_family_raw(x, y, a), -1).to(out)
+
+
+def geometric_distribution(logits_theta, logits_target, alpha) -> torch.Tensor:
+    """q_alpha as probabilities (see :func:`geometric_log_probs`)."""
+    x, y, out = _prep(logits_theta, logits_target)
+    _check_alpha(alpha)
+    a = _alpha_col(alpha, x)
+    _check_interior_common(x, y, a)
+    return torch.softmax(_family_raw(x, y, a), -1).to(out)
+
+
+def log_partition(logits_theta, logits_target, alpha) -> torch.Tensor:
+    """log Z_alpha = log sum pi_theta^alpha pi_t^(1-alpha) (normalised pi's; 0 at the
+    endpoints and for identical distributions, -inf for disjoint supports inside)."""
+    x, y, out = _prep(logits_theta, logits_target)
+    _check_alpha(alpha)
+    a = _alpha_col(alpha, x)
+    lx, ly = torch.log_softmax(x, -1), torch.log_softmax(y, -1)
+    # renormalising the log-softmax outputs once more makes every exact 0 come out exactly
+    # (endpoints, identical and one-hot rows): the same operations on the same numbers cancel
+    cx, cy = torch.logsumexp(lx, -1), torch.logsumexp(ly, -1)
+    a0 = a.squeeze(-1) if a.dim() > 0 else a
+    return ((torch.logsumexp(_family_raw(lx, ly, a), -1) - cy) - a0 * (cx - cy)).to(out)
+
+
+def _family_terms(logits_theta, logits_target, alpha):
+    x, y, out = _prep(logits_theta, logits_target)
+    _check_alpha(alpha)
+    a = _alpha_col(alpha, x)
+    _check_interior_common(x, y, a)
+    lq = torch.log_softmax(_family_raw(x, y, a), -1)
+    return lq, torch.log_softmax(x, -1), torch.log_softmax(y, -1), out
+
+
+def delta_alpha(logits_theta, logits_target, alpha) -> torch.Tensor:
+    """Delta(alpha) = E_{q_alpha}[log pi_t - log pi_theta] (6.4); +-inf at an endpoint whose
+    support is larger than the other distribution's."""
+    lq, lx, ly, out = _family_terms(logits_theta, logits_target, alpha)
+    fq, fx, fy = torch.isfinite(lq), torch.isfinite(lx), torch.isfinite(ly)
+    term = torch.exp(lq) * torch.where(fx & fy, ly - lx, 0.0)
+    term = torch.where(fq & ~fx, math.inf, torch.where(fq & ~fy, -math.inf, term))
+    return torch.where(fq, term, 0.0).sum(-1).to(out)
+
+
+def kl_q_theta(logits_theta, logits_target, alpha) -> torch.Tensor:
+    """D(q_alpha || pi_theta) (decreasing in alpha, 0 at alpha = 1)."""
+    lq, lx, _, out = _family_terms(logits_theta, logits_target, alpha)
+    return _kl(lq, lx).to(out)
+
+
+def kl_q_target(logits_theta, logits_target, alpha) -> torch.Tensor:
+    """D(q_alpha || pi_t) (increasing in alpha, 0 at alpha = 0)."""
+    lq, _, ly, out = _family_terms(logits_theta, logits_target, alpha)
+    return _kl(lq, ly).to(out)
+
+
+def kl_symmetry_error(logits_theta, logits_target, alpha) -> torch.Tensor:
+    """|D(q||pi_theta) - D(q||pi_t)| / (D(q||pi_theta) + D(q||pi_t)) (7.4, no eps); 0 for
+    identical distributions; ValueError (CPU) / NaN where a KL is infinite."""
+    lq, lx, ly, out = _family_terms(logits_theta, logits_target, alpha)
+    ka, kb = _kl(lq, lx), _kl(lq, ly)
+    if _checkable(lq) and bool((torch.isinf(ka) | torch.isinf(kb)).any()):
+        raise ValueError("a KL of q_alpha is infinite (support mismatch at an endpoint)")
+    tot = ka + kb
+    safe = torch.where(tot == 0, 1.0, tot)
+    return torch.where(tot == 0, 0.0, (ka - kb).abs() / safe).to(out)
+
+
+# ------------------------------------------------------------------------------- ESS
+
+
+def ess_section_4_5(logits_pi, logits_q) -> torch.Tensor:
+    """1 / sum_y pi^2 / q (section 4.5): 0 when pi has mass where q has none."""
+    x, y, out = _prep(logits_pi, logits_q, ("logits_pi", "logits_q"))
+    lp, lq = torch.log_softmax(x, -1), torch.log_softmax(y, -1)
+    fp = torch.isfinite(lp)
+    t = torch.exp(torch.where(fp, 2 * lp - lq, NEG_INF))
+    return (1 / t.sum(-1)).to(out)
+
+
+def ess_section_4_2(logits_pi, logits_q, n) -> torch.Tensor:
+    """N / E_q[w^2] = N / sum_{q > 0} pi^2 / q (section 4.2; ignores pi's mass off supp q)."""
+    if isinstance(n, torch.Tensor):
+        if _checkable(n) and not bool(((n > 0) & torch.isfinite(n)).all()):
+            raise ValueError(f"n must be positive and finite, got {n}")
+    elif not (math.isfinite(float(n)) and float(n) > 0):
+        raise ValueError(f"n must be positive and finite, got {n!r}")
+    x, y, out = _prep(logits_pi, logits_q, ("logits_pi", "logits_q"))
+    lp, lq = torch.log_softmax(x, -1), torch.log_softmax(y, -1)
+    both = torch.isfinite(lp) & torch.isfinite(lq)
+    if _checkable(x) and bool((~both.any(-1)).any()):
+        raise ValueError("pi and q have disjoint supports: ESS undefined")
+    t = torch.exp(torch.where(both, 2 * lp - lq, NEG_INF))
+    return (n / t.sum(-1)).to(out)
+
+
+# --------------------------------------------------------------------------- alpha*
+
+DEFAULT_PASSES = {torch.float64: 7, torch.float32: 5}
+DEFAULT_CHUNK_ELEMS = 1 << 18
+
+
+def _hermite_root(lo, hi, glo, ghi, slo, shi, steps: int = 6):
+    """Root in [lo, hi] of the cubic Hermite interpolant of h (values g, slopes s at the ends)."""
+    h = hi - lo
+    m0, m1 = slo * h, shi * h
+    t = glo / (glo - ghi)
+    t = torch.where(torch.isfinite(t), t.clamp(0, 1), torch.full_like(t, 0.5))
+    for _ in range(steps):
+        t2 = t * t
+        t3 = t2 * t
+        p = (2 * t3 - 3 * t2 + 1) * glo + (t3 - 2 * t2 + t) * m0 + (3 * t2 - 2 * t3) * ghi
+        p = p + (t3 - t2) * m1
+        dp = (6 * t2 - 6 * t) * (glo - ghi) + (3 * t2 - 4 * t + 1) * m0 + (3 * t2 - 2 * t) * m1
+        tn = t - p / dp
+        t = torch.where((tn >= 0) & (tn <= 1) & torch.isfinite(tn), tn, t)
+    return lo + t * h
+
+
+def _h_of(D: torch.Tensor, e: torch.Tensor):
+    """h = log sum e d+ - log sum e d- and its alpha-derivative from one fused reduction."""
+    r = torch.bmm(D, e.unsqueeze(-1)).squeeze(-1)
+    p0, p1, m0, m1 = r.unbind(-1)
+    h = torch.log(p0) - torch.log(m0)
+    hp = -(p1 / p0 + m1 / m0)
+    return h, hp
+
+
+def _solve_block(x: torch.Tensor, y: torch.Tensor, passes: int) -> torch.Tensor:
+    """alpha* for a [n, V] block of raw logits (compute dtype)."""
+    a = x - x.amax(-1, keepdim=True)
+    b = y - y.amax(-1, keepdim=True)
+    common = torch.isfinite(a) & torch.isfinite(b)
+    c0 = torch.logsumexp(b, -1, keepdim=True) - torch.logsumexp(a, -1, keepdim=True)
+    # d = log pi_t - log pi_theta on the common support (0 elsewhere)
+    d = torch.where(common, (y - x) - (y.amax(-1, keepdim=True) - x.amax(-1, keepdim=True)), 0.0)
+    d = torch.where(common, d - c0, 0.0)
+    a_s = torch.where(common, a, NEG_INF)
+    dp = d.clamp_min(0)
+    dm = (-d).clamp_min(0)
+    D = torch.stack([dp, dp * dp, dm, dm * dm], -2)  # [n, 4, V]
+    del dp, dm
+    s = torch.empty_like(a)
+
+    def h_at(one_minus_alpha):
+        torch.addcmul(a_s, d, one_minus_alpha, out=s)
+        m = s.amax(-1, keepdim=True)
+        m = torch.where(torch.isfinite(m), m, 0.0)
+        s.sub_(m).exp_()
+        return _h_of(D, s)
+
+    zeros = torch.zeros(x.shape[0], 1, dtype=x.dtype, device=x.device)
+    h1, s1 = h_at(zeros)  # alpha = 1: pi_theta on S
+    h0, s0 = h_at(zeros + 1)  # alpha = 0: pi_t on S
+    lo, hi = zeros.squeeze(-1), zeros.squeeze(-1) + 1
+    alpha = _hermite_root(lo, hi, h0, h1, s0, s1)
+    alpha = torch.where(torch.isfinite(alpha), alpha, torch.full_like(alpha, 0.5))
+    for _ in range(passes):
+        h, hp = h_at((1 - alpha).unsqueeze(-1))
+        lo = torch.where(h > 0, alpha, lo)
+        hi = torch.where(h < 0, alpha, hi)
+        new = alpha - h / hp
+        ok = (new >= lo) & (new <= hi) & torch.isfinite(new)
+        alpha = torch.where(h == 0, alpha, torch.where(ok, new, (lo + hi) / 2))
+    # edges: Delta <= 0 already at alpha = 0 -> 0; Delta >= 0 at alpha = 1 -> 1; d == 0 on S -> 1/2
+    alpha = torch.where(h0 <= 0, 0.0, torch.where(h1 >= 0, 1.0, alpha))
+    dzero = ((d == 0) | ~common).all(-1)
+    return torch.where(dzero, 0.5, alpha)
+
+
+def optimal_alpha(
+    logits_theta: torch.Tensor,
+    logits_target: torch.Tensor,
+    passes: int | None = None,
+    chunk_elems: int = DEFAULT_CHUNK_ELEMS,
+) -> torch.Tensor:
+    """alpha* per row: the KL-symmetry point D(q||pi_theta) = D(q||pi_t) (seed 004 6.4, 7.1).
+
+    alpha* minimises the convex F(alpha) = log sum_S pi_theta^alpha pi_t^(1-alpha) (S the
+    common support), i.e. solves Delta(alpha) = E_q[d] = 0 with d = log pi_t - log pi_theta.
+    The solver works on h(alpha) = log E_q[d+] - log E_q[d-] (same root, monotone, nearly
+    linear even for peaked rows where Delta is step-like): two endpoint passes (alpha = 1, 0)
+    give h and h' there, a cubic Hermite model gives the start, then ``passes`` safeguarded
+    Newton passes (bracket [0, 1], bisection when Newton leaves it). Each pass is one sweep:
+    s = log pi_theta + (1 - alpha) d, one max, one exp, and one batched matrix-vector product
+    for the four sums of e d+, e d+^2, e d-, e d-^2. Defaults: 5 passes in float32, 7 in
+    float64 (converged to rounding on Gaussian, Zipf, Dirichlet and peaked families).
+    Rows are processed in chunks of about ``chunk_elems`` elements (at least one row), so the
+    extra memory is ~8 buffers of one chunk, never of [N, V].
+
+    Edges as in the reference: identical distributions (d == 0 on S) give 1/2; Delta <= 0 at
+    alpha = 0 gives 0 and Delta >= 0 at alpha = 1 gives 1 (d constant on S, one-hot rows);
+    disjoint supports raise ``ValueError`` (checked on CPU).
+    Accuracy floor: about eps * (|log pi| scale) / Var_q(d) (1e-7 in float32 for Gaussian
+    logits of scale 3; nearly identical distributions, Var_q(d) ~ 1e-2, give ~1e-5 in float32).
+    """
+    x, y, out = _prep(logits_theta, logits_target)
+    _check_common(x, y)
+    if passes is None:
+        passes = DEFAULT_PASSES.get(x.dtype, 7)
+    batch, v = x.shape[:-1], x.shape[-1]
+    xr, yr = x.reshape(-1, v), y.reshape(-1, v)
+    rows = max(1, chunk_elems // max(v, 1))
+    parts = [
+        _solve_block(xr[i : i + rows], yr[i : i + rows], passes)
+        for i in range(0, xr.shape[0], rows)
+    ]
+    res = torch.cat(parts) if parts else xr.new_zeros(0)
+    return res.reshape(batch).to(out)
+
+
+def _restricted_raw(x, y, alpha):
+    common = torch.isfinite(x) & torch.isfinite(y)
+    a = alpha.unsqueeze(-1)
+    return torch.where(common, y + a * torch.where(common, x - y, 0.0), NEG_INF)
+
+
+def optimal_logits(logits_theta, logits_target, alpha=None, **solver) -> torch.Tensor:
+    """log q* (log-probabilities): the family on the common support at alpha* (7.1).
+
+    ``alpha`` may be passed (e.g. from :func:`optimal_alpha`) to avoid solving twice."""
+    x, y, out = _prep(logits_theta, logits_target)
+    if alpha is None:
+        alpha = optimal_alpha(x, y, **solver)
+    alpha = torch.as_tensor(alpha, dtype=x.dtype, device=x.device)
+    return torch.log_softmax(_restricted_raw(x, y, alpha.expand(x.shape[:-1])), -1).to(out)
+
+
+def optimal_distribution(logits_theta, logits_target, alpha=None, **solver) -> torch.Tensor:
+    """q* as probabilities (see :func:`optimal_logits`)."""
+    x, y, out = _prep(logits_theta, logits_target)
+    if alpha is None:
+        alpha = optimal_alpha(x, y, **solver)
+    alpha = torch.as_tensor(alpha, dtype=x.dtype, device=x.device)
+    return torch.softmax(_restricted_raw(x, y, alpha.expand(x.shape[:-1])), -1).to(out)
+
+
+def alpha_entropy_approx(logits_theta, logits_target) -> torch.Tensor:
+    """H(pi_theta) / (H(pi_theta) + H(pi_t)) (7.7); 1/2 when both entropies are 0."""
+    x, y, out = _prep(logits_theta, logits_target)
+    lx, ly = torch.log_softmax(x, -1), torch.log_softmax(y, -1)
+    h1, h2 = -_xlogy_sum(lx, lx), -_xlogy_sum(ly, ly)
+    tot = h1 + h2
+    return torch.where(tot == 0, 0.5, h1 / torch.where(tot == 0, 1.0, tot)).to(out)
+
+
+def alpha_ess_balance(logits_theta, logits_target, iters: int | None = None) -> torch.Tensor:
+    """alpha with sum pi_theta^2 / q_alpha = sum pi_t^2 / q_alpha (exact ESS balance, 6.3).
+
+    Bisection on B(alpha) = LSE((2-a) l_theta + (a-1) l_t) - LSE((1+a) l_t - a l_theta) with a
+    fixed number of halvings (64 in float64, 40 in float32). Needs equal supports
+    (``ValueError`` on CPU); identical distributions give 1/2.
+    """
+    x, y, out = _prep(logits_theta, logits_target)
+    if _checkable(x) and bool((torch.isfinite(x) != torch.isfinite(y)).any()):
+        raise ValueError("alpha_ess_balance needs equal supports (an ESS would be 0)")
+    lx, ly = torch.log_softmax(x, -1), torch.log_softmax(y, -1)
+    fin = torch.isfinite(lx)
+    lx0, ly0 = torch.where(fin, lx, 0.0), torch.where(fin, ly, 0.0)
+
+    def balance(al):
+        a = al.unsqueeze(-1)
+        u = torch.where(fin, (2 - a) * lx0 + (a - 1) * ly0, NEG_INF)
+        v = torch.where(fin, (1 + a) * ly0 - a * lx0, NEG_INF)
+        return torch.logsumexp(u, -1) - torch.logsumexp(v, -1)
+
+    zeros = torch.zeros(x.shape[:-1], dtype=x.dtype, device=x.device)
+    lo, hi = zeros, zeros + 1
+    b0, b1 = balance(lo), balance(hi)
+    if iters is None:
+        iters = 64 if x.dtype == torch.float64 else 40
+    for _ in range(iters):
+        mid = (lo + hi) / 2
+        pos = balance(mid) > 0
+        lo = torch.where(pos, mid, lo)
+        hi = torch.where(pos, hi, mid)
+    res = torch.where(b0 <= 0, 0.0, torch.where(b1 >= 0, 1.0, (lo + hi) / 2))
+    same = ((lx0 == ly0) | ~fin).all(-1)
+    return torch.where(same, 0.5, res).to(out)
+
+
+def seed_code_iterations(tol: float = 1e-6, max_iter: int = 50) -> int:
+    """Iterations the seed's bisection runs: the bracket width after k steps is 2^-k for every
+    input, so it stops at the first k with 2^-k < tol (or at max_iter)."""
+    k, width = 0, 1.0
+    while k < max_iter:
+        k += 1
+        width /= 2
+        if width < tol:
+            break
+    return k
+
+
+def solve_kl_symmetry_seed_code(
+    logits_theta, logits_target, tol=1e-6, max_iter=50, eps=1e-10
+) -> torch.Tensor:
+    """The seed's ``OptimalSamplingDistribution._solve_kl_symmetry`` (7.4), batched, faithful:
+    pi = softmax(logits), logs of pi + eps, softmax geometric mean, delta = sum q log-ratio,
+    torch.where bracket update. Its early exit ``(high - low).max() < tol`` is replaced by the
+    iteration count it always takes (:func:`seed_code_iterations`), which removes the host
+    synchronisation without changing the result."""
+    if not (float(tol) > 0):
+        raise ValueError(f"tol must be > 0, got {tol!r}")
+    if not (float(eps) >= 0):
+        raise ValueError(f"eps must be >= 0, got {eps!r}")
+    if int(max_iter) != max_iter or max_iter < 1:
+        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+    x, y, out = _prep(logits_theta, logits_target)
+    pi_theta, pi_t = torch.softmax(x, -1), torch.softmax(y, -1)
+    if eps == 0 and _checkable(x) and bool(((pi_theta == 0) | (pi_t == 0)).any()):
+        raise ValueError("eps = 0 with a zero probability: log(0) in the seed's code")
+    alpha = _seed_bisection(pi_theta, pi_t, tol, int(max_iter), eps)
+    return alpha.to(out)
+
+
+def _seed_bisection(pi_theta, pi_t, tol=1e-6, max_iter=50, eps=1e-10):
+    """The seed's loop body on probabilities (used by the benchmark as written)."""
+    alpha_low = torch.zeros(pi_theta.shape[:-1], dtype=pi_theta.dtype, device=pi_theta.device)
+    alpha_high = torch.ones_like(alpha_low)
+    for _ in range(seed_code_iterations(tol, max_iter)):
+        alpha_mid = (alpha_low + alpha_high) / 2
+        a = alpha_mid.unsqueeze(-1)
+        log_q = a * torch.log(pi_theta + eps) + (1 - a) * torch.log(pi_t + eps)
+        q_alpha = torch.softmax(log_q, dim=-1)
+        log_ratio = torch.log(pi_t + eps) - torch.log(pi_theta + eps)
+        delta = (q_alpha * log_ratio).sum(dim=-1)
+        mask = delta > 0
+        alpha_low = torch.where(mask, alpha_mid, alpha_low)
+        alpha_high = torch.where(mask, alpha_high, alpha_mid)
+    return (alpha_low + alpha_high) / 2
+
+
+# ----------------------------------------------------------------------- diagnostics
+
+
+def diagnostics(logits_theta, logits_target, alpha=None, **solver) -> dict[str, torch.Tensor]:
+    """The section 7.4 diagnostics at q* as tensors (exact forms, no eps): alpha, kl_theta =
+    D(q*||pi_theta), kl_t = D(q*||pi_t), kl_diff, kl_symmetry_error, ess_theta / ess_t (both
+    section 4.5 fractions 1 / sum pi^2 / q*), ess_ratio, entropy_theta, entropy_t, entropy_q."""
+    x, y, out = _prep(logits_theta, logits_target)
+    if alpha is None:
+        alpha = optimal_alpha(x, y, **solver)
+    alpha = torch.as_tensor(alpha, dtype=x.dtype, device=x.device).expand(x.shape[:-1])
+    lq = torch.log_softmax(_restricted_raw(x, y, alpha), -1)
+    lx, ly = torch.log_softmax(x, -1), torch.log_softmax(y, -1)
+    ka, kb = _kl(lq, lx), _kl(lq, ly)
+    tot = ka + kb
+    fq = torch.isfinite(lq)
+
+    def ess(lp):
+        t = torch.exp(
+            torch.where(torch.isfinite(lp), 2 * lp - torch.where(fq, lq, NEG_INF), NEG_INF)
+        )
+        return 1 / t.sum(-1)
+
+    ess_t, ess_g = ess(lx), ess(ly)
+    res = {
+        "alpha": alpha,
+        "kl_theta": ka,
+        "kl_t": kb,
+        "kl_diff": (ka - kb).abs(),
+        "kl_symmetry_error": torch.where(
+            tot == 0, 0.0, (ka - kb).abs() / torch.where(tot == 0, 1.0, tot)
+        ),
+        "ess_theta": ess_t,
+        "ess_t": ess_g,
+        "ess_ratio": ess_t / ess_g,
+        "entropy_theta": -_xlogy_sum(lx, lx),
+        "entropy_t": -_xlogy_sum(ly, ly),
+        "entropy_q": -_xlogy_sum(lq, lq),
+    }
+    return {k: v.to(out) for k, v in res.items()}
+
+
+# ------------------------------------------------------------------------- Pareto front
+
+
+def _pareto(logits_q, logits_theta, logits_target, iters):
+    _check_logits("logits_q", logits_q)
+    x, y, out = _prep(logits_theta, logits_target)
+    if logits_q.shape[-1] != x.shape[-1]:
+        raise ValueError(f"logits_q has vocabulary {logits_q.shape[-1]}, expected {x.shape[-1]}")
+    _check_common(x, y)
+    z = logits_q.to(x.dtype)
+    z, x, y = torch.broadcast_tensors(z, x, y)
+    lz, lx, ly = (torch.log_softmax(t, -1) for t in (z, x, y))
+    ka, kb = _kl(lz, lx), _kl(lz, ly)
+    if _checkable(z) and bool((torch.isinf(ka) | torch.isinf(kb)).any()):
+        raise ValueError("logits_q puts mass outside the common support: a KL is +inf")
+    common = torch.isfinite(lx) & torch.isfinite(ly)
+    d = torch.where(common, ly - lx, 0.0)
+    lx_s = torch.where(common, lx, NEG_INF)
+
+    def kls(al):
+        s = lx_s + (1 - al).unsqueeze(-1) * d
+        logz = torch.logsumexp(s, -1)
+        q = torch.exp(s - logz.unsqueeze(-1))
+        m1 = (q * d).sum(-1)
+        return (1 - al) * m1 - logz, -al * m1 - logz
+
+    def gap(al):
+        kt, kg = kls(al)
+        return (ka - kt) - (kb - kg)
+
+    zeros = torch.zeros(x.shape[:-1], dtype=x.dtype, device=x.device)
+    lo, hi = zeros, zeros + 1
+    g0, g1 = gap(lo), gap(hi)
+    if iters is None:
+        iters = 64 if x.dtype == torch.float64 else 40
+    for _ in range(iters):
+        mid = (lo + hi) / 2
+        neg = gap(mid) < 0
+        lo = torch.where(neg, mid, lo)
+        hi = torch.where(neg, hi, mid)
+    best = torch.where(g0 >= 0, 0.0, torch.where(g1 <= 0, 1.0, (lo + hi) / 2))
+    kt, kg = kls(best)
+    return best, torch.minimum(ka - kt, kb - kg), out
+
+
+def pareto_margin(logits_q, logits_theta, logits_target, iters: int | None = None):
+    """max_a min(D(q||pi_theta) - D(q_a||pi_theta), D(q||pi_t) - D(q_a||pi_t)) (5.2-5.3):
+    > 0 strictly dominated by the family, 0 on it. Bisection with a fixed count."""
+    _, m, out = _pareto(logits_q, logits_theta, logits_target, iters)
+    return m.to(out)
+
+
+def pareto_dominating_alpha(logits_q, logits_theta, logits_target, iters: int | None = None):
+    """The alpha attaining :func:`pareto_margin` (root of Delta = D(q||pi_theta) -
+    D(q||pi_t), clamped to [0, 1])."""
+    a, _, out = _pareto(logits_q, logits_theta, logits_target, iters)
+    return a.to(out)
+
+
+# ---------------------------------------------------------------- speculative sampling
+
+
+def _spec(logits_proposal, logits_q):
+    x, y, out = _prep(logits_proposal, logits_q, ("logits_proposal", "logits_q"))
+    p, q = torch.softmax(x, -1), torch.softmax(y, -1)
+    r = (q - p).clamp_min(0).sum(-1, keepdim=True)  # 1 - beta = TV(p, q)
+    return p, q, r, out
+
+
+def _beta(p, q, r):
+    """beta = sum min(p, q), from whichever of sum min(p, q) and 1 - r has no cancellation
+    (1 - r is exactly 1 for p = q; the direct sum is accurate for nearly disjoint p, q)."""
+    return torch.where(r < 0.5, 1 - r, torch.minimum(p, q).sum(-1, keepdim=True))
+
+
+def speculative_acceptance_rate(logits_proposal, logits_q) -> torch.Tensor:
+    """beta = sum min(p, q) = 1 - sum max(0, q - p) (section 7.7, both schemes)."""
+    p, q, r, out = _spec(logits_proposal, logits_q)
+    return _beta(p, q, r).squeeze(-1).to(out)
+
+
+def speculative_output_section_7_7(logits_proposal, logits_q) -> torch.Tensor:
+    """Output distribution of the seed's scheme: min(p, q) + (1 - beta) q (biased unless p = q)."""
+    p, q, r, out = _spec(logits_proposal, logits_q)
+    return (torch.minimum(p, q) + r * q).to(out)
+
+
+def speculative_output_residual(logits_proposal, logits_q) -> torch.Tensor:
+    """Output distribution of residual speculative sampling: min(p, q) + max(0, q - p) = q."""
+    p, q, r, out = _spec(logits_proposal, logits_q)
+    return torch.where(r == 0, q, torch.minimum(p, q) + (q - p).clamp_min(0)).to(out)
+
+
+def speculative_bias_tv_section_7_7(logits_proposal, logits_q) -> torch.Tensor:
+    """TV(seed scheme's output, q) = 1/2 sum |min(p, q) - beta q|."""
+    p, q, r, out = _spec(logits_proposal, logits_q)
+    return ((torch.minimum(p, q) - _beta(p, q, r) * q).abs().sum(-1) / 2).to(out)
+
+
+# --------------------------------------------------------------------------- samplers
+
+
+def sample_categorical(log_probs: torch.Tensor, generator: torch.Generator | None = None):
+    """One exact draw per row from softmax(log_probs) by Gumbel-max (-inf entries never drawn).
+
+    Exact in distribution up to the float rounding of the Gumbel noise; sampled in float64
+    for float64 input and float32 otherwise."""
+    lp = log_probs.to(torch.float64 if log_probs.dtype == torch.float64 else torch.float32)
+    u = torch.rand(lp.shape, dtype=lp.dtype, device=lp.device, generator=generator)
+    tiny = torch.finfo(lp.dtype).tiny
+    g = -torch.log(-torch.log(u.clamp_min(tiny)).clamp_min(tiny))
+    return torch.argmax(lp + g, dim=-1)
+
+
+def sample_optimal(
+    logits_theta, logits_target, alpha=None, generator: torch.Generator | None = None, **solver
+) -> torch.Tensor:
+    """One token index per row drawn exactly from q* (Gumbel-max on log q*)."""
+    return sample_categorical(
+        optimal_logits(logits_theta, logits_target, alpha, **solver), generator
+    )
+
+
+def sample_speculative_residual(
+    logits_proposal, logits_q, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Standard speculative sampling: y ~ p, accept with min(1, q/p), else y ~ (q - p)+ / (1 - beta).
+
+    Returns (tokens, accepted). Exact: tokens ~ q. Rows with p = q never reject."""
+    x, y, _ = _prep(logits_proposal, logits_q, ("logits_proposal", "logits_q"))
+    p, q = torch.softmax(x, -1), torch.softmax(y, -1)
+    cand = sample_categorical(torch.log(p), generator)
+    pc = p.gather(-1, cand.unsqueeze(-1)).squeeze(-1)
+    qc = q.gather(-1, cand.unsqueeze(-1)).squeeze(-1)
+    u = torch.rand(pc.shape, dtype=p.dtype, device=p.device, generator=generator)
+    accept = u * pc < qc  # u < min(1, q/p) without dividing
+    res = (q - p).clamp_min(0)
+    res_log = torch.where(res.sum(-1, keepdim=True) > 0, torch.log(res), torch.log(q))
+    redraw = sample_categorical(res_log, generator)
+    return torch.where(accept, cand, redraw), accept
+
+
+def sample_speculative_section_7_7(
+    logits_proposal, logits_q, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The seed's scheme (7.7) as written: y ~ p, accept with min(1, q/p), else a fresh y ~ q.
+
+    Returns (tokens, accepted). Biased: tokens ~ min(p, q) + (1 - beta) q, not q."""
+    x, y, _ = _prep(logits_proposal, logits_q, ("logits_proposal", "logits_q"))
+    p, q = torch.softmax(x, -1), torch.softmax(y, -1)
+    cand = sample_categorical(torch.log(p), generator)
+    pc = p.gather(-1, cand.unsqueeze(-1)).squeeze(-1)
+    qc = q.gather(-1, cand.unsqueeze(-1)).squeeze(-1)
+    u = torch.rand(pc.shape, dtype=p.dtype, device=p.device, generator=generator)
+    accept = u * pc < qc
+    redraw = sample_categorical(torch.log(q), generator)
+    return torch.where(accept, cand, redraw), accept
