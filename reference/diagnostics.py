@@ -184,12 +184,13 @@ def psis_khat(log_w, mask=None):
     m_tail = psis_tail_length(s)
     if m_tail >= s:
         return mpmath.inf
-    cutoff = max(desc[m_tail] - top, _LOG_TINY)
-    tail = [v - top for v in desc[:m_tail] if v - top > cutoff]
+    cutoff = max(desc[m_tail], top + _LOG_TINY)
+    tail = [v for v in desc[:m_tail] if v > cutoff]
     if len(tail) <= 4:
         return mpmath.inf
-    # exp(l) - exp(c) = exp(l) * (-expm1(c - l)): no cancellation for l close to c
-    x = sorted(mpmath.exp(v) * -mpmath.expm1(cutoff - v) for v in tail)
+    # exp(l - top) - exp(c - top) = exp(l - top) * (-expm1(c - l)), with c - l taken from the
+    # inputs themselves (exact for nearby values): no cancellation for l close to c
+    x = sorted(mpmath.exp(v - top) * -mpmath.expm1(cutoff - v) for v in tail)
     return _gpd_khat(x)
 
 
@@ -211,13 +212,13 @@ def psis_khat_np(log_w, mask=None) -> float:
     m_tail = psis_tail_length(lw.size)
     if m_tail >= lw.size:
         return float("inf")
-    cutoff = max(desc[m_tail] - top, float(_LOG_TINY))
-    tail = desc[:m_tail] - top
+    cutoff = max(desc[m_tail], top + float(_LOG_TINY))
+    tail = desc[:m_tail]
     tail = tail[tail > cutoff]
     n = tail.size
     if n <= 4:
         return float("inf")
-    x = np.sort(np.exp(tail) * -np.expm1(cutoff - tail))
+    x = np.sort(np.exp(tail - top) * -np.expm1(cutoff - tail))
     m = 30 + int(np.floor(np.sqrt(n)))
     xq = x[int(n / 4 + 0.5) - 1]
     j = np.arange(1, m + 1, dtype=np.float64)

@@ -122,16 +122,18 @@ def psis_khat(log_w: torch.Tensor, mask: torch.Tensor | None = None, dim: int = 
     finite_top = torch.isfinite(top)
     top0 = torch.where(finite_top, top, torch.zeros_like(top))
     cut_idx = torch.clamp(m_tail, max=big - 1)
-    cut_raw = torch.gather(desc, -1, cut_idx) - top0
-    cut_raw = torch.where(m_tail >= s, torch.full_like(cut_raw, math.inf), cut_raw)
-    cutoff = torch.clamp(cut_raw, min=_LOG_TINY)
-    head = desc[..., :m_max] - top0  # the m_max largest, shifted so the maximum is 0
+    cutoff = torch.maximum(torch.gather(desc, -1, cut_idx), top0 + _LOG_TINY)
+    cutoff = torch.where(m_tail >= s, torch.full_like(cutoff, math.inf), cutoff)
+    head = desc[..., :m_max]  # the m_max largest log-weights, unshifted
     pos = torch.arange(m_max, device=lw.device)
     valid = (pos < m_tail) & (head > cutoff) & finite_top
     n = valid.sum(-1, keepdim=True)
     nf = n.to(compute)
-    safe_head = torch.where(valid, head, cutoff.expand_as(head) + 1)
-    ex = torch.exp(safe_head) * -torch.expm1(cutoff - safe_head)
+    safe_head = torch.where(valid, head, torch.zeros_like(head))
+    safe_cut = torch.where(torch.isfinite(cutoff), cutoff, torch.zeros_like(cutoff))
+    # exp(l - top) - exp(c - top) = exp(l - top) * (-expm1(c - l)); c - l from the inputs
+    # themselves is exact for nearby values, so exceedances just above the cutoff stay accurate
+    ex = torch.exp(safe_head - top0) * -torch.expm1(safe_cut - safe_head)
     ex = torch.clamp(ex, min=torch.finfo(compute).tiny)
     ex = torch.where(valid, ex, torch.zeros_like(ex))
     n_safe = torch.clamp(n, min=1)
