@@ -128,13 +128,6 @@ OVERRIDES: dict[str, dict[str, tuple[float, str]]] = {
             "sum |min(p, q) - beta q| of terms that nearly cancel (V=2 #1, TV = 6e-3): measured 19 eps",
         ),
     },
-    "diagnostics.psis_khat": {
-        "float64": (
-            32,
-            "Zhang-Stephens fit: n-scaled profile log-likelihoods and sums of n log1p terms; "
-            "measured 27 eps on the case with a 1400-nat spread (k-hat 33), <= 16 eps elsewhere",
-        ),
-    },
     "trust_region.trust_region_h": {
         "float64": (
             160,
