@@ -328,7 +328,7 @@ verdicts("002-8.")
 # %%
 rows = []
 for s2 in (0.1, 0.5, 1.0, 2.0, 5.0, 20.0):
-    gp, gn = s002._gamma_rule_91(s2, 0.3)
+    gp, gn = s002.gamma_rule_section_9_1(s2, 0.3)
     with mpmath.workdps(30):
         ep = float(ess_ratio_lognormal_closed_form(gp, s2))
         en = float(ess_ratio_lognormal_closed_form(gn, s2))
@@ -528,6 +528,6 @@ with mpmath.workdps(30):
     # the SFT loss's weight at pi = 0.05, w = 1, gamma = 0.5 is negative
     assert rw.sft_gradient_weight_seed_code(0.0, math.log(0.05), 0.5) < 0
     # gamma_- of 9.1 at sigma^2 = 1, rho_min = 0.3 leaves ESS/n = 0.019 < 0.3
-    assert ess_ratio_lognormal_closed_form(s002._gamma_rule_91(1.0, 0.3)[1], 1.0) < 0.3
+    assert ess_ratio_lognormal_closed_form(s002.gamma_rule_section_9_1(1.0, 0.3)[1], 1.0) < 0.3
 # the code's mixture flips the sign of a bad sample's gradient at gamma_- = 1.99, w = 5.07
 assert flip > 0

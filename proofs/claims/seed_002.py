@@ -110,7 +110,7 @@ def _mixture(w, g, lam, wth):
     return beta * w**g + (1 - beta) * w
 
 
-def _gamma_rule_91(sigma2: float, rho_min: float, eps: float = 0.01) -> tuple[float, float]:
+def gamma_rule_section_9_1(sigma2: float, rho_min: float, eps: float = 0.01) -> tuple[float, float]:
     """Section 9.1 as printed: gamma_+ = min(1 - eps, s), gamma_- = 1 + min(1 - eps, s),
     s = sqrt(-log rho_min / sigma2)."""
     s = math.sqrt(-math.log(rho_min) / sigma2)
@@ -636,7 +636,7 @@ def _gamma_ranges():
     rng = np.random.default_rng(MC_SEED + 12)
     for s2 in (1e-6, 0.01, 0.5, 1.0, 5.0, 100.0, 1e4):
         for rho in _RHO_GRID:
-            gp, gn = _gamma_rule_91(s2, rho)
+            gp, gn = gamma_rule_section_9_1(s2, rho)
             lw = _lognormal_batch(rng, 256, s2)
             cp, _ = _seed_compute_gamma(lw, np.ones_like(lw), rho)
             _, cn = _seed_compute_gamma(lw, -np.ones_like(lw), rho)
@@ -1503,7 +1503,7 @@ def _gamma_plus_rule():
     in_range = True
     for s2 in _SIGMA2_GRID:
         for rho in _RHO_GRID:
-            gp, _ = _gamma_rule_91(s2, rho)
+            gp, _ = gamma_rule_section_9_1(s2, rho)
             in_range &= 0 < gp < 1
             ess = float(ess_ratio_lognormal_closed_form(gp, s2))
             worst = min(worst, ess / rho)
@@ -1528,7 +1528,7 @@ def _gamma_minus_rule():
     bad = []
     for s2 in _SIGMA2_GRID:
         for rho in _RHO_GRID:
-            _, gn = _gamma_rule_91(s2, rho)
+            _, gn = gamma_rule_section_9_1(s2, rho)
             ess = float(ess_ratio_lognormal_closed_form(gn, s2))
             if ess < rho:
                 bad.append((s2, rho, gn, ess))
@@ -2019,7 +2019,7 @@ def _appendix_a():
     s2, rho = 0.5, 0.3
     g = math.sqrt(-math.log(rho) / s2)
     ess = float(ess_ratio_lognormal_closed_form(g, s2))
-    gp, gn = _gamma_rule_91(s2, rho)
+    gp, gn = gamma_rule_section_9_1(s2, rho)
     return verdict_from(
         abs(ess - rho) < 1e-12,
         f"sigma^2 = {s2}, rho_min = {rho}: gamma = {g:.4f} gives ESS/n = {ess:.6f} = rho_min "
@@ -2048,7 +2048,7 @@ def _code_gamma_plus():
         lw = _lognormal_batch(rng, 4096, s2)
         A = np.ones_like(lw)
         gp, _ = _seed_compute_gamma(lw, A)
-        text, _ = _gamma_rule_91(float(np.var(lw, ddof=1)), 0.3)
+        text, _ = gamma_rule_section_9_1(float(np.var(lw, ddof=1)), 0.3)
         agree += abs(gp - text) < 1e-12
         rows.append(f"sigma^2 = {s2}: code {gp:.4f}, text {text:.4f}")
     one, _ = _seed_compute_gamma(np.array([3.0]), np.array([1.0]))
@@ -2077,7 +2077,7 @@ def _code_gamma_minus():
         lw = np.clip(lw, -20, 20) if s2 < 100 else lw
         A = -np.ones_like(lw)
         _, gn = _seed_compute_gamma(lw, A)
-        _, text = _gamma_rule_91(float(np.var(lw, ddof=1)), 0.3)
+        _, text = gamma_rule_section_9_1(float(np.var(lw, ddof=1)), 0.3)
         agree += abs(gn - text) < 1e-12
         rows.append(f"var(log w) = {np.var(lw, ddof=1):.4g}: code {gn:.4f}, text {text:.4f}")
     return verdict_from(
@@ -2101,9 +2101,9 @@ def _code_sigma():
     pop = float(np.var(lw[A > 0]))
     clamped = float(np.var(np.clip(lw[A > 0], -20, 20), ddof=1))
     gp_code, _ = _seed_compute_gamma(np.clip(lw, -20, 20), A)
-    gp_pop, _ = _gamma_rule_91(pop, 0.3)
+    gp_pop, _ = gamma_rule_section_9_1(pop, 0.3)
     return verdict_from(
-        abs(gp_code - _gamma_rule_91(clamped, 0.3)[0]) < 1e-12,
+        abs(gp_code - gamma_rule_section_9_1(clamped, 0.3)[0]) < 1e-12,
         f"5 positive samples with log w = (0, 0.5, -0.5, 1, 25): population variance {pop:.4f} "
         f"gives gamma_+ {gp_pop:.4f}; the code uses the Bessel-corrected variance of log w "
         f"clamped to 20 ({clamped:.4f}) and returns {gp_code:.4f}",
