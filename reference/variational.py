@@ -520,18 +520,24 @@ def _inf_cases(params: dict):
     ]
 
 
-def _seed_examples(params: dict):
-    """The (w, A) points of the section 5.1 table (w = 2, 0.5, 0.1; A = +-1)."""
-    return [
-        case(f"section 5.1 {label}", log_w=float(np.log(w)), A=a, **params)
-        for label, w, a in (
-            ("Case 1: w=2, A=1", 2.0, 1.0),
-            ("Case 2: w=2, A=-1", 2.0, -1.0),
-            ("Case 3: w=0.5, A=1", 0.5, 1.0),
-            ("Case 4: w=0.5, A=-1", 0.5, -1.0),
-            ("Case 4 extreme: w=0.1, A=-1", 0.1, -1.0),
-        )
-    ]
+def _seed_examples(params: dict, printed: bool = False):
+    """The (w, A) points of the section 5.1 table (w = 2, 0.5, 0.1; A = +-1). With
+    ``printed`` the note names the number the seed prints there for gamma* (alpha = 0.1); the
+    fixture stores what the formula really gives."""
+    rows = (
+        ("Case 1: w=2, A=1", 2.0, 1.0, 0.42, "1 (unclipped 1.737)"),
+        ("Case 2: w=2, A=-1", 2.0, -1.0, 0.85, "1 (unclipped 2.737)"),
+        ("Case 3: w=0.5, A=1", 0.5, 1.0, 0.58, "0 (unclipped -2.737)"),
+        ("Case 4: w=0.5, A=-1", 0.5, -1.0, 0.93, "0 (unclipped -1.737)"),
+        ("Case 4 extreme: w=0.1, A=-1", 0.1, -1.0, 0.99, "0.0414"),
+    )
+    out = []
+    for label, w, a, num, real in rows:
+        note = f"section 5.1 {label}"
+        if printed:
+            note += f" (seed prints ~{num}; the formula gives {real})"
+        out.append(case(note, log_w=float(np.log(w)), A=a, **params))
+    return out
 
 
 def _phi_2_3_cases():
@@ -605,7 +611,7 @@ def _gamma_exact_cases():
     cs = _grid({"lam": 0.05}) + _random({"lam": 0.05})
     for lam in (1e-30, 0.25, 5.0, 1e30):
         cs += _grid({"lam": lam}, LOG_W_SMALL, A_SMALL, fast=False)
-    cs += _seed_examples({"lam": 0.05})
+    cs += _seed_examples({"lam": 0.05}, printed=True)
     cs += _edge_errors({"lam": 0.05}, {"lam": (0.0, -1.0, INF, NAN)})
     cs += [
         case(f"edge: log_w = {lw}", log_w=lw, A=a, lam=0.05)
@@ -692,6 +698,15 @@ def _code_cases():
         case("equal log_w (sigma2 = 0)", log_w=[0.2, 0.2, 0.2], A=[1.0, -1.0, 0.0]),
         case("sigma2 just below 1e-8", log_w=[0.0, 1e-4 * 0.99], A=[1.0, -1.0], rho_min=0.9999),
         case("sigma2 above 1e-8", log_w=[0.0, 1e-3], A=[1.0, -1.0], rho_min=0.9999),
+        case(
+            "gamma_min = gamma_max = 0.5",
+            log_w=[0.0, 1.0, -1.0],
+            A=[1.0, 1.0, -1.0],
+            gamma_min=0.5,
+            gamma_max=0.5,
+        ),
+        case("gamma_max = 0", log_w=[0.0, 1.0, -1.0], A=[1.0, 1.0, -1.0], gamma_max=0.0),
+        case("rho_min = 1e-30", log_w=[0.0, 1.0, -1.0], A=[1.0, -1.0, -1.0], rho_min=1e-30),
         case(
             "rho_min = 1 (gamma_base = 0)", log_w=[0.0, 1.0, -1.0], A=[1.0, 1.0, -1.0], rho_min=1.0
         ),
