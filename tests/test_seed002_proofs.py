@@ -197,3 +197,43 @@ def test_sapo_weight_and_gates():
         num = mpmath.diff(lambda t: 2 / (1 + mpmath.exp(tau * (t - 1))), x)
         assert mpmath.almosteq(num, _num(dp, {ws.w: x, ws.tau: tau}), 1e-10)
         assert _num(dp, {ws.w: x, ws.tau: tau}) < 0 < _num(dn, {ws.w: x, ws.tau: tau})
+
+
+def test_ledger_numpy_helpers_match_the_weights_reference():
+    """The seed-002 claims evaluate the designs with small NumPy helpers; they must agree with
+    the mpmath reference of reference/weights.py (written independently)."""
+    import math
+
+    import numpy as np
+
+    import reference.weights as rw
+    from proofs.claims import seed_002 as s
+
+    w = np.array([0.01, 0.4, 1.0, 2.0, 3.0, 5.07, 40.0])
+    with mpmath.workdps(30):
+        pairs = [
+            (s._mm(w, 0.7), [rw.michaelis_menten_weight(math.log(x), 1.0, 0.7) for x in w]),
+            (
+                s._soft_sat_54(w, 1.5, 0.4),
+                [rw.soft_saturation_weight(math.log(x), 1.0, 1.5, 0.4) for x in w],
+            ),
+            (
+                s._soft_sat_92(w, 1.5, 1.0, 3.0),
+                [rw.threshold_saturation_weight(math.log(x), 1.0, 1.5, 1.0, 3.0) for x in w],
+            ),
+            (
+                s._mixture(w, 1.99, 1.0, 3.0),
+                [rw.sigmoid_blend_weight(math.log(x), 1.0, 1.99, 1.0, 3.0) for x in w],
+            ),
+        ]
+        for got, want in pairs:
+            assert np.allclose(got, [float(v) for v in want], rtol=1e-13)
+        # the ledger's finite differences of the emulated appendix-B loss vs the reference's
+        # closed-form effective weight of that loss
+        for lw, A in ((-0.5, 1.0), (0.3, 1.0), (-0.4, -1.0), (math.log(5.0), -1.0)):
+            fd = -s._grad_fd(
+                lambda lp, A=A: s._seed_loss(lp, np.zeros(1), np.array([A]), 0.6, 1.5),
+                np.array([lw]),
+            )[0]
+            want = float(rw.gradient_weight_design_seed_code(lw, A, 0.6, 1.5))
+            assert abs(fd - want) < 1e-7 * max(1.0, abs(want))
