@@ -735,7 +735,9 @@ def _sft_seed_code_cases():
     for row in _sft_cases():
         if row.note.startswith("edge"):
             continue
-        for lm in (-0.1, -3.0):
+        # -3.3, not -3: with log_w = 1 or 2 a log_mu of -3 puts log_pi exactly on a zero of the
+        # weight, where two float64 evaluations differ by one rounding of 0
+        for lm in (-0.1, -3.3):
             inputs = dict(row.inputs, log_mu=lm)
             cs.append(case(f"{row.note} log_mu={lm}", **inputs))
     cs += [
@@ -809,7 +811,10 @@ def _design_cases():
                             saturation_lambda=1.0,
                         )
                     )
-    for lw in (math.log(4.0), math.log(5.0), math.log(6.0), math.log(8.0)):
+    # The seed code's weight changes sign for w in (4.90, 5.24) at these settings (maximum
+    # +0.059 at w = 5.08); there it is a cancellation of terms ~10, so it is checked against
+    # mpmath in tests/test_weights.py with its own tolerance rather than in the shared fixture.
+    for lw in (math.log(4.0), math.log(6.0), math.log(8.0)):
         cs.append(
             case(
                 f"seed defaults, gamma_neg = 1.99, A = -1, w = {math.exp(lw):.3g}",
