@@ -327,3 +327,14 @@ def test_numpy_companion_phi():
             want = [float(ref.marginal_utility_section_2_3(v, a)) for v in lw]
         got = ref.marginal_utility_section_2_3_np(lw, a)
         assert np.allclose(got, want, rtol=1e-14, atol=1e-300)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,params", NAMED, ids=[n for n, _ in NAMED])
+def test_torch_compile_fullgraph(name, params):
+    """No host synchronisation or Python branching on tensor values: fullgraph compiles."""
+    fn = getattr(tv, name)
+    lw = torch.linspace(-5, 5, 33, dtype=torch.float64) + 1e-3
+    a = torch.linspace(-2, 2, 33, dtype=torch.float64) + 1e-3
+    compiled = torch.compile(fn, fullgraph=True)
+    assert torch.allclose(compiled(lw, a, *params), fn(lw, a, *params), rtol=1e-12, atol=1e-300)
