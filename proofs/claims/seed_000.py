@@ -970,6 +970,18 @@ def _p62d():
 
 
 @claim(
+    "000-6.2-e",
+    "6.2",
+    "The global variance constraint can be controlled through lambda or, equivalently, through "
+    "gamma_base.",
+    FALSE,
+    links=(REF + "lagrange_multiplier_variance_budget", "reference/gamma.py::gamma_star_ess"),
+)
+def _p62e():
+    return _pBc()
+
+
+@claim(
     "000-6.3-a",
     "6.3",
     "The inconsistency comes from a wrong phi in section 2.3; the corrected phi = sigma(-sign(A) "
@@ -1361,6 +1373,18 @@ def _p91a():
 def _p92a():
     res = pv.phi_symmetry_residual()
     return verdict_from(res == 0, f"sympy residual 1/(1+w) - phi(1/w, A<0) = {res}")
+
+
+@claim(
+    "000-9.2-b",
+    "9.2",
+    "The choice of gamma is fully determined by maximising the marginal utility, not by a "
+    "heuristic.",
+    FALSE,
+    links=(REF + "gamma_star_exact", REF + "gamma_hard"),
+)
+def _p92b():
+    return _no_heuristic()
 
 
 @claim(
