@@ -330,3 +330,267 @@ register_golden(
     gamma_reward_adjusted, _reward_cases, tensor_args=("sigma2", "sigma_r2", "tau", "rho_min")
 )
 register_golden(gamma_khat_bound, _khat_bound_cases, tensor_args=("khat", "threshold"))
+
+
+# --- seed 002 per-sign rule ---
+# Owned by the seed-002 weights work: everything below this marker (seed 002 appendix B
+# `GradientWeightDesign.compute_gamma` and its corrected batch version).
+
+SEED002_RHO_MIN = 0.3
+SEED002_GAMMA_POS_RANGE = (0.1, 0.99)
+SEED002_GAMMA_NEG_RANGE = (1.01, 1.99)
+SEED002_DEFAULTS = (0.5, 1.5)  # gamma_pos, gamma_neg when a sign is absent
+SEED002_VAR_FLOOR = 1e-8
+
+
+def _seed002_range(name, value):
+    if len(value) != 2:
+        raise ValueError(f"{name} must be a pair (lo, hi), got {value!r}")
+    return require_finite(f"{name}[0]", value[0]), require_finite(f"{name}[1]", value[1])
+
+
+def _seed002_split(log_w, A, mask):
+    from reference._checks import as_mask
+
+    lw = as_mp_list("log_w", log_w)
+    adv = as_mp_list("A", A)
+    if len(lw) != len(adv):
+        raise ValueError(f"log_w and A must have the same length, got {len(lw)} and {len(adv)}")
+    for i, (x, a) in enumerate(zip(lw, adv)):
+        require_finite(f"log_w[{i}]", x)
+        require_finite(f"A[{i}]", a)
+    keep = as_mask("mask", mask, len(lw))
+    pos = [x for x, a, k in zip(lw, adv, keep) if k and a > 0]
+    neg = [x for x, a, k in zip(lw, adv, keep) if k and a < 0]
+    return pos, neg
+
+
+def _sample_variance(xs):
+    """Unbiased (n - 1) sample variance, as torch.Tensor.var(); None for n < 2."""
+    n = len(xs)
+    if n < 2:
+        return None
+    mean = mpmath.fsum(xs) / n
+    return mpmath.fsum((x - mean) ** 2 for x in xs) / (n - 1)
+
+
+def per_sign_gamma_seed_code(
+    log_w,
+    A,
+    rho_min=SEED002_RHO_MIN,
+    gamma_pos_range=SEED002_GAMMA_POS_RANGE,
+    gamma_neg_range=SEED002_GAMMA_NEG_RANGE,
+):
+    """[gamma_pos, gamma_neg] of seed 002 appendix B ``GradientWeightDesign.compute_gamma``,
+    as written: a batch rule over every token (the seed passes no mask to it).
+
+    With s^2 = unbiased variance of log_w over the tokens with A > 0 (resp. A < 0), floored at
+    1e-8, and r = sqrt(-log(rho_min) / s^2):
+    gamma_pos = max(lo_pos, min(hi_pos, r)); gamma_neg = max(lo_neg, 1 + min(hi_neg - 1, r)).
+    Defaults 0.5 / 1.5 when a sign is absent; A == 0 and -0.0 count for neither sign.
+    A sign with a single token has variance NaN in torch; Python's max / min keep their first
+    argument against NaN, so the code returns max(lo, hi) for gamma_pos and
+    max(lo_neg, hi_neg) for gamma_neg there (reproduced). Section 9.1's text is this rule with
+    ranges (0, 1 - eps) and (1, 2 - eps) (no lower clip); the text gives no defaults.
+    Domain: log_w, A finite sequences of equal length, 0 < rho_min <= 1 (the code raises a
+    math domain error for rho_min > 1 and for 0 only when a sign is present; here always
+    ValueError), finite ranges. The seed's ``__call__`` clamps log_w to [-20, 20] before
+    calling this (pass clamped values to reproduce the pipeline). Returns a list of 2 mpf.
+    """
+    rho_min = require_range("rho_min", rho_min, lo=0, hi=1, lo_open=True)
+    lo_p, hi_p = _seed002_range("gamma_pos_range", gamma_pos_range)
+    lo_n, hi_n = _seed002_range("gamma_neg_range", gamma_neg_range)
+    pos, neg = _seed002_split(log_w, A, None)
+    log_rho = -mpmath.log(rho_min)
+
+    def ratio(xs):
+        var = _sample_variance(xs)
+        if var is None:
+            return None  # NaN in the seed code
+        return mpmath.sqrt(log_rho / max(var, mpmath.mpf(SEED002_VAR_FLOOR)))
+
+    if pos:
+        r = ratio(pos)
+        gamma_pos = max(lo_p, hi_p if r is None else min(hi_p, r))
+    else:
+        gamma_pos = mpmath.mpf(SEED002_DEFAULTS[0])
+    if neg:
+        r = ratio(neg)
+        gamma_neg = max(lo_n, 1 + (hi_n - 1 if r is None else min(hi_n - 1, r)))
+    else:
+        gamma_neg = mpmath.mpf(SEED002_DEFAULTS[1])
+    return [gamma_pos, gamma_neg]
+
+
+def per_sign_gamma(
+    log_w,
+    A,
+    mask=None,
+    rho_min=SEED002_RHO_MIN,
+    gamma_pos_range=SEED002_GAMMA_POS_RANGE,
+    gamma_neg_range=SEED002_GAMMA_NEG_RANGE,
+    default_pos=SEED002_DEFAULTS[0],
+    default_neg=SEED002_DEFAULTS[1],
+):
+    """[gamma_pos, gamma_neg]: the per-sign rule of seed 002 (section 9.1 / appendix B),
+    corrected for batches: only tokens selected by ``mask`` count (the seed's code also
+    counts padding), and the edges are defined instead of falling out of NaN comparisons.
+
+    gamma_pos = clip(r_pos, lo_pos, hi_pos), gamma_neg = clip(1 + r_neg, lo_neg, hi_neg) with
+    r = sqrt(-log(rho_min) / s^2) and s^2 the unbiased variance of log_w over the selected
+    tokens of that sign. Edges: s^2 = 0 or a single token (no spread measured) gives r = +inf,
+    i.e. the upper end of the range (the seed code's value); no token of a sign gives the
+    default (0.5 / 1.5); A == 0 and -0.0 count for neither sign; rho_min = 1 gives r = 0
+    (the lower ends). With ranges (0, 1 - eps), (1, 2 - eps) this is section 9.1's text.
+    Domain: 0 < rho_min <= 1, finite ranges with lo <= hi (else ValueError; the code would
+    silently return lo), finite defaults, mask a boolean sequence of the same length.
+    """
+    rho_min = require_range("rho_min", rho_min, lo=0, hi=1, lo_open=True)
+    lo_p, hi_p = _seed002_range("gamma_pos_range", gamma_pos_range)
+    lo_n, hi_n = _seed002_range("gamma_neg_range", gamma_neg_range)
+    if lo_p > hi_p:
+        raise ValueError(f"gamma_pos_range must have lo <= hi, got {gamma_pos_range!r}")
+    if lo_n > hi_n:
+        raise ValueError(f"gamma_neg_range must have lo <= hi, got {gamma_neg_range!r}")
+    default_pos = require_finite("default_pos", default_pos)
+    default_neg = require_finite("default_neg", default_neg)
+    pos, neg = _seed002_split(log_w, A, mask)
+    log_rho = -mpmath.log(rho_min)
+
+    def ratio(xs):
+        var = _sample_variance(xs)
+        if var is None or var == 0:
+            return mpmath.inf
+        return mpmath.sqrt(log_rho / var)
+
+    gamma_pos = min(hi_p, max(lo_p, ratio(pos))) if pos else default_pos
+    gamma_neg = min(hi_n, max(lo_n, 1 + ratio(neg))) if neg else default_neg
+    return [mpmath.mpf(gamma_pos), mpmath.mpf(gamma_neg)]
+
+
+def _per_sign_batches():
+    import numpy as np
+
+    rng = np.random.default_rng(2002)
+    out = []
+    for s2 in (0.01, 0.5, 1.2, 4.0, 25.0):
+        lw = rng.normal(-s2 / 2, s2**0.5, size=48)
+        adv = rng.normal(0.0, 1.0, size=48)
+        out.append((f"seeded sigma2={s2} n=48", [float(x) for x in lw], [float(a) for a in adv]))
+    lw = rng.normal(0.0, 1.0, size=32)
+    adv = rng.normal(0.0, 1.0, size=32)
+    lw_neg_wide = [float(x * (4.0 if a < 0 else 0.5)) for x, a in zip(lw, adv)]
+    out.append(("seeded: A<0 spread 4, A>0 spread 0.5", lw_neg_wide, [float(a) for a in adv]))
+    return out
+
+
+def _per_sign_common_cases():
+    cs = [case(note, log_w=lw, A=adv) for note, lw, adv in _per_sign_batches()]
+    cs += [
+        case("no negative samples: gamma_neg default", log_w=[0.1, -0.5, 1.2], A=[1.0, 2.0, 0.5]),
+        case(
+            "no positive samples: gamma_pos default", log_w=[0.1, -0.5, 1.2], A=[-1.0, -2.0, -3.0]
+        ),
+        case("every A == 0 (and -0.0): both defaults", log_w=[0.3, -0.2], A=[0.0, -0.0]),
+        case("single token of each sign (variance NaN in torch)", log_w=[0.4, -0.3], A=[1.0, -1.0]),
+        case(
+            "equal log_w within a sign (variance 0)",
+            log_w=[0.2, 0.2, -1.0, -1.0],
+            A=[1.0, 2.0, -1.0, -1.0],
+        ),
+        case(
+            "A = 0 tokens ignored",
+            log_w=[0.0, 50.0, 1.0, -1.0, 2.0, -2.0],
+            A=[1.0, 0.0, 1.0, -1.0, -0.0, -1.0],
+        ),
+        case(
+            "extreme: log_w +-700 (huge variance, lower clip)",
+            log_w=[700.0, -700.0, 0.0, 650.0],
+            A=[1.0, 1.0, -1.0, -1.0],
+        ),
+        case(
+            "seed pipeline: log_w clamped to +-20",
+            log_w=[20.0, -20.0, 3.0, -20.0, 20.0, 1.0],
+            A=[1.0, 1.0, 1.0, -1.0, -1.0, -1.0],
+        ),
+        case(
+            "tiny spread 1e-9 (floor 1e-8 in the code)",
+            log_w=[1.0, 1.0 + 1e-9, 0.5, 0.5 + 1e-9],
+            A=[1.0, 1.0, -1.0, -1.0],
+        ),
+        case("edge: NaN in log_w", log_w=[0.0, float("nan")], A=[1.0, -1.0]),
+        case("edge: inf in A", log_w=[0.0, 1.0], A=[float("inf"), -1.0]),
+        case("edge: -inf in log_w", log_w=[float("-inf"), 1.0], A=[1.0, -1.0]),
+    ]
+    return cs
+
+
+def _per_sign_seed_code_cases():
+    cs = _per_sign_common_cases()
+    lw, adv = _per_sign_batches()[2][1:]
+    cs += [
+        case("rho_min = 1: lower clips", log_w=lw, A=adv, rho_min=1.0),
+        case("rho_min = 1e-12", log_w=lw, A=adv, rho_min=1e-12),
+        case(
+            "section 9.1 text ranges (0, 0.99), (1, 1.99)",
+            log_w=lw,
+            A=adv,
+            gamma_pos_range=[0.0, 0.99],
+            gamma_neg_range=[1.0, 1.99],
+        ),
+        case("inverted range (code returns lo)", log_w=lw, A=adv, gamma_pos_range=[0.9, 0.2]),
+        case("edge: rho_min = 0", log_w=lw, A=adv, rho_min=0.0),
+        case("edge: rho_min > 1", log_w=lw, A=adv, rho_min=1.5),
+        case("edge: range NaN", log_w=lw, A=adv, gamma_neg_range=[1.01, float("nan")]),
+    ]
+    return cs
+
+
+def _per_sign_cases():
+    cs = _per_sign_common_cases()
+    lw, adv = _per_sign_batches()[2][1:]
+    n = len(lw)
+    cs += [
+        case("mask keeps every token", log_w=lw, A=adv, mask=[True] * n),
+        case("mask drops the first half", log_w=lw, A=adv, mask=[i >= n // 2 for i in range(n)]),
+        case(
+            "mask drops an outlier",
+            log_w=[0.1, 0.3, 40.0, -0.2, 0.0],
+            A=[1.0, 1.0, 1.0, -1.0, -1.0],
+            mask=[True, True, False, True, True],
+        ),
+        case(
+            "mask drops every positive token",
+            log_w=[0.1, 0.3, -0.2, 0.0],
+            A=[1.0, 1.0, -1.0, -1.0],
+            mask=[False, False, True, True],
+        ),
+        case("empty mask: both defaults", log_w=[0.1, 0.3], A=[1.0, -1.0], mask=[False, False]),
+        case("rho_min = 1: lower clips", log_w=lw, A=adv, rho_min=1.0),
+        case(
+            "section 9.1 text ranges (0, 0.99), (1, 1.99)",
+            log_w=lw,
+            A=adv,
+            gamma_pos_range=[0.0, 0.99],
+            gamma_neg_range=[1.0, 1.99],
+        ),
+        case("custom defaults", log_w=[0.1], A=[0.0], default_pos=0.7, default_neg=1.2),
+        case("edge: inverted range", log_w=lw, A=adv, gamma_pos_range=[0.9, 0.2]),
+        case("edge: rho_min = 0", log_w=lw, A=adv, rho_min=0.0),
+        case("edge: mask length", log_w=[0.1, 0.2], A=[1.0, 1.0], mask=[True]),
+    ]
+    return cs
+
+
+register_golden(
+    per_sign_gamma_seed_code,
+    _per_sign_seed_code_cases,
+    tensor_args=("log_w", "A"),
+    float_args=("rho_min", "gamma_pos_range", "gamma_neg_range"),
+)
+register_golden(
+    per_sign_gamma,
+    _per_sign_cases,
+    tensor_args=("log_w", "A"),
+    float_args=("rho_min", "gamma_pos_range", "gamma_neg_range", "default_pos", "default_neg"),
+)

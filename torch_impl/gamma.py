@@ -92,3 +92,121 @@ def gamma_khat_bound(khat, threshold=0.7) -> torch.Tensor:
     bound = threshold / khat
     bound = torch.where(khat <= 0, torch.full_like(bound, float("inf")), bound)
     return bound.to(out_dtype)
+
+
+# --- seed 002 per-sign rule ---
+# Owned by the seed-002 weights work: everything below this marker (torch twins of
+# reference.gamma.per_sign_gamma_seed_code / per_sign_gamma). Batch rules: they reduce over
+# every element of log_w and return a tensor [gamma_pos, gamma_neg] of shape (2,).
+
+
+def _seed002_pair(name, value):
+    if len(value) != 2:
+        raise ValueError(f"{name} must be a pair (lo, hi), got {value!r}")
+    check_finite(f"{name}[0]", value[0])
+    check_finite(f"{name}[1]", value[1])
+    return value[0], value[1]
+
+
+def _seed002_prepare(log_w, A, mask):
+    check_finite("log_w", log_w)
+    check_finite("A", A)
+    (log_w, A), out_dtype = promote(log_w, A)
+    log_w, A = torch.broadcast_tensors(log_w, A)
+    if mask is None:
+        keep = torch.ones_like(log_w, dtype=torch.bool)
+    else:
+        keep = torch.as_tensor(mask, device=log_w.device).to(torch.bool)
+        if keep.shape != log_w.shape:
+            raise ValueError(
+                f"mask must have the shape of log_w {tuple(log_w.shape)}, got {tuple(keep.shape)}"
+            )
+    return log_w, A, keep, out_dtype
+
+
+def _seed002_var(x: torch.Tensor, sel: torch.Tensor):
+    """(n, unbiased variance) of x over sel (two-pass with a refined mean; no host sync)."""
+    w = sel.to(x.dtype)
+    n = w.sum()
+    n1 = torch.clamp(n, min=1)
+    mean = (x * w).sum() / n1
+    mean = mean + ((x - mean) * w).sum() / n1
+    var = (((x - mean) * w) ** 2).sum() / torch.clamp(n - 1, min=1)
+    return n, var
+
+
+def per_sign_gamma_seed_code(
+    log_w, A, rho_min=0.3, gamma_pos_range=(0.1, 0.99), gamma_neg_range=(1.01, 1.99)
+) -> torch.Tensor:
+    """Seed 002 appendix B compute_gamma as written, over all elements: [gamma_pos, gamma_neg].
+
+    r = sqrt(-log rho_min / max(var, 1e-8)) per sign (unbiased variance of log_w over A > 0,
+    resp. A < 0); gamma_pos = max(lo, min(hi, r)), gamma_neg = max(lo, 1 + min(hi - 1, r));
+    one token of a sign gives max(lo, hi) (the code's NaN comparison); none gives 0.5 / 1.5.
+    """
+    check_range("rho_min", rho_min, lo=0, hi=1, lo_open=True)
+    lo_p, hi_p = _seed002_pair("gamma_pos_range", gamma_pos_range)
+    lo_n, hi_n = _seed002_pair("gamma_neg_range", gamma_neg_range)
+    log_w, A, keep, out_dtype = _seed002_prepare(log_w, A, None)
+    dt, dev = log_w.dtype, log_w.device
+
+    def t(v):
+        return torch.as_tensor(v, dtype=dt, device=dev)
+
+    log_rho = -torch.log(t(rho_min))
+
+    def rule(sel, lo, hi, offset, default):
+        n, var = _seed002_var(log_w, sel)
+        r = torch.sqrt(log_rho / torch.clamp(var, min=1e-8))
+        g = torch.maximum(t(lo), offset + torch.minimum(t(hi) - offset, r))
+        g = torch.where(n == 1, torch.maximum(t(lo), t(hi)), g)
+        return torch.where(n == 0, t(default), g)
+
+    g_pos = rule(keep & (A > 0), lo_p, hi_p, 0.0, 0.5)
+    g_neg = rule(keep & (A < 0), lo_n, hi_n, 1.0, 1.5)
+    return torch.stack([g_pos, g_neg]).to(out_dtype)
+
+
+def per_sign_gamma(
+    log_w,
+    A,
+    mask=None,
+    rho_min=0.3,
+    gamma_pos_range=(0.1, 0.99),
+    gamma_neg_range=(1.01, 1.99),
+    default_pos=0.5,
+    default_neg=1.5,
+) -> torch.Tensor:
+    """Corrected per-sign rule over the tokens selected by ``mask``: [gamma_pos, gamma_neg],
+    gamma_pos = clip(r, lo, hi), gamma_neg = clip(1 + r, lo, hi), r = sqrt(-log rho_min / s^2);
+    s^2 = 0 or one token gives r = inf (upper end); no token gives the default."""
+    check_range("rho_min", rho_min, lo=0, hi=1, lo_open=True)
+    lo_p, hi_p = _seed002_pair("gamma_pos_range", gamma_pos_range)
+    lo_n, hi_n = _seed002_pair("gamma_neg_range", gamma_neg_range)
+    for name, (lo, hi) in (
+        ("gamma_pos_range", (lo_p, hi_p)),
+        ("gamma_neg_range", (lo_n, hi_n)),
+    ):
+        if not isinstance(lo, torch.Tensor) and lo > hi:
+            raise ValueError(f"{name} must have lo <= hi, got {(lo, hi)!r}")
+    check_finite("default_pos", default_pos)
+    check_finite("default_neg", default_neg)
+    log_w, A, keep, out_dtype = _seed002_prepare(log_w, A, mask)
+    dt, dev = log_w.dtype, log_w.device
+
+    def t(v):
+        return torch.as_tensor(v, dtype=dt, device=dev)
+
+    log_rho = -torch.log(t(rho_min))
+
+    def rule(sel, lo, hi, offset, default):
+        n, var = _seed002_var(log_w, sel)
+        spread = (n >= 2) & (var > 0)
+        r = torch.sqrt(log_rho / torch.where(spread, var, torch.ones_like(var)))
+        r = torch.where(spread, r, torch.full_like(r, float("inf")))
+        g = torch.clamp(offset + r, min=t(lo), max=t(hi))
+        return torch.where(n == 0, t(default), g)
+
+    g_pos = rule(keep & (A > 0), lo_p, hi_p, 0.0, default_pos)
+    g_neg = rule(keep & (A < 0), lo_n, hi_n, 1.0, default_neg)
+    return torch.stack([g_pos, g_neg]).to(out_dtype)
