@@ -23,12 +23,16 @@ mpmath at the ambient precision (callers scope it with ``mpmath.workdps``). sign
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import mpmath
 import numpy as np
 
 from reference._checks import as_mask, require_finite, require_not_nan, require_range
 from reference.gamma import gamma_star_ess
 from reference.golden import case, register_golden
+
+Real = float | mpmath.mpf
 
 # ------------------------------------------------------------------------------ helpers
 
@@ -85,7 +89,7 @@ def _slog(s: int, lw):
 # ------------------------------------------------------------------ marginal utilities
 
 
-def marginal_utility_section_2_3(log_w, A):
+def marginal_utility_section_2_3(log_w: Real, A: Real) -> mpmath.mpf:
     """phi(w, A) = 1 / (1 + w^sign(A)) (seed 000 section 2.3, boxed unified form).
 
     The piecewise definition of section 2.3 is 1/(1 + w) for A > 0 and w/(1 + w) for A < 0;
@@ -100,7 +104,7 @@ def marginal_utility_section_2_3(log_w, A):
     return _sigmoid(-_slog(s, lw))
 
 
-def marginal_utility_hard(log_w, A):
+def marginal_utility_hard(log_w: Real, A: Real) -> mpmath.mpf:
     """phi(w, A) = 1[sign(log w) != sign(A)] (seed 000 section 6.3, "correct" definition).
 
     As written with sign(0) = 0: the four open cases give 0 (w > 1, A > 0), 1 (w > 1, A < 0),
@@ -113,7 +117,7 @@ def marginal_utility_hard(log_w, A):
     return mpmath.mpf(1 if _sign(lw) != _sign(a) else 0)
 
 
-def marginal_utility_soft(log_w, A, temperature=1.0):
+def marginal_utility_soft(log_w: Real, A: Real, temperature: Real = 1.0) -> mpmath.mpf:
     """phi(w, A) = sigma(-sign(A) log w T) (seed 000 section 6.3 soft version; T = 1 is the
     phi of section 7.1 and appendix A).
 
@@ -130,7 +134,7 @@ def marginal_utility_soft(log_w, A, temperature=1.0):
 # ---------------------------------------------------------------- optimal weight, lambda
 
 
-def optimal_weight(log_w, A, lam):
+def optimal_weight(log_w: Real, A: Real, lam: Real) -> mpmath.mpf:
     """f*(w, A) = phi(w, A) / (2 lambda |A|) with phi = 1 / (1 + w^sign(A)) (seed 000 sections
     3.3-3.4; with the identical phi of section 7.1 also section 7.2).
 
@@ -146,7 +150,9 @@ def optimal_weight(log_w, A, lam):
     return phi / (2 * lam * abs(a))
 
 
-def lagrange_multiplier_variance_budget(log_w, A, c_max, mask=None):
+def lagrange_multiplier_variance_budget(
+    log_w: Sequence[Real], A: Sequence[Real], c_max: Real, mask: Sequence[bool] | None = None
+) -> mpmath.mpf:
     """lambda = (1/2) sqrt(mean(phi^2) / C_max), phi = sigma(-sign(A) log w) (seed 000 appendix
     B), the multiplier for which the sample mean of (f*)^2 A^2 = phi^2 / (4 lambda^2) equals
     C_max.
@@ -179,7 +185,7 @@ def lagrange_multiplier_variance_budget(log_w, A, c_max, mask=None):
 # ------------------------------------------------------------------- Theorem 4.1 gammas
 
 
-def gamma_star_exact(log_w, A, lam):
+def gamma_star_exact(log_w: Real, A: Real, lam: Real) -> mpmath.mpf:
     """Theorem 4.1: gamma* = clip[(-log(2 lambda |A|) - log(1 + w^sign(A))) / log w, 0, 1].
 
     Seed 000 sections 4.2-4.4 with alpha = 2 lambda |A|; the section 5.1 examples (alpha = 0.1)
@@ -197,7 +203,7 @@ def gamma_star_exact(log_w, A, lam):
     return min(mpmath.mpf(1), max(mpmath.mpf(0), raw))
 
 
-def gamma_star_approx(log_w, A):
+def gamma_star_approx(log_w: Real, A: Real) -> mpmath.mpf:
     """Theorem 4.1, approximate form: gamma* ~ clip[-log(1 + w^sign(A)) / log w, 0, 1] (seed
     000 section 4.4, alpha ignored; equal to the exact form at alpha = 1).
 
@@ -213,7 +219,7 @@ def gamma_star_approx(log_w, A):
 # ------------------------------------------------------------------- section 6 gammas
 
 
-def gamma_approx_section_6_1(log_w, A, eps):
+def gamma_approx_section_6_1(log_w: Real, A: Real, eps: Real) -> mpmath.mpf:
     """gamma*_approx = 1 - phi log(1/phi) / max(|log w|, eps) (seed 000 section 6.1), with the
     phi of section 2.3, phi = 1 / (1 + w^sign(A)), so log(1/phi) = log(1 + w^sign(A)).
 
@@ -230,7 +236,7 @@ def gamma_approx_section_6_1(log_w, A, eps):
     return 1 - phi * _softplus(x) / max(abs(lw), eps)
 
 
-def gamma_practical_section_6_2(log_w, A, gamma_base):
+def gamma_practical_section_6_2(log_w: Real, A: Real, gamma_base: Real) -> mpmath.mpf:
     """gamma*_practical = gamma_base + (1 - gamma_base) g(w, A), g = 1 - phi = w^s / (1 + w^s),
     s = sign(A), phi of section 2.3 (seed 000 section 6.2).
 
@@ -246,7 +252,7 @@ def gamma_practical_section_6_2(log_w, A, gamma_base):
 # ------------------------------------------------------------ Theorem 7.1 / section 8
 
 
-def gamma_hard(log_w, A, gamma_base):
+def gamma_hard(log_w: Real, A: Real, gamma_base: Real) -> mpmath.mpf:
     """Theorem 7.1 (boxed) = the section 8.1 case table: gamma = gamma_base
     + (1 - gamma_base) 1[w < 1, A < 0] - gamma_base 1[w > 1, A > 0].
 
@@ -265,7 +271,7 @@ def gamma_hard(log_w, A, gamma_base):
     return gb
 
 
-def gamma_soft_section_8_2(log_w, A, gamma_base, temperature):
+def gamma_soft_section_8_2(log_w: Real, A: Real, gamma_base: Real, temperature: Real) -> mpmath.mpf:
     """Section 8.2 as printed: gamma = gamma_base sigma(-s l T) + sigma(l T) (1 - sigma(-s l T)),
     l = log w, s = sign(A), T the temperature.
 
@@ -283,7 +289,9 @@ def gamma_soft_section_8_2(log_w, A, gamma_base, temperature):
     return gb * _sigmoid(-x) + _sigmoid(lw * t) * _sigmoid(x)
 
 
-def gamma_soft_section_8_2_corrected(log_w, A, gamma_base, temperature):
+def gamma_soft_section_8_2_corrected(
+    log_w: Real, A: Real, gamma_base: Real, temperature: Real
+) -> mpmath.mpf:
     """Section 8.2 corrected: gamma = gamma_base phi + sigma(-l T) (1 - phi), phi =
     sigma(-s l T): the continuous version of the "soft form" of Theorem 7.1 (section 7.4),
     gamma_base phi + (1 - phi) 1[w < 1], with 1[w < 1] -> sigma(-l T).
@@ -299,7 +307,7 @@ def gamma_soft_section_8_2_corrected(log_w, A, gamma_base, temperature):
     return gb * _sigmoid(-x) + _sigmoid(-lw * t) * _sigmoid(x)
 
 
-def gamma_soft_section_8_3(log_w, A, gamma_base):
+def gamma_soft_section_8_3(log_w: Real, A: Real, gamma_base: Real) -> mpmath.mpf:
     """Section 8.3 as printed (boxed): gamma = gamma_base + (1 - gamma_base) sigma(l) sigma(-A)
     - gamma_base sigma(-l) sigma(A), l = log w, no temperature, the raw advantage A.
 
@@ -317,7 +325,9 @@ def gamma_soft_section_8_3(log_w, A, gamma_base):
     return gb * (p_hi + p_lo * p_neg) + (1 - gb) * p_hi * p_neg
 
 
-def gamma_soft_section_8_3_corrected(log_w, A, gamma_base, temperature):
+def gamma_soft_section_8_3_corrected(
+    log_w: Real, A: Real, gamma_base: Real, temperature: Real
+) -> mpmath.mpf:
     """Section 8.3 corrected: gamma = gamma_base + (1 - gamma_base) P4 - gamma_base P1 with
     P4 = sigma(-l T) sigma(-A T) (w < 1, A < 0) and P1 = sigma(l T) sigma(A T) (w > 1, A > 0).
 
@@ -370,8 +380,14 @@ def _code_gamma_base(lw, keep, rho_min, gamma_min, gamma_max):
 
 
 def is_reshape_v2_gamma(
-    log_w, A, mask=None, rho_min=0.3, gamma_min=0.0, gamma_max=1.0, temperature=5.0
-):
+    log_w: Sequence[Real],
+    A: Sequence[Real],
+    mask: Sequence[bool] | None = None,
+    rho_min: Real = 0.3,
+    gamma_min: Real = 0.0,
+    gamma_max: Real = 1.0,
+    temperature: Real = 5.0,
+) -> list[mpmath.mpf]:
     """Per-token gamma of the seed 000 section 10 code ``is_reshape_v2_gamma``.
 
     gamma_base = max(gamma_min, min(gamma_max, sqrt(-log rho_min / sigma2))) with sigma2 the
@@ -399,8 +415,14 @@ def is_reshape_v2_gamma(
 
 
 def is_reshape_v2_gradient_weight(
-    log_w, A, mask=None, rho_min=0.3, gamma_min=0.0, gamma_max=1.0, temperature=5.0
-):
+    log_w: Sequence[Real],
+    A: Sequence[Real],
+    mask: Sequence[bool] | None = None,
+    rho_min: Real = 0.3,
+    gamma_min: Real = 0.0,
+    gamma_max: Real = 1.0,
+    temperature: Real = 5.0,
+) -> list[mpmath.mpf]:
     """Per-token gradient weight of the section 10 loss ``is_reshape_v2_loss``:
     -d pg_loss / d log_prob_i = m_i w_i^gamma_i A_i / sum(m), gamma from
     :func:`is_reshape_v2_gamma` (w^gamma is detached in the code, so gamma carries no gradient).
@@ -423,13 +445,13 @@ def is_reshape_v2_gradient_weight(
 # ------------------------------------------------------------------ NumPy companions
 
 
-def marginal_utility_section_2_3_np(log_w, A):
+def marginal_utility_section_2_3_np(log_w: np.ndarray | float, A: np.ndarray | float) -> np.ndarray:
     """NumPy float64 twin of :func:`marginal_utility_section_2_3` (no argument checks)."""
     x = np.sign(np.asarray(A, dtype=np.float64)) * np.asarray(log_w, dtype=np.float64)
     return 0.5 * (1 - np.tanh(x / 2))
 
 
-def gamma_star_exact_np(log_w, A, lam):
+def gamma_star_exact_np(log_w: np.ndarray | float, A: np.ndarray | float, lam: float) -> np.ndarray:
     """NumPy float64 twin of :func:`gamma_star_exact` (no argument checks; log_w != 0)."""
     lw = np.asarray(log_w, dtype=np.float64)
     a = np.asarray(A, dtype=np.float64)

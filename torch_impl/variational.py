@@ -12,6 +12,8 @@ gradient weight ``is_reshape_v2_gradient_weight``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from torch_impl._validate import (
@@ -23,6 +25,8 @@ from torch_impl._validate import (
     promote,
 )
 from torch_impl.gamma import gamma_star_ess
+
+TensorLike = torch.Tensor | float
 
 SIGMA2_FLOOR = 1e-8
 
@@ -75,21 +79,23 @@ def _check_temperature(temperature) -> None:
 # ------------------------------------------------------------------ marginal utilities
 
 
-def marginal_utility_section_2_3(log_w, A) -> torch.Tensor:
+def marginal_utility_section_2_3(log_w: TensorLike, A: TensorLike) -> torch.Tensor:
     """phi = 1 / (1 + w^sign(A)) = sigma(-sign(A) log w) (seed 000 section 2.3); A = 0: 1/2."""
     _check_la(log_w, A)
     (log_w, A), out = promote(log_w, A)
     return torch.sigmoid(-_slog(log_w, A)).to(out)
 
 
-def marginal_utility_hard(log_w, A) -> torch.Tensor:
+def marginal_utility_hard(log_w: TensorLike, A: TensorLike) -> torch.Tensor:
     """phi = 1[sign(log w) != sign(A)] (seed 000 section 6.3), sign(0) = 0."""
     _check_la(log_w, A)
     (log_w, A), out = promote(log_w, A)
     return (torch.sign(log_w) != torch.sign(A)).to(log_w.dtype).to(out)
 
 
-def marginal_utility_soft(log_w, A, temperature=1.0) -> torch.Tensor:
+def marginal_utility_soft(
+    log_w: TensorLike, A: TensorLike, temperature: TensorLike = 1.0
+) -> torch.Tensor:
     """phi = sigma(-sign(A) log w T) (seed 000 sections 6.3 / 7.1); A = 0: 1/2."""
     _check_la(log_w, A)
     _check_temperature(temperature)
@@ -100,7 +106,7 @@ def marginal_utility_soft(log_w, A, temperature=1.0) -> torch.Tensor:
 # ---------------------------------------------------------------- optimal weight, lambda
 
 
-def optimal_weight(log_w, A, lam) -> torch.Tensor:
+def optimal_weight(log_w: TensorLike, A: TensorLike, lam: TensorLike) -> torch.Tensor:
     """f* = phi / (2 lambda |A|), phi = sigma(-sign(A) log w) (seed 000 sections 3.3-3.4, 7.2).
 
     A = 0 raises ``ValueError``; lam must be finite and > 0.
@@ -133,7 +139,13 @@ def optimal_weight(log_w, A, lam) -> torch.Tensor:
     return res.to(out)
 
 
-def lagrange_multiplier_variance_budget(log_w, A, c_max, mask=None, dim: int = -1) -> torch.Tensor:
+def lagrange_multiplier_variance_budget(
+    log_w: TensorLike,
+    A: TensorLike,
+    c_max: TensorLike,
+    mask: torch.Tensor | Sequence[bool] | None = None,
+    dim: int = -1,
+) -> torch.Tensor:
     """lambda = (1/2) sqrt(mean(phi^2) / C_max) over ``dim`` (seed 000 appendix B), phi =
     sigma(-sign(A) log w), the mean taken over the entries selected by ``mask``.
 
@@ -170,7 +182,7 @@ def lagrange_multiplier_variance_budget(log_w, A, c_max, mask=None, dim: int = -
 # ------------------------------------------------------------------- Theorem 4.1 gammas
 
 
-def gamma_star_exact(log_w, A, lam) -> torch.Tensor:
+def gamma_star_exact(log_w: TensorLike, A: TensorLike, lam: TensorLike) -> torch.Tensor:
     """Theorem 4.1: clip[(-log(2 lambda |A|) - log(1 + w^sign(A))) / log w, 0, 1].
 
     log_w = 0 raises ``ValueError``; A = 0 gives 1 for w > 1 and 0 for w < 1 (alpha -> 0+).
@@ -199,7 +211,7 @@ def gamma_star_exact(log_w, A, lam) -> torch.Tensor:
     return _clip_ratio(num, log_w).to(out)
 
 
-def gamma_star_approx(log_w, A) -> torch.Tensor:
+def gamma_star_approx(log_w: TensorLike, A: TensorLike) -> torch.Tensor:
     """Theorem 4.1 approximate form: clip[-log(1 + w^sign(A)) / log w, 0, 1]; log_w = 0 raises."""
     _check_nonzero_log_w(log_w)
     check_finite("A", A)
@@ -210,7 +222,7 @@ def gamma_star_approx(log_w, A) -> torch.Tensor:
 # ------------------------------------------------------------------- section 6 gammas
 
 
-def gamma_approx_section_6_1(log_w, A, eps) -> torch.Tensor:
+def gamma_approx_section_6_1(log_w: TensorLike, A: TensorLike, eps: TensorLike) -> torch.Tensor:
     """Section 6.1: 1 - phi log(1/phi) / max(|log w|, eps), phi = 1 / (1 + w^sign(A)); no clip."""
     _check_la(log_w, A, finite_log_w=True)
     check_finite("eps", eps)
@@ -221,7 +233,9 @@ def gamma_approx_section_6_1(log_w, A, eps) -> torch.Tensor:
     return (1 - torch.sigmoid(-x) * _softplus(x) / denom).to(out)
 
 
-def gamma_practical_section_6_2(log_w, A, gamma_base) -> torch.Tensor:
+def gamma_practical_section_6_2(
+    log_w: TensorLike, A: TensorLike, gamma_base: TensorLike
+) -> torch.Tensor:
     """Section 6.2: gamma_base + (1 - gamma_base) w^s / (1 + w^s), s = sign(A)."""
     _check_la(log_w, A)
     _check_gamma_base(gamma_base)
@@ -232,7 +246,7 @@ def gamma_practical_section_6_2(log_w, A, gamma_base) -> torch.Tensor:
 # ------------------------------------------------------------ Theorem 7.1 / section 8
 
 
-def gamma_hard(log_w, A, gamma_base) -> torch.Tensor:
+def gamma_hard(log_w: TensorLike, A: TensorLike, gamma_base: TensorLike) -> torch.Tensor:
     """Theorem 7.1 / section 8.1: 0 (w > 1, A > 0), 1 (w < 1, A < 0), else gamma_base."""
     _check_la(log_w, A)
     _check_gamma_base(gamma_base)
@@ -244,7 +258,9 @@ def gamma_hard(log_w, A, gamma_base) -> torch.Tensor:
     return res.to(out)
 
 
-def gamma_soft_section_8_2(log_w, A, gamma_base, temperature) -> torch.Tensor:
+def gamma_soft_section_8_2(
+    log_w: TensorLike, A: TensorLike, gamma_base: TensorLike, temperature: TensorLike
+) -> torch.Tensor:
     """Section 8.2 as printed: gamma_base sigma(-s l T) + sigma(l T) (1 - sigma(-s l T))."""
     _check_la(log_w, A)
     _check_gamma_base(gamma_base)
@@ -254,7 +270,9 @@ def gamma_soft_section_8_2(log_w, A, gamma_base, temperature) -> torch.Tensor:
     return (gb * torch.sigmoid(-x) + torch.sigmoid(log_w * t) * torch.sigmoid(x)).to(out)
 
 
-def gamma_soft_section_8_2_corrected(log_w, A, gamma_base, temperature) -> torch.Tensor:
+def gamma_soft_section_8_2_corrected(
+    log_w: TensorLike, A: TensorLike, gamma_base: TensorLike, temperature: TensorLike
+) -> torch.Tensor:
     """Section 8.2 corrected: gamma_base phi + sigma(-l T) (1 - phi), phi = sigma(-s l T)."""
     _check_la(log_w, A)
     _check_gamma_base(gamma_base)
@@ -264,7 +282,9 @@ def gamma_soft_section_8_2_corrected(log_w, A, gamma_base, temperature) -> torch
     return (gb * torch.sigmoid(-x) + torch.sigmoid(-log_w * t) * torch.sigmoid(x)).to(out)
 
 
-def gamma_soft_section_8_3(log_w, A, gamma_base) -> torch.Tensor:
+def gamma_soft_section_8_3(
+    log_w: TensorLike, A: TensorLike, gamma_base: TensorLike
+) -> torch.Tensor:
     """Section 8.3 as printed: gamma_base + (1 - gamma_base) sigma(l) sigma(-A)
     - gamma_base sigma(-l) sigma(A) (computed without cancellation)."""
     _check_la(log_w, A)
@@ -274,7 +294,9 @@ def gamma_soft_section_8_3(log_w, A, gamma_base) -> torch.Tensor:
     return (gb * (p_hi + p_lo * p_neg) + (1 - gb) * p_hi * p_neg).to(out)
 
 
-def gamma_soft_section_8_3_corrected(log_w, A, gamma_base, temperature) -> torch.Tensor:
+def gamma_soft_section_8_3_corrected(
+    log_w: TensorLike, A: TensorLike, gamma_base: TensorLike, temperature: TensorLike
+) -> torch.Tensor:
     """Section 8.3 corrected: gamma_base + (1 - gamma_base) P4 - gamma_base P1, P4 =
     sigma(-l T) sigma(-A T), P1 = sigma(l T) sigma(A T) (= the section 10 code before clamp)."""
     _check_la(log_w, A)
@@ -310,7 +332,14 @@ def _keep(mask, like: torch.Tensor) -> torch.Tensor:
 
 
 def is_reshape_v2_gamma(
-    log_w, A, mask=None, rho_min=0.3, gamma_min=0.0, gamma_max=1.0, temperature=5.0, dim: int = -1
+    log_w: TensorLike,
+    A: TensorLike,
+    mask: torch.Tensor | Sequence[bool] | None = None,
+    rho_min: TensorLike = 0.3,
+    gamma_min: TensorLike = 0.0,
+    gamma_max: TensorLike = 1.0,
+    temperature: TensorLike = 5.0,
+    dim: int = -1,
 ) -> torch.Tensor:
     """Per-token gamma of the section 10 code ``is_reshape_v2_gamma`` (no ``.item()``).
 
@@ -341,7 +370,14 @@ def is_reshape_v2_gamma(
 
 
 def is_reshape_v2_gradient_weight(
-    log_w, A, mask=None, rho_min=0.3, gamma_min=0.0, gamma_max=1.0, temperature=5.0, dim: int = -1
+    log_w: TensorLike,
+    A: TensorLike,
+    mask: torch.Tensor | Sequence[bool] | None = None,
+    rho_min: TensorLike = 0.3,
+    gamma_min: TensorLike = 0.0,
+    gamma_max: TensorLike = 1.0,
+    temperature: TensorLike = 5.0,
+    dim: int = -1,
 ) -> torch.Tensor:
     """-d pg_loss / d log_prob of the section 10 loss: m w^gamma A / sum(m) (gamma detached).
 
@@ -385,7 +421,9 @@ def is_reshape_v2_loss(
     return -(w_gamma * advantages * log_prob * m).sum() / m.sum()
 
 
-def _seed_loss_surrogate(log_w, A, mask=None, **kwargs) -> torch.Tensor:
+def _seed_loss_surrogate(
+    log_w: torch.Tensor, A: TensorLike, mask: Sequence[bool] | None = None, **kwargs
+) -> torch.Tensor:
     """The section 10 loss with log_prob = log_w (ref_log_prob = 0), the gradient target."""
     log_w_t = torch.as_tensor(log_w)
     m = torch.ones_like(log_w_t) if mask is None else torch.as_tensor(mask, dtype=log_w_t.dtype)
