@@ -1543,6 +1543,21 @@ def _thm_11_1():
 
 
 @claim(
+    "001-11.1-b",
+    "11.1",
+    "Literature table: Kong (1992)'s SNIS bias formula is what the seed's Bias analysis uses.",
+    UNCHECKABLE,
+)
+def _kong_citation():
+    return uncheckable(
+        "a citation, not a computable statement. Note: Kong (1992) concerns the O(1/n) bias of "
+        "the self-normalised (ratio) estimator; the seed's Bias (Definition 7.1) is "
+        "KL(p* || p_gamma), a different object. The O(1/n) SNIS bias does appear in the seed's "
+        "trainer, which self-normalises (claim 001-12.1-b)"
+    )
+
+
+@claim(
     "001-11.2-a",
     "11.2",
     "Choosing gamma <= 0.7 / k-hat(w) guarantees k-hat(w^gamma) < 0.7.",
