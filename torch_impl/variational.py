@@ -185,7 +185,8 @@ def lagrange_multiplier_variance_budget(
 def gamma_star_exact(log_w: TensorLike, A: TensorLike, lam: TensorLike) -> torch.Tensor:
     """Theorem 4.1: clip[(-log(2 lambda |A|) - log(1 + w^sign(A))) / log w, 0, 1].
 
-    log_w = 0 raises ``ValueError``; A = 0 gives 1 for w > 1 and 0 for w < 1 (alpha -> 0+).
+    log_w = 0 raises ``ValueError`` (on unchecked devices the value there is 0, never NaN);
+    A = 0 gives 1 for w > 1 and 0 for w < 1 (alpha -> 0+). Gradients are NaN-free.
     """
     _check_nonzero_log_w(log_w)
     check_finite("A", A)
@@ -212,7 +213,8 @@ def gamma_star_exact(log_w: TensorLike, A: TensorLike, lam: TensorLike) -> torch
 
 
 def gamma_star_approx(log_w: TensorLike, A: TensorLike) -> torch.Tensor:
-    """Theorem 4.1 approximate form: clip[-log(1 + w^sign(A)) / log w, 0, 1]; log_w = 0 raises."""
+    """Theorem 4.1 approximate form: clip[-log(1 + w^sign(A)) / log w, 0, 1]; log_w = 0 raises
+    ``ValueError`` (on unchecked devices the value there is 0, never NaN)."""
     _check_nonzero_log_w(log_w)
     check_finite("A", A)
     (log_w, A), out = promote(log_w, A)
