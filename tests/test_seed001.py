@@ -260,3 +260,12 @@ def test_estimator_edges_and_inputs_untouched():
         lambda x: tes.effective_target_weights(x, torch.ones_like(x), t(1.0)),
     ):
         assert not torch.isnan(fn(big)).any()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64])
+def test_python_number_orders_keep_the_logits_dtype(dtype):
+    x, y = torch.randn(2, 5).to(dtype), torch.randn(2, 5).to(dtype)
+    for fn in (tdiv.renyi_divergence, tdiv.power_moment_from_logits, tdiv.renyi_identity_rhs):
+        assert fn(x, y, 0.5).dtype == dtype
+    assert tes.effective_target_weights(x, torch.ones_like(x), 0.5).dtype == dtype
+    assert tes.trainer_weights_seed_code(x, 0.5).dtype == dtype

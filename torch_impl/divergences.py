@@ -105,22 +105,30 @@ def renyi_divergence(logits_p, logits_q, alpha) -> torch.Tensor:
 
     Near alpha = 1 it uses log1p(sum p expm1((alpha - 1) log(p / q))) / (alpha - 1), so the
     O(alpha - 1) logarithm keeps its relative accuracy; far from it (or for nearly disjoint
-    supports) a logsumexp."""
+    supports) a logsumexp. The support of P is decided in the log domain."""
     check_finite("alpha", alpha)
     check_range("alpha", alpha, lo=0)
-    return _renyi(logits_p, logits_q, alpha, ("logits_p", "logits_q"))
+    out, out_dtype = _renyi(logits_p, logits_q, alpha, ("logits_p", "logits_q"))
+    return out.to(out_dtype)
 
 
-def _renyi(a, b, alpha, names) -> torch.Tensor:
+def _order(x, lp: torch.Tensor, out_dtype: torch.dtype):
+    """An order (alpha or gamma) as a tensor in the compute dtype; a Python number does not
+    change the output dtype, a tensor promotes it."""
+    if isinstance(x, torch.Tensor):
+        out_dtype = torch.promote_types(out_dtype, x.dtype)
+        compute = torch.promote_types(
+            lp.dtype, torch.float32 if x.dtype in LOW_PRECISION else x.dtype
+        )
+        return x.to(device=lp.device, dtype=compute), compute, out_dtype
+    return torch.tensor(x, dtype=lp.dtype, device=lp.device), lp.dtype, out_dtype
+
+
+def _renyi(a, b, alpha, names) -> tuple[torch.Tensor, torch.dtype]:
+    """D_alpha in the compute dtype, and the output dtype."""
     lp, lq, out_dtype = _pair(a, b, names)
-    (alpha,), alpha_dtype = promote(alpha)
-    out_dtype = (
-        torch.promote_types(out_dtype, alpha_dtype)
-        if isinstance(alpha, torch.Tensor)
-        else out_dtype
-    )
-    compute = torch.promote_types(lp.dtype, alpha.dtype)
-    lp, lq, alpha = lp.to(compute), lq.to(compute), alpha.to(compute)
+    alpha, compute, out_dtype = _order(alpha, lp, out_dtype)
+    lp, lq = lp.to(compute), lq.to(compute)
     t = (alpha - 1).unsqueeze(-1)
     p = torch.exp(lp)
     pos = lp > -math.inf  # the support, decided in the log domain (exp may underflow)
@@ -134,15 +142,14 @@ def _renyi(a, b, alpha, names) -> torch.Tensor:
         torch.logsumexp(lp, -1)
     )
     log_s = torch.where(u.abs() < 0.5, near, far)
-    tt = t.squeeze(-1)
-    general = log_s / tt
+    general = log_s / t.squeeze(-1)
     # alpha = 0: -log Q(p > 0) as a ratio of sums (exactly 0 when supp P covers supp Q)
     q = torch.exp(lq)
     seen = torch.where(pos, q, torch.zeros_like(q)).sum(-1)
     order0 = -torch.log(seen / q.sum(-1))
     out = torch.where(alpha == 0, order0, general)
     out = torch.where(alpha == 1, _kl(lp, lq), out)
-    return out.to(out_dtype)
+    return out, out_dtype
 
 
 def power_moment_from_logits(logits_pi, logits_mu, gamma) -> torch.Tensor:
@@ -150,12 +157,8 @@ def power_moment_from_logits(logits_pi, logits_mu, gamma) -> torch.Tensor:
     side), with w^0 = 1 where pi_i = 0 and +inf for gamma < 0 there."""
     check_finite("gamma", gamma)
     lpi, lmu, out_dtype = _pair(logits_pi, logits_mu, ("logits_pi", "logits_mu"))
-    (gamma,), g_dtype = promote(gamma)
-    out_dtype = (
-        torch.promote_types(out_dtype, g_dtype) if isinstance(gamma, torch.Tensor) else out_dtype
-    )
-    compute = torch.promote_types(lpi.dtype, gamma.dtype)
-    lpi, lmu, g = lpi.to(compute), lmu.to(compute), gamma.to(compute).unsqueeze(-1)
+    g, compute, out_dtype = _order(gamma, lpi, out_dtype)
+    lpi, lmu, g = lpi.to(compute), lmu.to(compute), g.unsqueeze(-1)
     g_lpi = torch.where(g == 0, torch.zeros_like(lpi), g * lpi)
     expo = torch.where(lmu > -math.inf, g_lpi + (1 - g) * lmu, torch.full_like(lmu, -math.inf))
     return torch.exp(torch.logsumexp(expo, -1)).to(out_dtype)
@@ -167,14 +170,12 @@ def renyi_identity_rhs(logits_pi, logits_mu, gamma) -> torch.Tensor:
     KL = inf raises ValueError (checked inputs) or gives NaN (unchecked, e.g. on CUDA)."""
     check_finite("gamma", gamma)
     check_range("gamma", gamma, lo=0)
-    d = _renyi(logits_pi, logits_mu, gamma, ("logits_pi", "logits_mu"))
-    (g,), _ = promote(gamma)
-    g = g.to(d.dtype) if d.dtype not in (torch.bfloat16, torch.float16) else g.float()
-    dd = d.to(g.dtype)
-    out = torch.exp((g - 1) * dd)
+    d, out_dtype = _renyi(logits_pi, logits_mu, gamma, ("logits_pi", "logits_mu"))
+    g = torch.as_tensor(gamma, device=d.device).to(d.dtype)
+    out = torch.exp((g - 1) * d)
     if _checkable(out) and bool(torch.isnan(out).any()):
         raise ValueError("gamma = 1 with KL(pi || mu) = inf: (gamma - 1) * D is 0 * inf")
-    return out.to(d.dtype)
+    return out.to(out_dtype)
 
 
 def renyi_divergence_lognormal(alpha, sigma2) -> torch.Tensor:
