@@ -139,7 +139,7 @@ def trust_region_weight(log_w, tau):
 
     The gamma = 1 end of :func:`g_gamma` (the SAPO-form weight). Domain as
     :func:`trust_region_h`. Edges: log_w = -inf gives 0, log_w = +inf gives 0 (the limit).
-    Maximum over w: see :func:`trust_region_weight_max` (about 1.575 at w = 2.07 for tau = 1).
+    Maximum over w: see :func:`trust_region_weight_max` (about 1.5747 at w = 2.0601 for tau = 1).
     """
     log_w = _log_w(log_w)
     tau = _positive("tau", tau)
@@ -321,7 +321,7 @@ def f_adaptive_exact(log_w, A, gamma_base, gamma_max, tau_h, tau_c):
 def trust_region_weight_max(tau):
     """(w*, max) of w h(w) over w > 0: w* solves w tau tanh(tau (w - 1) / 2) = 1 (the zero of
     d(w h)/dw = h (1 - w tau tanh(tau (w - 1) / 2))), unique on w > 1. Seed 003 section 8.1 says
-    about 1.5 at w = 1.7; for tau = 1 it is 1.5745 at w = 2.0697. Domain: tau > 0 finite.
+    about 1.5 at w = 1.7; for tau = 1 it is 1.5747 at w = 2.0601. Domain: tau > 0 finite.
     mpmath root finding (used by the ledger; no torch twin).
     """
     tau = _positive("tau", tau)
@@ -335,6 +335,45 @@ def trust_region_weight_max(tau):
         hi *= 2
     w_star = mpmath.findroot(stationary, (lo, hi), solver="anderson")
     return w_star, w_star * mpmath.sech(tau * (w_star - 1) / 2) ** 2
+
+
+def _sigmoid_np(z):
+    import numpy as np
+
+    z = np.asarray(z, dtype=np.float64)
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def trust_region_weight_np(log_w, tau):
+    """NumPy float64 companion of :func:`trust_region_weight` (w h(w)) for grids and Monte
+    Carlo in the ledger: 4 w sigmoid(-t) sigmoid(t), t = tau |w - 1|, with far points
+    (t > max(log_w, 0) + 800, value below exp(-798)) set to 0. No argument checks."""
+    import numpy as np
+
+    lw = np.asarray(log_w, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        t = tau * np.abs(np.expm1(lw))
+        far = (t > np.maximum(lw, 0) + 800) | np.isposinf(lw)
+        safe = np.where(far, 0.0, lw)
+        t = tau * np.abs(np.expm1(safe))
+        wh = np.exp(safe) * 4 * _sigmoid_np(-t) * _sigmoid_np(t)
+    return np.where(far, 0.0, wh)
+
+
+def g_adaptive_np(log_w, A, gamma_base, gamma_max, tau_h, tau_c):
+    """NumPy float64 companion of :func:`g_adaptive` (no argument checks); broadcasts."""
+    import numpy as np
+
+    lw = np.asarray(log_w, dtype=np.float64)
+    A = np.asarray(A, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        C = np.where(A == 0, 0.0, A * lw)
+    z = -C / tau_c
+    s_pos, s_neg = _sigmoid_np(z), _sigmoid_np(-z)
+    gamma = gamma_base * s_neg + gamma_max * s_pos
+    one_minus = (1 - gamma_base) * s_neg + (1 - gamma_max) * s_pos
+    return one_minus + gamma * trust_region_weight_np(lw, tau_h)
 
 
 NO_GOLDEN = {
