@@ -43,6 +43,7 @@ def example_power_residual() -> sp.Expr:
     return sp.simplify(weight_from_objective(w**gamma / gamma * A) - w**gamma * A)
 
 
+@lru_cache(maxsize=1)
 def example_power_gamma_zero_objective() -> sp.Expr:
     """The gamma = 0 case the seed excludes: phi = A is integrable too, with f = A log w
     (the integral of A / w); returned as the antiderivative sympy finds."""
@@ -60,6 +61,7 @@ def clip_objective_pieces() -> tuple[sp.Expr, sp.Expr, sp.Expr]:
     return f_low, f_mid, f_high
 
 
+@lru_cache(maxsize=1)
 def clip_objective_residuals() -> tuple[sp.Expr, ...]:
     """w f' - clip(w) A on each piece and the two continuity gaps; all zero."""
     f_low, f_mid, f_high = clip_objective_pieces()
@@ -81,12 +83,14 @@ def box_cox_objective() -> sp.Expr:
     return (w**gamma - 1) / gamma * A
 
 
+@lru_cache(maxsize=1)
 def box_cox_residuals() -> tuple[sp.Expr, sp.Expr]:
     """(w f' - w^gamma A, f(1, A)): both zero."""
     f = box_cox_objective()
     return sp.simplify(weight_from_objective(f) - w**gamma * A), sp.simplify(f.subs(w, 1))
 
 
+@lru_cache(maxsize=1)
 def box_cox_limit_gamma_zero() -> sp.Expr:
     """lim_{gamma -> 0} (w^gamma - 1) / gamma * A = A log w (the SFT objective)."""
     g = sp.symbols("g", real=True)
@@ -102,12 +106,14 @@ def alpha_generator() -> sp.Expr:
     return (w**alpha - 1) / (alpha * (alpha - 1))
 
 
+@lru_cache(maxsize=1)
 def alpha_generator_second_derivative() -> sp.Expr:
     """F_alpha''(w) = w^(alpha - 2) > 0: the generator is convex for every alpha (alpha != 0, 1),
     so D_alpha >= 0 by Jensen (E_mu[w] = 1, F_alpha(1) = 0)."""
     return sp.simplify(sp.diff(alpha_generator(), w, 2))
 
 
+@lru_cache(maxsize=1)
 def alpha_generator_limits() -> tuple[sp.Expr, sp.Expr, sp.Expr]:
     """(lim alpha->0, lim alpha->1, value at alpha = 2) of the centred generator
     (w^alpha - 1 - alpha (w - 1)) / (alpha (alpha - 1)), which has the same mu-expectation as
@@ -125,6 +131,7 @@ def alpha_generator_limits() -> tuple[sp.Expr, sp.Expr, sp.Expr]:
     )
 
 
+@lru_cache(maxsize=1)
 def alpha_generator_pole_at_one() -> sp.Expr:
     """The coefficient of 1 / (alpha - 1) in the Laurent series of F_alpha(w) at alpha = 1:
     w - 1 (nonzero), so D_alpha's limit at 1 exists only in expectation."""
@@ -132,18 +139,21 @@ def alpha_generator_pole_at_one() -> sp.Expr:
     return sp.simplify(sp.residue(alpha_generator().subs(alpha, 1 + t), t, 0))
 
 
+@lru_cache(maxsize=1)
 def alpha_gradient_weight() -> sp.Expr:
     """The gradient weight of D_alpha: d/dtheta E_mu[F(w)] = E_mu[w F'(w) grad log pi], and
     w F_alpha'(w) = w^alpha / (alpha - 1) (section 7.2, 'gradient structure')."""
     return sp.simplify(w * sp.diff(alpha_generator(), w))
 
 
+@lru_cache(maxsize=1)
 def box_cox_minus_alpha_generator() -> sp.Expr:
     """f_gamma / A - (gamma - 1) F_gamma = 0: the Box-Cox objective is (gamma - 1) times the
     alpha = gamma generator, so E_mu[f] = A (gamma - 1) D_gamma(pi || mu) for a constant A."""
     return sp.simplify(box_cox_objective() / A - (gamma - 1) * alpha_generator().subs(alpha, gamma))
 
 
+@lru_cache(maxsize=1)
 def generator_from_power_weight() -> sp.Expr:
     """The converse of section 7.2: every F with w F'(w) = c w^gamma (gamma != 0) is
     c w^gamma / gamma + const; returned as dsolve's general solution for F."""
@@ -156,6 +166,7 @@ def generator_from_power_weight() -> sp.Expr:
 # --- appendix B and section 10.3: what autograd differentiates ------------------------------
 
 
+@lru_cache(maxsize=1)
 def code_loss_gradient_weight() -> sp.Expr:
     """GradientWeightDesign computes loss = -mean(phi) with phi = w^gamma A; autograd gives
     d(-phi)/d(log pi) = -w d phi / dw, so the weight on grad log pi is w phi'(w) = gamma w^gamma A
@@ -164,6 +175,7 @@ def code_loss_gradient_weight() -> sp.Expr:
     return sp.simplify(sp.diff(wl**gamma * A, ell))
 
 
+@lru_cache(maxsize=1)
 def sft_loss_gradient_weight() -> sp.Expr:
     """Section 10.3 / SFTGradientWeight: L = -w^gamma log pi with w = exp(ell - m) not detached.
     The weight on grad log pi of -dL/d ell is w^gamma (1 + gamma ell): negative once

@@ -8,6 +8,8 @@ advantage, phi(w, A) / A, as functions of w > 0.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import sympy as sp
 
 w = sp.symbols("w", positive=True)
@@ -21,6 +23,7 @@ w_th = sp.symbols("w_th", positive=True)
 # --- power w^gamma (sections 4, 6.3) -----------------------------------------------------
 
 
+@lru_cache(maxsize=1)
 def power_derivatives() -> tuple[sp.Expr, sp.Expr]:
     """(d/dw, d^2/dw^2) of w^gamma: gamma w^(gamma-1) and gamma (gamma-1) w^(gamma-2)."""
     p = w**gamma
@@ -35,6 +38,7 @@ def michaelis_menten() -> sp.Expr:
     return (1 + tau) * w / (tau + w)
 
 
+@lru_cache(maxsize=1)
 def michaelis_menten_facts() -> dict[str, sp.Expr]:
     """Value at 1, first and second derivative, limit at infinity, slope at 0 and at 1."""
     p = michaelis_menten()
@@ -60,6 +64,7 @@ def soft_saturation_54_upper() -> sp.Expr:
     return u / (1 + lam * (u - 1))
 
 
+@lru_cache(maxsize=1)
 def soft_saturation_54_facts() -> dict[str, sp.Expr]:
     """d/du on the upper branch ((1 - lambda) / (1 + lambda (u - 1))^2: increasing iff
     lambda < 1, constant at lambda = 1, decreasing for lambda > 1), the limit u -> infinity
@@ -84,6 +89,7 @@ def soft_saturation_92_upper() -> sp.Expr:
     return w**gamma / (1 + lam * (w - w_th))
 
 
+@lru_cache(maxsize=1)
 def soft_saturation_92_facts() -> dict[str, sp.Expr]:
     """The growth exponent at infinity (phi ~ w^(gamma-1) / lambda: the limit of
     phi / w^(gamma-1) is 1 / lambda, so phi -> infinity for gamma > 1), the right-hand slope at
@@ -109,6 +115,7 @@ def mixture() -> sp.Expr:
     return beta * w**gamma + (1 - beta) * w
 
 
+@lru_cache(maxsize=1)
 def mixture_facts() -> dict[str, sp.Expr]:
     """Value at 1 (1), slope at 1 (1 + beta(1) (gamma - 1)), phi / w at infinity (1: linear
     growth, unbounded) and the derivative (for numerical monotonicity scans)."""
@@ -134,18 +141,21 @@ def sapo_objective() -> sp.Expr:
     return 4 / tau / (1 + sp.exp(-tau * (w - 1)))
 
 
+@lru_cache(maxsize=1)
 def sapo_gradient_weight() -> sp.Expr:
     """w * f'(w) for the SAPO objective (the seed's own rule phi = w df/dw of section 3.1):
     4 w sigma(tau (w - 1)) (1 - sigma(tau (w - 1))), written with exponentials."""
     return sp.simplify(w * sp.diff(sapo_objective(), w))
 
 
+@lru_cache(maxsize=1)
 def sapo_weight_residual() -> sp.Expr:
     """w f' - 4 w s (1 - s) with s = sigmoid(tau (w - 1)): zero."""
     s = 1 / (1 + sp.exp(-tau * (w - 1)))
     return sp.simplify((sapo_gradient_weight() - 4 * w * s * (1 - s)).rewrite(sp.exp))
 
 
+@lru_cache(maxsize=1)
 def sapo_printed_integrand_second_derivative() -> sp.Expr:
     """F''(w) for F(w) = integral of phi_printed(w) / w (section 8.1): the convexity test of
     the objective that the printed phi integrates to."""
@@ -158,6 +168,7 @@ def sapo_gates() -> tuple[sp.Expr, sp.Expr]:
     return 2 / (1 + sp.exp(tau * (w - 1))), 2 / (1 + sp.exp(-tau * (w - 1)))
 
 
+@lru_cache(maxsize=1)
 def sapo_gate_derivatives() -> tuple[sp.Expr, sp.Expr]:
     """d/dw of the two gates: negative (gate_pos) and positive (gate_neg) for tau > 0."""
     gp, gn = sapo_gates()

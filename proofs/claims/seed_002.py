@@ -185,6 +185,7 @@ def _f(x: float, d: int = 4) -> str:
     assumptions="A does not depend on theta; w = pi / mu",
     links=(NB,),
 )
+@lru_cache(maxsize=1)
 def _on_policy_gradient():
     rng = np.random.default_rng(MC_SEED)
     worst = 0.0
@@ -768,6 +769,7 @@ def _impossibility_search() -> tuple[int, int, str]:
     HOLDS,
     links=(NB,),
 )
+@lru_cache(maxsize=1)
 def _thm51():
     n_nc, n_ub, names = _impossibility_search()
     # the decreasing e^(1-w) shows 'increasing' cannot be dropped
@@ -989,6 +991,7 @@ def _power_increasing():
     HOLDS_WITH_CONDITIONS,
     links=(WS + "::power_derivatives",),
 )
+@lru_cache(maxsize=1)
 def _power_concave():
     _, d2 = ws.power_derivatives()
     g = sp.symbols("g", real=True)
@@ -1126,6 +1129,7 @@ def _d_alpha_grad():
     HOLDS_WITH_CONDITIONS,
     links=(AD + "::generator_from_power_weight", AD + "::box_cox_minus_alpha_generator"),
 )
+@lru_cache(maxsize=1)
 def _correspondence():
     gen = ad.generator_from_power_weight()
     r = ad.box_cox_minus_alpha_generator()
@@ -1288,6 +1292,7 @@ def _mean_mode():
     assumptions="the Gaussian-to-two-modes fit of 002-7.3-d",
     links=(NB,),
 )
+@lru_cache(maxsize=1)
 def _alpha_plus_mean_seeking():
     f = gaussian_fits()
     covering = [a for a in (0.0, 0.25, 0.5, 0.75, 0.9) if abs(f[a][0]) < 0.01 and f[a][1] > 1.5]
@@ -1414,6 +1419,7 @@ def _sapo_integrable():
     HOLDS,
     links=(WS + "::sapo_printed_integrand_second_derivative",),
 )
+@lru_cache(maxsize=1)
 def _sapo_not_fdiv():
     d2 = ws.sapo_printed_integrand_second_derivative()
     fn = sp.lambdify((ws.w, ws.tau), d2, "math")
@@ -1795,6 +1801,7 @@ def _mixture_monotone():
     HOLDS,
     links=(WS + "::michaelis_menten_facts",),
 )
+@lru_cache(maxsize=1)
 def _sft_triple():
     f = ws.michaelis_menten_facts()
     ok = f["d1"].is_positive is True and f["d2"].is_negative is True and f["at_1"] == 1
