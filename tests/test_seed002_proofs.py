@@ -237,3 +237,25 @@ def test_ledger_numpy_helpers_match_the_weights_reference():
             )[0]
             want = float(rw.gradient_weight_design_seed_code(lw, A, 0.6, 1.5))
             assert abs(fd - want) < 1e-7 * max(1.0, abs(want))
+
+
+def test_ledger_compute_gamma_emulation_matches_the_gamma_reference():
+    """The ledger's NumPy emulation of appendix B's compute_gamma agrees with
+    reference.gamma.per_sign_gamma_seed_code (written independently), including the NaN edge
+    of a single sample per sign and the defaults of an absent sign."""
+    import numpy as np
+
+    from proofs.claims import seed_002 as s
+    from reference.gamma import per_sign_gamma_seed_code
+
+    rng = np.random.default_rng(7)
+    batches = []
+    for s2 in (1e-4, 0.3, 1.2, 4.0, 300.0):
+        batches.append((rng.normal(-s2 / 2, s2**0.5, 64), rng.normal(0, 1, 64)))
+    batches.append((np.array([0.3, -0.2]), np.array([1.0, -2.0])))  # one token per sign
+    batches.append((np.array([0.3, -0.2, 0.5]), np.array([1.0, 2.0, 0.0])))  # no negatives
+    for lw, A in batches:
+        got = s._seed_compute_gamma(lw, A, 0.3)
+        with mpmath.workdps(30):
+            want = per_sign_gamma_seed_code(list(lw), list(A), 0.3)
+        assert np.allclose(got, [float(v) for v in want], rtol=1e-12), (got, want)

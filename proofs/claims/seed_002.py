@@ -629,7 +629,11 @@ def _table_42():
     "The per-sign design takes gamma_+ in (0, 1) for A > 0 and gamma_- in (1, 2) for A < 0; the "
     "section 9.1 rule and the appendix-B code produce exponents in these ranges.",
     HOLDS_WITH_CONDITIONS,
-    links=(NB,),
+    links=(
+        "reference/gamma.py::per_sign_gamma_seed_code",
+        "reference/gamma.py::per_sign_gamma",
+        NB,
+    ),
 )
 def _gamma_ranges():
     ok = True
@@ -1502,7 +1506,11 @@ _RHO_GRID = (0.1, 0.3, 0.5, 0.9)
     HOLDS_WITH_CONDITIONS,
     assumptions="seed 001's log-normal ESS closed form ESS_gamma / n = exp(-sigma^2 gamma^2); "
     "eps = 0.01 (the code's 0.99 cap)",
-    links=("reference/divergences.py::ess_ratio_lognormal_closed_form", NB),
+    links=(
+        "reference/gamma.py::per_sign_gamma",
+        "reference/divergences.py::ess_ratio_lognormal_closed_form",
+        NB,
+    ),
 )
 def _gamma_plus_rule():
     worst = math.inf
@@ -1528,7 +1536,11 @@ def _gamma_plus_rule():
     "ESS_gamma / n >= rho_min that its rho_min names.",
     FALSE,
     assumptions="seed 001's log-normal ESS closed form; eps = 0.01",
-    links=("reference/divergences.py::ess_ratio_lognormal_closed_form", NB),
+    links=(
+        "reference/gamma.py::per_sign_gamma",
+        "reference/divergences.py::ess_ratio_lognormal_closed_form",
+        NB,
+    ),
 )
 def _gamma_minus_rule():
     bad = []
@@ -2045,7 +2057,10 @@ def _appendix_a():
     "B",
     "GradientWeightDesign.compute_gamma returns the gamma_+ of section 9.1.",
     FALSE,
-    links=(NB,),
+    links=(
+        "reference/gamma.py::per_sign_gamma_seed_code",
+        NB,
+    ),
 )
 def _code_gamma_plus():
     rng = np.random.default_rng(MC_SEED + 10)
@@ -2073,7 +2088,10 @@ def _code_gamma_plus():
     "B",
     "GradientWeightDesign.compute_gamma returns the gamma_- of section 9.1.",
     FALSE,
-    links=(NB,),
+    links=(
+        "reference/gamma.py::per_sign_gamma_seed_code",
+        NB,
+    ),
 )
 def _code_gamma_minus():
     rng = np.random.default_rng(MC_SEED + 11)
@@ -2100,7 +2118,11 @@ def _code_gamma_minus():
     "compute_gamma estimates sigma_+^2 and sigma_-^2 as the variance of log w over the positive "
     "and the negative samples.",
     HOLDS_WITH_CONDITIONS,
-    links=(NB,),
+    links=(
+        "reference/gamma.py::per_sign_gamma_seed_code",
+        "reference/gamma.py::per_sign_gamma",
+        NB,
+    ),
 )
 def _code_sigma():
     lw = np.array([0.0, 0.5, -0.5, 1.0, 25.0, 0.0])
