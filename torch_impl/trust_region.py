@@ -11,7 +11,8 @@ Formulas (w = exp(log_w)):
 
 Numerics (all branch-free, no host synchronisation in the math):
 
-* sech^2(x) = 4 sigmoid(-2|x|) sigmoid(2|x|), exact in both tails.
+* sech^2(x) = 1 - tanh(x)^2 for |x| < 1/2 (at most 1) and 4 sigmoid(-2|x|) sigmoid(2|x|)
+  beyond (exact in the tails).
 * w - 1 is expm1(log_w) for log_w >= -1 and exp(log_w) - 1 below (both the value and the
   autograd derivative exp(log_w) stay accurate at log_w = -700).
 * "Far" points, where tau |w - 1| > max(log_w, 0) + 800, have h = w h = 0 exactly in every
@@ -86,7 +87,14 @@ def _h_parts(log_w: torch.Tensor, tau: torch.Tensor):
     far, safe = _far_and_safe(log_w, tau)
     x = tau * _wm1(safe) / 2
     s = 2 * torch.abs(x)
-    h_safe = 4 * torch.sigmoid(-s) * torch.sigmoid(s)
+    # 1 - tanh^2 near w = 1 (never above 1, and the same formula autograd uses for the
+    # surrogate's tanh), 4 sigmoid(-s) sigmoid(s) in the tails (no cancellation)
+    small = s < 1
+    t_small = torch.tanh(torch.where(small, x, torch.zeros_like(x)))
+    s_big = torch.where(small, torch.ones_like(s), s)
+    h_safe = torch.where(
+        small, 1 - t_small * t_small, 4 * torch.sigmoid(-s_big) * torch.sigmoid(s_big)
+    )
     zero = torch.zeros_like(h_safe)
     h = torch.where(far, zero, h_safe)
     wh = torch.where(far, zero, torch.exp(safe) * h_safe)
