@@ -232,8 +232,14 @@ def michaelis_menten_objective(log_w, A, tau):
     tau = _param("tau", tau, lo=0)
     if tau == 0:
         return _times_A(log_w, A)
-    # log((tau + w) / (tau + 1)) = log1p((w - 1) / (tau + 1)), no cancellation near w = 1
-    return _times_A((1 + tau) * mpmath.log1p(mpmath.expm1(log_w) / (1 + tau)), A)
+    # log((tau + w) / (tau + 1)): log1p((w - 1) / (tau + 1)) near 1 (no cancellation there),
+    # log(tau + w) - log1p(tau) elsewhere (log1p(r) with r near -1 would cancel)
+    r = mpmath.expm1(log_w) / (1 + tau)
+    if abs(r) < 0.5:
+        g = mpmath.log1p(r)
+    else:
+        g = mpmath.log(tau + mpmath.exp(log_w)) - mpmath.log1p(tau)
+    return _times_A((1 + tau) * g, A)
 
 
 # --------------------------------------------------------------------------------- SAPO

@@ -72,6 +72,12 @@ def _scale(log_mag: torch.Tensor, A: torch.Tensor, mag_from=None, err=None) -> t
     return torch.where(use_log, via_log, out)
 
 
+def _normal_range(log_mag: torch.Tensor) -> torch.Tensor:
+    """Where exp(log_mag) is a normal number (the direct regime of :func:`_scale`)."""
+    finfo = torch.finfo(log_mag.dtype)
+    return (log_mag > math.log(finfo.tiny)) & (log_mag < math.log(finfo.max))
+
+
 def _prod_err(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """a b - t exactly, t = fl(a b) (Dekker's TwoProduct with Veltkamp splitting); 0 where
     the split could overflow. exp(t) (1 + err) is then exp(a b) to a few ulp, instead of
@@ -111,6 +117,12 @@ def _log_sigmoid(x: torch.Tensor) -> torch.Tensor:
     return F.logsigmoid(x)
 
 
+def _clamp_top(log_w: torch.Tensor) -> torch.Tensor:
+    """log_w capped 2 below the dtype's overflow of exp (used inside saturated gates, where
+    any larger log_w gives the same value; keeps exp and its gradient finite)."""
+    return torch.clamp(log_w, max=math.log(torch.finfo(log_w.dtype).max) - 2.0)
+
+
 def _capped_w(log_w: torch.Tensor) -> torch.Tensor:
     """w = exp(log_w), capped below the dtype's overflow (only used where any cap gives the
     same answer: inside sigmoid gates that are already saturated)."""
@@ -139,6 +151,10 @@ def _expm1_over(t: torch.Tensor, gamma: torch.Tensor, log_w: torch.Tensor, err) 
     result + 1, which is exact only for |t| < 1/2."""
     g0 = gamma == 0
     g_safe = torch.where(g0, torch.ones_like(gamma), gamma)
+    # |t| < 1e-5: (e^t - 1) / gamma = log_w (1 + t/2 + t^2/6), exact to O(t^3) and free of
+    # the underflow of t = gamma log_w itself (gamma = log_w = 1e-242 gives t = 0)
+    tiny = t.abs() < 1e-5
+    series = log_w * (1 + t / 2 * (1 + t / 3))
     small = t.abs() < 0.5
     t_small = torch.where(small, t, _zeros(t))
     em = torch.where(
@@ -146,7 +162,7 @@ def _expm1_over(t: torch.Tensor, gamma: torch.Tensor, log_w: torch.Tensor, err) 
         torch.expm1(t_small) + err * torch.exp(t_small),
         torch.exp(torch.where(small, _zeros(t), t)) * (1 + err) - 1,
     )
-    return torch.where(g0, log_w, em / g_safe)
+    return torch.where(g0, log_w, torch.where(tiny, series, em / g_safe))
 
 
 def box_cox_objective(log_w, A, gamma) -> torch.Tensor:
@@ -275,9 +291,11 @@ def threshold_saturation_weight(log_w, A, gamma, lam, w_th) -> torch.Tensor:
     use_big = big & lam_pos & (den_big > 0)
     log_mag = torch.where(use_big, t1 - torch.log(torch.abs(den_big)), t - torch.log(den_small))
 
+    ok = _normal_range(log_mag)
+
     def mag_from(s):
-        small_val = pow_from(torch.where(use_big, _zeros(t), t)) / den_small
-        big_val = pow1_from(torch.where(use_big, t1, _zeros(t1))) / den_big
+        small_val = pow_from(torch.where(ok & ~use_big, t, _zeros(t))) / den_small
+        big_val = pow1_from(torch.where(ok & use_big, t1, _zeros(t1))) / den_big
         return torch.where(use_big, big_val, small_val)
 
     return _scale(log_mag, A, mag_from, torch.where(use_big, err1, err)).to(out_dtype)
@@ -426,7 +444,7 @@ def sapo_weight_section_8_1(log_w, A, tau) -> torch.Tensor:
     _check_inputs(log_w, A)
     _check_sapo_tau(tau)
     (log_w, A, tau), out_dtype = promote(log_w, A, tau)
-    x = tau * torch.expm1(log_w)
+    x = tau * torch.expm1(_clamp_top(log_w))
 
     def mag_from(s):
         return torch.sigmoid(x) * (4 / tau)
@@ -440,7 +458,7 @@ def sapo_weight(log_w, A, tau) -> torch.Tensor:
     _check_inputs(log_w, A)
     _check_sapo_tau(tau)
     (log_w, A, tau), out_dtype = promote(log_w, A, tau)
-    x = tau * torch.expm1(log_w)
+    x = tau * torch.expm1(_clamp_top(log_w))
     log_mag = math.log(4.0) + log_w + _log_sigmoid(x) + _log_sigmoid(-x)
     lim = math.log(torch.finfo(log_w.dtype).max) - 2.0
     safe = (log_w.abs() < lim) & (x.abs() < lim)
