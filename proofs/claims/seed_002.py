@@ -333,7 +333,7 @@ def _thm21_only_if():
         for b in (-3.0, 0.5, 7.0):
             worst = max(worst, float(np.abs(_estimator(w * (A + b), pi, mu) - g).max()))
     return verdict_from(
-        False,
+        worst > 1e-9,  # holds only if no phi != w A is unbiased
         f"phi(w, A) = w (A + b) (an action-independent baseline b) is unbiased for every mu, pi, "
         f"A: E_mu[w b grad log pi] = b grad sum pi = 0; 200 random 5-action bandits x b in "
         f"(-3, 0.5, 7): max |bias| {worst:.1e}, yet phi != w A. The proof's step 'holds for all "
@@ -387,7 +387,7 @@ def _variance_formula():
             reversal = (v1, m1, v2, m2)
     v1, m1, v2, m2 = reversal
     return verdict_from(
-        False,
+        max(ratios) - min(ratios) < 1e-9 and reversal is None,
         f"E_mu[phi^2 ||grad log pi||^2] is the second moment; trace Cov = it minus ||E[phi grad "
         f"log pi]||^2. Over 2000 random bandits the ratio trace Cov / second moment ranges "
         f"{min(ratios):.3f}..{max(ratios):.3f} (no constant of proportionality), and it can "
@@ -411,7 +411,7 @@ def _separability():
     M = np.array([[x ** (0.6 if a > 0 else 1.5) * a for a in As] for x in w])
     sv = np.linalg.svd(M, compute_uv=False)
     return verdict_from(
-        False,
+        sv[1] / sv[0] < 1e-12,  # separable means rank 1
         f"the matrix phi(w_i, A_j) over 25 w in [e^-3, e^3] and A in (-2, -1, 1, 2) with "
         f"gamma_+ = 0.6, gamma_- = 1.5 has singular values {np.array2string(sv, precision=3)}: "
         f"rank 2, so no g(w) h(A) (rank 1) represents it, let alone g(w) A",
@@ -901,7 +901,7 @@ def _sat54_monotone():
 def _mm_not_s():
     f = ws.michaelis_menten_facts()
     return verdict_from(
-        False,
+        len(f["inflection_points"]) > 0,
         f"sympy: phi'' = {f['d2']} < 0 for all w > 0, tau > 0; inflection points "
         f"{f['inflection_points']}: it is concave everywhere (a hyperbola), with the steepest "
         f"slope {f['slope_0']} at w = 0; an S-curve needs a convex part and an inflection",
@@ -1383,13 +1383,12 @@ def _sapo_phi():
     r = ws.sapo_weight_residual()
     sw = ws.sapo_gradient_weight()
     tau = 1.0
-    vals = []
-    for x in (0.5, 1.0, 2.0, 5.0):
-        printed = 4 * expit(tau * (x - 1)) / tau
-        weight = 4 * x * expit(tau * (x - 1)) * expit(-tau * (x - 1))
-        vals.append(f"w={x}: printed {printed:.4f}, weight {weight:.4f}")
+    x = np.array([0.5, 1.0, 2.0, 5.0])
+    printed = 4 * expit(tau * (x - 1)) / tau
+    weight = 4 * x * expit(tau * (x - 1)) * expit(-tau * (x - 1))
+    vals = [f"w={a}: printed {p:.4f}, weight {q:.4f}" for a, p, q in zip(x, printed, weight)]
     return verdict_from(
-        False,
+        r == 0 and bool(np.allclose(printed, weight)),
         f"the printed function is SAPO's objective f (its loss is -f(w) A); by the seed's own "
         f"rule phi = w f' (3.1) SAPO's weight is {sw} = 4 w s (1 - s), s = sigmoid(tau (w - 1)) "
         f"(sympy residual {r}). tau = 1: " + "; ".join(vals) + ". The weight is 1 at w = 1 and "
@@ -1552,12 +1551,14 @@ def _gamma_minus_rule():
                 bad.append((s2, rho, gn, ess))
     s2, rho, gn, ess = next(b for b in bad if b[0] == 1.0 and b[1] == 0.3)
     return verdict_from(
-        False,
+        not bad,
         f"violated on {len(bad)}/{len(_SIGMA2_GRID) * len(_RHO_GRID)} grid points; e.g. "
         f"sigma^2 = {s2}, rho_min = {rho}: gamma_- = {gn:.4f}, ESS/n = exp(-sigma^2 "
         f"gamma_-^2) = {ess:.4f} < {rho}. Whenever the cap is inactive gamma_- = 1 + s > s, the "
         f"ESS boundary, so ESS/n < rho_min always there; as sigma^2 grows gamma_- -> 1 and "
-        f"ESS/n -> exp(-sigma^2) -> 0",
+        f"ESS/n -> exp(-sigma^2) -> 0. No gamma_- > 1 can meet the constraint once sigma^2 >= "
+        f"-log rho_min ({-math.log(0.3):.4f} for rho_min = 0.3): ESS/n = exp(-sigma^2 gamma^2) "
+        f"< exp(-sigma^2) <= rho_min",
     )
 
 
@@ -1597,7 +1598,7 @@ def _sat92_bounded():
     x = np.array([10.0, 1e3, 1e6, 1e9])
     y = _soft_sat_92(x, 1.5, 1.0, 3.0)
     return verdict_from(
-        False,
+        f["ratio_limit"] == 0 and y[-1] < 10 * y[0],
         f"sympy: phi / w^(gamma-1) -> {f['ratio_limit']} as w -> inf, so phi grows like "
         f"w^(gamma_- - 1) / lambda -> inf for every gamma_- > 1; gamma = 1.5, lambda = 1, "
         f"w_th = 3: phi(10, 1e3, 1e6, 1e9) = " + ", ".join(_f(v) for v in y),
@@ -1621,7 +1622,7 @@ def _sat92_monotone():
     slope = f["right_slope_wth"].subs(sub)
     y3, y6 = _soft_sat_92(np.array([3.0, 6.0]), 1.5, 1.0, 3.0)
     return verdict_from(
-        False,
+        slope >= 0 and y6 >= y3,
         f"sympy: the right-hand slope at w_th is {f['right_slope_wth']}, negative whenever "
         f"lambda w_th > gamma; with the code's defaults (lambda = 1, w_th = 3) and gamma = 1.5 "
         f"it is {sp.N(slope, 4)}, phi falls from {y3:.4f} at w = 3 to its minimum {y6:.4f} at "
@@ -1670,7 +1671,7 @@ def _mm_small_w():
     mm = _mm(x, 1.0)
     sat = _soft_sat_92(x, 1.5, 1.0, 3.0)
     return verdict_from(
-        False,
+        abs(float(f["slope_0"].subs(ws.tau, 1)) - 1) < 0.1,
         f"soft saturation: exactly w^gamma for w <= w_th ({np.allclose(sat, x**1.5)}); "
         f"Michaelis-Menten: slope at 0 is {f['slope_0']} (sympy), 2 at tau = 1, so "
         f"phi(1e-3, 0.01, 0.1, 0.5) = {np.round(mm, 5).tolist()} = about 2w; it approaches w only "
@@ -1708,7 +1709,7 @@ def _mm_saturates():
 def _mm_convexity():
     f = ws.michaelis_menten_facts()
     return verdict_from(
-        False,
+        any(f["d2"].subs({ws.w: x, ws.tau: 1}) > 0 for x in (0.01, 1, 100)),
         f"Michaelis-Menten: phi'' = {f['d2']} < 0 on all of w > 0: no convex part is left "
         f"(it is the concave shape section 6.3 assigns to A > 0); the 9.2 soft saturation keeps "
         f"w^gamma_- below w_th but is unbounded (002-9.2-a), so neither trades 'part' of the "
@@ -1859,7 +1860,7 @@ def _mm_props():
 def _power_option():
     v = math.exp(0.5 * 20)
     return verdict_from(
-        False,
+        v < 1e3,  # bounded would keep it small at w = e^20
         f"concave and increasing, but unbounded: w^0.5 at w = e^20 (the code's clamp) is {v:.1f}, "
         f"and -> inf as w -> inf",
     )
@@ -1892,7 +1893,7 @@ def _sft_loss():
     grad = _grad_fd(loss, theta)
     new = _softmax(theta - 0.5 * grad)[0]
     return verdict_from(
-        False,
+        new > 0.05 and 1 + g * math.log(0.05) > 0,
         f"sympy: -dL/d(log pi) = {gw}, i.e. w^gamma (1 + gamma log pi): negative once "
         f"log pi < -1/gamma. gamma = 0.5, target token with pi = 0.05 (log pi = -3.0), w = 1: "
         f"weight {1 + g * math.log(0.05):.3f}; one gradient step (lr 0.5) on the loss moves "
@@ -2020,7 +2021,7 @@ def _summary_5():
 def _decision_tree():
     v = math.exp(0.99 * 20)
     return verdict_from(
-        False,
+        v < 1e3,  # 'fine as is' would need a bounded weight
         f"w^gamma_+ is unbounded for every gamma_+ in (0, 1): at the code's clamp log w = 20 "
         f"the weight w^0.99 (the 9.1 cap) is {v:.4g}; it grows sublinearly but without bound "
         f"(002-5.2-a)",
