@@ -148,7 +148,7 @@ verdicts("002-3.")
 
 # %%
 gammas = np.linspace(0, 1.6, 161)
-fig, ax = plt.subplots(figsize=(7, 4))
+fig, ax = plt.subplots(figsize=(8, 4.5))
 for s2 in (0.25, 1.0, 2.0):
     with mpmath.workdps(30):
         v = [float(variance_lognormal_power(g, s2)) for g in gammas]
@@ -156,8 +156,8 @@ for s2 in (0.25, 1.0, 2.0):
 ax.axvline(0.25, color="grey", ls=":", label="gamma = 1/4 (minimum)")
 ax.axvline(1.0, color="k", ls="--", lw=0.8, label="gamma = 1 (IS)")
 ax.set_xlabel("gamma")
-ax.set_ylabel("E[w^(2 gamma)]  (second moment of the weight)")
-ax.set_title("Seed 002 section 4.1: variance of w^gamma under log w ~ N(-sigma^2/2, sigma^2)")
+ax.set_ylabel("E[w^(2 gamma)] (second moment)")
+ax.set_title("Seed 002 section 4.1: second moment of w^gamma, log w ~ N(-s2/2, s2)")
 ax.legend()
 plt.show()
 verdicts("002-4.1")
