@@ -269,3 +269,20 @@ def test_python_number_orders_keep_the_logits_dtype(dtype):
         assert fn(x, y, 0.5).dtype == dtype
     assert tes.effective_target_weights(x, torch.ones_like(x), 0.5).dtype == dtype
     assert tes.trainer_weights_seed_code(x, 0.5).dtype == dtype
+
+
+@pytest.mark.parametrize("order", [0.0, 0.5, 1.0, 1.5, 2.0])
+def test_logit_gradients_are_finite(order):
+    torch.manual_seed(1)
+    x = torch.randn(3, 6, dtype=F64, requires_grad=True)
+    y = torch.randn(3, 6, dtype=F64, requires_grad=True)
+    for fn in (tdiv.renyi_divergence, tdiv.power_moment_from_logits, tdiv.renyi_identity_rhs):
+        gx, gy = torch.autograd.grad(fn(x, y, t(order)).sum(), (x, y))
+        assert torch.isfinite(gx).all() and torch.isfinite(gy).all(), fn.__name__
+    gx, gy = torch.autograd.grad(tdiv.kl_divergence(x, y).sum(), (x, y))
+    assert torch.isfinite(gx).all() and torch.isfinite(gy).all()
+    g = min(order, 1.0)
+    out = tes.effective_target_log_probs(x, y, torch.zeros_like(x), t(g)).sum()
+    out = out + tes.effective_target_weights(x, torch.ones_like(x), t(g))[:, 0].sum()
+    (gx,) = torch.autograd.grad(out, x)
+    assert torch.isfinite(gx).all()

@@ -105,7 +105,9 @@ def renyi_divergence(logits_p, logits_q, alpha) -> torch.Tensor:
 
     Near alpha = 1 it uses log1p(sum p expm1((alpha - 1) log(p / q))) / (alpha - 1), so the
     O(alpha - 1) logarithm keeps its relative accuracy; far from it (or for nearly disjoint
-    supports) a logsumexp. The support of P is decided in the log domain."""
+    supports) a logsumexp. The support of P is decided in the log domain. Gradients with
+    respect to the logits are finite for finite logits; with respect to alpha they are not
+    provided at alpha = 0 and alpha = 1 exactly (those branches are constant in alpha)."""
     check_finite("alpha", alpha)
     check_range("alpha", alpha, lo=0)
     out, out_dtype = _renyi(logits_p, logits_q, alpha, ("logits_p", "logits_q"))
@@ -142,7 +144,9 @@ def _renyi(a, b, alpha, names) -> tuple[torch.Tensor, torch.dtype]:
         torch.logsumexp(lp, -1)
     )
     log_s = torch.where(u.abs() < 0.5, near, far)
-    general = log_s / t.squeeze(-1)
+    tt = t.squeeze(-1)
+    # alpha = 1 takes the KL branch below; a safe divisor keeps its gradient free of 0/0
+    general = log_s / torch.where(tt == 0, torch.ones_like(tt), tt)
     # alpha = 0: -log Q(p > 0) as a ratio of sums (exactly 0 when supp P covers supp Q)
     q = torch.exp(lq)
     seen = torch.where(pos, q, torch.zeros_like(q)).sum(-1)
