@@ -332,6 +332,54 @@ register_golden(
 register_golden(gamma_khat_bound, _khat_bound_cases, tensor_args=("khat", "threshold"))
 
 
+def gamma_reward_adjusted_corrected(sigma2, sigma_r2, tau, rho_min):
+    """Corrected Theorem 9.1: the largest gamma in [0, 1] with ESS/n of w^gamma exp(r / tau) at
+    least rho_min, for log w ~ N(., sigma2) and r ~ N(., sigma_r2) independent:
+    exp(-gamma^2 sigma2 - sigma_r2 / tau^2) >= rho_min, i.e.
+    gamma = min(1, sqrt((-log rho_min - sigma_r2 / tau^2) / sigma2)).
+
+    The printed formula (:func:`gamma_reward_adjusted`) is exact only when the reward factor is
+    tempered by gamma as well, (w e^(r/tau))^gamma (claim 001-9.1-a).
+    Domain as :func:`gamma_reward_adjusted`. Edges: sigma_r2 / tau^2 >= -log rho_min leaves no
+    feasible gamma (even gamma = 0 has ESS/n = exp(-sigma_r2 / tau^2) <= rho_min): returns 0,
+    the most conservative choice; sigma2 = 0 with a feasible reward term gives 1; sigma2 = +inf
+    gives 0.
+    """
+    sigma2 = require_range("sigma2", sigma2, lo=0)
+    sigma_r2 = require_range("sigma_r2", sigma_r2, lo=0)
+    tau = require_range("tau", require_finite("tau", tau), lo=0, lo_open=True)
+    rho_min = require_range("rho_min", rho_min, lo=0, hi=1, lo_open=True)
+    budget = -mpmath.log(rho_min) - sigma_r2 / tau**2
+    if budget <= 0 or mpmath.isinf(sigma2):
+        return mpmath.mpf(0)
+    if sigma2 == 0:
+        return mpmath.mpf(1)
+    return min(mpmath.mpf(1), mpmath.sqrt(budget / sigma2))
+
+
+def _reward_corrected_cases():
+    cs = [c for c in _reward_cases() if "sigma2 = inf" not in c.note]
+    cs += [
+        case(
+            "no feasible gamma: sigma_r2 / tau^2 > -log rho",
+            sigma2=1.0,
+            sigma_r2=2.0,
+            tau=1.0,
+            rho_min=0.3,
+        ),
+        case("seed 001-9.1-a example", sigma2=1.0, sigma_r2=1.0, tau=1.0, rho_min=0.3),
+        case("sigma2 = inf", sigma2=float("inf"), sigma_r2=0.1, tau=1.0, rho_min=0.3),
+    ]
+    return cs
+
+
+register_golden(
+    gamma_reward_adjusted_corrected,
+    _reward_corrected_cases,
+    tensor_args=("sigma2", "sigma_r2", "tau", "rho_min"),
+)
+
+
 # --- seed 002 per-sign rule ---
 # Owned by the seed-002 weights work: everything below this marker (seed 002 appendix B
 # `GradientWeightDesign.compute_gamma` and its corrected batch version).

@@ -77,6 +77,19 @@ def test_reward_adjusted_matches_reference(s2, sr2, tau, rho):
 
 
 @settings(max_examples=100, deadline=None)
+@given(st.floats(0, 1e6), st.floats(0, 10), st.floats(0.1, 10), st.floats(1e-6, 1.0))
+def test_reward_adjusted_corrected_matches_reference_and_keeps_ess(s2, sr2, tau, rho):
+    with mpmath.workdps(DPS):
+        want = float(rgamma.gamma_reward_adjusted_corrected(s2, sr2, tau, rho))
+    got = tgamma.gamma_reward_adjusted_corrected(t(s2), t(sr2), t(tau), t(rho))
+    close(got, want, 1e-12)
+    # independent check of the defining property: ESS/n = exp(-g^2 s2 - sr2/tau^2) >= rho
+    # whenever some gamma is feasible (exp(-sr2/tau^2) > rho)
+    if math.exp(-sr2 / tau**2) > rho * (1 + 1e-12) and s2 > 0:
+        assert math.exp(-(want**2) * s2 - sr2 / tau**2) >= rho * (1 - 1e-9)
+
+
+@settings(max_examples=100, deadline=None)
 @given(st.floats(-1e300, 1e300), st.floats(1e-3, 10))
 def test_khat_bound_matches_reference(khat, threshold):
     with mpmath.workdps(DPS):

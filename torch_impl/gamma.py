@@ -94,6 +94,24 @@ def gamma_khat_bound(khat, threshold=0.7) -> torch.Tensor:
     return bound.to(out_dtype)
 
 
+def gamma_reward_adjusted_corrected(sigma2, sigma_r2, tau, rho_min) -> torch.Tensor:
+    """Corrected Theorem 9.1: min(1, sqrt(max(0, -log rho_min - sigma_r2 / tau^2) / sigma2)),
+    the largest gamma with ESS/n of w^gamma exp(r / tau) >= rho_min (0 when none is feasible,
+    1 for sigma2 = 0 with a feasible reward term)."""
+    check_range("sigma2", sigma2, lo=0)
+    check_range("sigma_r2", sigma_r2, lo=0)
+    check_finite("tau", tau)
+    check_range("tau", tau, lo=0, lo_open=True)
+    check_range("rho_min", rho_min, lo=0, hi=1, lo_open=True)
+    (sigma2, sigma_r2, tau, rho_min), out_dtype = promote(sigma2, sigma_r2, tau, rho_min)
+    budget = -torch.log(rho_min) - sigma_r2 / (tau * tau)
+    feasible = budget > 0
+    ratio = torch.clamp(budget, min=0) / sigma2
+    ratio = torch.where(sigma2 == 0, torch.ones_like(ratio), ratio)
+    g = torch.clamp(torch.sqrt(ratio), max=1.0)
+    return torch.where(feasible, g, torch.zeros_like(g)).to(out_dtype)
+
+
 # --- seed 002 per-sign rule ---
 # Owned by the seed-002 weights work: everything below this marker (torch twins of
 # reference.gamma.per_sign_gamma_seed_code / per_sign_gamma). Batch rules: they reduce over

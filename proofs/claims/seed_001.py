@@ -41,6 +41,7 @@ from reference.gamma import (
     compute_optimal_gamma_seed_code,
     gamma_khat_bound,
     gamma_reward_adjusted,
+    gamma_reward_adjusted_corrected,
     gamma_star_ess,
     trainer_gamma_seed_code,
 )
@@ -1330,7 +1331,11 @@ def _default_rho():
     FALSE,
     assumptions="log w ~ N(-sigma^2/2, sigma^2) and r ~ N(0, sigma_r^2) independent; the "
     "reward enters as exp(r / tau) (the p* tilt of Theorem 2.2)",
-    links=("reference/gamma.py::gamma_reward_adjusted", LINKS_NB),
+    links=(
+        "reference/gamma.py::gamma_reward_adjusted",
+        "reference/gamma.py::gamma_reward_adjusted_corrected",
+        LINKS_NB,
+    ),
 )
 def _thm_9_1():
     s2, sr2, tau, rho = 1.0, 1.0, 1.0, 0.3
@@ -1342,13 +1347,16 @@ def _thm_9_1():
     lw = rng.normal(-s2 / 2, math.sqrt(s2), size=n)
     r = rng.normal(0, math.sqrt(sr2), size=n)
     mc = float(kish_ess_ratio_np(g * lw + r / tau))
-    feasible = math.sqrt(max(0.0, -math.log(rho) - sr2 / tau**2) / s2)
+    with mpmath.workdps(30):
+        feasible = float(gamma_reward_adjusted_corrected(s2, sr2, tau, rho))
+    ess_fixed = math.exp(-(feasible**2) * s2 - sr2 / tau**2)
     tempered = math.exp(-(g * g) * (s2 + sr2 / tau**2))
     return false(
         f"sigma^2 = 1, sigma_r^2 / tau^2 = 1, rho_min = 0.3: gamma_r* = {g:.4f}; population "
         f"ESS/n of w^gamma exp(r/tau) = exp(-g^2 s^2 - s_r^2/tau^2) = {ess:.4f} < 0.3 (Monte "
         f"Carlo n = 2e5: {mc:.4f}). The largest feasible gamma is sqrt((-log rho - s_r^2/tau^2) "
-        f"/ s^2) = {feasible:.4f} (none if s_r^2/tau^2 > -log rho). The printed formula is exact "
+        f"/ s^2) = {feasible:.4f} (gamma_reward_adjusted_corrected; ESS {ess_fixed:.4f}; none if "
+        f"s_r^2/tau^2 > -log rho). The printed formula is exact "
         f"only if the reward factor is tempered too, (w e^(r/tau))^gamma: ESS {tempered:.4f}. "
         "The seed gives no derivation"
     )
