@@ -247,6 +247,19 @@ def phi_adaptive(log_w, A, gamma_base, gamma_max, tau_h, tau_c):
     return args[1] * _g_adaptive(*args)
 
 
+def g_adaptive_max_section_5_4(log_w, A, gamma_base, gamma_max, tau_h, tau_c):
+    """Section 5.4's alternative: g = max((1 - gamma) + gamma w h(w), 1) when C = A log w < 0,
+    else the full weight g(w, A) of :func:`g_adaptive`.
+
+    Offered by the seed for case 3 (w < 1, A > 0) to raise its weight to at least the SFT
+    weight; as written it also applies to case 2 (w > 1, A < 0). Domain as :func:`g_adaptive`;
+    at C = 0 (A = 0 or w = 1) the plain g(w, A) is used.
+    """
+    args = _adaptive_args(log_w, A, gamma_base, gamma_max, tau_h, tau_c)
+    g = _g_adaptive(*args)
+    return max(g, mpmath.mpf(1)) if _correctness(args[0], args[1]) < 0 else g
+
+
 # ---------------------------------------------------------------- part 7: the objective
 
 
@@ -691,6 +704,11 @@ register_golden(
 )
 register_golden(g_adaptive, lambda: _adaptive_cases(with_tau_h=True), tensor_args=ADAPTIVE_ARGS)
 register_golden(phi_adaptive, lambda: _adaptive_cases(with_tau_h=True), tensor_args=ADAPTIVE_ARGS)
+register_golden(
+    g_adaptive_max_section_5_4,
+    lambda: _adaptive_cases(with_tau_h=True),
+    tensor_args=ADAPTIVE_ARGS,
+)
 register_golden(f_gamma, _f_gamma_cases, tensor_args=("log_w", "gamma", "tau"))
 register_golden(
     f_gamma_adaptive_section_7,

@@ -100,6 +100,10 @@ def test_adaptive_family_matches_reference(log_w, A, gb, gm, tau_h, tau_c):
         T.f_gamma_adaptive_section_7(lw, a, *args),
         _ref(R.f_gamma_adaptive_section_7, log_w, A, *args),
     )
+    _close(
+        T.g_adaptive_max_section_5_4(lw, a, *args),
+        _ref(R.g_adaptive_max_section_5_4, log_w, A, *args),
+    )
     g = float(T.g_adaptive(lw, a, *args))
     assert g >= 0
 

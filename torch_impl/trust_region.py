@@ -237,6 +237,15 @@ def phi_adaptive(log_w, A, gamma_base, gamma_max, tau_h, tau_c) -> torch.Tensor:
     return (args[1] * _g_adaptive(*args)).to(out_dtype)
 
 
+def g_adaptive_max_section_5_4(log_w, A, gamma_base, gamma_max, tau_h, tau_c) -> torch.Tensor:
+    """Section 5.4's alternative: max(g(w, A), 1) where C = A log w < 0, else g(w, A)."""
+    _check_adaptive(log_w, A, gamma_base, gamma_max, tau_h, tau_c)
+    args, out_dtype = promote(log_w, A, gamma_base, gamma_max, tau_h, tau_c)
+    g = _g_adaptive(*args)
+    wrong = _correctness(args[0], args[1]) < 0
+    return torch.where(wrong, torch.clamp(g, min=1.0), g).to(out_dtype)
+
+
 # ---------------------------------------------------------------- part 7
 
 
