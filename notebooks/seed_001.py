@@ -243,6 +243,9 @@ with mpmath.workdps(30):
 g_r_t = tgamma.gamma_reward_adjusted(t(1.0), t([0.0, 0.5, 1.0, 2.0]), t(1.0), t(0.3))
 assert np.allclose(g_r, g_r_t.numpy(), rtol=1e-14)
 print("gamma_r* for sigma_r^2 = 0, 0.5, 1, 2 (sigma^2 = 1, tau = 1):", np.round(g_r, 4))
+g_fix = tgamma.gamma_reward_adjusted_corrected(t(1.0), t([0.0, 0.5, 1.0, 2.0]), t(1.0), t(0.3))
+print("corrected (ESS of w^gamma exp(r/tau) >= 0.3):", np.round(g_fix.numpy(), 4))
+print("ESS/n at the printed gamma_r*:", np.round(np.exp(-(np.array(g_r) ** 2) - [0, 0.5, 1, 2]), 4))
 show("001-9.1-a", "001-9.1-b", "001-9.2-a")
 
 # %% [markdown]
