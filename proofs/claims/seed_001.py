@@ -1536,13 +1536,17 @@ def _thm_11_1():
     lw_ln = rng.normal(-2.0, 2.0, size=20_000)
     k_ln = psis_khat_np(lw_ln)
     k_ln_half = psis_khat_np(0.5 * lw_ln)
-    ok = all(abs(means[g] - g * 0.8) < 0.06 for g in means)
+    # tolerance: 3 standard errors of the mean of 8 estimates, the asymptotic sd of one
+    # shape estimate being (1 + k) / sqrt(M) with M = 425 tail draws at S = 2e4
+    tol = {g: 3 * (1 + g * 0.8) / math.sqrt(425 * 8) for g in means}
+    ok = all(abs(means[g] - g * 0.8) < tol[g] for g in means)
     return verdict_from(
         ok,
         "exact for the tail index: P(w^g > t) = P(w > t^(1/g)) ~ t^(-1/(g k)). Pareto(k = 0.8) "
         "log-weights, S = 2e4, 8 replicates, PSIS k-hat mean: "
         + ", ".join(f"gamma {g}: {v:.3f} (gamma k = {g * 0.8:.2f})" for g, v in means.items())
-        + f" (tolerance 0.06). Log-normal sigma = 2 (true k = 0): k-hat {k_ln:.3f}, of "
+        + f" (tolerance 3 standard errors, {min(tol.values()):.3f} to {max(tol.values()):.3f})"
+        f". Log-normal sigma = 2 (true k = 0): k-hat {k_ln:.3f}, of "
         f"w^0.5 {k_ln_half:.3f} vs 0.5 k-hat = {0.5 * k_ln:.3f}",
         conditions="for the true tail shape of a regularly varying (Pareto-type) tail, k > 0; "
         "the finite-sample PSIS estimate scales only approximately, and not at all for light "
