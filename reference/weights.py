@@ -165,8 +165,9 @@ def threshold_saturation_weight(log_w, A, gamma, lam, w_th):
 
 def _blend_magnitude(log_w, gamma, lam, w_th):
     w = mpmath.exp(log_w)
-    beta = _sigmoid(-lam * (w - w_th))
-    return beta * _pow_w(log_w, gamma) + (1 - beta) * w
+    z = lam * (w - w_th)
+    # 1 - beta = sigmoid(z), not 1 - beta (which cancels when beta ~ 1)
+    return _sigmoid(-z) * _pow_w(log_w, gamma) + _sigmoid(z) * w
 
 
 def sigmoid_blend_weight(log_w, A, gamma, lam, w_th):
@@ -298,8 +299,9 @@ def _sft_phi_and_slope(c, gamma, use_michaelis_menten, mm_tau):
     if use_michaelis_menten:
         if mm_tau == 0:
             return mpmath.mpf(1), mpmath.mpf(0)
-        s = _sigmoid(c - mpmath.log(mm_tau))
-        return (1 + mm_tau) * s, (1 + mm_tau) * s * (1 - s)
+        x = c - mpmath.log(mm_tau)
+        s = _sigmoid(x)
+        return (1 + mm_tau) * s, (1 + mm_tau) * s * _sigmoid(-x)
     p = _pow_w(c, gamma)
     return p, gamma * p
 
@@ -407,8 +409,9 @@ def gradient_weight_design_seed_code(
     if not use_soft_saturation:
         return gamma_neg * p * A
     w = mpmath.exp(log_w)
-    beta = _sigmoid(-lam * (w - w_th))
-    slope = beta * gamma_neg * p + (1 - beta) * w - lam * w * beta * (1 - beta) * (p - w)
+    z = lam * (w - w_th)
+    beta, one_minus = _sigmoid(-z), _sigmoid(z)
+    slope = beta * gamma_neg * p + one_minus * w - lam * w * beta * one_minus * (p - w)
     return slope * A
 
 
