@@ -51,14 +51,15 @@ print(
 
 # %%
 lw = torch.linspace(-4, 4, 801, dtype=torch.float64)
-fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+fig, ax = plt.subplots(figsize=(7, 4.2))
 for tau in (0.5, 1.0, 2.0):
-    axes[0].plot(lw, T.trust_region_h(lw, tau), label=f"tau = {tau}")
-axes[0].axvline(0, color="grey", lw=0.5)
-axes[0].set_xlabel("log w")
-axes[0].set_ylabel("h(w)")
-axes[0].set_title("h is not symmetric in log w; h(w -> 0) = sech^2(tau/2) > 0")
-axes[0].legend()
+    ax.plot(lw, T.trust_region_h(lw, tau), label=f"tau = {tau}")
+ax.axvline(0, color="grey", lw=0.5)
+ax.set_xlabel("log w")
+ax.set_ylabel("h(w)")
+ax.set_title("h is not symmetric in log w; h(w -> 0) = sech^2(tau/2) > 0")
+ax.legend()
+plt.show()
 
 # %% [markdown]
 # ## Section 3.2: w h(w) and its maximum
@@ -68,19 +69,19 @@ axes[0].legend()
 # %%
 print("d(w h)/dw - h (1 - w tau tanh(tau (w-1)/2)) =", P.dwh_dw_factored_residual())
 peaks = {}
+fig, ax = plt.subplots(figsize=(7, 4.2))
 for tau in (0.5, 1.0, 2.0):
     with mpmath.workdps(30):
         w_star, peak = R.trust_region_weight_max(tau)
     peaks[tau] = (float(w_star), float(peak))
-    axes[1].plot(lw, T.trust_region_weight(lw, tau), label=f"tau = {tau}")
-    axes[1].plot(math.log(w_star), peak, "ko", ms=4)
+    ax.plot(lw, T.trust_region_weight(lw, tau), label=f"tau = {tau}")
+    ax.plot(math.log(w_star), peak, "ko", ms=4)
     print(f"tau = {tau}: max w h = {float(peak):.5f} at w* = {float(w_star):.5f}")
-axes[1].plot(math.log(1.7), 1.5, "rx", ms=9, label="seed 8.1: 1.5 at w = 1.7")
-axes[1].set_xlabel("log w")
-axes[1].set_ylabel("w h(w)")
-axes[1].set_title("RL weight with trust region; dots: true maxima")
-axes[1].legend()
-plt.tight_layout()
+ax.plot(math.log(1.7), 1.5, "rx", ms=9, label="seed 8.1: 1.5 at w = 1.7")
+ax.set_xlabel("log w")
+ax.set_ylabel("w h(w)")
+ax.set_title("RL weight with trust region; dots: true maxima")
+ax.legend()
 plt.show()
 
 # %% [markdown]
