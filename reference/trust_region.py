@@ -231,8 +231,9 @@ def g_adaptive(log_w, A, gamma_base, gamma_max, tau_h, tau_c):
     """Full v5 weight g(w, A) = (1 - gamma(w, A)) + gamma(w, A) w sech^2(tau_h (w - 1) / 2)
     (seed 003 sections 4.4 and 9.1), the multiplier of A grad log pi.
 
-    Domain as :func:`gamma_adaptive` plus tau_h > 0 finite. Range [min(1 - gamma) ,
-    (1 - gamma) + gamma max(w h)]; edges: log_w = +-inf give 1 - gamma(w, A) at that limit.
+    Domain as :func:`gamma_adaptive` plus tau_h > 0 finite. Range: 0 < g <= (1 - gamma) +
+    gamma max_w(w h) (1.5172 at the seed's section 5.1 parameters); edges: log_w = +-inf give
+    1 - gamma(w, A) at that limit (not 0).
     """
     args = _adaptive_args(log_w, A, gamma_base, gamma_max, tau_h, tau_c)
     return _g_adaptive(*args)
@@ -552,6 +553,10 @@ def _c_cases():
     for A in A_VALUES + (1e300, -1e300):
         for lw in LOG_W_GRID:
             cs.append(case(f"grid A={A} log_w={lw}", log_w=lw, A=A))
+    printed = {"5.2 case 1": "0.69", "5.3 case 2": "-1.10", "5.4 case 3": "-0.69"}
+    for name, w, A, *_ in SEED_QUADRANTS:  # defined below; cases are built lazily
+        note = f"seed {name}: w={w}, A={A}, printed C={printed.get(name, '0.69')}"
+        cs.append(case(note, log_w=SEED_W[w], A=A))
     cs += [
         case("edge: A = 0, w = 0 gives 0", log_w=-INF, A=0.0),
         case("edge: A = 0, w = inf gives 0", log_w=INF, A=-0.0),
