@@ -512,12 +512,13 @@ def test_seed_printed_properties():
 
 
 @pytest.mark.slow
-def test_power_weight_compiles_fullgraph():
-    compiled = torch.compile(tw.power_weight, fullgraph=True)
+@pytest.mark.parametrize("name", sorted(PARAMS))
+def test_twins_compile_fullgraph(name):
+    """No host synchronisation or Python branching on tensor values in the math."""
+    fn = getattr(tw, name)
+    compiled = torch.compile(fn, fullgraph=True)
     lw = torch.linspace(-800, 800, 33, dtype=F64)
     A = torch.linspace(-1, 1, 33, dtype=F64)
-    assert torch.allclose(
-        compiled(lw, A, torch.tensor(0.7, dtype=F64)),
-        tw.power_weight(lw, A, torch.tensor(0.7, dtype=F64)),
-        rtol=1e-14,
-    )
+    params = {k: torch.tensor(v, dtype=F64) for k, v in PARAMS[name].items()}
+    got, want = compiled(lw, A, **params), fn(lw, A, **params)
+    assert torch.allclose(got, want, rtol=1e-13, atol=1e-300, equal_nan=False)
