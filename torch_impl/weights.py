@@ -4,14 +4,21 @@ Every function takes ``log_w`` (= log pi_theta - log mu) and ``A`` as tensors (o
 broadcast with the parameters, returns a tensor of the promoted input dtype (bfloat16 / float16
 computed in float32), and has no ``.item()`` or Python branching on tensor values.
 
-Numerics: w^gamma is exp(gamma log_w). A product g(w) A is formed directly when g(w) is a normal
-number, and as sign(A) exp(log g + log|A|) when g(w) over- or underflows, so a tiny A times a
-huge w^gamma (or the reverse) is still exact, and A == 0 gives 0 (never inf * 0 = NaN). The
-branches are selected with ``torch.where`` on sanitised inputs, so gradients are NaN-free too.
+Numerics: w^gamma is exp(gamma log_w), with the rounding error of the product gamma log_w
+carried exactly (Dekker's TwoProduct), so the exponential does not turn it into |gamma log_w|
+eps. A product g(w) A is formed directly when g(w) is a normal number, as (A e^c) e^(log g - c)
+when g over- or underflows by up to the exponent range (so a tiny A times a huge w^gamma, or
+the reverse, is exact to a few ulp), and as sign(A) exp(log g + log|A|) beyond. A == 0 gives 0
+(never inf * 0 = NaN). Branches are selected with ``torch.where`` on sanitised inputs: the
+gradients of the twins are NaN-free wherever their value is finite, and the gradients of the
+surrogates below are NaN-free for every finite input.
 
 ``SURROGATES`` maps each weight to a training loss written the way the design (or common
 practice) writes it; ``tests/test_gradients.py`` checks that its autograd gradient with respect to
-log_w is -phi.
+log_w is -phi. Objectives (Box-Cox, the truncation's piecewise objective, Michaelis-Menten,
+SAPO's gate) and the seed's own losses are real checks; the threshold, blend, mixture and
+text-design weights have no closed-form objective, and their surrogate is the plain
+stop-gradient loss -sg(phi) log pi, whose test checks only the loss wiring.
 """
 
 from __future__ import annotations
@@ -486,7 +493,9 @@ def _sft_phi_slope(c, gamma, use_michaelis_menten: bool, mm_tau):
     return p, gamma * p
 
 
-def sft_gradient_weight(log_w, gamma, use_michaelis_menten: bool = False, mm_tau=1.0):
+def sft_gradient_weight(
+    log_w, gamma, use_michaelis_menten: bool = False, mm_tau=1.0
+) -> torch.Tensor:
     """SFT weight of seed 002 section 10: w^gamma, or (1 + mm_tau) w / (mm_tau + w) with
     ``use_michaelis_menten`` (A taken as 1). Domain: gamma finite, mm_tau >= 0 finite."""
     check_finite("log_w", log_w)
@@ -600,8 +609,13 @@ def _power_surrogate(log_w, A, gamma):
 
 
 def _asymmetric_surrogate(log_w, A, gamma_pos, gamma_neg):
-    A_t = torch.as_tensor(A, dtype=torch.float64)
-    gamma = torch.where(A_t > 0, torch.as_tensor(gamma_pos), torch.as_tensor(gamma_neg))
+    """Box-Cox objective with the exponent of the sample's sign (seed 002 section 7.4)."""
+    dt = log_w.dtype
+    gamma = torch.where(
+        torch.as_tensor(A, dtype=dt) > 0,
+        torch.as_tensor(gamma_pos, dtype=dt),
+        torch.as_tensor(gamma_neg, dtype=dt),
+    )
     return -box_cox_objective(log_w, A, gamma)
 
 
