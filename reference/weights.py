@@ -689,7 +689,21 @@ def _sapo_cases():
     cs += _grid([{"tau": t} for t in (1e-8, 0.5, 10.0, 1e4)], label="tau boundary ")
     cs += _random(20, 2081, tau=1.0)
     cs += [
-        case("w = 1 (tau = 1)", log_w=0.0, A=1.0, tau=1.0),
+        case(
+            "w = 1 (tau = 1): section 8.1 gate 2/tau = 2; SAPO weight 1", log_w=0.0, A=1.0, tau=1.0
+        ),
+        case(
+            "seed 8.1/8.3 'bounded': 4/tau = 4 reached at log_w = 700 (tau = 1)",
+            log_w=700.0,
+            A=1.0,
+            tau=1.0,
+        ),
+        case(
+            "seed 5.2 table: SAPO weight -> 0 (not 4/tau) for large w (tau = 1, w = e^5)",
+            log_w=5.0,
+            A=1.0,
+            tau=1.0,
+        ),
         case("edge: tau = 0", log_w=0.0, A=1.0, tau=0.0),
         case("edge: tau < 0", log_w=0.0, A=1.0, tau=-1.0),
         case("edge: tau NaN", log_w=0.0, A=1.0, tau=EDGE_NAN),
