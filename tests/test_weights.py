@@ -329,7 +329,7 @@ def test_seed_class_loss_gradient_is_gradient_weight_design_seed_code(soft, seed
 
 def test_seed_code_weight_changes_sign_for_a_negative_sample():
     """gamma_neg = 1.99 (the top of the seed's range), soft saturation with the seed defaults:
-    the seed's loss pushes a negative-advantage token up for w in (4.90, 5.24)."""
+    the seed's loss pushes a negative-advantage token up for w in (4.889, 5.260)."""
     for w, sign in ((4.85, -1), (5.08, +1), (5.2, +1), (5.3, -1)):
         lw = math.log(w)
         want = ref(rw.gradient_weight_design_seed_code, lw, -1.0, 0.99, 1.99)
