@@ -391,8 +391,9 @@ def gradient_weight_design_seed_code(
     * A > 0: gamma_pos w^gamma_pos A (the text's weight times gamma_pos);
     * A < 0 without saturation: gamma_neg w^gamma_neg A;
     * A < 0 with saturation: [beta gamma_neg w^g + (1 - beta) w - lam w beta (1 - beta)
-      (w^g - w)] A, beta = sigmoid(-lam (w - w_th)), which can change sign (w in (4.889, 5.260)
-      with the seed defaults and gamma_neg = 1.99, maximum +0.0587 |A| at w = 5.08), so a bad sample's probability is pushed up.
+      (w^g - w)] A, beta = sigmoid(-lam (w - w_th)), which can change sign: for
+      w in (4.889, 5.260) with the seed defaults and gamma_neg = 1.99 (maximum +0.0587 |A|
+      at w = 5.08) a bad sample's probability is pushed up.
 
     Outside |log_w| <= 20 the gradient is exactly 0 (torch.clamp). A == 0 gives 0.
     """
