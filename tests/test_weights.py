@@ -20,7 +20,7 @@ import torch_impl.gamma as tg
 import torch_impl.weights as tw
 
 F64 = torch.float64
-EXAMPLES = 150
+EXAMPLES = 250
 
 log_ws = st.one_of(
     st.floats(-700, 700, allow_nan=False),
