@@ -16,9 +16,9 @@ surrogates below are NaN-free for every finite input.
 ``SURROGATES`` maps each weight to a training loss written the way the design (or common
 practice) writes it; ``tests/test_gradients.py`` checks that its autograd gradient with respect to
 log_w is -phi. Objectives (Box-Cox, the truncation's piecewise objective, Michaelis-Menten,
-SAPO's gate) and the seed's own losses are real checks; the threshold, blend, mixture and
-text-design weights have no closed-form objective, and their surrogate is the plain
-stop-gradient loss -sg(phi) log pi, whose test checks only the loss wiring.
+SAPO's gate) and the seed's own losses are real checks. The threshold, blend, mixture and
+text-design weights have no closed-form objective; a stop-gradient loss -sg(phi) log pi would
+reproduce phi by construction (a test that cannot fail), so they have no surrogate.
 """
 
 from __future__ import annotations
@@ -645,16 +645,6 @@ def _soft_saturation_surrogate(log_w, A, gamma, lam):
     return -_nan_free_coef(weight, A) * log_w
 
 
-def _stop_gradient_loss(phi_fn):
-    """The standard loss of a design given only by its weight: -sg(phi(w, A)) log pi. Its
-    gradient test checks the loss wiring (the weight itself is checked by the fixtures)."""
-
-    def loss(log_w, **kwargs):
-        return -phi_fn(log_w.detach(), **kwargs) * log_w
-
-    return loss
-
-
 def _mm_surrogate(log_w, A, tau):
     """Objective form: -(1 + tau) log((tau + w) / (tau + 1)) A."""
     return -michaelis_menten_objective(log_w, A, tau)
@@ -736,14 +726,10 @@ SURROGATES = {
     "asymmetric_power_weight": _asymmetric_surrogate,
     "truncated_power_weight": _truncated_surrogate,
     "soft_saturation_weight": _soft_saturation_surrogate,
-    "threshold_saturation_weight": _stop_gradient_loss(threshold_saturation_weight),
-    "sigmoid_blend_weight": _stop_gradient_loss(sigmoid_blend_weight),
-    "mixture_weight": _stop_gradient_loss(mixture_weight),
     "michaelis_menten_weight": _mm_surrogate,
     "sapo_weight_section_8_1": _sapo_section_surrogate,
     "sapo_weight": _sapo_surrogate,
     "sft_gradient_weight": _sft_surrogate,
     "sft_gradient_weight_seed_code": _sft_seed_code_surrogate,
-    "gradient_weight_design": _stop_gradient_loss(gradient_weight_design),
     "gradient_weight_design_seed_code": _design_seed_code_surrogate,
 }
