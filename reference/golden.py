@@ -111,7 +111,8 @@ def round_float(x: float, dtype: str) -> float:
     """Round a float64 to float32 or bfloat16 (via float32, round to nearest even)."""
     if dtype == "float64":
         return float(x)
-    f32 = float(np.float32(x))
+    with np.errstate(over="ignore"):  # 1e300 -> inf in float32 is the intended rounding
+        f32 = float(np.float32(x))
     if dtype == "float32" or not math.isfinite(f32):
         return f32
     if dtype != "bfloat16":
