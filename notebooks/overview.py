@@ -35,6 +35,7 @@ import torch
 
 import reference.peers as rpeers
 import torch_impl.peers as tpeers
+import torch_impl.weights as tweights
 
 LOG_W = (
     torch.arange(-300, 301, dtype=torch.float64) / 100
@@ -171,7 +172,7 @@ one = torch.tensor(1.0, dtype=torch.float64)
 ax.plot(x, tpeers.sapo(LOG_W, one).numpy(), label="SAPO gradient weight (autograd of its loss)")
 ax.plot(
     x,
-    tpeers.sapo_phi_section_8_1(LOG_W, one, tau=1.0).numpy(),
+    tweights.sapo_weight_section_8_1(LOG_W, one, tau=1.0).numpy(),
     "--",
     label="seed 002 8.1 as written (the gate)",
 )
@@ -211,7 +212,7 @@ for name, values in {**curves, **seed_curves}.items():
         )
 # ... except the seed's printed SAPO "weight", which is 2 / tau there
 assert math.isclose(
-    float(tpeers.sapo_phi_section_8_1(torch.tensor(0.0), one, tau=1.0)), 2.0, rel_tol=1e-6
+    float(tweights.sapo_weight_section_8_1(torch.tensor(0.0), one, tau=1.0)), 2.0, rel_tol=1e-6
 )
 # PPO zeroes the weight beyond 1 + clip_ratio_high for A > 0 and below 1 - clip_ratio_low for A < 0
 ppo = curves["PPO clip 0.2 / 0.28"]

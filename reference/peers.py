@@ -173,7 +173,7 @@ def sapo(log_w, A, tau_pos=1.0, tau_neg=1.05):
     phi = -dL/dlog_w = (4 / tau) tau sigma'(z) w A = 4 w sigma(z)(1 - sigma(z)) A. phi(1, A) = A;
     phi -> 0 as w -> 0 and as w -> inf (like w e^{-tau w}); no kink.
     Seed 002 section 8.1 prints sigma(tau (w - 1)) 4 / tau as "the weight function"; that is the
-    gate (the loss value per unit A), see :func:`sapo_phi_section_8_1`.
+    gate (the loss value per unit A), see ``reference.weights.sapo_weight_section_8_1``.
     Domain: tau_pos, tau_neg > 0 finite. log_w = -inf gives 0.
     """
     _, w, a = _token_inputs(log_w, A)
@@ -182,19 +182,6 @@ def sapo(log_w, A, tau_pos=1.0, tau_neg=1.05):
     tau = tp if a > 0 else tn
     z = tau * (w - 1)
     return 4 * w * _sigmoid(z) * _sigmoid(-z) * a
-
-
-def sapo_phi_section_8_1(log_w, A, tau=1.0):
-    """Seed 002 section 8.1 as written: phi_SAPO(w) = sigma(tau (w - 1)) 4 / tau, times A.
-
-    This is SAPO's soft gate, i.e. minus its per-token loss per unit A, not the gradient weight
-    that autograd of that loss yields (:func:`sapo`). At w = 1 it gives 2 A / tau where the true
-    gradient weight gives A; as w -> inf it tends to 4 A / tau where the true weight tends to 0.
-    Domain: tau > 0 finite; log_w = -inf gives sigma(-tau) 4 A / tau.
-    """
-    _, w, a = _token_inputs(log_w, A)
-    t = require_range("tau", require_finite("tau", tau), lo=0, lo_open=True)
-    return _sigmoid(t * (w - 1)) * 4 / t * a
 
 
 def tis_token(log_w, A, clip_min=0.0, clip_max=2.0):
@@ -471,13 +458,6 @@ def _sapo_cases():
     return cs + _error_cases(p, {"tau_pos": 0.0, "tau_neg": -1.0})
 
 
-def _sapo_81_cases():
-    p = {"tau": 1.0}
-    cs = _token_cases(p, ()) + _seeded_token_cases(p)
-    cs.append(case("tau = 1.05 at w = 1", log_w=0.0, A=1.0, tau=1.05))
-    return cs + _error_cases(p, {"tau": 0.0})
-
-
 def _tis_token_cases():
     p = {"clip_min": 0.0, "clip_max": 2.0}
     cs = _token_cases(p, (2.0,)) + _seeded_token_cases(p)
@@ -631,7 +611,6 @@ register_golden(ppo_phi_section_1_3, _ppo_13_cases, _TOKEN, ("epsilon",))
 register_golden(cispo_verl, _cispo_verl_cases, _TOKEN, ("clip_ratio_low", "clip_ratio_high"))
 register_golden(cispo_trl, _cispo_trl_cases, _TOKEN, ("epsilon_high",))
 register_golden(sapo, _sapo_cases, _TOKEN, ("tau_pos", "tau_neg"))
-register_golden(sapo_phi_section_8_1, _sapo_81_cases, _TOKEN, ("tau",))
 register_golden(tis_token, _tis_token_cases, _TOKEN, ("clip_min", "clip_max"))
 register_golden(mis_token, _mis_token_cases, _TOKEN, ("clip_min", "clip_max"))
 register_golden(topr, _topr_cases, _TOKEN)

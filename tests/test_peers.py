@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import reference.peers as ref
 import torch_impl.peers as tp
+import torch_impl.weights as tw
 
 LOG_W = st.floats(-700, 700, allow_nan=False)
 ADV = st.floats(-1e3, 1e3, allow_nan=False)
@@ -28,7 +29,6 @@ TOKEN = {
     "ppo_phi_section_1_3": ({"epsilon": 0.2}, ()),
     "cispo_trl": ({"epsilon_high": 5.0}, ()),
     "sapo": ({"tau_pos": 1.0, "tau_neg": 1.05}, ()),
-    "sapo_phi_section_8_1": ({"tau": 1.05}, ()),
     "tis_token": ({"clip_min": 0.25, "clip_max": 2.0}, ()),
     "mis_token": ({"clip_min": 0.5, "clip_max": 5.0}, (0.5, 5.0)),
     "topr": ({}, ()),
@@ -245,10 +245,10 @@ def test_sapo_section_8_1_is_the_gate_not_the_gradient_weight():
     one = torch.tensor(0.0, dtype=torch.float64)
     A = torch.tensor(1.0, dtype=torch.float64)
     assert float(tp.sapo(one, A)) == pytest.approx(1.0, rel=1e-15)
-    assert float(tp.sapo_phi_section_8_1(one, A, tau=1.0)) == pytest.approx(2.0, rel=1e-15)
+    assert float(tw.sapo_weight_section_8_1(one, A, tau=1.0)) == pytest.approx(2.0, rel=1e-15)
     big = torch.tensor(5.0, dtype=torch.float64)
     assert float(tp.sapo(big, A)) < 1e-60
-    assert float(tp.sapo_phi_section_8_1(big, A, tau=1.0)) == pytest.approx(4.0, rel=1e-15)
+    assert float(tw.sapo_weight_section_8_1(big, A, tau=1.0)) == pytest.approx(4.0, rel=1e-15)
 
 
 def test_phi_at_w_equal_one():

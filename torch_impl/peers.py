@@ -206,15 +206,6 @@ def sapo(log_w: Tensor, A: Tensor, tau_pos: Any = 1.0, tau_neg: Any = 1.05) -> T
     return (_sapo_weight(lw, tau) * a).to(out_dtype)
 
 
-def sapo_phi_section_8_1(log_w: Tensor, A: Tensor, tau: Any = 1.0) -> Tensor:
-    """Seed 002 section 8.1 as written: sigma(tau (w - 1)) 4 / tau A (SAPO's gate, not its phi)."""
-    _check_token(log_w, A)
-    check_finite("tau", tau)
-    check_range("tau", tau, lo=0, lo_open=True)
-    (lw, a, t), out_dtype = promote(log_w, A, tau)
-    return (torch.sigmoid(t * torch.expm1(lw)) * 4 / t * a).to(out_dtype)
-
-
 def tis_token(log_w: Tensor, A: Tensor, clip_min: Any = 0.0, clip_max: Any = 2.0) -> Tensor:
     """Token-level truncated IS: phi = clamp(w, clip_min, clip_max) A (TRL token_truncate)."""
     _check_token(log_w, A)
