@@ -113,23 +113,9 @@ OVERRIDES: dict[str, dict[str, tuple[float, str]]] = {
         ),
     },
     "sampling.optimal_alpha": {
-        "float32": (
-            280,
-            "nearly identical V=2 #1 (d = log pi_t - log pi_theta = +-0.09): d carries absolute rounding eps |logits|, i.e. relative 50 eps, and alpha* = root of log E[d+] - log E[d-] moves by that / |h'| = 0.18: measured 221 eps; <= 16 eps on the other cases",
-        ),
         "float64": (
-            145,
-            "nearly identical V=2 #1 (d = log pi_t - log pi_theta = +-0.09): d carries absolute rounding eps |logits|, i.e. relative 50 eps, and alpha* = root of log E[d+] - log E[d-] moves by that / |h'| = 0.18: measured 116 eps; <= 16 eps on the other cases",
-        ),
-    },
-    "sampling.optimal_distribution": {
-        "float32": (
-            40,
-            "q* = softmax(l_t + alpha* (l_theta - l_t)) inherits alpha*'s error (see optimal_alpha) times |d|: measured 32 eps",
-        ),
-        "float64": (
-            22,
-            "q* = softmax(l_t + alpha* (l_theta - l_t)) inherits alpha*'s rounding times |d| ~ 3: measured 17 eps",
+            28,
+            "nearly identical V=2 #1 (d = log pi_t - log pi_theta = +-0.09): d carries absolute rounding ~eps |logits|, a relative error of ~10 eps, and alpha* = root of log E[d+] - log E[d-] moves by that / |h'| = 0.18: measured 22 eps; <= 16 eps on the other cases",
         ),
     },
     "sampling.solve_kl_symmetry_seed_code": {

@@ -253,6 +253,7 @@ def ess_section_4_2(logits_pi, logits_q, n) -> torch.Tensor:
 
 DEFAULT_PASSES = {torch.float64: 5, torch.float32: 3}
 DEFAULT_CHUNK_ELEMS = 1 << 18
+SMALL_VOCAB = 1024  # below this, float32 / bfloat16 rows are solved with float64 internals
 
 
 def _hermite_root(lo, hi, glo, ghi, slo, shi, steps: int = 4):
@@ -331,12 +332,21 @@ def _solve_block(x: torch.Tensor, y: torch.Tensor, passes: int, ws: _Workspace) 
     ea, eb = e2[..., 0], e2[..., 1]  # [n, K, B] strided views
     torch.exp(a.view(nk), out=ea)
     torch.exp(s.view(nk), out=eb)
-    c0 = (torch.log(eb.sum((-1, -2))) - torch.log(ea.sum((-1, -2)))).unsqueeze(-1)
+
+    # log normalisers as log1p(ties - 1 + sum of the non-maximal terms): when both rows are
+    # peaked on the same token, d there is ~ -(mass off the peak) ~ 1e-9, which log(1 + 1e-9)
+    # would lose to rounding.
+    def log_norm(shifted, e):
+        ties = (shifted == 0).sum(-1).to(x.dtype)
+        rest = torch.where(shifted.view(nk) < 0, e, 0.0).sum((-1, -2))
+        return torch.log1p((ties - 1) + rest)
+
+    c0 = (log_norm(s, eb) - log_norm(a, ea)).unsqueeze(-1)
     # d = log pi_t - log pi_theta, finite exactly on the common support S (elsewhere it is
     # +-inf or NaN and is set to 0); a becomes log pi_theta + const on S and -inf off S via
     # min(a, y + BIG) (y + BIG is -inf exactly where pi_t = 0, huge elsewhere), no bool masks.
     torch.sub(y, x, out=dv)
-    dv.sub_((my - mx) + c0)
+    dv.sub_(my - mx).sub_(c0)  # in this order: (my - mx) + c0 would round c0 to ulp(my - mx)
     torch.nan_to_num(dv, nan=0.0, posinf=0.0, neginf=0.0, out=dv)
     big = torch.finfo(x.dtype).max / 4
     torch.minimum(av, torch.add(y, big, out=sv), out=av)
@@ -383,6 +393,7 @@ def optimal_alpha(
     logits_target: torch.Tensor,
     passes: int | None = None,
     chunk_elems: int = DEFAULT_CHUNK_ELEMS,
+    compute_dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
     """alpha* per row: the KL-symmetry point D(q||pi_theta) = D(q||pi_t) (seed 004 6.4, 7.1).
 
@@ -405,6 +416,11 @@ def optimal_alpha(
     accumulated per vocabulary block of 2048 and the blocks added in float64 (one float32 GEMV
     over 150k terms would cost ~1e-6 in alpha).
 
+    ``compute_dtype`` sets the internal dtype; by default float64 inputs use float64 and
+    float32 / bfloat16 use float32, except for vocabularies of at most ``SMALL_VOCAB`` = 1024
+    where float64 internals cost nothing and remove the float32 floor described below
+    (pass ``compute_dtype=torch.float32`` to force the float32 path).
+
     Edges as in the reference: identical distributions (d == 0 on S) give 1/2; Delta <= 0 at
     alpha = 0 gives 0 and Delta >= 0 at alpha = 1 gives 1 (d constant on S, one-hot rows);
     disjoint supports raise ``ValueError`` (checked on CPU). Accuracy floor: d carries an
@@ -412,6 +428,10 @@ def optimal_alpha(
     ~1e-7 in float32 for Gaussian logits of scale 3, ~1e-5 for nearly identical rows (|d| ~ 0.1).
     """
     x, y, out = _prep(logits_theta, logits_target)
+    if compute_dtype is None and x.dtype == torch.float32 and x.shape[-1] <= SMALL_VOCAB:
+        compute_dtype = torch.float64
+    if compute_dtype is not None:
+        x, y = x.to(compute_dtype), y.to(compute_dtype)
     if passes is None:
         passes = DEFAULT_PASSES.get(x.dtype, 7)
     batch, v = x.shape[:-1], x.shape[-1]
@@ -553,7 +573,8 @@ def _seed_bisection(pi_theta, pi_t, tol=1e-6, max_iter=50, eps=1e-10):
 def diagnostics(logits_theta, logits_target, alpha=None, **solver) -> dict[str, torch.Tensor]:
     """The section 7.4 diagnostics at q* as tensors (exact forms, no eps): alpha, kl_theta =
     D(q*||pi_theta), kl_t = D(q*||pi_t), kl_diff, kl_symmetry_error, ess_theta / ess_t (both
-    section 4.5 fractions 1 / sum pi^2 / q*), ess_ratio, entropy_theta, entropy_t, entropy_q."""
+    section 4.5 fractions 1 / sum pi^2 / q*), ess_ratio (from logs: inf / 0 only when the
+    ratio itself is outside the dtype's range), entropy_theta, entropy_t, entropy_q."""
     x, y, out = _prep(logits_theta, logits_target)
     if alpha is None:
         alpha = optimal_alpha(x, y, **solver)
@@ -564,13 +585,13 @@ def diagnostics(logits_theta, logits_target, alpha=None, **solver) -> dict[str, 
     tot = ka + kb
     fq = torch.isfinite(lq)
 
-    def ess(lp):
-        t = torch.exp(
-            torch.where(torch.isfinite(lp), 2 * lp - torch.where(fq, lq, NEG_INF), NEG_INF)
+    def log_inv_ess(lp):  # log sum pi^2 / q*, +inf where pi has mass off supp q*
+        return torch.logsumexp(
+            torch.where(torch.isfinite(lp), 2 * lp - torch.where(fq, lq, NEG_INF), NEG_INF), -1
         )
-        return 1 / t.sum(-1)
 
-    ess_t, ess_g = ess(lx), ess(ly)
+    lt_, lg_ = log_inv_ess(lx), log_inv_ess(ly)
+    ess_t, ess_g = torch.exp(-lt_), torch.exp(-lg_)
     res = {
         "alpha": alpha,
         "kl_theta": ka,
@@ -581,7 +602,7 @@ def diagnostics(logits_theta, logits_target, alpha=None, **solver) -> dict[str, 
         ),
         "ess_theta": ess_t,
         "ess_t": ess_g,
-        "ess_ratio": ess_t / ess_g,
+        "ess_ratio": torch.exp(lg_ - lt_),  # log domain: no 0/0 when both ESS underflow
         "entropy_theta": -_xlogy_sum(lx, lx),
         "entropy_t": -_xlogy_sum(ly, ly),
         "entropy_q": -_xlogy_sum(lq, lq),
@@ -699,7 +720,8 @@ def sample_categorical(log_probs: torch.Tensor, generator: torch.Generator | Non
     lp = log_probs.to(torch.float64 if log_probs.dtype == torch.float64 else torch.float32)
     u = torch.rand(lp.shape, dtype=lp.dtype, device=lp.device, generator=generator)
     tiny = torch.finfo(lp.dtype).tiny
-    g = -torch.log(-torch.log(u.clamp_min(tiny)).clamp_min(tiny))
+    expo = -torch.log(u.clamp_min(tiny))  # Exp(1) draws
+    g = -torch.log(expo.clamp_min(tiny))  # Gumbel(0, 1)
     return torch.argmax(lp + g, dim=-1)
 
 
