@@ -257,17 +257,19 @@ SMALL_VOCAB = 1024  # below this, float32 / bfloat16 rows are solved with float6
 
 
 def _hermite_root(lo, hi, glo, ghi, slo, shi, steps: int = 4):
-    """Root in [lo, hi] of the cubic Hermite interpolant of h (values g, slopes s at the ends)."""
+    """Root in [lo, hi] of the cubic Hermite interpolant of h (values g, slopes s at the ends),
+    by Newton on the cubic in Horner form from the secant point."""
     h = hi - lo
     m0, m1 = slo * h, shi * h
+    # p(t) = c0 + c1 t + c2 t^2 + c3 t^3 on t in [0, 1]
+    c0, c1 = glo, m0
+    c2 = 3 * (ghi - glo) - 2 * m0 - m1
+    c3 = 2 * (glo - ghi) + m0 + m1
     t = glo / (glo - ghi)
     t = torch.where(torch.isfinite(t), t.clamp(0, 1), torch.full_like(t, 0.5))
     for _ in range(steps):
-        t2 = t * t
-        t3 = t2 * t
-        p = (2 * t3 - 3 * t2 + 1) * glo + (t3 - 2 * t2 + t) * m0 + (3 * t2 - 2 * t3) * ghi
-        p = p + (t3 - t2) * m1
-        dp = (6 * t2 - 6 * t) * (glo - ghi) + (3 * t2 - 4 * t + 1) * m0 + (3 * t2 - 2 * t) * m1
+        p = ((c3 * t + c2) * t + c1) * t + c0
+        dp = (3 * c3 * t + 2 * c2) * t + c1
         tn = t - p / dp
         t = torch.where((tn >= 0) & (tn <= 1) & torch.isfinite(tn), tn, t)
     return lo + t * h
@@ -333,20 +335,29 @@ def _solve_block(x: torch.Tensor, y: torch.Tensor, passes: int, ws: _Workspace) 
     torch.exp(a.view(nk), out=ea)
     torch.exp(s.view(nk), out=eb)
 
-    # log normalisers as log1p(ties - 1 + sum of the non-maximal terms): when both rows are
-    # peaked on the same token, d there is ~ -(mass off the peak) ~ 1e-9, which log(1 + 1e-9)
-    # would lose to rounding.
-    def log_norm(shifted, e):
-        ties = (shifted == 0).sum(-1).to(x.dtype)
-        rest = torch.where(shifted.view(nk) < 0, e, 0.0).sum((-1, -2))
-        return torch.log1p((ties - 1) + rest)
+    # log normalisers. When both rows are peaked on the same token, d there is ~ -(mass off
+    # the peak) ~ 1e-9, which log(1 + 1e-9) would lose to rounding in the working dtype:
+    # float64 rows use log1p(ties - 1 + sum of the non-maximal terms); float32 rows sum in
+    # float64 (exact enough for float32's own resolution, and one pass instead of four).
+    if x.dtype == torch.float64:
 
-    c0 = (log_norm(s, eb) - log_norm(a, ea)).unsqueeze(-1)
+        def log_norm(shifted, e):
+            ties = (shifted == 0).sum(-1).to(x.dtype)
+            rest = torch.where(shifted.view(nk) < 0, e, 0.0).sum((-1, -2))
+            return torch.log1p((ties - 1) + rest)
+
+        c0 = log_norm(s, eb) - log_norm(a, ea)
+    else:
+        c0 = torch.log(eb.sum((-1, -2), dtype=torch.float64)) - torch.log(
+            ea.sum((-1, -2), dtype=torch.float64)
+        )
+    c0 = c0.to(x.dtype).unsqueeze(-1)
     # d = log pi_t - log pi_theta, finite exactly on the common support S (elsewhere it is
     # +-inf or NaN and is set to 0); a becomes log pi_theta + const on S and -inf off S via
     # min(a, y + BIG) (y + BIG is -inf exactly where pi_t = 0, huge elsewhere), no bool masks.
-    torch.sub(y, x, out=dv)
-    dv.sub_(my - mx).sub_(c0)  # in this order: (my - mx) + c0 would round c0 to ulp(my - mx)
+    # (y - my) - (x - mx) is exact near both maxima; subtracting c0 last keeps its digits.
+    torch.sub(sv, av, out=dv)
+    dv.sub_(c0)
     torch.nan_to_num(dv, nan=0.0, posinf=0.0, neginf=0.0, out=dv)
     big = torch.finfo(x.dtype).max / 4
     torch.minimum(av, torch.add(y, big, out=sv), out=av)
@@ -359,8 +370,7 @@ def _solve_block(x: torch.Tensor, y: torch.Tensor, passes: int, ws: _Workspace) 
     torch.clamp_min(d.view(nk), 0, out=dp)
     torch.mul(dp, dp, out=dp2)
     torch.mul(dp2, dp, out=dp3)
-    torch.neg(d.view(nk), out=dm)
-    dm.clamp_min_(0)
+    torch.sub(dp, d.view(nk), out=dm)  # d- = d+ - d
     torch.mul(dm, dm, out=dm2)
     torch.mul(dm2, dm, out=dm3)
     # endpoints from the normalising exponentials (D is 0 off S, so the sums are over S)
