@@ -112,12 +112,6 @@ OVERRIDES: dict[str, dict[str, tuple[float, str]]] = {
             "log Z ~ -1.7e-3 is a small difference of O(1) log-normalisers (absolute error ~ eps): measured 84 eps",
         ),
     },
-    "sampling.optimal_alpha": {
-        "float64": (
-            28,
-            "nearly identical V=2 #1 (d = log pi_t - log pi_theta = +-0.09): d carries absolute rounding ~eps |logits|, a relative error of ~10 eps, and alpha* = root of log E[d+] - log E[d-] moves by that / |h'| = 0.18: measured 22 eps; <= 16 eps on the other cases",
-        ),
-    },
     "sampling.solve_kl_symmetry_seed_code": {
         "float32": (
             80,
