@@ -295,7 +295,8 @@ if HAVE_TORCH_SAMPLING:
     print("max |alpha* torch - alpha* exact| over 400 pairs (float64):", torch_err)
     a_torch32 = tsamp.optimal_alpha(torch.tensor(lt_r).float(), torch.tensor(lq_r).float())
     print("same in float32:", float(np.max(np.abs(a_torch32.double().numpy() - a_r))))
-    xp, xq = torch.tensor(logits_p), torch.tensor(logits_q)
+    xp = torch.tensor(logits_p, dtype=torch.float64)
+    xq = torch.tensor(logits_q, dtype=torch.float64)
     out_t_seed = tsamp.speculative_output_section_7_7(xp, xq).numpy()
     out_t_res = tsamp.speculative_output_residual(xp, xq).numpy()
     torch_out_err = max(
