@@ -455,7 +455,7 @@ def gamma_star_exact_np(log_w: np.ndarray | float, A: np.ndarray | float, lam: f
     """NumPy float64 twin of :func:`gamma_star_exact` (no argument checks; log_w != 0)."""
     lw = np.asarray(log_w, dtype=np.float64)
     a = np.asarray(A, dtype=np.float64)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", over="ignore"):  # |num / lw| -> inf is clipped to 0 or 1
         num = -np.log(2 * lam * np.abs(a)) - np.logaddexp(0.0, np.sign(a) * lw)
         return np.clip(num / lw, 0.0, 1.0)
 

@@ -43,7 +43,8 @@ def compare(
     atol: float,
     labels: Sequence[str],
 ) -> tuple[list[str], float]:
-    """Return (failure lines, max relative error over the finite points)."""
+    """Return (failure lines, max relative error over the finite points where rtol |want|
+    exceeds atol, i.e. where the relative criterion is the binding one)."""
     if len(got) != len(want):
         return [f"length mismatch: got {len(got)} values, wanted {len(want)}"], math.inf
     bad: list[str] = []
@@ -51,7 +52,7 @@ def compare(
     for g, w, e, label in zip(got, want, relative_errors(got, want), labels):
         if math.isfinite(w) and math.isfinite(g):
             ok = abs(g - w) <= atol + rtol * abs(w)
-            if abs(w) > atol:
+            if rtol * abs(w) > atol:  # only where the relative criterion is the binding one
                 worst = max(worst, e)
         else:
             ok = e == 0.0
