@@ -95,7 +95,7 @@ show("001-4.1-a", "001-4.2-a", "001-4.2-b", "001-4.2-c", "001-4.2-d")
 
 # %%
 print("first-order condition:", renyi.theorem_5_2_first_order())
-show("001-5.2-a", "001-5.2-b", "001-5.2-c", "001-5.3-a")
+show("001-5.1-a", "001-5.1-b", "001-5.1-c", "001-5.2-a")
 
 # %% [markdown]
 # ## Section 6: the Renyi identity E_mu[w^gamma] = exp((gamma - 1) D_gamma(pi || mu))
@@ -120,7 +120,7 @@ print(
     "| KL limit residual:",
     renyi.renyi_kl_limit_residual(),
 )
-show("001-6.2-a", "001-6.3-a", "001-6.3-b", "001-6.4-a", "001-6.4-b")
+show("001-6.1-a", "001-6.2-a", "001-6.2-b", "001-6.3-a", "001-6.3-b")
 
 # %% [markdown]
 # ## Section 7: bias and variance
@@ -177,8 +177,8 @@ print(
     "| argmin for mean m:",
     renyi.variance_minimiser_general_mean(),
 )
-show("001-7.1-a", "001-7.2-a", "001-7.2-b", "001-7.2-c", "001-7.3-a", "001-7.4-a")
-show("001-7.5-a", "001-7.5-b", "001-7.5-c", "001-7.6-a", "001-7.6-b")
+show("001-7.1-a", "001-7.1-b", "001-7.1-c", "001-7.1-d", "001-7.2-a", "001-7.2-b")
+show("001-7.2-c", "001-7.2-d", "001-7.2-e", "001-7.3-a", "001-7.3-b")
 
 # %% [markdown]
 # ## Section 8: ESS_gamma / n = exp(-sigma^2 gamma^2) (Theorem 8.2) and gamma* (Theorem 8.3)
@@ -213,7 +213,7 @@ plt.show()
 
 # %% [markdown]
 # The sample ESS converges slowly when w^gamma has a heavy tail (sigma^2 = 4): the population
-# identity is exact, a finite batch is not the population (`001-8.2-a`).
+# identity is exact, a finite batch is not the population (`001-8.1-b`).
 
 # %%
 print("sympy boundary solution:", lognormal.gamma_star_solutions())
@@ -229,8 +229,8 @@ plt.show()
 lw_batch = torch.tensor(np.random.default_rng(5).normal(-1, math.sqrt(2), size=(3, 16)))
 seed_code = tgamma.compute_optimal_gamma_seed_code(lw_batch, torch.zeros_like(lw_batch), 0.3)
 print("Algorithm 8.4 as written, three batches of 16:", seed_code.tolist())
-show("001-8.1-a", "001-8.1-b", "001-8.2-a", "001-8.2-b", "001-8.3-a")
-show("001-8.4-a", "001-8.4-b", "001-8.4-c")
+show("001-8.1-a", "001-8.2-a", "001-8.1-b", "001-8.1-c", "001-8.2-b")
+show("001-8.3-a", "001-8.3-b", "001-8.3-c")
 
 # %% [markdown]
 # ## Section 9: the reward-adjusted gamma (Theorem 9.1)
@@ -254,7 +254,7 @@ show("001-9.1-a", "001-9.1-b", "001-9.2-a")
 # (monotone pieces) does not prove that.
 
 # %%
-show("001-10.1-a", "001-10.1-b", "001-10.1-c", "001-10.1-d", "001-10.1-e")
+show("001-10.1-a", "001-10.1-b", "001-10.1-c", "001-10.2-a", "001-10.2-b")
 
 # %% [markdown]
 # ## Section 11: PSIS k-hat and gamma
@@ -286,7 +286,7 @@ print(
     "k-hat bound 0.7 / k-hat(w) for the Pareto sample:",
     float(tgamma.gamma_khat_bound(t(khat["Pareto k = 0.8"][-1]))),
 )
-show("001-11.1-a", "001-11.2-a", "001-11.2-b")
+show("001-11.2-a", "001-11.2-b", "001-11.2-c")
 
 # %% [markdown]
 # ## Section 12: what `ISReshapeTrainer` computes

@@ -134,7 +134,7 @@ def claim(
     """Register the decorated zero-argument check as claim ``id``."""
     m = ID_PATTERN.match(id)
     if not m or m["seed"] not in SEEDS:
-        raise ValueError(f"claim id must look like '001-8.2-a' with a known seed, got {id!r}")
+        raise ValueError(f"claim id must look like '001-8.1-b' with a known seed, got {id!r}")
     if expected not in VERDICTS:
         raise ValueError(f"expected verdict must be one of {VERDICTS}, got {expected!r}")
     if id in REGISTRY:

@@ -60,14 +60,14 @@ def test_claim_ids_are_validated():
     with pytest.raises(ValueError):
         claim("9-1-a", "1", "x", FALSE)
     with pytest.raises(ValueError):
-        claim("001-8.2-a", "8.2", "duplicate", FALSE)
+        claim("001-8.1-b", "8.2", "duplicate", FALSE)
 
 
 def test_audit_json_keys(capsys):
     rc = cli.main(["audit", "--format", "json"])
     rows = json.loads(capsys.readouterr().out)
     assert rc == 0
-    assert {r["id"] for r in rows} >= {"001-8.2-a", "001-8.3-a"}
+    assert {r["id"] for r in rows} >= {"001-8.1-b", "001-8.2-b"}
     for r in rows:
         assert {"id", "source", "section", "statement", "verdict", "conditions", "evidence"} <= set(
             r
@@ -75,9 +75,9 @@ def test_audit_json_keys(capsys):
 
 
 def test_audit_single_claim_and_markdown(capsys):
-    assert cli.main(["audit", "--claim", "001-8.2-b"]) == 0
+    assert cli.main(["audit", "--claim", "001-8.1-c"]) == 0
     out = capsys.readouterr().out
-    assert "001-8.2-b" in out and "001-8.3-a" not in out
+    assert "001-8.1-c" in out and "001-8.2-b" not in out
     assert cli.main(["audit", "--format", "markdown", "--seed", "001"]) == 0
     md = capsys.readouterr().out
     assert md.startswith("# isreshape audit") and "### Section 8.2" in md
@@ -85,7 +85,7 @@ def test_audit_single_claim_and_markdown(capsys):
 
 
 def test_audit_exit_status_flags_a_mismatch(monkeypatch, capsys):
-    c = CLAIMS["001-8.2-b"]
+    c = CLAIMS["001-8.1-c"]
     monkeypatch.setattr(c, "expected", FALSE)
-    assert cli.main(["audit", "--claim", "001-8.2-b"]) == 1
+    assert cli.main(["audit", "--claim", "001-8.1-c"]) == 1
     assert "differ" in capsys.readouterr().out

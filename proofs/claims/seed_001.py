@@ -80,9 +80,10 @@ def _kish_variance_form():
 
 
 @claim(
-    "001-8.2-a",
-    "8.2",
-    "Under log-normal weights, ESS_gamma / n = exp(-sigma^2 gamma^2) with sigma^2 = Var(log w).",
+    "001-8.1-b",
+    "8.1",
+    "Theorem 8.2: under log-normal weights, ESS_gamma / n = exp(-sigma^2 gamma^2) with "
+    "sigma^2 = Var(log w).",
     HOLDS_WITH_CONDITIONS,
     assumptions="log w ~ N(m, sigma^2) (Assumption 7.3 takes m = -sigma^2/2)",
     links=LINKS_82,
@@ -129,8 +130,8 @@ def _ess_closed_form():
 
 
 @claim(
-    "001-8.2-b",
-    "8.2",
+    "001-8.1-c",
+    "8.1",
     "Under Assumption 7.3, E[w^gamma] = exp(sigma^2 gamma (gamma - 1) / 2) and "
     "E[w^(2 gamma)] = exp(sigma^2 gamma (2 gamma - 1)).",
     HOLDS,
@@ -147,10 +148,10 @@ def _seed_moments():
 
 
 @claim(
-    "001-8.3-a",
-    "8.3",
-    "gamma* = min(1, sqrt(-log rho_min / sigma^2)) is the largest gamma in [0, 1] with "
-    "ESS_gamma / n >= rho_min.",
+    "001-8.2-b",
+    "8.2",
+    "Theorem 8.3: gamma* = min(1, sqrt(-log rho_min / sigma^2)) is the largest gamma in [0, 1] "
+    "with ESS_gamma / n >= rho_min.",
     HOLDS_WITH_CONDITIONS,
     assumptions="the log-normal ESS closed form of Theorem 8.2",
     links=("reference/gamma.py::gamma_star_ess", "proofs/lognormal.py::gamma_star_solutions"),
@@ -685,8 +686,8 @@ def _thm_4_2_mc():
 
 
 @claim(
-    "001-5.2-a",
-    "5.2",
+    "001-5.1-a",
+    "5.1",
     "Theorem 5.2: p_gamma ~ mu^(1-gamma) p*^gamma minimises (1 - gamma) KL(p || mu) + gamma "
     "KL(p || p*) over distributions p.",
     HOLDS,
@@ -716,8 +717,8 @@ def _thm_5_2():
 
 
 @claim(
-    "001-5.2-b",
-    "5.2",
+    "001-5.1-b",
+    "5.1",
     "Proof of 5.2: the first-order condition gives log p = (1 - gamma) log mu + gamma log p* + "
     "const.",
     HOLDS,
@@ -734,8 +735,8 @@ def _thm_5_2_foc():
 
 
 @claim(
-    "001-5.2-c",
-    "5.2",
+    "001-5.1-c",
+    "5.1",
     "p_gamma is the geodesic between mu and p* under the Fisher-Rao metric.",
     FALSE,
     links=(LINKS_NB,),
@@ -763,8 +764,8 @@ def _fisher_rao():
 
 
 @claim(
-    "001-5.3-a",
-    "5.3",
+    "001-5.2-a",
+    "5.2",
     "Proposition 5.3: pi_eff and p_gamma differ unless 'r = exp(r / tau)' holds "
     "(a linear approximation); the correspondence is one of gradient direction only.",
     UNCHECKABLE,
@@ -797,8 +798,8 @@ def _logit_pairs():
 
 
 @claim(
-    "001-6.2-a",
-    "6.2",
+    "001-6.1-a",
+    "6.1",
     "Theorem 6.2: E_mu[w^gamma] = exp((gamma - 1) D_gamma(pi_theta || mu)) exactly.",
     HOLDS_WITH_CONDITIONS,
     links=(
@@ -832,8 +833,8 @@ def _thm_6_2():
 
 
 @claim(
-    "001-6.3-a",
-    "6.3",
+    "001-6.2-a",
+    "6.2",
     "Theorem 6.3: E_mu[w^(2 gamma)] = exp((2 gamma - 1) D_(2 gamma)(pi_theta || mu)).",
     HOLDS_WITH_CONDITIONS,
     links=(
@@ -869,7 +870,7 @@ def _thm_6_3():
         f"sympy log-normal: D_alpha = {d_ln}, residual {resid}; discrete (3 pairs x 4 gammas): "
         f"max rel diff {mpmath.nstr(worst, 3)}; reference log-normal V vs exp((2g-1) D_2g): "
         f"{mpmath.nstr(ln, 3)}",
-        conditions="as 001-6.2-a with 2 gamma in place of gamma: pi_theta << mu when 2 gamma > 1",
+        conditions="as 001-6.1-a with 2 gamma in place of gamma: pi_theta << mu when 2 gamma > 1",
     )
 
 
@@ -888,8 +889,8 @@ def _variance_vs_moment():
 
 
 @claim(
-    "001-6.3-b",
-    "6.3",
+    "001-6.2-b",
+    "6.2",
     "The variance of the gamma-gradient estimator is proportional to E_mu[w^(2 gamma)] (with "
     "r and grad log pi bounded).",
     FALSE,
@@ -908,8 +909,8 @@ def _variance_proportional():
 
 
 @claim(
-    "001-6.4-a",
-    "6.4",
+    "001-6.3-a",
+    "6.3",
     "Corollary 6.4 (1): D_gamma(pi_theta || mu) -> KL(pi_theta || mu) as gamma -> 1.",
     HOLDS,
     links=(
@@ -934,8 +935,8 @@ def _renyi_kl_limit():
 
 
 @claim(
-    "001-6.4-b",
-    "6.4",
+    "001-6.3-b",
+    "6.3",
     "Corollary 6.4 (2): as gamma -> 0 the variance tends to its minimum.",
     FALSE,
 )
@@ -979,8 +980,8 @@ def _bias_ends():
 
 
 @claim(
-    "001-7.2-a",
-    "7.2",
+    "001-7.1-b",
+    "7.1",
     "Theorem 7.2: dBias/dgamma < 0 (Bias decreases strictly in gamma).",
     HOLDS_WITH_CONDITIONS,
     links=("proofs/renyi.py::bias_derivative_at_one", LINKS_NB),
@@ -1014,8 +1015,8 @@ def _thm_7_2():
 
 
 @claim(
-    "001-7.2-b",
-    "7.2",
+    "001-7.1-c",
+    "7.1",
     "Proof step of 7.2: d log Z_gamma / d gamma < KL(p* || mu).",
     HOLDS_WITH_CONDITIONS,
 )
@@ -1038,8 +1039,8 @@ def _thm_7_2_step():
 
 
 @claim(
-    "001-7.2-c",
-    "7.2",
+    "001-7.1-d",
+    "7.1",
     "Proof of 7.2: KL(p* || p_gamma) = (1 - gamma) KL(p* || mu) + log Z_gamma.",
     HOLDS,
     links=("proofs/renyi.py::bias_decomposition_residual",),
@@ -1058,8 +1059,8 @@ def _bias_decomposition():
 
 
 @claim(
-    "001-7.3-a",
-    "7.3",
+    "001-7.2-a",
+    "7.2",
     "Assumption 7.3: log w ~ N(-sigma^2/2, sigma^2) guarantees E[w] = 1.",
     HOLDS,
     links=("proofs/lognormal.py::power_moment",),
@@ -1072,8 +1073,8 @@ def _assumption_7_3():
 
 
 @claim(
-    "001-7.4-a",
-    "7.4",
+    "001-7.2-b",
+    "7.2",
     "Theorem 7.4: under Assumption 7.3, V(gamma) = E_mu[w^(2 gamma)] = exp(sigma^2 gamma "
     "(2 gamma - 1)), including the proof's exponent algebra.",
     HOLDS,
@@ -1096,8 +1097,8 @@ def _thm_7_4():
 
 
 @claim(
-    "001-7.5-a",
-    "7.5",
+    "001-7.2-c",
+    "7.2",
     "Corollary 7.5: dV/dgamma = V(gamma) sigma^2 (4 gamma - 1).",
     HOLDS,
     links=("proofs/renyi.py::variance_derivative_residual",),
@@ -1123,8 +1124,8 @@ def _two_point_minimiser():
 
 
 @claim(
-    "001-7.5-b",
-    "7.5",
+    "001-7.2-d",
+    "7.2",
     "Corollary 7.5: the variance V(gamma) is minimal at gamma = 0.25 (not at gamma = 0).",
     HOLDS_WITH_CONDITIONS,
     links=("proofs/renyi.py::variance_minimiser_general_mean", LINKS_NB),
@@ -1148,8 +1149,8 @@ def _cor_7_5_minimum():
 
 
 @claim(
-    "001-7.5-c",
-    "7.5",
+    "001-7.2-e",
+    "7.2",
     "Interpretation of 7.5: light IS correction (gamma ~ 0.25) lowers the variance because it "
     "balances positive and negative contributions.",
     UNCHECKABLE,
@@ -1164,8 +1165,8 @@ def _cor_7_5_interpretation():
 
 
 @claim(
-    "001-7.6-a",
-    "7.6",
+    "001-7.3-a",
+    "7.3",
     "Theorem 7.6: MSE(gamma) = Bias^2(gamma) + V(gamma) / n.",
     UNCHECKABLE,
 )
@@ -1178,8 +1179,8 @@ def _thm_7_6():
 
 
 @claim(
-    "001-7.6-b",
-    "7.6",
+    "001-7.3-b",
+    "7.3",
     "In Theorem 7.6, Bias^2 decreases in gamma and V increases for gamma > 0.25, so an optimal "
     "gamma* minimising the MSE exists (and lies in [0.25, 1]).",
     HOLDS_WITH_CONDITIONS,
@@ -1196,7 +1197,7 @@ def _thm_7_6_parts():
         f"[{min(mins):.3f}, {max(mins):.3f}] (both terms decrease on [0, 0.25]); existence is "
         "Weierstrass on [0, 1]",
         conditions="V under Assumption 7.3 (log-normal, mean -sigma^2/2); Bias strictly "
-        "decreasing only for p* != mu (claim 001-7.2-a)",
+        "decreasing only for p* != mu (claim 001-7.1-b)",
     )
 
 
@@ -1204,8 +1205,8 @@ def _thm_7_6_parts():
 
 
 @claim(
-    "001-8.1-b",
-    "8.1",
+    "001-8.2-a",
+    "8.2",
     "ESS_gamma decreases monotonically in gamma (used in the proof of Theorem 8.3 and in "
     "Table 10.1).",
     HOLDS,
@@ -1232,7 +1233,7 @@ def _ess_monotone_cached():
         f"3000 random samples (n = 2..8), gamma grid of 151 points on [0, 1.5]: largest increase "
         f"of the sample ESS/n {worst:.1e} (never increases: d log ESS / dgamma = 2 (E_a[l] - "
         f"E_b[l]) <= 0 with a ~ w^gamma, b ~ w^(2 gamma)); reference example {one}; "
-        "population log-normal: d/dg exp(-s^2 g^2) <= 0 (claim 001-8.3-a)",
+        "population log-normal: d/dg exp(-s^2 g^2) <= 0 (claim 001-8.2-b)",
     )
 
 
@@ -1243,8 +1244,8 @@ def _seed_sample(n: int, sd: float, seed: int):
 
 
 @claim(
-    "001-8.4-a",
-    "8.4",
+    "001-8.3-a",
+    "8.3",
     "Algorithm 8.4 (compute_optimal_gamma) computes Theorem 8.3's gamma* from the batch.",
     HOLDS_WITH_CONDITIONS,
     links=(
@@ -1270,13 +1271,13 @@ def _alg_8_4():
         + " = sqrt((n-1)/n) when unclipped",
         conditions="sigma^2 is torch.var's unbiased (n - 1) estimate, so gamma is "
         "sqrt((n-1)/n) times Theorem 8.3's value on the batch's population variance (6.5% lower "
-        "at n = 8); the ESS guarantee then holds only under the log-normal assumption (001-8.3-a)",
+        "at n = 8); the ESS guarantee then holds only under the log-normal assumption (001-8.2-b)",
     )
 
 
 @claim(
-    "001-8.4-b",
-    "8.4",
+    "001-8.3-b",
+    "8.3",
     "Algorithm 8.4's shortcut 'sigma^2 < 1e-8: return 1.0' agrees with min(1, sqrt(-log "
     "rho_min / sigma^2)).",
     HOLDS_WITH_CONDITIONS,
@@ -1300,8 +1301,8 @@ def _alg_8_4_threshold():
 
 
 @claim(
-    "001-8.4-c",
-    "8.4",
+    "001-8.3-c",
+    "8.3",
     "With the printed default rho_min = 0.3 (sections 8.3, 8.4, 12.1, 12.2), gamma* = 1 "
     "exactly when sigma^2 <= -log 0.3 = 1.204.",
     HOLDS,
@@ -1417,7 +1418,7 @@ def _table_bias():
         inc == 0,
         f"300 random discrete (mu, p*), 51 gammas in [0, 1]: {inc} pairs with an increase",
         conditions="on gamma in [0, 1] and p* != mu (flat at gamma = 1, increasing beyond; see "
-        "001-7.2-a)",
+        "001-7.1-b)",
     )
 
 
@@ -1459,8 +1460,8 @@ def _mse_minimisers(mu, ps, s2, lam, grid):
 
 
 @claim(
-    "001-10.1-d",
-    "10.1",
+    "001-10.2-a",
+    "10.2",
     "Theorem 10.1: for every lambda > 0 there is a unique gamma* in [0, 1] minimising "
     "Bias^2(gamma) + lambda Var(gamma).",
     HOLDS_WITH_CONDITIONS,
@@ -1487,13 +1488,13 @@ def _thm_10_1():
         "function is convex, V is log-convex); degenerate p* = mu, sigma^2 = 0: MSE constant "
         f"(max deviation {flat}), every gamma minimises",
         conditions="sigma^2 > 0 or p* != mu (otherwise the MSE is constant); uniqueness comes "
-        "from convexity, not from the seed's monotonicity argument (001-10.1-e)",
+        "from convexity, not from the seed's monotonicity argument (001-10.2-b)",
     )
 
 
 @claim(
-    "001-10.1-e",
-    "10.1",
+    "001-10.2-b",
+    "10.2",
     "Proof of 10.1: Bias^2 decreasing and Var increasing for gamma > 0.25 imply that the "
     "minimiser is unique.",
     FALSE,
@@ -1506,7 +1507,7 @@ def _thm_10_1_proof():
     return false(
         f"Bias^2(g) = 1 - g (decreasing) and Var(g) = g (increasing), lambda = 1: MSE = "
         f"{np.unique(np.round(mse, 12)).tolist()} on all of [0, 1], so every gamma minimises; "
-        "monotonicity alone never gives uniqueness (the true theorem needs convexity, 001-10.1-d)"
+        "monotonicity alone never gives uniqueness (the true theorem needs convexity, 001-10.2-a)"
     )
 
 
@@ -1524,8 +1525,8 @@ def _khat_scaling(k_true: float, gammas, reps: int = 8, s: int = 20_000, seed: i
 
 
 @claim(
-    "001-11.1-a",
-    "11.1",
+    "001-11.2-a",
+    "11.2",
     "Theorem 11.1: if w has Pareto tail shape k, w^gamma has shape gamma k.",
     HOLDS_WITH_CONDITIONS,
     links=("reference/diagnostics.py::psis_khat", LINKS_NB),
@@ -1555,7 +1556,7 @@ def _thm_11_1():
 
 
 @claim(
-    "001-11.1-b",
+    "001-11.1-a",
     "11.1",
     "Literature table: Kong (1992)'s SNIS bias formula is what the seed's Bias analysis uses.",
     UNCHECKABLE,
@@ -1570,7 +1571,7 @@ def _kong_citation():
 
 
 @claim(
-    "001-11.2-a",
+    "001-11.2-b",
     "11.2",
     "Choosing gamma <= 0.7 / k-hat(w) guarantees k-hat(w^gamma) < 0.7.",
     FALSE,
@@ -1598,7 +1599,7 @@ def _khat_bound():
 
 
 @claim(
-    "001-11.2-b",
+    "001-11.2-c",
     "11.2",
     "k-hat < 0.7 is the reliability threshold of PSIS (Vehtari et al. 2024).",
     HOLDS_WITH_CONDITIONS,
@@ -1739,7 +1740,7 @@ def _trainer_clamp():
         f"gamma {g_default:.4f} and closed-form ESS/n {ess_default:.6f} (= rho_min); gamma_min "
         f"= 0.5 gives gamma {g_min:.4f} and ESS/n {ess_min:.4f} < 0.3",
         conditions="gamma_min <= gamma* (the default gamma_min = 0 is safe); a larger "
-        "gamma_min overrides the ESS constraint silently; log-normal weights as in 001-8.3-a",
+        "gamma_min overrides the ESS constraint silently; log-normal weights as in 001-8.2-b",
     )
 
 
@@ -1757,8 +1758,8 @@ def _summary_variance():
     rows = _variance_vs_moment()
     ratios = [r[3] for r in rows]
     return false(
-        "the Renyi identity gives E_mu[w^(2 gamma)] exactly (001-6.3-a), but the estimator "
-        "variance is not proportional to it: in the example of 001-6.3-b Var / E[w^2g] ranges "
+        "the Renyi identity gives E_mu[w^(2 gamma)] exactly (001-6.2-a), but the estimator "
+        "variance is not proportional to it: in the example of 001-6.2-b Var / E[w^2g] ranges "
         f"over [{min(ratios):.3f}, {max(ratios):.3f}] as gamma goes from 0 to 1"
     )
 
@@ -1777,7 +1778,7 @@ def _spectrum():
     return verdict_from(
         v[0] < v[1] and v[0.25] < v[0] and _bias(mu, ps, 1) < 1e-12 < _bias(mu, ps, 0),
         conditions="comparing the two ends only (leading variance term, Assumption 7.3); the "
-        "lowest variance is at gamma = 0.25, not at gamma = 0 (001-7.5-b)",
+        "lowest variance is at gamma = 0.25, not at gamma = 0 (001-7.2-d)",
         evidence=f"sigma^2 = 1: V(0) = {v[0]:.4f} < V(1) = {v[1]:.4f}, but V(0.25) = {v[0.25]:.4f}; "
         f"Bias(0) = {_bias(mu, ps, 0):.4f} > Bias(1) = {_bias(mu, ps, 1):.1e}",
     )
