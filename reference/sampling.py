@@ -558,6 +558,48 @@ def pareto_dominating_alpha(logits_q, logits_theta, logits_target):
 # ---------------------------------------------------------------- speculative sampling
 
 
+def ess_front_distribution(logits_theta, logits_target, b):
+    """The true Pareto front of the two ESS channels: q_b = sqrt(b pi_theta^2 + (1 - b) pi_t^2) / Z.
+
+    Corrects seed 004 section 5.1, which identifies the ESS front with the geometric family
+    (claim 004-5.1-a is FALSE). Both inverse channel efficiencies sum pi^2 / q are convex in q,
+    so every Pareto-optimal q minimises b sum pi_theta^2 / q + (1 - b) sum pi_t^2 / q on the
+    simplex for some b in [0, 1]; the Lagrange condition c_y / q_y^2 = const gives
+    q_y proportional to sqrt(c_y). Computed in the log domain:
+    log q = logaddexp(2 log pi_theta + log b, 2 log pi_t + log(1 - b)) / 2 - log Z.
+    Domain: b in [0, 1]; b = 1 gives pi_theta and b = 0 gives pi_t exactly. The support is the
+    union of the two supports (unlike the geometric family), so disjoint supports are fine.
+    """
+    l_theta, l_t = _pair(logits_theta, logits_target)
+    bb = require_range("b", b, lo=0, hi=1)
+    terms = []
+    for a, c in zip(l_theta, l_t):
+        parts = []
+        if bb > 0 and not mpmath.isinf(a):
+            parts.append(2 * a + mpmath.log(bb))
+        if bb < 1 and not mpmath.isinf(c):
+            parts.append(2 * c + mpmath.log(1 - bb))
+        terms.append(_lse(parts) / 2 if parts else mpmath.mpf("-inf"))
+    z = _lse(terms)
+    return _probs([t - z if not mpmath.isinf(t) else t for t in terms])
+
+
+def _front_cases():
+    cs = []
+    base = [c for c in _pair_cases() if not c.note.startswith("edge")]
+    for c in base:
+        for bb in (0.0, 0.3, 1.0):
+            cs.append(case(f"{c.note}, b={bb}", b=bb, **c.inputs))
+    cs += [
+        case("disjoint supports, b=0.5", b=0.5, logits_theta=[0.0, NEG], logits_target=[NEG, 0.0]),
+        case("edge: b < 0", b=-0.1, logits_theta=[0.0, 1.0], logits_target=[1.0, 0.0]),
+        case("edge: b > 1", b=1.5, logits_theta=[0.0, 1.0], logits_target=[1.0, 0.0]),
+        case("edge: b NaN", b=float("nan"), logits_theta=[0.0, 1.0], logits_target=[1.0, 0.0]),
+        case("edge: NaN logit", b=0.5, logits_theta=[0.0, float("nan")], logits_target=[0.0, 1.0]),
+    ]
+    return cs
+
+
 def _spec(logits_proposal, logits_q):
     lp, lq = _pair(logits_proposal, logits_q, ("logits_proposal", "logits_q"))
     return _probs(lp), _probs(lq)
@@ -935,3 +977,4 @@ register_golden(speculative_acceptance_rate, _sp_cases, tensor_args=_SP)
 register_golden(speculative_output_section_7_7, _sp_cases, tensor_args=_SP)
 register_golden(speculative_output_residual, _sp_cases, tensor_args=_SP)
 register_golden(speculative_bias_tv_section_7_7, _sp_cases, tensor_args=_SP)
+register_golden(ess_front_distribution, _front_cases, tensor_args=(*_LT, "b"))

@@ -778,3 +778,22 @@ def sample_speculative_section_7_7(
     accept = u * pc < qc
     redraw = sample_categorical(torch.log(q), generator)
     return torch.where(accept, cand, redraw), accept
+
+
+def ess_front_distribution(logits_theta, logits_target, b) -> torch.Tensor:
+    """The true ESS Pareto front (corrects seed 004 section 5.1, claim 004-5.1-a):
+    q_b = sqrt(b pi_theta^2 + (1 - b) pi_t^2) / Z, b in [0, 1], from log-softmaxed logits in the
+    log domain (logaddexp of 2 log pi_theta + log b and 2 log pi_t + log(1 - b), halved).
+    b = 1 gives pi_theta and b = 0 gives pi_t; the support is the union of both supports."""
+    x, y, out = _prep(logits_theta, logits_target)
+    if isinstance(b, torch.Tensor):
+        if _checkable(b):
+            ok = (b >= 0) & (b <= 1)
+            if not bool(ok.all()):
+                raise ValueError(f"b must lie in [0, 1], got {b[~ok].flatten()[:4].tolist()}")
+    elif not (0 <= float(b) <= 1):
+        raise ValueError(f"b must lie in [0, 1], got {b!r}")
+    bb = _alpha_col(b, x)
+    t_theta = 2 * torch.log_softmax(x, -1) + torch.log(bb)
+    t_target = 2 * torch.log_softmax(y, -1) + torch.log1p(-bb)
+    return torch.softmax(torch.logaddexp(t_theta, t_target) / 2, -1).to(out)
