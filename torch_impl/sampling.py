@@ -398,6 +398,154 @@ def _solve_block(x: torch.Tensor, y: torch.Tensor, passes: int, ws: _Workspace) 
     return torch.where(dzero, 0.5, alpha)
 
 
+# float32 solver (the default for float32 / bfloat16 / float16 inputs above SMALL_VOCAB)
+
+FAST_PASSES = 2
+_SUM_BLOCK = 4096  # float32 partial sums of this length, added in float64 (see _row_sum)
+
+
+def _row_sum(e: torch.Tensor) -> torch.Tensor:
+    """float64 row sums of a contiguous [n, V] float32 buffer: vectorised float32 sums over
+    blocks of _SUM_BLOCK, the block sums added in float64 (one float32 reduction or GEMV over
+    150k terms loses ~1e-5 relative in a cancelling sum such as sum e d: 1e-5 in alpha)."""
+    n, v = e.shape
+    cut = v - v % _SUM_BLOCK
+    s = e[:, :cut].reshape(n, -1, _SUM_BLOCK).sum(-1).to(torch.float64).sum(-1)
+    if cut < v:
+        s = s + e[:, cut:].sum(-1).to(torch.float64)
+    return s
+
+
+def _row_dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per-row dot products; on CPU one BLAS dot per row (fused, no [n, V] temporary)."""
+    if a.device.type == "cpu":
+        return torch.stack([torch.dot(a[i], b[i]) for i in range(a.shape[0])])
+    return torch.linalg.vecdot(a, b)
+
+
+def _row_moments(M: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+    """[n, 4, V] x [n, V] -> [n, 4]: one matrix-vector product per row (BLAS on CPU)."""
+    if e.device.type == "cpu":
+        return torch.stack([torch.mv(M[i], e[i]) for i in range(e.shape[0])])
+    return torch.bmm(M, e.unsqueeze(-1)).squeeze(-1)
+
+
+class _Workspace32:
+    """Buffers of one row chunk of the float32 solver, allocated once per solve and reused:
+    base (logits_theta - max), two exp scratch buffers, the exponent slope w (d with -inf
+    where pi_t = 0) and the moment rows d, d^2, d^3, d^4 (0 off the common support)."""
+
+    def __init__(self, n: int, v: int, dtype: torch.dtype, device: torch.device):
+        kw = {"dtype": dtype, "device": device}
+        self.b = torch.empty(n, v, **kw)
+        self.s = torch.empty(n, v, **kw)
+        self.t = torch.empty(n, v, **kw)
+        self.w = torch.empty(n, v, **kw)
+        self.m = torch.empty(n, 4, v, **kw)
+
+    def view(self, n: int):
+        return self.b[:n], self.s[:n], self.t[:n], self.w[:n], self.m[:n]
+
+
+def _solve_block32(x, y, mx, my, passes: int, ws: _Workspace32) -> torch.Tensor:
+    """alpha* for a [n, V] float32 block (mx, my: row maxima [n, 1]); see :func:`optimal_alpha`.
+
+    Passes over [n, V]: setup 2 sub + 1 sub + 2 exp + 3 products + 2 nan_to_num + 2 dots;
+    then per pass one addcmul, one max, one in-place shift + exp, one sum and one GEMV per row
+    against [d, d^2, d^3, d^4] (4th-order Householder step on Delta), plus on the last pass
+    sum e d once more with float64 block accumulation (the root condition itself)."""
+    n, v = x.shape
+    B, S, T, W, M = ws.view(n)
+    d = M[:, 0]
+    f64 = torch.float64
+    torch.sub(x, mx, out=B)  # log pi_theta + const, <= 0
+    torch.sub(y, my, out=T)
+    torch.sub(T, B, out=d)  # exact near both maxima
+    torch.exp(B, out=S)
+    T.exp_()
+    c0 = (torch.log(_row_sum(T)) - torch.log(_row_sum(S))).to(x.dtype).unsqueeze(-1)
+    d.sub_(c0)  # d = log pi_t - log pi_theta on the common support (+-inf / NaN off it)
+    # exponent slope: -inf where pi_t = 0 (so q = 0 there for alpha < 1), 0 where pi_theta = 0
+    # (the base is -inf there); moment rows: 0 off the common support
+    torch.nan_to_num(d, nan=0.0, posinf=0.0, neginf=NEG_INF, out=W)
+    torch.nan_to_num(d, nan=0.0, posinf=0.0, neginf=0.0, out=d)
+    g1 = _row_dot(S, d)  # sign of Delta(1) (pi_theta on S, unnormalised)
+    g0 = _row_dot(T, d)  # sign of Delta(0)
+    d2 = M[:, 1]
+    torch.mul(d, d, out=d2)
+    torch.mul(d2, d, out=M[:, 2])
+    torch.mul(d2, d2, out=M[:, 3])
+    alpha = torch.full((n,), 0.5, dtype=f64, device=x.device)
+    lo, hi = torch.zeros_like(alpha), torch.ones_like(alpha)
+    tiny = torch.finfo(x.dtype).tiny
+    empty = dzero = None
+    for k in range(passes):
+        w = (1 - alpha).clamp_min(tiny).to(x.dtype).unsqueeze(-1)
+        torch.addcmul(B, W, w, out=S)  # log q_alpha + const
+        m = S.amax(-1, keepdim=True)
+        if empty is None:
+            empty = (m == NEG_INF).squeeze(-1)
+            if _checkable(x) and bool(empty.any()):
+                raise ValueError(
+                    "pi_theta and pi_target have disjoint supports in some row: the geometric "
+                    "family is empty for 0 < alpha < 1"
+                )
+        S.sub_(torch.where(torch.isfinite(m), m, 0.0)).exp_()
+        z = _row_sum(S)
+        mom = _row_moments(M, S).to(f64)
+        if dzero is None:  # d == 0 on S (identical distributions)
+            dzero = mom[:, 1] == 0
+        if k == passes - 1:  # the root condition, accumulated in float64 blocks
+            mom[:, 0] = _row_sum(torch.mul(S, d, out=T))
+        m1, m2, m3, m4 = (mom / z.unsqueeze(-1)).unbind(-1)
+        k2 = m2 - m1 * m1
+        k3 = m3 - 3 * m1 * m2 + 2 * m1**3
+        k4 = m4 - 4 * m3 * m1 - 3 * m2 * m2 + 12 * m2 * m1 * m1 - 6 * m1**4
+        # Delta = k1 and its alpha-derivatives -k2, k3, -k4 (d/dalpha k_j = -k_{j+1})
+        f, f1, f2, f3 = m1, -k2, k3, -k4
+        lo = torch.where(f > 0, alpha, lo)
+        hi = torch.where(f < 0, alpha, hi)
+        hh = alpha - f * (6 * f1 * f1 - 3 * f * f2) / (
+            6 * f1 * f1 * f1 - 6 * f * f1 * f2 + f * f * f3
+        )
+        nt = alpha - f / f1
+        ok = (hh >= lo) & (hh <= hi) & torch.isfinite(hh)
+        okn = (nt >= lo) & (nt <= hi) & torch.isfinite(nt)
+        step = torch.where(ok, hh, torch.where(okn, nt, (lo + hi) / 2))
+        alpha = torch.where(f == 0, alpha, step)
+    alpha = torch.where(g0 <= 0, 0.0, torch.where(g1 >= 0, 1.0, alpha))
+    alpha = torch.where(dzero, 0.5, alpha)
+    return torch.where(empty, math.nan, alpha).to(x.dtype)
+
+
+def _check_logits_meta(name: str, x) -> None:
+    """:func:`_check_logits`'s type and shape checks (no pass over the values)."""
+    if not isinstance(x, torch.Tensor) or not x.dtype.is_floating_point:
+        raise ValueError(f"{name} must be a floating tensor of logits, got {type(x).__name__}")
+    if x.dim() == 0 or x.shape[-1] == 0:
+        raise ValueError(
+            f"{name} must have a non-empty last (vocabulary) dim, got {tuple(x.shape)}"
+        )
+
+
+def _check_pair_vocab(x, y) -> None:
+    if x.shape[-1] != y.shape[-1]:
+        raise ValueError(
+            f"logits_theta and logits_target have vocabularies {x.shape[-1]} and {y.shape[-1]}"
+        )
+
+
+def _check_logits_top(name: str, x: torch.Tensor, top: torch.Tensor) -> None:
+    """:func:`_check_logits`'s value checks given the row maxima ``top`` (computed once)."""
+    if not _checkable(x) or bool(torch.isfinite(top).all()):
+        return
+    if bool(torch.isnan(x).any()):
+        raise ValueError(f"{name} contains NaN")
+    if bool(torch.isposinf(x).any()):
+        raise ValueError(f"{name} contains +inf (logits must be finite or -inf)")
+    raise ValueError(f"{name} has a row whose entries are all -inf (no mass)")
+
+
 def optimal_alpha(
     logits_theta: torch.Tensor,
     logits_target: torch.Tensor,
@@ -437,21 +585,39 @@ def optimal_alpha(
     absolute rounding of about eps |logits|, so alpha* moves by ~ eps |logits| / (|d| |h'|):
     ~1e-7 in float32 for Gaussian logits of scale 3, ~1e-5 for nearly identical rows (|d| ~ 0.1).
     """
-    x, y, out = _prep(logits_theta, logits_target)
-    if compute_dtype is None and x.dtype == torch.float32 and x.shape[-1] <= SMALL_VOCAB:
+    for name, t in (("logits_theta", logits_theta), ("logits_target", logits_target)):
+        _check_logits_meta(name, t)
+    _check_pair_vocab(logits_theta, logits_target)
+    compute, out = _compute_dtype(logits_theta, logits_target)
+    if compute_dtype is None and compute == torch.float32 and logits_theta.shape[-1] <= SMALL_VOCAB:
         compute_dtype = torch.float64
-    if compute_dtype is not None:
-        x, y = x.to(compute_dtype), y.to(compute_dtype)
-    if passes is None:
-        passes = DEFAULT_PASSES.get(x.dtype, 7)
+    compute = compute_dtype if compute_dtype is not None else compute
+    x, y = torch.broadcast_tensors(logits_theta.to(compute), logits_target.to(compute))
     batch, v = x.shape[:-1], x.shape[-1]
     xr, yr = x.reshape(-1, v), y.reshape(-1, v)
     rows = min(max(1, chunk_elems // max(v, 1)), max(xr.shape[0], 1))
-    ws = _Workspace(rows, v, x.dtype, x.device)
-    parts = [
-        _solve_block(xr[i : i + rows], yr[i : i + rows], passes, ws)
-        for i in range(0, xr.shape[0], rows)
-    ]
+    if compute == torch.float32:
+        # the row maxima serve both the argument checks and the solver (one read each)
+        mx, my = xr.amax(-1, keepdim=True), yr.amax(-1, keepdim=True)
+        _check_logits_top("logits_theta", xr, mx)
+        _check_logits_top("logits_target", yr, my)
+        passes = FAST_PASSES if passes is None else passes
+        ws32 = _Workspace32(rows, v, x.dtype, x.device)
+        parts = [
+            _solve_block32(
+                xr[i : i + rows], yr[i : i + rows], mx[i : i + rows], my[i : i + rows], passes, ws32
+            )
+            for i in range(0, xr.shape[0], rows)
+        ]
+    else:
+        _check_pair(x, y)
+        if passes is None:
+            passes = DEFAULT_PASSES.get(x.dtype, 7)
+        ws = _Workspace(rows, v, x.dtype, x.device)
+        parts = [
+            _solve_block(xr[i : i + rows], yr[i : i + rows], passes, ws)
+            for i in range(0, xr.shape[0], rows)
+        ]
     res = torch.cat(parts) if parts else xr.new_zeros(0)
     return res.reshape(batch).to(out)
 
