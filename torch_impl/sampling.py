@@ -252,7 +252,7 @@ def ess_section_4_2(logits_pi, logits_q, n) -> torch.Tensor:
 # --------------------------------------------------------------------------- alpha*
 
 DEFAULT_PASSES = {torch.float64: 5, torch.float32: 3}
-DEFAULT_CHUNK_ELEMS = 1 << 18
+DEFAULT_CHUNK_ELEMS = 1 << 19
 SMALL_VOCAB = 1024  # below this, float32 / bfloat16 rows are solved with float64 internals
 
 
