@@ -16,8 +16,9 @@ Two kinds of function live here:
   Carlo and large vocabularies. ``*_seed_code`` functions reproduce the seed's own code as
   printed (probability inputs, ``eps = 1e-10``), so the ledger can compare it with the truth.
 
-Where ``reference/sampling.py`` (owned by another developer) provides the same quantity, the
-claims and the notebook cross-check the two.
+The numerics themselves live in ``reference/sampling.py`` (DESIGN: the math lives in
+``reference/``); the mpmath functions here are adapters between this module's log-probability
+lists and the reference's logits, plus the quantities the reference has no function for.
 """
 
 from __future__ import annotations
@@ -29,9 +30,15 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from reference import sampling as R
+
 # ----------------------------------------------------------------------------------------
-# exact (mpmath) numerics on small vocabularies
+# exact (mpmath) numerics on small vocabularies: thin adapters to reference/sampling.py
 # ----------------------------------------------------------------------------------------
+# The math lives in ``reference.sampling`` (logits in, probabilities or scalars out). The
+# functions below only convert: this module's vectors are log-probabilities (lists of mpf,
+# -inf off the support), which are valid logits for the reference, and its speculative-sampling
+# helpers take probabilities as the seed's 7.7 text does.
 
 
 def log_normalize(logits: Sequence) -> list:
@@ -48,9 +55,14 @@ def log_normalize(logits: Sequence) -> list:
     return [x - lse for x in xs]
 
 
+def _log(ps: Sequence) -> list:
+    """Entrywise log of probabilities (0 -> -inf), no renormalisation."""
+    return [mpmath.log(p) if p > 0 else mpmath.ninf for p in ps]
+
+
 def log_probs(p: Sequence) -> list:
     """log of a probability vector given as numbers (zeros become -inf); normalises."""
-    return log_normalize([mpmath.log(mpmath.mpf(v)) if v > 0 else mpmath.ninf for v in p])
+    return log_normalize(_log([mpmath.mpf(v) for v in p]))
 
 
 def probs(logp: Sequence) -> list:
@@ -58,45 +70,21 @@ def probs(logp: Sequence) -> list:
 
 
 def log_q_alpha(lp_theta: Sequence, lp_t: Sequence, alpha) -> list:
-    """log q_alpha for q_alpha = pi_theta^alpha pi_t^(1-alpha) / Z_alpha (seed 5.3).
-
-    alpha = 1 gives pi_theta and alpha = 0 gives pi_t exactly (0^0 = 1 convention: an entry
-    with pi_theta = 0 keeps weight pi_t at alpha = 0). Inputs are log-probabilities."""
-    a = mpmath.mpf(alpha)
-    out = []
-    for x, y in zip(lp_theta, lp_t):
-        if a == 1:
-            out.append(x)
-        elif a == 0:
-            out.append(y)
-        elif mpmath.isinf(x) or mpmath.isinf(y):
-            out.append(mpmath.ninf)
-        else:
-            out.append(a * x + (1 - a) * y)
-    return log_normalize(out)
+    """log q_alpha, q_alpha = pi_theta^alpha pi_t^(1-alpha) / Z_alpha (seed 5.3): the log of
+    ``reference.sampling.geometric_distribution`` (alpha = 1 gives pi_theta, alpha = 0 gives
+    pi_t exactly). Inputs are log-probabilities."""
+    return _log(R.geometric_distribution(list(lp_theta), list(lp_t), alpha))
 
 
 def log_z_alpha(lp_theta: Sequence, lp_t: Sequence, alpha) -> mpmath.mpf:
-    """log Z_alpha = log sum pi_theta^alpha pi_t^(1-alpha) (for normalised inputs)."""
-    a = mpmath.mpf(alpha)
-    terms = [
-        mpmath.exp(a * x + (1 - a) * y)
-        for x, y in zip(lp_theta, lp_t)
-        if not (mpmath.isinf(x) or mpmath.isinf(y))
-    ]
-    return mpmath.log(mpmath.fsum(terms))
+    """log Z_alpha (``reference.sampling.log_partition``)."""
+    return R.log_partition(list(lp_theta), list(lp_t), alpha)
 
 
 def kl(lp: Sequence, lq: Sequence) -> mpmath.mpf:
-    """KL(p || q) = sum p log(p / q) from log-probabilities; +inf if p charges a q-null entry."""
-    s = []
-    for x, y in zip(lp, lq):
-        if mpmath.isinf(x):
-            continue
-        if mpmath.isinf(y):
-            return mpmath.inf
-        s.append(mpmath.exp(x) * (x - y))
-    return mpmath.fsum(s)
+    """KL(p || q) from log-probabilities (``reference.sampling.kl_divergence``); +inf if p
+    charges a q-null entry."""
+    return R.kl_divergence(list(lp), list(lq))
 
 
 def tv(p: Sequence, q: Sequence) -> mpmath.mpf:
@@ -105,95 +93,60 @@ def tv(p: Sequence, q: Sequence) -> mpmath.mpf:
 
 
 def ess_fraction(lp_pi: Sequence, lp_q: Sequence) -> mpmath.mpf:
-    """ESS_pi(q) / N = 1 / E_q[(pi/q)^2] = 1 / sum_y pi^2 / q over q's support (seed 4.2, 4.5).
+    """ESS_pi(q) / N = 1 / E_q[(pi/q)^2] = 1 / sum_{q > 0} pi^2 / q (seed 4.2, 4.5):
+    ``reference.sampling.ess_section_4_2`` with N = 1.
 
     Entries where q = 0 but pi > 0 are dropped, as a sample from q never sees them (the seed's
     formula then exceeds 1: see claim 004-4.2-b)."""
-    terms = [
-        mpmath.exp(2 * x - y)
-        for x, y in zip(lp_pi, lp_q)
-        if not (mpmath.isinf(y) or mpmath.isinf(x))
-    ]
-    return 1 / mpmath.fsum(terms)
-
-
-def ell(lp_theta: Sequence, lp_t: Sequence) -> list:
-    """ell = log(pi_t / pi_theta) entrywise (finite entries only are meaningful)."""
-    return [y - x for x, y in zip(lp_theta, lp_t)]
-
-
-def _moments_ell(lp_theta, lp_t, alpha):
-    lq = log_q_alpha(lp_theta, lp_t, alpha)
-    qs, ls = [], []
-    for a, x, y in zip(lq, lp_theta, lp_t):
-        if mpmath.isinf(a):
-            continue
-        qs.append(mpmath.exp(a))
-        ls.append(y - x)
-    m1 = mpmath.fsum(q * v for q, v in zip(qs, ls))
-    m2 = mpmath.fsum(q * (v - m1) ** 2 for q, v in zip(qs, ls))
-    return m1, m2
+    return R.ess_section_4_2(list(lp_pi), list(lp_q), 1)
 
 
 def delta(lp_theta: Sequence, lp_t: Sequence, alpha) -> mpmath.mpf:
-    """Delta(alpha) = KL(q_alpha||pi_theta) - KL(q_alpha||pi_t) computed from the two KLs."""
-    lq = log_q_alpha(lp_theta, lp_t, alpha)
-    return kl(lq, lp_theta) - kl(lq, lp_t)
+    """Delta(alpha) = KL(q_alpha||pi_theta) - KL(q_alpha||pi_t) computed from the two KLs
+    (``reference.sampling.kl_q_theta`` - ``kl_q_target``)."""
+    lt, lq = list(lp_theta), list(lp_t)
+    return R.kl_q_theta(lt, lq, alpha) - R.kl_q_target(lt, lq, alpha)
 
 
 def delta_mean_ell(lp_theta: Sequence, lp_t: Sequence, alpha) -> mpmath.mpf:
-    """E_{q_alpha}[ell] (the seed's simplified form of Delta, section 6.4 step 2)."""
-    return _moments_ell(lp_theta, lp_t, alpha)[0]
+    """E_{q_alpha}[ell] (the seed's simplified form of Delta, section 6.4 step 2):
+    ``reference.sampling.delta_alpha``."""
+    return R.delta_alpha(list(lp_theta), list(lp_t), alpha)
 
 
 def var_ell(lp_theta: Sequence, lp_t: Sequence, alpha) -> mpmath.mpf:
     """Var_{q_alpha}(ell): minus the derivative of Delta, and the Fisher metric along q_alpha."""
-    return _moments_ell(lp_theta, lp_t, alpha)[1]
+    qs, ls = [], []
+    for a, x, y in zip(log_q_alpha(lp_theta, lp_t, alpha), lp_theta, lp_t):
+        if not mpmath.isinf(a):
+            qs.append(mpmath.exp(a))
+            ls.append(y - x)
+    m1 = mpmath.fsum(q * v for q, v in zip(qs, ls))
+    return mpmath.fsum(q * (v - m1) ** 2 for q, v in zip(qs, ls))
 
 
 def alpha_star(lp_theta: Sequence, lp_t: Sequence) -> mpmath.mpf:
-    """The root of Delta(alpha) = E_{q_alpha}[ell] = 0 in (0, 1) at the ambient precision.
-
-    Safeguarded Newton (derivative -Var_q(ell)) inside a bisection bracket. Requires a common
-    full support and pi_theta != pi_t (Theorem 5's conditions); raises ValueError otherwise."""
-    if any(mpmath.isinf(x) != mpmath.isinf(y) for x, y in zip(lp_theta, lp_t)):
+    """The root of Delta(alpha) = 0 in (0, 1): ``reference.sampling.optimal_alpha`` under
+    Theorem 5's conditions, which this function enforces (the reference instead returns an
+    endpoint or 1/2): a common full support and pi_theta != pi_t, else ValueError."""
+    lt, lq = list(lp_theta), list(lp_t)
+    if any(mpmath.isinf(x) != mpmath.isinf(y) for x, y in zip(lt, lq)):
         raise ValueError("alpha_star needs pi_theta and pi_t with the same support")
-    lo, hi = mpmath.mpf(0), mpmath.mpf(1)
-    if delta_mean_ell(lp_theta, lp_t, lo) <= 0 or delta_mean_ell(lp_theta, lp_t, hi) >= 0:
+    if R.delta_alpha(lt, lq, 0) <= 0 or R.delta_alpha(lt, lq, 1) >= 0:
         raise ValueError("Delta(0) > 0 > Delta(1) fails: identical or non-overlapping inputs")
-    eps = mpmath.mpf(2) ** (-mpmath.mp.prec + 8)
-    x = mpmath.mpf(1) / 2
-    for _ in range(4 * mpmath.mp.prec):
-        m1, m2 = _moments_ell(lp_theta, lp_t, x)
-        if m1 == 0 or hi - lo < eps or (m2 > 0 and abs(m1 / m2) < eps):
-            return x
-        if m1 > 0:
-            lo = x
-        else:
-            hi = x
-        step = x + m1 / m2 if m2 > 0 else (lo + hi) / 2
-        x = step if lo < step < hi else (lo + hi) / 2
-    return x
+    return R.optimal_alpha(lt, lq)
 
 
 def alpha_ess_balance(lp_theta: Sequence, lp_t: Sequence) -> mpmath.mpf:
-    """The alpha in (0, 1) with ESS_theta(q_alpha) = ESS_t(q_alpha) (the seed's 'exact
-    condition' of 6.3), by mpmath root finding on log ESS_theta - log ESS_t."""
-
-    def g(a):
-        lq = log_q_alpha(lp_theta, lp_t, a)
-        return mpmath.log(ess_fraction(lp_theta, lq)) - mpmath.log(ess_fraction(lp_t, lq))
-
-    return mpmath.findroot(g, (mpmath.mpf(0), mpmath.mpf(1)), solver="anderson")
+    """The alpha with ESS_theta(q_alpha) = ESS_t(q_alpha) (the seed's 'exact condition' of
+    6.3): ``reference.sampling.alpha_ess_balance``."""
+    return R.alpha_ess_balance(list(lp_theta), list(lp_t))
 
 
 def alpha_entropy(lp_theta: Sequence, lp_t: Sequence) -> mpmath.mpf:
-    """The seed's entropy approximation (7.7): H(pi_theta) / (H(pi_theta) + H(pi_t))."""
-
-    def h(lp):
-        return -mpmath.fsum(mpmath.exp(x) * x for x in lp if not mpmath.isinf(x))
-
-    return h(lp_theta) / (h(lp_theta) + h(lp_t))
+    """The seed's entropy approximation (7.7) H(pi_theta) / (H(pi_theta) + H(pi_t)):
+    ``reference.sampling.alpha_entropy_approx``."""
+    return R.alpha_entropy_approx(list(lp_theta), list(lp_t))
 
 
 def fisher_rao_distance(lp_a: Sequence, lp_b: Sequence) -> mpmath.mpf:
@@ -209,42 +162,29 @@ def e_geodesic_fisher_length(lp_theta: Sequence, lp_t: Sequence) -> mpmath.mpf:
 
 
 def ess_front_member(lp_theta: Sequence, lp_t: Sequence, beta) -> list:
-    """log of q ∝ sqrt(beta pi_theta^2 + (1 - beta) pi_t^2): the minimiser of
-    beta / ESS_theta(q) + (1 - beta) / ESS_t(q), i.e. the Pareto front of the two ESS
-    (see :func:`ess_front_stationarity`)."""
-    b = mpmath.mpf(beta)
-    return log_normalize(
-        [
-            mpmath.log(b * mpmath.exp(2 * x) + (1 - b) * mpmath.exp(2 * y)) / 2
-            for x, y in zip(lp_theta, lp_t)
-        ]
-    )
+    """log of q ∝ sqrt(beta pi_theta^2 + (1 - beta) pi_t^2), the minimiser of
+    beta / ESS_theta(q) + (1 - beta) / ESS_t(q), i.e. the Pareto front of the two ESS (see
+    :func:`ess_front_stationarity`): the log of ``reference.sampling.ess_front_distribution``."""
+    return _log(R.ess_front_distribution(list(lp_theta), list(lp_t), beta))
 
 
 def speculative_output_seed(p_theta: Sequence, q: Sequence) -> list:
-    """Exact output distribution of the seed's scheme (7.7): propose y ~ pi_theta, accept with
-    min(1, q/pi_theta), else draw afresh from q:  P(y) = min(pi_theta, q) + (1 - beta) q,
-    beta = sum min(pi_theta, q) (the acceptance probability)."""
-    mins = [min(mpmath.mpf(a), mpmath.mpf(b)) for a, b in zip(p_theta, q)]
-    beta = mpmath.fsum(mins)
-    return [m + (1 - beta) * mpmath.mpf(b) for m, b in zip(mins, q)]
+    """Exact output distribution of the seed's scheme (7.7), P(y) = min(pi_theta, q) +
+    (1 - beta) q, beta = sum min(pi_theta, q): ``reference.sampling.
+    speculative_output_section_7_7`` on probabilities."""
+    return R.speculative_output_section_7_7(_log(p_theta), _log(q))
 
 
 def speculative_output_residual(p_theta: Sequence, q: Sequence) -> list:
-    """Exact output distribution of the residual scheme: on rejection draw from
-    (q - pi_theta)_+ / sum (q - pi_theta)_+ (standard speculative sampling). Equals q."""
-    mins = [min(mpmath.mpf(a), mpmath.mpf(b)) for a, b in zip(p_theta, q)]
-    beta = mpmath.fsum(mins)
-    res = [max(mpmath.mpf(b) - mpmath.mpf(a), 0) for a, b in zip(p_theta, q)]
-    rs = mpmath.fsum(res)
-    if rs == 0:
-        return mins
-    return [m + (1 - beta) * r / rs for m, r in zip(mins, res)]
+    """Exact output distribution of the residual scheme (standard speculative sampling; equals
+    q): ``reference.sampling.speculative_output_residual`` on probabilities."""
+    return R.speculative_output_residual(_log(p_theta), _log(q))
 
 
 def acceptance_rate(p_theta: Sequence, q: Sequence) -> mpmath.mpf:
-    """P(accept) = sum min(pi_theta, q) = 1 - TV(pi_theta, q)."""
-    return mpmath.fsum(min(mpmath.mpf(a), mpmath.mpf(b)) for a, b in zip(p_theta, q))
+    """P(accept) = sum min(pi_theta, q) = 1 - TV(pi_theta, q):
+    ``reference.sampling.speculative_acceptance_rate`` on probabilities."""
+    return R.speculative_acceptance_rate(_log(p_theta), _log(q))
 
 
 # ----------------------------------------------------------------------------------------
@@ -273,30 +213,10 @@ def ess_fraction_np(lp_pi: np.ndarray, lp_q: np.ndarray) -> np.ndarray:
     return np.exp(-(m[..., 0] + np.log(np.exp(x - m).sum(axis=-1))))
 
 
-def _delta_var_np(lp_theta, lp_t, alpha):
-    lq = log_q_alpha_np(lp_theta, lp_t, alpha)
-    q = np.exp(lq)
-    d = lp_t - lp_theta
-    m1 = (q * d).sum(axis=-1)
-    m2 = (q * (d - m1[..., None]) ** 2).sum(axis=-1)
-    return m1, m2
-
-
 def alpha_star_np(lp_theta: np.ndarray, lp_t: np.ndarray, iters: int = 60) -> np.ndarray:
-    """Batched alpha* in float64: 20 bisection steps then Newton steps kept in the bracket."""
-    shape = lp_theta.shape[:-1]
-    lo, hi = np.zeros(shape), np.ones(shape)
-    for _ in range(20):
-        mid = (lo + hi) / 2
-        m1, _ = _delta_var_np(lp_theta, lp_t, mid)
-        lo = np.where(m1 > 0, mid, lo)
-        hi = np.where(m1 > 0, hi, mid)
-    x = (lo + hi) / 2
-    for _ in range(iters - 20):
-        m1, m2 = _delta_var_np(lp_theta, lp_t, x)
-        nx = x + m1 / np.maximum(m2, 1e-300)
-        x = np.where((nx > lo) & (nx < hi), nx, x)
-    return x
+    """Batched alpha* in float64: ``reference.sampling.optimal_alpha_np`` (safeguarded Newton,
+    ``iters`` steps) on log-probabilities."""
+    return R.optimal_alpha_np(lp_theta, lp_t, iters)
 
 
 def alpha_ess_balance_np(lp_theta: np.ndarray, lp_t: np.ndarray, iters: int = 60) -> np.ndarray:
@@ -337,23 +257,23 @@ def geometric_mean_seed_code(
 def solve_kl_symmetry_seed_code(
     pi_theta, pi_t, tol: float = 1e-6, max_iter: int = 50, eps: float = 1e-10, dtype=np.float64
 ) -> tuple[np.ndarray, int, bool]:
-    """Seed 6.5 ``solve_kl_symmetry`` as printed (batched over leading axes; the batch stops
-    when every row's bracket is below tol, as the 7.4 torch class does). Returns
-    (alpha, iterations, converged)."""
+    """Seed 6.5 ``solve_kl_symmetry`` as printed, row by row over the leading axes:
+    ``reference.sampling.solve_kl_symmetry_seed_code_np`` on the probabilities cast to
+    ``dtype`` (the seed hard-codes eps = 1e-10; other values are refused). The bracket width
+    after k halvings is 2^-k for every row, so all rows stop together, as in the 7.4 torch
+    class. Returns (alpha, iterations, converged)."""
+    if eps != 1e-10:
+        raise ValueError(f"the seed's code hard-codes eps = 1e-10, got eps={eps!r}")
     pt = np.asarray(pi_theta, dtype=dtype)
     pq = np.asarray(pi_t, dtype=dtype)
-    lo = np.zeros(pt.shape[:-1], dtype=dtype)
-    hi = np.ones(pt.shape[:-1], dtype=dtype)
-    log_ratio = np.log(pq + dtype(eps)) - np.log(pt + dtype(eps))
-    for it in range(1, max_iter + 1):
-        mid = (lo + hi) / 2
-        q = geometric_mean_seed_code(pt, pq, mid, eps, dtype)
-        d = (q * log_ratio).sum(axis=-1)
-        lo = np.where(d > 0, mid, lo)
-        hi = np.where(d > 0, hi, mid)
-        if np.max(hi - lo) < tol:
-            return (lo + hi) / 2, it, True
-    return (lo + hi) / 2, max_iter, False
+    shape = pt.shape[:-1]
+    rows = [
+        R.solve_kl_symmetry_seed_code_np(x, y, tol, max_iter)
+        for x, y in zip(pt.reshape(-1, pt.shape[-1]), pq.reshape(-1, pq.shape[-1]))
+    ]
+    alpha = np.array([r[0] for r in rows], dtype=dtype).reshape(shape)
+    it = max(r[1] for r in rows)
+    return alpha, it, bool(2.0**-it < tol)
 
 
 def seed_class_solve_shapes(

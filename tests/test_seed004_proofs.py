@@ -2,8 +2,8 @@
 
 Expected values come from independent math: the V = 2 closed form of alpha*, the fact that
 on a two-point simplex every monotone path has the Fisher-Rao length, the swap symmetry
-alpha*(theta, t) = 1 - alpha*(t, theta), direct sums, and reference/sampling.py (written
-independently by another developer).
+alpha*(theta, t) = 1 - alpha*(t, theta), and direct sums. Most numerics in sampling_proofs are
+adapters to reference/sampling.py, so these tests check the reference through them.
 """
 
 from __future__ import annotations
@@ -91,20 +91,26 @@ def test_alpha_star_root_precisions_and_swap(pair):
 
 
 @pytest.mark.parametrize("pair", PAIRS)
-def test_against_reference_sampling(pair):
-    ref = pytest.importorskip("reference.sampling")
+def test_alphas_against_direct_sums(pair):
+    """alpha_star, alpha_ess_balance and alpha_entropy delegate to reference/sampling.py; check
+    each against its defining equation evaluated here by direct sums on the probabilities."""
     with mpmath.workdps(50):
+        p, r = ([mpmath.mpf(x) / mpmath.fsum(d) for x in d] for d in pair)  # float sums != 1
         lt, lq = _lp(pair)
-        logits_t = [float(x) for x in lt]
-        logits_q = [float(x) for x in lq]
-        lt2, lq2 = S.log_normalize(logits_t), S.log_normalize(logits_q)
-        assert abs(S.alpha_star(lt2, lq2) - ref.optimal_alpha(logits_t, logits_q)) < 1e-40
-        assert abs(S.alpha_ess_balance(lt2, lq2) - ref.alpha_ess_balance(logits_t, logits_q)) < (
-            1e-30
-        )
-        assert abs(S.alpha_entropy(lt2, lq2) - ref.alpha_entropy_approx(logits_t, logits_q)) < (
-            1e-40
-        )
+
+        def q_at(a):
+            u = [x**a * y ** (1 - a) for x, y in zip(p, r)]
+            return [v / mpmath.fsum(u) for v in u]
+
+        a = S.alpha_star(lt, lq)
+        q = q_at(a)
+        assert abs(mpmath.fsum(v * mpmath.log(y / x) for v, x, y in zip(q, p, r))) < 1e-40
+        q = q_at(S.alpha_ess_balance(lt, lq))
+        e_th = mpmath.fsum(x**2 / v for x, v in zip(p, q))
+        e_t = mpmath.fsum(y**2 / v for y, v in zip(r, q))
+        assert abs(e_th / e_t - 1) < 1e-30
+        h_th, h_t = (-mpmath.fsum(x * mpmath.log(x) for x in d) for d in (p, r))
+        assert abs(S.alpha_entropy(lt, lq) - h_th / (h_th + h_t)) < 1e-40
 
 
 def test_alpha_star_requires_overlap_and_difference():
