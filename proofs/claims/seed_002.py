@@ -32,6 +32,8 @@ from proofs.ledger import (
     verdict_from,
 )
 from reference.divergences import ess_ratio_lognormal_closed_form, variance_lognormal_power
+from reference.gamma import gamma_star_ess, per_sign_gamma_seed_code
+from reference.weights import gradient_weight_design, gradient_weight_design_seed_code
 
 MC_SEED = 20261122
 NB = "notebooks/seed_002.py"
@@ -88,7 +90,12 @@ def _true_gradient(theta: np.ndarray, A: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------
 # helpers: the weight designs per unit advantage (numbers for the checks; the sympy shapes
-# are in proofs/weight_shapes.py)
+# are in proofs/weight_shapes.py). Vectorised NumPy versions of reference/weights.py's
+# michaelis_menten_weight, soft_saturation_weight, threshold_saturation_weight and
+# sigmoid_blend_weight (scalar mpmath, too slow on the 10^4-10^5-point grids of the claims;
+# _mm also allows tau < 0 to show the pole), kept as independent implementations:
+# tests/test_seed002_proofs.py::test_ledger_numpy_helpers_match_the_weights_reference checks
+# them against the reference.
 # ---------------------------------------------------------------------------------------
 
 
@@ -112,47 +119,17 @@ def _mixture(w, g, lam, wth):
 
 def gamma_rule_section_9_1(sigma2: float, rho_min: float, eps: float = 0.01) -> tuple[float, float]:
     """Section 9.1 as printed: gamma_+ = min(1 - eps, s), gamma_- = 1 + min(1 - eps, s),
-    s = sqrt(-log rho_min / sigma2)."""
-    s = math.sqrt(-math.log(rho_min) / sigma2)
-    return min(1 - eps, s), 1 + min(1 - eps, s)
+    s = sqrt(-log rho_min / sigma2); with gamma* = min(1, s) of
+    ``reference.gamma.gamma_star_ess`` this is min(1 - eps, gamma*) (0 < eps < 1)."""
+    g = min(1 - eps, float(gamma_star_ess(sigma2, rho_min)))
+    return g, 1 + g
 
 
 def _seed_compute_gamma(log_w: np.ndarray, A: np.ndarray, rho_min: float = 0.3):
-    """GradientWeightDesign.compute_gamma of appendix B, line by line, with its defaults.
-    torch's Tensor.var() is the Bessel-corrected (n - 1) variance (NaN for one element)."""
-    log_rho = -math.log(rho_min)
-    pos, neg = A > 0, A < 0
-
-    def var(x):
-        return float(np.var(x, ddof=1)) if x.size > 1 else float("nan")
-
-    if pos.any():
-        s2 = max(var(log_w[pos]), 1e-8)
-        gp = min(0.99, math.sqrt(log_rho / s2))
-        gp = max(0.1, gp)
-    else:
-        gp = 0.5
-    if neg.any():
-        s2 = max(var(log_w[neg]), 1e-8)
-        gn = 1.0 + min(1.99 - 1.0, math.sqrt(log_rho / s2))
-        gn = max(1.01, gn)
-    else:
-        gn = 1.5
-    return gp, gn
-
-
-def _seed_loss(log_pi, log_mu, A, gp, gn, soft=True, thr=3.0, lam=1.0):
-    """GradientWeightDesign.__call__ (gamma given, as if detached): -mean(phi)."""
-    w = np.exp(np.clip(log_pi - log_mu, -20.0, 20.0))
-    phi = np.zeros_like(A)
-    p, n = A > 0, A < 0
-    phi[p] = w[p] ** gp * A[p]
-    if soft:
-        beta = expit(-lam * (w[n] - thr))
-        phi[n] = (beta * w[n] ** gn + (1 - beta) * w[n]) * A[n]
-    else:
-        phi[n] = w[n] ** gn * A[n]
-    return -phi.mean()
+    """GradientWeightDesign.compute_gamma of appendix B with its defaults:
+    ``reference.gamma.per_sign_gamma_seed_code`` on NumPy arrays, as floats."""
+    gp, gn = per_sign_gamma_seed_code(np.asarray(log_w).tolist(), np.asarray(A).tolist(), rho_min)
+    return float(gp), float(gn)
 
 
 def _lognormal_batch(rng, n, s2):
@@ -2177,6 +2154,7 @@ def _code_soft_sat():
     FALSE,
     links=(
         "reference/weights.py::gradient_weight_design_seed_code",
+        "reference/weights.py::gradient_weight_design",
         AD + "::code_loss_gradient_weight",
         NB,
     ),
@@ -2187,23 +2165,18 @@ def _code_loss():
     log_pi = np.array([-0.5, 0.3, 1.0, -0.4, 2.0, 25.0])
     A = np.array([1.0, 1.0, 1.0, -1.0, -1.0, -1.0])
     gp, gn = 0.6, 1.5
-    # the loss is a mean of per-token terms: differentiate each token's term on its own
+    # weight on grad log pi per token that the code's loss produces, and the text's phi (of
+    # the clamped w the code uses)
+    lw = np.clip(log_pi - log_mu, -20, 20)
     eff = np.array(
-        [
-            -_grad_fd(
-                lambda lp, i=i: _seed_loss(lp, log_mu[i : i + 1], A[i : i + 1], gp, gn),
-                log_pi[i : i + 1],
-            )[0]
-            for i in range(A.size)
-        ]
-    )  # weight on grad log pi per token
-    w = np.exp(np.clip(log_pi - log_mu, -20, 20))
-    phi = np.where(A > 0, w**gp, _mixture(w, gn, 1.0, 3.0)) * A
+        [float(gradient_weight_design_seed_code(x, a, gp, gn)) for x, a in zip(log_pi, A)]
+    )
+    phi = np.array([float(gradient_weight_design(x, a, gp, gn)) for x, a in zip(lw, A)])
     ratio = eff[:5] / phi[:5]
     return verdict_from(
         bool(np.allclose(eff, phi, rtol=1e-5)),
         f"sympy: d(phi)/d(log pi) = {gw} for the power part, i.e. the weight is w phi'(w) = "
-        f"gamma w^gamma A, not phi. Finite differences of the code's loss (gamma_+ = 0.6, "
+        f"gamma w^gamma A, not phi. The code's loss (gamma_+ = 0.6, "
         f"gamma_- = 1.5, soft saturation on): effective weight / phi = "
         f"{np.round(ratio, 4).tolist()} (gamma_+ for A > 0, a w-dependent factor for the "
         f"mixture), and the token with log w = 25 gets weight {abs(eff[5]):.1f} (the clamp "
