@@ -90,17 +90,23 @@ def _alpha(alpha) -> mpmath.mpf:
     return require_range("alpha", alpha, lo=0, hi=1)
 
 
+def _family_terms(l_theta, l_t, alpha) -> list[mpmath.mpf]:
+    """alpha l_theta + (1 - alpha) l_t entrywise, with 0 * (-inf) = 0 at the endpoints."""
+    s = []
+    for a, b in zip(l_theta, l_t):
+        ta = mpmath.mpf(0) if alpha == 0 else alpha * a
+        tb = mpmath.mpf(0) if alpha == 1 else (1 - alpha) * b
+        s.append(ta + tb)
+    return s
+
+
 def _family_log(l_theta, l_t, alpha) -> list[mpmath.mpf]:
     """log q_alpha with the endpoint convention 0 * (-inf) = 0 (exactly pi_t / pi_theta)."""
     if alpha == 0:
         return list(l_t)
     if alpha == 1 or l_theta == l_t:
         return list(l_theta)
-    s = []
-    for a, b in zip(l_theta, l_t):
-        ta = mpmath.mpf(0) if alpha == 0 else alpha * a
-        tb = mpmath.mpf(0) if alpha == 1 else (1 - alpha) * b
-        s.append(ta + tb)
+    s = _family_terms(l_theta, l_t, alpha)
     c = _lse(s)
     if mpmath.isinf(c):
         raise ValueError(
@@ -150,6 +156,11 @@ def _common(l_theta, l_t):
     return idx
 
 
+def _restricted(l_theta, l_t, idx):
+    """(l_theta, d = l_t - l_theta) on the common support ``idx``."""
+    return [l_theta[i] for i in idx], [l_t[i] - l_theta[i] for i in idx]
+
+
 def _restricted_moments(a_s, d_s, alpha):
     """log Z, E[d], Var[d] of the family restricted to S at alpha (a_s = l_theta on S)."""
     s = [ai + (1 - alpha) * di for ai, di in zip(a_s, d_s)]  # alpha l_theta + (1-alpha) l_t
@@ -164,8 +175,7 @@ def _restricted_moments(a_s, d_s, alpha):
 def _solve_alpha_star(l_theta, l_t):
     """alpha* as documented in the module docstring; returns (alpha*, common index list)."""
     idx = _common(l_theta, l_t)
-    a_s = [l_theta[i] for i in idx]
-    d_s = [l_t[i] - l_theta[i] for i in idx]
+    a_s, d_s = _restricted(l_theta, l_t, idx)
     # d constant on S (up to the rounding of the working precision): F is linear
     tiny = mpmath.mpf(10) ** (-(mpmath.mp.dps - 15)) * (1 + max(abs(di) for di in d_s))
     if max(d_s) - min(d_s) <= tiny:
@@ -201,8 +211,7 @@ def _solve_alpha_star(l_theta, l_t):
 
 
 def _restricted_log_q(l_theta, l_t, alpha, idx):
-    a_s = [l_theta[i] for i in idx]
-    d_s = [l_t[i] - l_theta[i] for i in idx]
+    a_s, d_s = _restricted(l_theta, l_t, idx)
     logz, _, _ = _restricted_moments(a_s, d_s, alpha)
     out = [mpmath.mpf("-inf")] * len(l_theta)
     for i, ai, di in zip(idx, a_s, d_s):
@@ -256,12 +265,7 @@ def log_partition(logits_theta, logits_target, alpha):
     contributes; disjoint supports give -inf there.
     """
     l_theta, l_t = _pair(logits_theta, logits_target)
-    alpha = _alpha(alpha)
-    s = []
-    for a, b in zip(l_theta, l_t):
-        ta = mpmath.mpf(0) if alpha == 0 else alpha * a
-        tb = mpmath.mpf(0) if alpha == 1 else (1 - alpha) * b
-        s.append(ta + tb)
+    s = _family_terms(l_theta, l_t, _alpha(alpha))
     return _snap(
         _lse(s),
         max(abs(v) for v in s if not mpmath.isinf(v)) if any(not mpmath.isinf(v) for v in s) else 0,
@@ -502,8 +506,7 @@ def _pareto_inner(logits_q, logits_theta, logits_target):
             "logits_q puts mass outside the common support: a KL is +inf, no comparison"
         )
     idx = _common(l_theta, l_t)
-    a_s = [l_theta[i] for i in idx]
-    d_s = [l_t[i] - l_theta[i] for i in idx]
+    a_s, d_s = _restricted(l_theta, l_t, idx)
 
     def kls(al):
         logz, m1, _ = _restricted_moments(a_s, d_s, al)
