@@ -124,6 +124,16 @@ def _e1() -> dict:
 
 
 @lru_cache(maxsize=1)
+def _e2() -> tuple:
+    """E2 at 30 digits: (alpha*, ESS_theta(q*), ESS_t(q*), log pi_theta, log pi_t)."""
+    with mpmath.workdps(30):
+        lt, lq = _lp(E2)
+        a = S.alpha_star(lt, lq)
+        lqa = S.log_q_alpha(lt, lq, a)
+        return a, S.ess_fraction(lt, lqa), S.ess_fraction(lq, lqa), lt, lq
+
+
+@lru_cache(maxsize=1)
 def _ess_front_dominates_qstar() -> tuple:
     """Search the ESS Pareto front q ∝ sqrt(b pi_theta^2 + (1-b) pi_t^2) for a member that
     beats q* of E1 in both ESS at once. Returns (b, ESS_theta, ESS_t) of the best margin."""
@@ -947,11 +957,8 @@ def _c_6_3_a():
     FALSE,
 )
 def _c_6_3_b():
+    a, eth, et, lt, lq = _e2()
     with mpmath.workdps(30):
-        lt, lq = _lp(E2)
-        a = S.alpha_star(lt, lq)
-        lqa = S.log_q_alpha(lt, lq, a)
-        eth, et = S.ess_fraction(lt, lqa), S.ess_fraction(lq, lqa)
         ab = S.alpha_ess_balance(lt, lq)
     asym = _asym_example()
     return false(
@@ -1448,11 +1455,8 @@ def _c_7_5_g():
     FALSE,
 )
 def _c_7_5_h():
+    a, eth, et, lt, lq = _e2()
     with mpmath.workdps(30):
-        lt, lq = _lp(E2)
-        a = S.alpha_star(lt, lq)
-        lqa = S.log_q_alpha(lt, lq, a)
-        eth, et = S.ess_fraction(lt, lqa), S.ess_fraction(lq, lqa)
         off_th = S.ess_fraction(lt, lq)
         on_t = S.ess_fraction(lq, lt)
     return verdict_from(
