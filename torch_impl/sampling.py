@@ -416,6 +416,25 @@ def _row_sum(e: torch.Tensor) -> torch.Tensor:
     return s
 
 
+def _row_sum_top(e: torch.Tensor) -> torch.Tensor:
+    """:func:`_row_sum` with the block of largest sum summed again in float64. For a row
+    peaked on one token (e = 1 there, ~1e-12 elsewhere) a float32 block sum returns exactly 1
+    and log Z loses the off-peak mass, which is all of d at the peak (both inputs peaked on
+    the same token): that block is the one with the largest sum."""
+    n, v = e.shape
+    b = _SUM_BLOCK
+    cut = v - v % b
+    parts = [e[:, :cut].reshape(n, -1, b).sum(-1)]
+    if cut < v:
+        parts.append(e[:, cut:].sum(-1, keepdim=True))
+    bs = torch.cat(parts, -1)
+    top = bs.argmax(-1, keepdim=True)
+    idx = top * b + torch.arange(b, device=e.device)
+    block = torch.where(idx < v, e.gather(-1, idx.clamp_max(v - 1)), 0.0).to(torch.float64)
+    rest = bs.to(torch.float64).sum(-1) - bs.gather(-1, top).squeeze(-1).to(torch.float64)
+    return rest + block.sum(-1)
+
+
 def _row_dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Per-row dot products; on CPU one BLAS dot per row (fused, no [n, V] temporary)."""
     if a.device.type == "cpu":
@@ -432,49 +451,53 @@ def _row_moments(M: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
 
 class _Workspace32:
     """Buffers of one row chunk of the float32 solver, allocated once per solve and reused:
-    base (logits_theta - max), two exp scratch buffers, the exponent slope w (d with -inf
-    where pi_t = 0) and the moment rows d, d^2, d^3, d^4 (0 off the common support)."""
+    base (logits_theta - max), two exp scratch buffers, d (0 off the common support), the
+    exponent slope w (d with -inf where pi_t = 0) and the moment rows d+, d+^2, d+^3, d-,
+    d-^2, d-^3."""
 
     def __init__(self, n: int, v: int, dtype: torch.dtype, device: torch.device):
         kw = {"dtype": dtype, "device": device}
         self.b = torch.empty(n, v, **kw)
         self.s = torch.empty(n, v, **kw)
         self.t = torch.empty(n, v, **kw)
+        self.d = torch.empty(n, v, **kw)
         self.w = torch.empty(n, v, **kw)
-        self.m = torch.empty(n, 4, v, **kw)
+        self.m = torch.empty(n, 6, v, **kw)
 
     def view(self, n: int):
-        return self.b[:n], self.s[:n], self.t[:n], self.w[:n], self.m[:n]
+        return self.b[:n], self.s[:n], self.t[:n], self.d[:n], self.w[:n], self.m[:n]
 
 
 def _solve_block32(x, y, mx, my, passes: int, ws: _Workspace32) -> torch.Tensor:
     """alpha* for a [n, V] float32 block (mx, my: row maxima [n, 1]); see :func:`optimal_alpha`.
 
-    Passes over [n, V]: setup 2 sub + 1 sub + 2 exp + 3 products + 2 nan_to_num + 2 dots;
-    then per pass one addcmul, one max, one in-place shift + exp, one sum and one GEMV per row
-    against [d, d^2, d^3, d^4] (4th-order Householder step on Delta), plus on the last pass
+    Passes over [n, V]: setup 3 sub, 2 exp, 2 nan_to_num, 2 dots, 6 for the moment rows;
+    then per pass one addcmul, one max, one in-place shift + exp and one GEMV per row against
+    [d+, d+^2, d+^3, d-, d-^2, d-^3] (Halley on h = log E d+ - log E d-), plus on the last pass
     sum e d once more with float64 block accumulation (the root condition itself)."""
     n, v = x.shape
-    B, S, T, W, M = ws.view(n)
-    d = M[:, 0]
+    B, S, T, D, W, M = ws.view(n)
     f64 = torch.float64
     torch.sub(x, mx, out=B)  # log pi_theta + const, <= 0
     torch.sub(y, my, out=T)
-    torch.sub(T, B, out=d)  # exact near both maxima
+    torch.sub(T, B, out=D)  # exact near both maxima
     torch.exp(B, out=S)
     T.exp_()
-    c0 = (torch.log(_row_sum(T)) - torch.log(_row_sum(S))).to(x.dtype).unsqueeze(-1)
-    d.sub_(c0)  # d = log pi_t - log pi_theta on the common support (+-inf / NaN off it)
+    c0 = (torch.log(_row_sum_top(T)) - torch.log(_row_sum_top(S))).to(x.dtype).unsqueeze(-1)
+    D.sub_(c0)  # d = log pi_t - log pi_theta on the common support (+-inf / NaN off it)
     # exponent slope: -inf where pi_t = 0 (so q = 0 there for alpha < 1), 0 where pi_theta = 0
-    # (the base is -inf there); moment rows: 0 off the common support
-    torch.nan_to_num(d, nan=0.0, posinf=0.0, neginf=NEG_INF, out=W)
-    torch.nan_to_num(d, nan=0.0, posinf=0.0, neginf=0.0, out=d)
-    g1 = _row_dot(S, d)  # sign of Delta(1) (pi_theta on S, unnormalised)
-    g0 = _row_dot(T, d)  # sign of Delta(0)
-    d2 = M[:, 1]
-    torch.mul(d, d, out=d2)
-    torch.mul(d2, d, out=M[:, 2])
-    torch.mul(d2, d2, out=M[:, 3])
+    # (the base is -inf there); d itself: 0 off the common support
+    torch.nan_to_num(D, nan=0.0, posinf=0.0, neginf=NEG_INF, out=W)
+    torch.nan_to_num(D, nan=0.0, posinf=0.0, neginf=0.0, out=D)
+    g1 = _row_dot(S, D)  # sign of Delta(1) (pi_theta on S, unnormalised)
+    g0 = _row_dot(T, D)  # sign of Delta(0)
+    dp, dp2, dp3, dm, dm2, dm3 = M.unbind(1)
+    torch.clamp_min(D, 0, out=dp)
+    torch.mul(dp, dp, out=dp2)
+    torch.mul(dp2, dp, out=dp3)
+    torch.sub(dp, D, out=dm)  # d- = d+ - d
+    torch.mul(dm, dm, out=dm2)
+    torch.mul(dm2, dm, out=dm3)
     alpha = torch.full((n,), 0.5, dtype=f64, device=x.device)
     lo, hi = torch.zeros_like(alpha), torch.ones_like(alpha)
     tiny = torch.finfo(x.dtype).tiny
@@ -491,28 +514,26 @@ def _solve_block32(x, y, mx, my, passes: int, ws: _Workspace32) -> torch.Tensor:
                     "family is empty for 0 < alpha < 1"
                 )
         S.sub_(torch.where(torch.isfinite(m), m, 0.0)).exp_()
-        z = _row_sum(S)
-        mom = _row_moments(M, S).to(f64)
+        p0, p1, p2, m0, m1, m2 = _row_moments(M, S).to(f64).unbind(-1)
         if dzero is None:  # d == 0 on S (identical distributions)
-            dzero = mom[:, 1] == 0
-        if k == passes - 1:  # the root condition, accumulated in float64 blocks
-            mom[:, 0] = _row_sum(torch.mul(S, d, out=T))
-        m1, m2, m3, m4 = (mom / z.unsqueeze(-1)).unbind(-1)
-        k2 = m2 - m1 * m1
-        k3 = m3 - 3 * m1 * m2 + 2 * m1**3
-        k4 = m4 - 4 * m3 * m1 - 3 * m2 * m2 + 12 * m2 * m1 * m1 - 6 * m1**4
-        # Delta = k1 and its alpha-derivatives -k2, k3, -k4 (d/dalpha k_j = -k_{j+1})
-        f, f1, f2, f3 = m1, -k2, k3, -k4
-        lo = torch.where(f > 0, alpha, lo)
-        hi = torch.where(f < 0, alpha, hi)
-        hh = alpha - f * (6 * f1 * f1 - 3 * f * f2) / (
-            6 * f1 * f1 * f1 - 6 * f * f1 * f2 + f * f * f3
-        )
-        nt = alpha - f / f1
-        ok = (hh >= lo) & (hh <= hi) & torch.isfinite(hh)
-        okn = (nt >= lo) & (nt <= hi) & torch.isfinite(nt)
-        step = torch.where(ok, hh, torch.where(okn, nt, (lo + hi) / 2))
-        alpha = torch.where(f == 0, alpha, step)
+            dzero = (p0 == 0) & (m0 == 0)
+        h = torch.log(p0) - torch.log(m0)
+        if k == passes - 1:
+            # the root condition sum e d = 0 from float64 block sums (a float32 GEMV over 150k
+            # terms is only good to ~1e-5 relative): h = log((s + r) / (s - r)), s = P + M
+            r = _row_sum(torch.mul(S, D, out=T))
+            tot = p0 + m0
+            near = r.abs() < tot / 2
+            h = torch.where(near, torch.log((tot + r) / torch.where(near, tot - r, 1.0)), h)
+        u, v_ = p1 / p0, m1 / m0
+        h1 = -(u + v_)
+        h2 = p2 / p0 - u * u - m2 / m0 + v_ * v_
+        lo = torch.where(h > 0, alpha, lo)
+        hi = torch.where(h < 0, alpha, hi)
+        hal = alpha - 2 * h * h1 / (2 * h1 * h1 - h * h2)  # Halley
+        ok = (hal >= lo) & (hal <= hi) & torch.isfinite(hal)
+        alpha = torch.where(h == 0, alpha, torch.where(ok, hal, (lo + hi) / 2))
+    # edges: Delta <= 0 at alpha = 0 -> 0; Delta >= 0 at alpha = 1 -> 1; d == 0 on S -> 1/2
     alpha = torch.where(g0 <= 0, 0.0, torch.where(g1 >= 0, 1.0, alpha))
     alpha = torch.where(dzero, 0.5, alpha)
     return torch.where(empty, math.nan, alpha).to(x.dtype)
