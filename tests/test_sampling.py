@@ -157,6 +157,62 @@ def test_edges_in_one_batch():
     assert torch.isfinite(q).all() and torch.allclose(q.sum(-1), torch.ones(7, dtype=torch.float64))
 
 
+def test_float32_fast_path_edges_and_supports():
+    """The float32 internals (V > SMALL_VOCAB) on edge rows, each against the NumPy float64
+    reference of the same float32 inputs: identical rows (1/2), truncation (1), theta one-hot
+    inside the target's support (0), -inf entries in one or both rows, both rows peaked on the
+    same token (off-peak mass ~1e-12: float32 block sums alone lose it; certified in mpmath),
+    far-apart peaks, an
+    offset of 1000 on the logits; disjoint supports raise."""
+    v = 3000
+    g = torch.Generator().manual_seed(21)
+    x = 3 * torch.randn(8, v, generator=g)
+    y = 3 * torch.randn(8, v, generator=g) + 0.5 * x
+    y[0] = x[0]  # identical -> 1/2
+    y[1, v // 2 :] = -math.inf  # target truncated: Delta(1) >= 0 -> 1
+    y[1, : v // 2] = x[1, : v // 2]
+    x[2] = -math.inf  # theta one-hot inside the target's support -> 0
+    x[2, 7] = 0.0
+    x[3, ::3] = -math.inf  # masked entries in theta
+    y[4, 1::5] = -math.inf  # and in the target
+    x[4, ::3] = -math.inf
+    x[5, 0], y[5, 0] = 40.0, 40.0  # same peak
+    x[6, 0], y[6, 1] = 300.0, 300.0  # far-apart peaks
+    x[7] += 1000.0
+    got = ts.optimal_alpha(x, y)
+    want = ref.optimal_alpha_np(x.double().numpy(), y.double().numpy())
+    assert got.dtype == torch.float32 and torch.isfinite(got).all()
+    assert got[0] == 0.5 and got[1] == 1.0 and got[2] == 0.0
+    err = np.abs(got.double().numpy() - want)
+    assert err[[0, 1, 2, 3, 4, 6, 7]].max() <= 1e-6, err
+    # row 5: the NumPy reference itself loses d at the peak (log-softmax of 40 + 1e-12 in
+    # float64: 2% of d there, 3e-3 in alpha); certify the root by the sign of Delta in mpmath
+    a5 = float(got[5])
+    assert _mp_delta_sign(x[5].double().numpy(), y[5].double().numpy(), a5 - 1e-6) > 0
+    assert _mp_delta_sign(x[5].double().numpy(), y[5].double().numpy(), a5 + 1e-6) < 0
+    xd = torch.zeros(2, v)
+    yd = torch.zeros(2, v)
+    xd[1, : v // 2] = -math.inf
+    yd[1, v // 2 :] = -math.inf
+    with pytest.raises(ValueError, match="disjoint"):
+        ts.optimal_alpha(xd, yd)
+
+
+def test_float32_passes_argument_reaches_sharp_logits():
+    """Logits of scale 100 and 300 need up to 4 float32 passes (2 is the default, documented):
+    with 4 the solver meets 1e-6 against the float64 reference; with 2 it does not at 300
+    (a check that the extra passes are what converges, not a tolerance)."""
+    g = torch.Generator().manual_seed(22)
+    for scale, passes in ((100.0, 4), (300.0, 4)):
+        x = scale * torch.randn(4, 5000, generator=g)
+        y = scale * torch.randn(4, 5000, generator=g) + 0.5 * x
+        want = ref.optimal_alpha_np(x.double().numpy(), y.double().numpy())
+        got = ts.optimal_alpha(x, y, passes=passes).double().numpy()
+        assert np.abs(got - want).max() <= 1e-6, (scale, np.abs(got - want).max())
+    two = ts.optimal_alpha(x, y, passes=2).double().numpy()
+    assert np.abs(two - want).max() > 1e-6
+
+
 def test_errors_name_the_problem():
     with pytest.raises(ValueError, match="disjoint"):
         ts.optimal_alpha(torch.tensor([0.0, -math.inf]), torch.tensor([-math.inf, 0.0]))

@@ -251,7 +251,7 @@ def ess_section_4_2(logits_pi, logits_q, n) -> torch.Tensor:
 
 # --------------------------------------------------------------------------- alpha*
 
-DEFAULT_PASSES = {torch.float64: 5, torch.float32: 3}
+DEFAULT_PASSES = {torch.float64: 5}  # float64 internals; float32 internals: FAST_PASSES
 DEFAULT_CHUNK_ELEMS = 1 << 19
 SMALL_VOCAB = 1024  # below this, float32 / bfloat16 rows are solved with float64 internals
 
@@ -417,7 +417,8 @@ def _row_sum(e: torch.Tensor) -> torch.Tensor:
 
 
 def _row_sum_top(e: torch.Tensor) -> torch.Tensor:
-    """:func:`_row_sum` with the block of largest sum summed again in float64. For a row
+    """sum - 1 of the rows of e = exp(logits - max) (float64): :func:`_row_sum` with the block
+    of largest sum summed again in float64, its entries equal to 1 counted apart. For a row
     peaked on one token (e = 1 there, ~1e-12 elsewhere) a float32 block sum returns exactly 1
     and log Z loses the off-peak mass, which is all of d at the peak (both inputs peaked on
     the same token): that block is the one with the largest sum."""
@@ -431,8 +432,12 @@ def _row_sum_top(e: torch.Tensor) -> torch.Tensor:
     top = bs.argmax(-1, keepdim=True)
     idx = top * b + torch.arange(b, device=e.device)
     block = torch.where(idx < v, e.gather(-1, idx.clamp_max(v - 1)), 0.0).to(torch.float64)
-    rest = bs.to(torch.float64).sum(-1) - bs.gather(-1, top).squeeze(-1).to(torch.float64)
-    return rest + block.sum(-1)
+    others = bs.to(torch.float64).sum(-1) - bs.gather(-1, top).squeeze(-1).to(torch.float64)
+    # sum - 1 without forming 1 + tiny: the entries equal to 1 (the row maximum, exp(0)) are
+    # counted apart, so log Z = log1p(...) keeps the digits of the off-peak mass
+    ones = block == 1
+    rest = torch.where(ones, 0.0, block).sum(-1) + (ones.sum(-1).to(torch.float64) - 1)
+    return others + rest
 
 
 def _row_dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -443,9 +448,12 @@ def _row_dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def _row_moments(M: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
-    """[n, 4, V] x [n, V] -> [n, 4]: one matrix-vector product per row (BLAS on CPU)."""
+    """[n, k, V] x [n, V] -> [n, k]: one matrix-vector product per row (BLAS on CPU)."""
     if e.device.type == "cpu":
-        return torch.stack([torch.mv(M[i], e[i]) for i in range(e.shape[0])])
+        out = e.new_empty(M.shape[:2])
+        for i in range(e.shape[0]):
+            torch.mv(M[i], e[i], out=out[i])
+        return out
     return torch.bmm(M, e.unsqueeze(-1)).squeeze(-1)
 
 
@@ -483,7 +491,7 @@ def _solve_block32(x, y, mx, my, passes: int, ws: _Workspace32) -> torch.Tensor:
     torch.sub(T, B, out=D)  # exact near both maxima
     torch.exp(B, out=S)
     T.exp_()
-    c0 = (torch.log(_row_sum_top(T)) - torch.log(_row_sum_top(S))).to(x.dtype).unsqueeze(-1)
+    c0 = (torch.log1p(_row_sum_top(T)) - torch.log1p(_row_sum_top(S))).to(x.dtype).unsqueeze(-1)
     D.sub_(c0)  # d = log pi_t - log pi_theta on the common support (+-inf / NaN off it)
     # exponent slope: -inf where pi_t = 0 (so q = 0 there for alpha < 1), 0 where pi_theta = 0
     # (the base is -inf there); d itself: 0 off the common support
@@ -578,33 +586,43 @@ def optimal_alpha(
 
     alpha* minimises the convex F(alpha) = log sum_S pi_theta^alpha pi_t^(1-alpha) (S the
     common support), i.e. solves Delta(alpha) = E_q[d] = 0 with d = log pi_t - log pi_theta.
-    The solver works on h(alpha) = log E_q[d+] - log E_q[d-] (same root, decreasing, nearly
-    linear even for peaked rows where Delta is step-like; exactly linear for V = 2):
+    Both solvers work on h(alpha) = log E_q[d+] - log E_q[d-] (same root, decreasing, nearly
+    linear even for peaked rows where Delta is step-like; exactly linear for V = 2), with
+    safeguarded Halley passes (bracket [lo, hi] from the signs of h, bisection when a step
+    leaves it). Fixed pass count, no host synchronisation. Rows are processed in chunks of
+    about ``chunk_elems`` elements (at least one row) with buffers reused across chunks, so the
+    extra memory is ~11 buffers of one chunk, never of [N, V].
 
-    * one sweep computes exp(logits - max) of both inputs, which give the normalisers and,
-      with one batched matrix-vector product against the rows d+, d+^2, d+^3, d-, d-^2, d-^3,
-      h, h', h'' at alpha = 1 and alpha = 0; a cubic Hermite model of h gives the start;
-    * then ``passes`` safeguarded Halley passes (bracket [lo, hi] from the signs of h,
-      bisection when a step leaves it): s = log pi_theta + (1 - alpha) d, one max, one exp,
-      one batched matrix-vector product. Fixed count, no host synchronisation.
+    float32 internals (default for float32 / bfloat16 / float16 inputs with V > SMALL_VOCAB;
+    :func:`_solve_block32`), tuned for speed: the row maxima are computed once (argument
+    checks and shift); one sweep gives exp(logits - max) of both inputs (normalisers, float32
+    block sums of 4096 added in float64, the largest block re-summed in float64) and the signs
+    of Delta at alpha = 1 and 0 (one dot per row); the rows d+, d+^2, d+^3, d-, d-^2, d-^3
+    are built once. Then ``passes`` (default ``FAST_PASSES`` = 2) Halley passes from
+    alpha = 1/2: s = log pi_theta + (1 - alpha) d, one max, one in-place shift + exp, one
+    GEMV per row against the six rows; on the last pass sum e d is re-accumulated in float64
+    blocks (a float32 GEMV over 150k terms is only good to ~1e-5 relative) and h taken from it.
+    Two passes reach float32 rounding (~1e-7) on Gaussian logits of scale <= 10, Zipf
+    (s <= 4), Dirichlet, masked (-inf) and peaked rows; scale 30 needs 3 passes (1.2e-6 with
+    2), scale 100 needs 3 (3e-4 with 2), scale 300 needs 4 (2.7e-2 with 2): pass ``passes``
+    for logits that sharp. Cost on N = 64, V = 152064 (one CPU thread): about 5
+    logsumexp-equivalents (``isreshape bench alpha``).
 
-    Defaults: 3 passes in float32, 5 in float64 (converged to rounding on Gaussian, Zipf,
-    Dirichlet and peaked families; logits of scale ~300 need 4 in float32). Rows are processed
-    in chunks of about ``chunk_elems`` elements (at least one row) with buffers reused across
-    chunks, so the extra memory is ~11 buffers of one chunk, never of [N, V]. The 6 sums are
-    accumulated per vocabulary block of 2048 and the blocks added in float64 (one float32 GEMV
-    over 150k terms would cost ~1e-6 in alpha).
-
-    ``compute_dtype`` sets the internal dtype; by default float64 inputs use float64 and
-    float32 / bfloat16 use float32, except for vocabularies of at most ``SMALL_VOCAB`` = 1024
-    where float64 internals cost nothing and remove the float32 floor described below
-    (pass ``compute_dtype=torch.float32`` to force the float32 path).
+    float64 internals (float64 inputs, and float32 rows with V <= ``SMALL_VOCAB`` = 1024 where
+    they cost nothing and remove the float32 floor; :func:`_solve_block`): a cubic Hermite
+    model of h from the endpoint sums gives the start, then ``passes`` (default 5) Halley
+    passes whose six sums come from one batched matrix-vector product per vocabulary block of
+    2048, the blocks added in float64. ``compute_dtype`` sets the internal dtype
+    (``compute_dtype=torch.float32`` forces the float32 path).
 
     Edges as in the reference: identical distributions (d == 0 on S) give 1/2; Delta <= 0 at
     alpha = 0 gives 0 and Delta >= 0 at alpha = 1 gives 1 (d constant on S, one-hot rows);
     disjoint supports raise ``ValueError`` (checked on CPU). Accuracy floor: d carries an
     absolute rounding of about eps |logits|, so alpha* moves by ~ eps |logits| / (|d| |h'|):
-    ~1e-7 in float32 for Gaussian logits of scale 3, ~1e-5 for nearly identical rows (|d| ~ 0.1).
+    ~1e-7 in float32 for Gaussian logits of scale 3, ~4e-6 for nearly identical rows
+    (|d| ~ 0.1) and ~3e-4 for |d| ~ 0.01 (there the float32 normalisers' ~1e-8 relative error
+    dominates; the float64 internals remove it), ~1e-5 when both rows put all but ~1e-12 of
+    their mass on the same token.
     """
     for name, t in (("logits_theta", logits_theta), ("logits_target", logits_target)):
         _check_logits_meta(name, t)
