@@ -6,13 +6,14 @@ On N x V float32 logits (default N = 64, V = 152064, torch seed 0) and two famil
 * zipf: peaked Zipf-like rows, logits = -1.5 log(rank) of a random permutation, the target's
   ranks perturbed by 2 randn in log space.
 
-It times (process CPU time, one thread by default), in one run (median of ``--repeats`` runs each): the seed's ``_solve_kl_symmetry``
-ported to batched torch as written (probabilities + eps = 1e-10, tol = 1e-6, max_iter = 50,
+It times (process CPU time and one thread by default; ``--threads``, ``--clock wall``), in
+one run (median of ``--repeats`` runs each): the seed's ``_solve_kl_symmetry`` ported to
+batched torch as written (probabilities + eps = 1e-10, tol = 1e-6, max_iter = 50,
 its ``(high - low).max() < tol`` early exit included), our :func:`optimal_alpha`, and one
 ``torch.logsumexp`` over one [N, V] tensor (the unit). It prints our speed-up over the seed,
 our cost in logsumexp-equivalents, and max |alpha - alpha_ref| for both solvers, with alpha_ref
-a float64 solve of the same inputs (30 Newton passes) whose bracket is certified by the sign of
-Delta at alpha_ref -+ 1e-9. Timings on a shared machine are noisy: compare the ratios.
+a float64 solve of the same inputs (30 Halley passes of the float64 solver) whose bracket is
+certified by the sign of Delta at alpha_ref -+ 1e-9. Timings on a shared machine are noisy: compare the ratios.
 """
 
 from __future__ import annotations
@@ -77,15 +78,21 @@ def families(n: int, v: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     return out
 
 
-def _median_time(fn, repeats: int) -> float:
-    """Median CPU time of this process (time.process_time): with one thread it is the compute
-    the call costs, not the time it waited for a core on the shared machine."""
+CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
+
+
+def _median_time(fn, repeats: int, clock: str = "cpu") -> float:
+    """Median time of ``repeats`` calls after one warm-up. ``cpu``: CPU time of this process
+    (time.process_time), with one thread the compute the call costs, not the time it waited
+    for a core on the shared machine (with several threads it is the sum over threads);
+    ``wall``: time.perf_counter."""
+    tick = CLOCKS[clock]
     fn()  # warm-up
     times = []
     for _ in range(repeats):
-        t0 = time.process_time()
+        t0 = tick()
         fn()
-        times.append(time.process_time() - t0)
+        times.append(tick() - t0)
     return statistics.median(times)
 
 
@@ -118,21 +125,30 @@ def main(argv=None) -> int:
         help="torch threads (default 1: on a loaded shared CPU, OpenMP barriers between "
         "threads dominate multi-threaded timings of every contender)",
     )
+    p.add_argument(
+        "--clock",
+        choices=sorted(CLOCKS),
+        default="cpu",
+        help="cpu: process CPU time (default); wall: elapsed time (use with --threads > 1)",
+    )
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     n, v = (8, 4096) if args.quick else (args.n, args.v)
     repeats = 3 if args.quick else args.repeats
     print(
         f"alpha* benchmark: N={n} V={v} float32, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, median of {repeats} runs"
+        f"{torch.get_num_threads()} threads, median of {repeats} runs after one warm-up, "
+        f"clock: {'process CPU time' if args.clock == 'cpu' else 'wall time'}; "
+        "ratios are from the same run"
     )
     worst = 0.0
     for name, (x, y) in families(n, v).items():
         pt, pg = torch.softmax(x, -1), torch.softmax(y, -1)
         seed = SeedOptimalSampling()
-        t_seed = _median_time(lambda: seed._solve_kl_symmetry(pt, pg), repeats)  # noqa: B023
-        t_ours = _median_time(lambda: optimal_alpha(x, y), repeats)  # noqa: B023
-        t_lse = _median_time(lambda: torch.logsumexp(x, -1), repeats)  # noqa: B023
+        ck = args.clock
+        t_seed = _median_time(lambda: seed._solve_kl_symmetry(pt, pg), repeats, ck)  # noqa: B023
+        t_ours = _median_time(lambda: optimal_alpha(x, y), repeats, ck)  # noqa: B023
+        t_lse = _median_time(lambda: torch.logsumexp(x, -1), repeats, ck)  # noqa: B023
         a_seed, conv = seed._solve_kl_symmetry(pt, pg)
         a_ours = optimal_alpha(x, y)
         a_ref, certified = reference_alpha(x, y)
