@@ -62,16 +62,6 @@ OVERRIDES: dict[str, dict[str, tuple[float, str]]] = {
             "sum p (log p - log q) of nearby distributions cancels: relative error ~ eps max|log p| / KL; the fixture 'seeded Gaussian V=2 #1' has KL(pi_theta||pi_t) = 8e-3 and KL(q_0.3||pi_t) = 6.7e-4; measured 135 eps",
         ),
     },
-    "sampling.kl_divergence": {
-        "float32": (
-            75,
-            "sum p (log p - log q) of nearby distributions cancels: relative error ~ eps max|log p| / KL; the fixture 'seeded Gaussian V=2 #1' has KL(pi_theta||pi_t) = 8e-3 and KL(q_0.3||pi_t) = 6.7e-4; measured 58 eps",
-        ),
-        "float64": (
-            85,
-            "sum p (log p - log q) of nearby distributions cancels: relative error ~ eps max|log p| / KL; the fixture 'seeded Gaussian V=2 #1' has KL(pi_theta||pi_t) = 8e-3 and KL(q_0.3||pi_t) = 6.7e-4; measured 67 eps",
-        ),
-    },
     "sampling.kl_q_target": {
         "float32": (
             500,

@@ -20,6 +20,7 @@ import math
 import torch
 
 from torch_impl._validate import LOW_PRECISION, _checkable
+from torch_impl.divergences import kl_divergence  # noqa: F401  (one KL: re-exported here)
 
 NEG_INF = float("-inf")
 
@@ -136,12 +137,6 @@ def entropy(logits: torch.Tensor) -> torch.Tensor:
     compute, out = _compute_dtype(logits)
     lp = torch.log_softmax(logits.to(compute), -1)
     return (-_xlogy_sum(lp, lp)).to(out)
-
-
-def kl_divergence(logits_p: torch.Tensor, logits_q: torch.Tensor) -> torch.Tensor:
-    """D(p || q) = sum p log(p / q); +inf when p has mass where q has none."""
-    x, y, out = _prep(logits_p, logits_q, ("logits_p", "logits_q"))
-    return _kl(torch.log_softmax(x, -1), torch.log_softmax(y, -1)).to(out)
 
 
 def geometric_log_probs(logits_theta, logits_target, alpha) -> torch.Tensor:
