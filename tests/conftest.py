@@ -7,6 +7,13 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# CI must be reproducible: property tests draw the same examples on every run (a hash of the
+# test). HYPOTHESIS_PROFILE=explore draws fresh random examples for bug hunting.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ACCURACY: dict[str, dict[str, float]] = {}
 BUILD = Path(__file__).resolve().parent.parent / "build"

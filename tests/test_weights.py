@@ -22,9 +22,13 @@ import torch_impl.weights as tw
 F64 = torch.float64
 EXAMPLES = 250
 
+# |log_w| below 1e-250 (other than 0) excluded: intermediates such as (w - 1) / (1 + tau)
+# then fall into the subnormal range, which PyTorch's CPU kernels flush or round coarsely
+# (torch.log1p(5e-324) == 0), a documented limit of the twins (README, Devices)
+_not_tiny = lambda x: x == 0 or abs(x) > 1e-250  # noqa: E731
 log_ws = st.one_of(
-    st.floats(-700, 700, allow_nan=False),
-    st.floats(-1e-6, 1e-6, allow_nan=False),
+    st.floats(-700, 700, allow_nan=False).filter(_not_tiny),
+    st.floats(-1e-6, 1e-6, allow_nan=False).filter(_not_tiny),
     st.sampled_from([0.0, -0.0, 20.0, -20.0, 709.0, -745.0, 1000.0, -1000.0]),
 )
 advs = st.one_of(
@@ -522,3 +526,26 @@ def test_twins_compile_fullgraph(name):
     params = {k: torch.tensor(v, dtype=F64) for k, v in PARAMS[name].items()}
     got, want = compiled(lw, A, **params), fn(lw, A, **params)
     assert torch.allclose(got, want, rtol=1e-13, atol=1e-300, equal_nan=False)
+
+
+@pytest.mark.parametrize(
+    "name,kwargs",
+    [
+        # hypothesis finds in CI: w^(gamma - 1) = e^-1000 underflowed although phi = 5.6e-225
+        (
+            "threshold_saturation_weight",
+            dict(log_w=1000.0, A=1.0, gamma=0.0, lam=9.08971705156674e-211, w_th=0.0),
+        ),
+        # a capped w inside the gate was wrong for subnormal lam (the gate is not saturated)
+        (
+            "sigmoid_blend_weight",
+            dict(log_w=709.0, A=1.0, gamma=0.0, lam=2.2250738585e-313, w_th=0.0),
+        ),
+        (
+            "mixture_weight",
+            dict(log_w=709.0, A=1.0, gamma_pos=0.0, gamma_neg=1.5, lam=2.2250738585e-313, w_th=0.0),
+        ),
+    ],
+)
+def test_regressions_found_by_hypothesis(name, kwargs):
+    agree(getattr(tw, name), getattr(rw, name), **kwargs)

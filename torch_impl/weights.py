@@ -130,11 +130,17 @@ def _clamp_top(log_w: torch.Tensor) -> torch.Tensor:
     return torch.clamp(log_w, max=math.log(torch.finfo(log_w.dtype).max) - 2.0)
 
 
-def _capped_w(log_w: torch.Tensor) -> torch.Tensor:
-    """w = exp(log_w), capped below the dtype's overflow (only used where any cap gives the
-    same answer: inside sigmoid gates that are already saturated)."""
+def _gate_argument(log_w: torch.Tensor, lam: torch.Tensor, w_th: torch.Tensor) -> torch.Tensor:
+    """z = lam (w - w_th) without overflowing w: beyond the dtype's range lam w is taken as
+    exp(min(log lam + log w, cap)), exact for tiny (even subnormal) lam, where the gate is not
+    saturated and capping w itself was wrong (hypothesis found lam = 2.2e-313, log w = 709)."""
     cap = math.log(torch.finfo(log_w.dtype).max) - 2.0
-    return torch.exp(torch.clamp(log_w, max=cap))
+    over = log_w > cap
+    direct = lam * (torch.exp(torch.clamp(log_w, max=cap)) - w_th)
+    # cap the product, not w: once lam w > e^cap the gate is saturated for any larger value
+    log_prod = torch.clamp(torch.log(lam) + torch.where(over, log_w, _zeros(log_w)), max=cap)
+    beyond = torch.exp(log_prod) - lam * w_th
+    return torch.where(over, beyond, direct)
 
 
 # ------------------------------------------------------------------------ power family
@@ -300,9 +306,14 @@ def threshold_saturation_weight(log_w, A, gamma, lam, w_th) -> torch.Tensor:
 
     ok = _normal_range(log_mag)
 
+    # the direct quotient needs w^(gamma - 1) and den_big to be normal numbers themselves
+    # (w = e^1000, gamma = 0, lam = 9e-211: e^-1000 underflows although the weight is 5.6e-225)
+    big_direct = _normal_range(t1) & (den_big >= torch.finfo(den_big.dtype).tiny)
+
     def mag_from(s):
         small_val = pow_from(torch.where(ok & ~use_big, t, _zeros(t))) / den_small
-        big_val = pow1_from(torch.where(ok & use_big, t1, _zeros(t1))) / den_big
+        big_val = pow1_from(torch.where(ok & use_big & big_direct, t1, _zeros(t1))) / den_big
+        big_val = torch.where(big_direct, big_val, torch.exp(s))
         return torch.where(use_big, big_val, small_val)
 
     return _scale(log_mag, A, mag_from, torch.where(use_big, err1, err)).to(out_dtype)
@@ -313,7 +324,7 @@ def _blend_log_mag(log_w, gamma, lam, w_th):
 
     mag_from evaluates g directly where w and w^gamma are normal numbers (a few ulp), the
     log form elsewhere."""
-    z = lam * (_capped_w(log_w) - w_th)
+    z = _gate_argument(log_w, lam, w_th)
     t, pow_from, _ = _exp_prod(gamma, log_w)
     log_mag = torch.logaddexp(t + _log_sigmoid(-z), log_w + _log_sigmoid(z))
     lim = math.log(torch.finfo(log_w.dtype).max) - 2.0
