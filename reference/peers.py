@@ -34,6 +34,7 @@ import mpmath
 import numpy as np
 
 from reference._checks import as_mask, as_mp_list, require_finite, require_not_nan, require_range
+from reference._mp import sigmoid as _sigmoid
 from reference.golden import case, register_golden
 
 INF = float("inf")
@@ -79,10 +80,6 @@ def _ratio_bounds(clip_min: Any, clip_max: Any) -> tuple[mpmath.mpf, mpmath.mpf]
     cmin = require_range("clip_min", require_finite("clip_min", clip_min), lo=0)
     cmax = require_range("clip_max", clip_max, lo=cmin)
     return cmin, cmax
-
-
-def _sigmoid(z):
-    return 1 / (1 + mpmath.exp(-z))
 
 
 # ----------------------------------------------------------------------------- token level

@@ -29,6 +29,7 @@ import mpmath
 import numpy as np
 
 from reference._checks import as_mask, require_finite, require_not_nan, require_range
+from reference._mp import sigmoid as _sigmoid
 from reference.gamma import gamma_star_ess
 from reference.golden import case, register_golden
 
@@ -39,13 +40,6 @@ Real = float | mpmath.mpf
 
 def _sign(x) -> int:
     return 0 if x == 0 else (1 if x > 0 else -1)
-
-
-def _sigmoid(x):
-    """1 / (1 + exp(-x)); exact at +-inf."""
-    if mpmath.isinf(x):
-        return mpmath.mpf(1) if x > 0 else mpmath.mpf(0)
-    return 1 / (1 + mpmath.exp(-x))
 
 
 def _softplus(x):

@@ -26,6 +26,7 @@ import math
 import mpmath
 
 from reference._checks import require_finite, require_range
+from reference._mp import sigmoid as _sigmoid
 from reference.golden import case, register_golden
 
 # Defaults of the seed's appendix-B code.
@@ -47,14 +48,6 @@ def _param(name, value, lo=None, lo_open=False):
     if lo is not None:
         require_range(name, v, lo=lo, lo_open=lo_open)
     return v
-
-
-def _sigmoid(x):
-    x = mpmath.mpf(x)
-    if x >= 0:
-        return 1 / (1 + mpmath.exp(-x))
-    e = mpmath.exp(x)
-    return e / (1 + e)
 
 
 def _pow_w(log_w, gamma):
