@@ -1075,6 +1075,31 @@ def _p71a():
 
 
 @claim(
+    "000-7.2-a",
+    "7.2",
+    "The 'corrected' optimal weight f* = phi / (2 lambda |A|) of section 7.2, with the phi of "
+    "section 7.1, is a different weight from the f* of sections 3.3-3.4.",
+    FALSE,
+    links=(PROOF + "optimal_f", REF + "marginal_utility_soft", REF + "optimal_weight"),
+)
+def _f_star_corrected():
+    sols = pv.optimal_f()
+    rng = np.random.default_rng(SEED + 72)
+    worst = 0.0
+    with mpmath.workdps(40):
+        for lw, a in zip(rng.normal(0, 4, 200), rng.normal(0, 2, 200)):
+            phi_71 = rv.marginal_utility_soft(float(lw), float(a), 1.0)
+            phi_23 = rv.marginal_utility_section_2_3(float(lw), float(a))
+            worst = max(worst, float(abs(phi_71 - phi_23)))
+    return verdict_from(
+        worst > 1e-30,
+        f"sympy: the first-order condition gives f = {sols} for any phi, so f* changes only if "
+        f"phi does; sigma(-sign(A) log w) vs 1/(1 + w^sign(A)) at 200 random (log w, A), 40 "
+        f"digits: max |difference| = {worst:.1e}. The 'corrected' f* is the section 3.4 f*",
+    )
+
+
+@claim(
     "000-7.3-a",
     "7.3",
     "In cases 2 and 3 (phi ~ 1), gamma* = -log(2 lambda |A|) / log w can be replaced by one "
