@@ -671,7 +671,8 @@ def optimal_alpha_np(logits_theta, logits_target, iters: int = 100):
     common = np.isfinite(lt) & np.isfinite(lg)
     if not common.any(axis=-1).all():
         raise ValueError("disjoint supports in some row")
-    d = np.where(common, lg - lt, 0.0)
+    with np.errstate(invalid="ignore"):  # -inf - -inf off the common support is masked out
+        d = np.where(common, lg - lt, 0.0)
     a = np.where(common, lt, -np.inf)
 
     def moments(al):
