@@ -33,9 +33,9 @@ import mpmath
 import numpy as np
 import torch
 
-import reference.peers as rpeers
-import torch_impl.peers as tpeers
-import torch_impl.weights as tweights
+import isreshape.reference.peers as rpeers
+import isreshape.torch_impl.peers as tpeers
+import isreshape.torch_impl.weights as tweights
 
 LOG_W = (
     torch.arange(-300, 301, dtype=torch.float64) / 100
@@ -47,13 +47,13 @@ def evaluate(module: str, name: str, **params):
     """phi / |A| on LOG_W for A = +1 and -1: torch twin if present, else the mpmath reference."""
     out = {}
     try:
-        fn = getattr(importlib.import_module(f"torch_impl.{module}"), name)
+        fn = getattr(importlib.import_module(f"isreshape.torch_impl.{module}"), name)
         for label, a in ADVANTAGES.items():
             out[label] = fn(LOG_W, torch.tensor(a, dtype=torch.float64), **params).numpy() / abs(a)
         return out
     except (ImportError, AttributeError):
         pass
-    fn = getattr(importlib.import_module(f"reference.{module}"), name)
+    fn = getattr(importlib.import_module(f"isreshape.reference.{module}"), name)
     with mpmath.workdps(20):
         for label, a in ADVANTAGES.items():
             out[label] = np.array([float(fn(float(x), a, **params)) for x in LOG_W]) / abs(a)
@@ -62,7 +62,7 @@ def evaluate(module: str, name: str, **params):
 
 def available(module: str, name: str) -> bool:
     try:
-        return hasattr(importlib.import_module(f"reference.{module}"), name)
+        return hasattr(importlib.import_module(f"isreshape.reference.{module}"), name)
     except ImportError:
         return False
 

@@ -24,10 +24,10 @@ import mpmath
 import numpy as np
 import torch
 
-import reference.variational as rv
-import torch_impl.variational as tv
-from proofs import variational as pv
-from proofs.ledger import FALSE, load_all_claims, run_claim
+import isreshape.reference.variational as rv
+import isreshape.torch_impl.variational as tv
+from isreshape.proofs import variational as pv
+from isreshape.proofs.ledger import FALSE, load_all_claims, run_claim
 
 CLAIMS = load_all_claims()
 RESULTS = {}

@@ -21,17 +21,20 @@ import mpmath
 import numpy as np
 import torch
 
-import torch_impl.diagnostics as tdiag
-import torch_impl.divergences as tdiv
-import torch_impl.estimators as test
-import torch_impl.gamma as tgamma
-from proofs import lognormal, renyi
-from proofs.ledger import FALSE, load_all_claims, run_claim
-from reference import divergences as rdiv
-from reference import estimators as rest
-from reference.diagnostics import kish_ess_ratio_np, psis_khat_np
-from reference.divergences import ess_ratio_lognormal_closed_form, variance_lognormal_power
-from reference.gamma import gamma_reward_adjusted, gamma_star_ess
+import isreshape.torch_impl.diagnostics as tdiag
+import isreshape.torch_impl.divergences as tdiv
+import isreshape.torch_impl.estimators as test
+import isreshape.torch_impl.gamma as tgamma
+from isreshape.proofs import lognormal, renyi
+from isreshape.proofs.ledger import FALSE, load_all_claims, run_claim
+from isreshape.reference import divergences as rdiv
+from isreshape.reference import estimators as rest
+from isreshape.reference.diagnostics import kish_ess_ratio_np, psis_khat_np
+from isreshape.reference.divergences import (
+    ess_ratio_lognormal_closed_form,
+    variance_lognormal_power,
+)
+from isreshape.reference.gamma import gamma_reward_adjusted, gamma_star_ess
 
 CLAIMS = load_all_claims()
 RESULTS = {cid: run_claim(c) for cid, c in CLAIMS.items() if cid.startswith("001-")}

@@ -23,14 +23,17 @@ import numpy as np
 import sympy as sp
 import torch
 
-import reference.weights as rw
-import torch_impl.weights as tw
-from proofs import alpha_divergence as ad
-from proofs import weight_shapes as ws
-from proofs.claims import seed_002 as s002
-from proofs.ledger import FALSE, load_all_claims, run_claim
-from reference.divergences import ess_ratio_lognormal_closed_form, variance_lognormal_power
-from reference.peers import cispo_verl, ppo_clip
+import isreshape.reference.weights as rw
+import isreshape.torch_impl.weights as tw
+from isreshape.proofs import alpha_divergence as ad
+from isreshape.proofs import weight_shapes as ws
+from isreshape.proofs.claims import seed_002 as s002
+from isreshape.proofs.ledger import FALSE, load_all_claims, run_claim
+from isreshape.reference.divergences import (
+    ess_ratio_lognormal_closed_form,
+    variance_lognormal_power,
+)
+from isreshape.reference.peers import cispo_verl, ppo_clip
 
 CLAIMS = load_all_claims()
 RESULTS = {cid: run_claim(c) for cid, c in CLAIMS.items() if cid.startswith("002-")}
@@ -389,7 +392,7 @@ verdicts("002-9.1")
 # 512 tokens per sign), with the log-normal ESS fraction each exponent leaves.
 
 # %%
-from reference.gamma import per_sign_gamma_seed_code  # noqa: E402
+from isreshape.reference.gamma import per_sign_gamma_seed_code  # noqa: E402
 
 s2_grid = np.logspace(-2, 3, 26)
 rng = np.random.default_rng(2)

@@ -20,11 +20,11 @@ import mpmath
 import numpy as np
 import torch
 
-import reference.trust_region as R
-import torch_impl.trust_region as T
-from proofs import trust_region as P
-from proofs.claims import seed_003 as C3
-from proofs.ledger import load_all_claims, run_claim
+import isreshape.reference.trust_region as R
+import isreshape.torch_impl.trust_region as T
+from isreshape.proofs import trust_region as P
+from isreshape.proofs.claims import seed_003 as C3
+from isreshape.proofs.ledger import load_all_claims, run_claim
 
 
 def exact(fn, *args):

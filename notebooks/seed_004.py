@@ -23,10 +23,10 @@ import matplotlib.pyplot as plt
 import mpmath
 import numpy as np
 
-import reference.sampling as ref
-from proofs import sampling_proofs as S
-from proofs.claims import seed_004 as C
-from proofs.ledger import FALSE, load_all_claims, run_claim
+import isreshape.reference.sampling as ref
+from isreshape.proofs import sampling_proofs as S
+from isreshape.proofs.claims import seed_004 as C
+from isreshape.proofs.ledger import FALSE, load_all_claims, run_claim
 
 E1, E2, E_ENT = C.E1, C.E2, C.E_ENT
 print("E1: pi_theta =", E1[0], " pi_t =", E1[1])
@@ -283,12 +283,12 @@ plt.show()
 # the two samplers) on the 400 random pairs and on E1; compared here when the module is present.
 
 # %%
-HAVE_TORCH_SAMPLING = importlib.util.find_spec("torch_impl.sampling") is not None
+HAVE_TORCH_SAMPLING = importlib.util.find_spec("isreshape.torch_impl.sampling") is not None
 torch_err, torch_out_err, torch_tv_seed, torch_tv_res = 0.0, 0.0, float(sp_["tv_seed"]), 0.0
 if HAVE_TORCH_SAMPLING:
     import torch
 
-    import torch_impl.sampling as tsamp
+    import isreshape.torch_impl.sampling as tsamp
 
     a_torch = tsamp.optimal_alpha(torch.tensor(lt_r), torch.tensor(lq_r)).numpy()
     torch_err = float(np.max(np.abs(a_torch - a_r)))

@@ -37,7 +37,7 @@ def _table(results) -> str:
 
 
 def _summary(results, seconds: float) -> str:
-    from proofs.ledger import VERDICTS
+    from isreshape.proofs.ledger import VERDICTS
 
     by_verdict = Counter(r.outcome.verdict for r in results)
     by_seed: dict[str, Counter] = {}
@@ -88,7 +88,7 @@ def _markdown(results, seconds: float) -> str:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from proofs.ledger import load_all_claims, run_claim
+    from isreshape.proofs.ledger import load_all_claims, run_claim
 
     claims = load_all_claims()
     if args.claim:
@@ -116,7 +116,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_golden(args: argparse.Namespace) -> int:
-    from reference import golden
+    from isreshape.reference import golden
 
     if args.write:
         return golden.write_all(only=args.only)
@@ -130,7 +130,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     import importlib
 
     try:
-        module = importlib.import_module(f"torch_impl.benchmarks.{args.name}")
+        module = importlib.import_module(f"isreshape.torch_impl.benchmarks.{args.name}")
     except ModuleNotFoundError:
         print(f"unknown benchmark {args.name!r}", file=sys.stderr)
         return 2
@@ -138,7 +138,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_notebooks(args: argparse.Namespace) -> int:
-    from proofs.notebook_runner import run_all
+    from isreshape.proofs.notebook_runner import run_all
 
     return run_all(names=args.only, out_dir=args.out)
 

@@ -148,11 +148,11 @@ def claim(
 
 
 def load_all_claims() -> dict[str, Claim]:
-    import proofs.claims
+    from isreshape.proofs import claims
 
-    for info in pkgutil.iter_modules(proofs.claims.__path__):
+    for info in pkgutil.iter_modules(claims.__path__):
         if not info.name.startswith("_"):
-            importlib.import_module(f"proofs.claims.{info.name}")
+            importlib.import_module(f"isreshape.proofs.claims.{info.name}")
     return dict(sorted(REGISTRY.items(), key=lambda kv: _sort_key(kv[0])))
 
 

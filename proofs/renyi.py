@@ -8,7 +8,7 @@ from functools import lru_cache
 
 import sympy as sp
 
-from proofs import lognormal
+from isreshape.proofs import lognormal
 
 alpha = sp.symbols("alpha", positive=True)
 tau = sp.symbols("tau", positive=True)

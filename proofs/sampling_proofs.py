@@ -30,7 +30,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from reference import sampling as R
+from isreshape.reference import sampling as R
 
 # ----------------------------------------------------------------------------------------
 # exact (mpmath) numerics on small vocabularies: thin adapters to reference/sampling.py

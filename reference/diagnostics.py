@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import mpmath
 
-from reference._checks import as_mask, as_mp_list
-from reference.golden import case, register_golden
+from isreshape.reference._checks import as_mask, as_mp_list
+from isreshape.reference.golden import case, register_golden
 
 NO_GOLDEN = {
     "psis_tail_length": "integer helper (PSIS tail size ceil(min(S/5, 3 sqrt(S)))); tested "

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import mpmath
 
-from reference._checks import as_mask, as_mp_list, require_finite, require_range
-from reference.golden import case, register_golden
+from isreshape.reference._checks import as_mask, as_mp_list, require_finite, require_range
+from isreshape.reference.golden import case, register_golden
 
 
 def _logsumexp(values):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import mpmath
 
-from reference._checks import as_mp_list, require_finite, require_not_nan, require_range
-from reference.golden import case, register_golden
+from isreshape.reference._checks import as_mp_list, require_finite, require_not_nan, require_range
+from isreshape.reference.golden import case, register_golden
 
 
 def gamma_star_ess(sigma2, rho_min):
@@ -398,7 +398,7 @@ def _seed002_range(name, value):
 
 
 def _seed002_split(log_w, A, mask):
-    from reference._checks import as_mask
+    from isreshape.reference._checks import as_mask
 
     lw = as_mp_list("log_w", log_w)
     adv = as_mp_list("A", A)

@@ -96,11 +96,11 @@ def register_golden(
 
 def load_all_specs() -> dict[str, GoldenSpec]:
     """Import every ``reference`` module so that their ``register_golden`` calls run."""
-    import reference
+    from isreshape import reference
 
     for info in pkgutil.iter_modules(reference.__path__):
         if not info.name.startswith("_"):
-            importlib.import_module(f"reference.{info.name}")
+            importlib.import_module(f"isreshape.reference.{info.name}")
     return dict(sorted(REGISTRY.items()))
 
 

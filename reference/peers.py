@@ -33,9 +33,15 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from reference._checks import as_mask, as_mp_list, require_finite, require_not_nan, require_range
-from reference._mp import sigmoid as _sigmoid
-from reference.golden import case, register_golden
+from isreshape.reference._checks import (
+    as_mask,
+    as_mp_list,
+    require_finite,
+    require_not_nan,
+    require_range,
+)
+from isreshape.reference._mp import sigmoid as _sigmoid
+from isreshape.reference.golden import case, register_golden
 
 INF = float("inf")
 

@@ -35,9 +35,9 @@ from typing import Any
 
 import mpmath
 
-from reference._checks import require_range
-from reference.divergences import kl_divergence  # noqa: F401  (one KL: re-exported here)
-from reference.golden import case, register_golden
+from isreshape.reference._checks import require_range
+from isreshape.reference.divergences import kl_divergence  # noqa: F401  (one KL: re-exported here)
+from isreshape.reference.golden import case, register_golden
 
 NO_GOLDEN = {
     "solve_kl_symmetry_seed_code_np": "float64 NumPy port of the seed's section 6.5 bisection "

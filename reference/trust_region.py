@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import mpmath
 
-from reference._checks import require_finite, require_not_nan, require_range
-from reference.golden import case, register_golden
+from isreshape.reference._checks import require_finite, require_not_nan, require_range
+from isreshape.reference.golden import case, register_golden
 
 # ---------------------------------------------------------------- argument checks and helpers
 

@@ -28,10 +28,10 @@ from collections.abc import Sequence
 import mpmath
 import numpy as np
 
-from reference._checks import as_mask, require_finite, require_not_nan, require_range
-from reference._mp import sigmoid as _sigmoid
-from reference.gamma import gamma_star_ess
-from reference.golden import case, register_golden
+from isreshape.reference._checks import as_mask, require_finite, require_not_nan, require_range
+from isreshape.reference._mp import sigmoid as _sigmoid
+from isreshape.reference.gamma import gamma_star_ess
+from isreshape.reference.golden import case, register_golden
 
 Real = float | mpmath.mpf
 

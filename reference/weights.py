@@ -25,9 +25,9 @@ import math
 
 import mpmath
 
-from reference._checks import require_finite, require_range
-from reference._mp import sigmoid as _sigmoid
-from reference.golden import case, register_golden
+from isreshape.reference._checks import require_finite, require_range
+from isreshape.reference._mp import sigmoid as _sigmoid
+from isreshape.reference.golden import case, register_golden
 
 # Defaults of the seed's appendix-B code.
 SEED_CLAMP = 20.0  # GradientWeightDesign / SFTGradientWeight clamp log_w to [-20, 20]

@@ -10,8 +10,8 @@ import pkgutil
 
 import pytest
 
-import reference
-from reference.golden import load_all_specs
+from isreshape import reference
+from isreshape.reference.golden import load_all_specs
 
 SPECS = load_all_specs()
 SKIP_MODULES = {"golden"}
@@ -21,7 +21,7 @@ def public_functions():
     for info in pkgutil.iter_modules(reference.__path__):
         if info.name.startswith("_") or info.name in SKIP_MODULES:
             continue
-        mod = importlib.import_module(f"reference.{info.name}")
+        mod = importlib.import_module(f"isreshape.reference.{info.name}")
         exempt = getattr(mod, "NO_GOLDEN", {})
         for name, fn in inspect.getmembers(mod, inspect.isfunction):
             if fn.__module__ != mod.__name__ or name.startswith("_"):
@@ -40,5 +40,5 @@ def test_reference_function_has_fixture_and_twin(module, name, reason):
         assert len(reason) > 10, f"{module}.{name}: NO_GOLDEN needs a real reason"
         return
     assert f"{module}.{name}" in SPECS, f"reference.{module}.{name} has no golden spec"
-    twin = getattr(importlib.import_module(f"torch_impl.{module}"), name, None)
+    twin = getattr(importlib.import_module(f"isreshape.torch_impl.{module}"), name, None)
     assert callable(twin), f"torch_impl.{module}.{name} is missing"

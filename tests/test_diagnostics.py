@@ -13,8 +13,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import torch_impl.diagnostics as tdiag
-from reference.diagnostics import kish_ess_ratio, psis_khat, psis_khat_np, psis_tail_length
+import isreshape.torch_impl.diagnostics as tdiag
+from isreshape.reference.diagnostics import (
+    kish_ess_ratio,
+    psis_khat,
+    psis_khat_np,
+    psis_tail_length,
+)
 
 
 def test_tail_length_matches_arviz_float_formula():

@@ -8,7 +8,7 @@ import mpmath
 import numpy as np
 import pytest
 
-from reference.sampling import (
+from isreshape.reference.sampling import (
     ess_front_distribution,
     ess_section_4_5,
     geometric_distribution,

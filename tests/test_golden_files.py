@@ -2,7 +2,7 @@
 
 import pytest
 
-from reference.golden import check_all
+from isreshape.reference.golden import check_all
 
 
 def test_golden_check_fast_subset(capsys):

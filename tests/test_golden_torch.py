@@ -8,7 +8,7 @@ import importlib
 import pytest
 import torch
 
-from reference.golden import decode_input, decode_value, load_all_specs, load_fixture
+from isreshape.reference.golden import decode_input, decode_value, load_all_specs, load_fixture
 from tests.conftest import record_accuracy
 from tests.fixture_compare import compare, flatten, representable
 from tests.tolerances import DTYPES, tolerance
@@ -17,7 +17,7 @@ SPECS = load_all_specs()
 
 
 def twin(spec):
-    module = importlib.import_module(f"torch_impl.{spec.module}")
+    module = importlib.import_module(f"isreshape.torch_impl.{spec.module}")
     return getattr(module, spec.name)
 
 

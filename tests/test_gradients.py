@@ -15,8 +15,8 @@ import pkgutil
 import pytest
 import torch
 
-import torch_impl
-from reference.golden import decode_input, load_all_specs
+from isreshape import torch_impl
+from isreshape.reference.golden import decode_input, load_all_specs
 from tests.fixture_compare import compare, flatten
 
 SPECS = load_all_specs()
@@ -26,7 +26,7 @@ def surrogates():
     for info in pkgutil.iter_modules(torch_impl.__path__):
         if info.name.startswith("_") or info.ispkg:
             continue
-        mod = importlib.import_module(f"torch_impl.{info.name}")
+        mod = importlib.import_module(f"isreshape.torch_impl.{info.name}")
         for phi_name, fn in getattr(mod, "SURROGATES", {}).items():
             yield f"{info.name}.{phi_name}", mod, phi_name, fn
 
@@ -38,7 +38,7 @@ ITEMS = sorted(surrogates(), key=lambda t: t[0])
 def test_surrogate_gradient_is_minus_phi(key, mod, phi_name, surrogate):
     spec = SPECS.get(key)
     assert spec is not None, f"{key} has a surrogate but no golden spec"
-    from reference.golden import load_fixture
+    from isreshape.reference.golden import load_fixture
 
     phi = getattr(mod, phi_name)
     rows = [

@@ -40,8 +40,8 @@ def test_no_forbidden_modules_loaded(package):
     forbidden = sorted(FORBIDDEN[package])
     code = (
         "import importlib, pkgutil, sys\n"
-        f"import {package}\n"
-        f"for m in pkgutil.walk_packages({package}.__path__, '{package}.'):\n"
+        f"import isreshape.{package} as pkg\n"
+        f"for m in pkgutil.walk_packages(pkg.__path__, 'isreshape.{package}.'):\n"
         "    importlib.import_module(m.name)\n"
         f"print(sorted(set({forbidden!r}) & set(sys.modules)))\n"
     )

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from proofs import cli
-from proofs.ledger import (
+from isreshape.proofs import cli
+from isreshape.proofs.ledger import (
     ERROR,
     FALSE,
     HOLDS_WITH_CONDITIONS,

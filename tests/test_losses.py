@@ -13,8 +13,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import reference.peers as ref
-from torch_impl import losses
+import isreshape.reference.peers as ref
+from isreshape.torch_impl import losses
 
 PARAMS = {
     "ppo_clip": {"clip_ratio_low": 0.2, "clip_ratio_high": 0.28},
@@ -244,7 +244,7 @@ def test_property_gradient_matches_reference(B, T, mode, design, seed):
 
 def test_module_function_design_names():
     """A seed design from another torch_impl module, by name; expectation from independent math."""
-    weights = pytest.importorskip("torch_impl.weights")
+    weights = pytest.importorskip("isreshape.torch_impl.weights")
     if not hasattr(weights, "power_weight"):
         pytest.skip("torch_impl.weights.power_weight not present")
     log_prob, old, mask, adv = _batch(seed=8)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from proofs.notebook_runner import execute, notebook_paths
+from isreshape.proofs.notebook_runner import execute, notebook_paths
 
 PATHS = notebook_paths()
 

@@ -11,9 +11,9 @@ import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-import reference.peers as ref
-import torch_impl.peers as tp
-import torch_impl.weights as tw
+import isreshape.reference.peers as ref
+import isreshape.torch_impl.peers as tp
+import isreshape.torch_impl.weights as tw
 
 LOG_W = st.floats(-700, 700, allow_nan=False)
 ADV = st.floats(-1e3, 1e3, allow_nan=False)
@@ -347,7 +347,7 @@ def test_ppo_section_1_3_differs_from_ppo_gradient_outside_the_trust_region():
 def test_sapo_agrees_with_the_weights_module_if_present():
     """Two independent implementations of SAPO's gradient weight (reference.weights, written
     by another module owner with one tau) agree when tau_pos = tau_neg."""
-    weights = pytest.importorskip("reference.weights")
+    weights = pytest.importorskip("isreshape.reference.weights")
     if not hasattr(weights, "sapo_weight"):
         pytest.skip("reference.weights.sapo_weight not present")
     with mpmath.workdps(30):

@@ -9,12 +9,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import torch_impl.diagnostics as tdiag
-import torch_impl.divergences as tdiv
-import torch_impl.gamma as tgamma
-from reference.diagnostics import kish_ess_ratio, kish_ess_ratio_np
-from reference.divergences import ess_ratio_lognormal_closed_form
-from reference.gamma import gamma_star_ess
+import isreshape.torch_impl.diagnostics as tdiag
+import isreshape.torch_impl.divergences as tdiv
+import isreshape.torch_impl.gamma as tgamma
+from isreshape.reference.diagnostics import kish_ess_ratio, kish_ess_ratio_np
+from isreshape.reference.divergences import ess_ratio_lognormal_closed_form
+from isreshape.reference.gamma import gamma_star_ess
 
 finite = st.floats(-700, 700, allow_nan=False)
 

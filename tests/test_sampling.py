@@ -16,8 +16,8 @@ import pytest
 import torch
 from scipy import stats
 
-from reference import sampling as ref
-from torch_impl import sampling as ts
+from isreshape.reference import sampling as ref
+from isreshape.torch_impl import sampling as ts
 
 # ------------------------------------------------------------------------- families
 
@@ -380,7 +380,7 @@ def test_categorical_sampler_never_draws_masked_tokens():
 
 
 def test_benchmark_quick_output(capsys):
-    from torch_impl.benchmarks import alpha as bench
+    from isreshape.torch_impl.benchmarks import alpha as bench
 
     assert bench.main(["--quick", "--repeats", "1"]) == 0
     out = capsys.readouterr().out

@@ -13,12 +13,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import torch_impl.divergences as tdiv
-import torch_impl.estimators as tes
-import torch_impl.gamma as tgamma
-from reference import divergences as rdiv
-from reference import estimators as rest
-from reference import gamma as rgamma
+import isreshape.torch_impl.divergences as tdiv
+import isreshape.torch_impl.estimators as tes
+import isreshape.torch_impl.gamma as tgamma
+from isreshape.reference import divergences as rdiv
+from isreshape.reference import estimators as rest
+from isreshape.reference import gamma as rgamma
 
 F64 = torch.float64
 DPS = 30

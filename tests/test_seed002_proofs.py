@@ -8,8 +8,8 @@ import mpmath
 import pytest
 import sympy as sp
 
-from proofs import alpha_divergence as ad
-from proofs import weight_shapes as ws
+from isreshape.proofs import alpha_divergence as ad
+from isreshape.proofs import weight_shapes as ws
 
 W_POINTS = (0.1, 0.7, 1.0, 2.5, 9.0)
 
@@ -208,8 +208,8 @@ def test_ledger_numpy_helpers_match_the_weights_reference():
 
     import numpy as np
 
-    import reference.weights as rw
-    from proofs.claims import seed_002 as s
+    import isreshape.reference.weights as rw
+    from isreshape.proofs.claims import seed_002 as s
 
     w = np.array([0.01, 0.4, 1.0, 2.0, 3.0, 5.07, 40.0])
     with mpmath.workdps(30):

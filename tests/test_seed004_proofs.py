@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from proofs import sampling_proofs as S
+from isreshape.proofs import sampling_proofs as S
 
 PAIRS = [
     ([0.7, 0.2, 0.1], [0.2, 0.1, 0.7]),

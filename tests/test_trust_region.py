@@ -13,8 +13,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import reference.trust_region as R
-import torch_impl.trust_region as T
+import isreshape.reference.trust_region as R
+import isreshape.torch_impl.trust_region as T
 
 DPS = 30
 EPS = 2.220446049250313e-16

@@ -12,8 +12,8 @@ import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-import reference.variational as ref
-import torch_impl.variational as tv
+import isreshape.reference.variational as ref
+import isreshape.torch_impl.variational as tv
 
 LOG_W = st.floats(-700, 700, allow_nan=False)
 ADV = st.one_of(st.floats(-1e3, 1e3, allow_nan=False), st.sampled_from([0.0, -0.0, 1e-300]))

@@ -14,10 +14,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import reference.gamma as rg
-import reference.weights as rw
-import torch_impl.gamma as tg
-import torch_impl.weights as tw
+import isreshape.reference.gamma as rg
+import isreshape.reference.weights as rw
+import isreshape.torch_impl.gamma as tg
+import isreshape.torch_impl.weights as tw
 
 F64 = torch.float64
 EXAMPLES = 250

@@ -7,6 +7,6 @@ the argument) run on Python numbers and CPU tensors; on CUDA tensors they are sk
 This package never imports mpmath or sympy.
 """
 
-from torch_impl._validate import set_device_validation
+from isreshape.torch_impl._validate import set_device_validation
 
 __all__ = ["set_device_validation"]

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from torch_impl._validate import LOW_PRECISION, _checkable
+from isreshape.torch_impl._validate import LOW_PRECISION, _checkable
 
 
 def _prepare(log_w: torch.Tensor, mask: torch.Tensor | None, dim: int):

@@ -6,7 +6,13 @@ import math
 
 import torch
 
-from torch_impl._validate import LOW_PRECISION, _checkable, check_finite, check_range, promote
+from isreshape.torch_impl._validate import (
+    LOW_PRECISION,
+    _checkable,
+    check_finite,
+    check_range,
+    promote,
+)
 
 
 def lognormal_moment(gamma, mean, sigma2) -> torch.Tensor:

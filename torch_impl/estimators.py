@@ -8,7 +8,7 @@ import math
 
 import torch
 
-from torch_impl._validate import (
+from isreshape.torch_impl._validate import (
     LOW_PRECISION,
     _checkable,
     check_finite,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from torch_impl._validate import check_finite, check_not_nan, check_range, promote
+from isreshape.torch_impl._validate import check_finite, check_not_nan, check_range, promote
 
 
 def gamma_star_ess(sigma2, rho_min) -> torch.Tensor:

@@ -33,8 +33,8 @@ from typing import Any
 
 import torch
 
-from torch_impl import peers
-from torch_impl._validate import LOW_PRECISION
+from isreshape.torch_impl import peers
+from isreshape.torch_impl._validate import LOW_PRECISION
 
 Tensor = torch.Tensor
 
@@ -172,7 +172,7 @@ def aggregate(
 def _resolve(design: str) -> Callable[..., Tensor]:
     module, _, name = design.partition(".")
     try:
-        fn = getattr(importlib.import_module(f"torch_impl.{module}"), name)
+        fn = getattr(importlib.import_module(f"isreshape.torch_impl.{module}"), name)
     except (ImportError, AttributeError) as exc:
         raise ValueError(f"design {design!r} is not a torch_impl module.function") from exc
     if not callable(fn) or name.startswith("_"):

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from torch_impl._validate import (
+from isreshape.torch_impl._validate import (
     _checkable,
     check,
     check_finite,

@@ -19,8 +19,8 @@ import math
 
 import torch
 
-from torch_impl._validate import LOW_PRECISION, _checkable
-from torch_impl.divergences import kl_divergence  # noqa: F401  (one KL: re-exported here)
+from isreshape.torch_impl._validate import LOW_PRECISION, _checkable
+from isreshape.torch_impl.divergences import kl_divergence  # noqa: F401  (one KL: re-exported here)
 
 NEG_INF = float("-inf")
 

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import torch
 
-from torch_impl._validate import check_finite, check_not_nan, check_range, promote
+from isreshape.torch_impl._validate import check_finite, check_not_nan, check_range, promote
 
 _FAR_MARGIN = 800.0
 

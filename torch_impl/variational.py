@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import torch
 
-from torch_impl._validate import (
+from isreshape.torch_impl._validate import (
     _checkable,
     check,
     check_finite,
@@ -24,7 +24,7 @@ from torch_impl._validate import (
     check_range,
     promote,
 )
-from torch_impl.gamma import gamma_star_ess
+from isreshape.torch_impl.gamma import gamma_star_ess
 
 TensorLike = torch.Tensor | float
 

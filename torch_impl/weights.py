@@ -28,7 +28,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from torch_impl._validate import check_finite, check_range, promote
+from isreshape.torch_impl._validate import check_finite, check_range, promote
 
 SEED_CLAMP = 20.0
 _LOG_CAP = 1.0e4  # |log g| beyond this is 0 or inf for every finite A

@@ -17,8 +17,8 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from proofs import variational as pv
-from proofs.ledger import (
+from isreshape.proofs import variational as pv
+from isreshape.proofs.ledger import (
     FALSE,
     HOLDS,
     HOLDS_WITH_CONDITIONS,
@@ -30,9 +30,9 @@ from proofs.ledger import (
     uncheckable,
     verdict_from,
 )
-from reference import variational as rv
-from reference.diagnostics import kish_ess_ratio_np
-from reference.gamma import gamma_star_ess
+from isreshape.reference import variational as rv
+from isreshape.reference.diagnostics import kish_ess_ratio_np
+from isreshape.reference.gamma import gamma_star_ess
 
 SEED = 20261122
 LAM = 0.05  # alpha = 2 * 0.05 * |A| = 0.1 for A = +-1 (section 5.1)

@@ -9,8 +9,8 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from proofs import lognormal, renyi
-from proofs.ledger import (
+from isreshape.proofs import lognormal, renyi
+from isreshape.proofs.ledger import (
     FALSE,
     HOLDS,
     HOLDS_WITH_CONDITIONS,
@@ -20,8 +20,8 @@ from proofs.ledger import (
     uncheckable,
     verdict_from,
 )
-from reference.diagnostics import kish_ess_ratio, kish_ess_ratio_np, psis_khat_np
-from reference.divergences import (
+from isreshape.reference.diagnostics import kish_ess_ratio, kish_ess_ratio_np, psis_khat_np
+from isreshape.reference.divergences import (
     ess_ratio_lognormal_closed_form,
     ess_ratio_lognormal_moments,
     kl_divergence,
@@ -32,12 +32,12 @@ from reference.divergences import (
     renyi_identity_rhs,
     variance_lognormal_power,
 )
-from reference.estimators import (
+from isreshape.reference.estimators import (
     effective_target_log_probs,
     effective_target_weights,
     trainer_gradient_weights_seed_code,
 )
-from reference.gamma import (
+from isreshape.reference.gamma import (
     compute_optimal_gamma_seed_code,
     gamma_khat_bound,
     gamma_reward_adjusted,

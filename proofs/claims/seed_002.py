@@ -20,9 +20,9 @@ from scipy.integrate import quad
 from scipy.optimize import minimize
 from scipy.special import expit, logsumexp
 
-from proofs import alpha_divergence as ad
-from proofs import weight_shapes as ws
-from proofs.ledger import (
+from isreshape.proofs import alpha_divergence as ad
+from isreshape.proofs import weight_shapes as ws
+from isreshape.proofs.ledger import (
     FALSE,
     HOLDS,
     HOLDS_WITH_CONDITIONS,
@@ -31,9 +31,12 @@ from proofs.ledger import (
     uncheckable,
     verdict_from,
 )
-from reference.divergences import ess_ratio_lognormal_closed_form, variance_lognormal_power
-from reference.gamma import gamma_star_ess, per_sign_gamma_seed_code
-from reference.weights import gradient_weight_design, gradient_weight_design_seed_code
+from isreshape.reference.divergences import (
+    ess_ratio_lognormal_closed_form,
+    variance_lognormal_power,
+)
+from isreshape.reference.gamma import gamma_star_ess, per_sign_gamma_seed_code
+from isreshape.reference.weights import gradient_weight_design, gradient_weight_design_seed_code
 
 MC_SEED = 20261122
 NB = "notebooks/seed_002.py"

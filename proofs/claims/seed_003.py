@@ -14,8 +14,8 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from proofs import trust_region as T
-from proofs.ledger import (
+from isreshape.proofs import trust_region as T
+from isreshape.proofs.ledger import (
     FALSE,
     HOLDS,
     HOLDS_WITH_CONDITIONS,
@@ -27,7 +27,7 @@ from proofs.ledger import (
     uncheckable,
     verdict_from,
 )
-from reference import trust_region as R
+from isreshape.reference import trust_region as R
 
 DPS = 30
 SEED = {"gamma_base": 0.1, "gamma_max": 0.9, "tau_h": 1.0, "tau_c": 1.0}  # section 5.1

@@ -16,8 +16,8 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from proofs import sampling_proofs as S
-from proofs.ledger import (
+from isreshape.proofs import sampling_proofs as S
+from isreshape.proofs.ledger import (
     FALSE,
     HOLDS,
     HOLDS_WITH_CONDITIONS,

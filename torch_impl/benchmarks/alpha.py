@@ -25,7 +25,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from torch_impl.sampling import optimal_alpha
+from isreshape.torch_impl.sampling import optimal_alpha
 
 
 class SeedOptimalSampling:
