@@ -251,6 +251,49 @@ DEFAULT_CHUNK_ELEMS = 1 << 19
 SMALL_VOCAB = 1024  # below this, float32 / bfloat16 rows are solved with float64 internals
 
 
+SERIES_SPREAD = 0.05  # float64 internals: rows with spread(e) <= this use the cumulant series
+SERIES_TERMS = 10  # kappa_2 .. kappa_10: dropped terms ~(spread / pi)^9 < 1e-16 relative
+
+
+def _cumulants(mom: list[torch.Tensor]) -> list[torch.Tensor]:
+    """kappa_0..kappa_N from the raw moments mom[0..N] (mom[0] = 1) of a nearly centred e."""
+    kap = [torch.zeros_like(mom[0]) for _ in mom]
+    for n in range(1, len(mom)):
+        acc = mom[n]
+        for j in range(1, n):
+            acc = acc - math.comb(n - 1, j - 1) * kap[j] * mom[n - j]
+        kap[n] = acc
+    return kap
+
+
+def _series_alpha(kap: list[torch.Tensor], big_l: torch.Tensor) -> torch.Tensor:
+    """alpha* = 1 - t from g(t) = sum_{n>=2} kappa_n (t^(n-1)/(n-1)! - 1/n!) + L = 0 (the
+    shift-free condition K'(t) = K(1) - L in cumulants of e under p; kappa_1 cancels exactly).
+    g is increasing (g' = Var of the tilted e) and nearly linear where the series is used
+    (|kappa_3 / kappa_2| <= spread), so 8 clamped Newton steps from the linear root reach the
+    rounding. Endpoints as in the reference; kappa_2 == 0 (e constant on S): 1/2 if L == 0,
+    else 1 (L > 0) or 0 (L < 0)."""
+    k2 = kap[2]
+    pos = k2 > 0
+    t = torch.where(pos, (0.5 - big_l / torch.where(pos, k2, 1.0)).clamp(0, 1), 0.5)
+
+    def g(t):
+        val, der = big_l, torch.zeros_like(t)
+        for n in range(2, len(kap)):
+            val = val + kap[n] * (t ** (n - 1) / math.factorial(n - 1) - 1 / math.factorial(n))
+            der = der + kap[n] * t ** (n - 2) / math.factorial(n - 2)
+        return val, der
+
+    for _ in range(8):
+        val, der = g(t)
+        t = (t - torch.where(der > 0, val / torch.where(der > 0, der, 1.0), 0.0)).clamp(0, 1)
+    g0, _ = g(torch.zeros_like(t))
+    g1, _ = g(torch.ones_like(t))
+    alpha = torch.where(g0 >= 0, 1.0, torch.where(g1 <= 0, 0.0, 1 - t))
+    const = torch.where(big_l == 0, 0.5, torch.where(big_l > 0, 1.0, 0.0))
+    return torch.where(pos, alpha, const)
+
+
 def _hermite_root(lo, hi, glo, ghi, slo, shi, steps: int = 4):
     """Root in [lo, hi] of the cubic Hermite interpolant of h (values g, slopes s at the ends),
     by Newton on the cubic in Horner form from the secant point."""
@@ -347,13 +390,8 @@ def _solve_block(x: torch.Tensor, y: torch.Tensor, passes: int, ws: _Workspace) 
             ea.sum((-1, -2), dtype=torch.float64)
         )
     c0 = c0.to(x.dtype).unsqueeze(-1)
-    # d = log pi_t - log pi_theta, finite exactly on the common support S (elsewhere it is
-    # +-inf or NaN and is set to 0); a becomes log pi_theta + const on S and -inf off S via
-    # min(a, y + BIG) (y + BIG is -inf exactly where pi_t = 0, huge elsewhere), no bool masks.
-    # (y - my) - (x - mx) is exact near both maxima; subtracting c0 last keeps its digits.
-    torch.sub(sv, av, out=dv)
-    dv.sub_(c0)
-    torch.nan_to_num(dv, nan=0.0, posinf=0.0, neginf=0.0, out=dv)
+    # a becomes log pi_theta + const on S and -inf off S via min(a, y + BIG) (y + BIG is -inf
+    # exactly where pi_t = 0, huge elsewhere), no bool masks
     big = torch.finfo(x.dtype).max / 4
     torch.minimum(av, torch.add(y, big, out=sv), out=av)
     if _checkable(x) and bool((a.amax(-1) == NEG_INF).any()):
@@ -361,6 +399,47 @@ def _solve_block(x: torch.Tensor, y: torch.Tensor, passes: int, ws: _Workspace) 
             "pi_theta and pi_target have disjoint supports in some row: the geometric "
             "family is empty for 0 < alpha < 1"
         )
+    # shift-free d (see optimal_alpha): e = (y - x) - m with m = (y - x)[r], r the argmax of
+    # p = pi_theta on S; y - x is exact for nearby logits, so e keeps its digits as e -> 0
+    r = av.argmax(-1, keepdim=True)
+    m = y.gather(-1, r) - x.gather(-1, r)
+    torch.sub(y, x, out=dv)
+    dv.sub_(m)  # e on S, +-inf / NaN off S
+    dp, dp2, dp3, dm, dm2, dm3 = D.unbind(-2)  # scratch until the moment rows are built
+    e0, p = dp, dp2
+    torch.nan_to_num(d.view(nk), nan=0.0, posinf=0.0, neginf=0.0, out=e0)
+    torch.sub(a.view(nk), a.gather(-1, r).unsqueeze(-1), out=p).exp_()  # 0 off S
+    red = (-1, -2)
+    big_p = p.sum(red)
+    mu = (p * e0).sum(red) / big_p
+    ec = torch.sub(e0, mu.view(n, 1, 1), out=dm)  # centred: E_p exp(ec) >= 1 (Jensen)
+    emax, emin = e0.amax(red), e0.amin(red)  # e[r] = 0, so the zeros off S change neither
+    # K(1) - mu = log E_p exp(ec) = log1p(E_p expm1(ec)): relative accuracy as ec -> 0
+    torch.mul(torch.expm1(torch.clamp_max(ec, 700.0, out=dp3), out=dp3), p, out=dp3)
+    k1c = torch.log1p(dp3.sum(red) / big_p)
+    # L = log pi_t(S) - log pi_theta(S) from the off-S masses (exactly 0 for equal supports)
+    on = torch.isfinite(a.view(nk))
+
+    def log_mass_outside(ex):
+        return torch.log1p(torch.where(on, 0.0, ex).sum(red) / torch.where(on, ex, 0.0).sum(red))
+
+    big_l = log_mass_outside(ea) - log_mass_outside(eb)
+    # d = e - mu - (k1c - L); the old normaliser difference c0 where this one cannot be
+    # formed (spread > 700: expm1 overflows; S carries < ~1e-308 of pi_theta's mass)
+    c_new = k1c - big_l
+    ok = torch.isfinite(c_new) & (emax - mu <= 700.0)
+    c_old = c0.squeeze(-1) + ((my - mx) - m).squeeze(-1)  # exact 0 in brackets for a shared peak
+    dv.sub_(torch.where(ok, mu, 0.0).unsqueeze(-1))
+    dv.sub_(torch.where(ok, c_new, c_old).unsqueeze(-1))
+    torch.nan_to_num(dv, nan=0.0, posinf=0.0, neginf=0.0, out=dv)
+    # small spread: the cumulant series (central moments of e under p, then _series_alpha)
+    pw = dm2.copy_(p)
+    mom = [torch.ones_like(big_p)]
+    for _ in range(SERIES_TERMS):
+        pw.mul_(ec)
+        mom.append(pw.sum(red) / big_p)
+    alpha_series = _series_alpha(_cumulants(mom), torch.where(ok, big_l, 0.0))
+    small = (emax - emin <= SERIES_SPREAD) & ok
     dp, dp2, dp3, dm, dm2, dm3 = D.unbind(-2)
     torch.clamp_min(d.view(nk), 0, out=dp)
     torch.mul(dp, dp, out=dp2)
@@ -390,7 +469,8 @@ def _solve_block(x: torch.Tensor, y: torch.Tensor, passes: int, ws: _Workspace) 
         alpha = torch.where(h == 0, alpha, torch.where(ok, new, (lo + hi) / 2))
     # edges: Delta <= 0 already at alpha = 0 -> 0; Delta >= 0 at alpha = 1 -> 1; d == 0 on S -> 1/2
     alpha = torch.where(h0 <= 0, 0.0, torch.where(h1 >= 0, 1.0, alpha))
-    return torch.where(dzero, 0.5, alpha)
+    alpha = torch.where(dzero, 0.5, alpha)
+    return torch.where(small, alpha_series, alpha)
 
 
 # float32 solver (the default for float32 / bfloat16 / float16 inputs above SMALL_VOCAB)
