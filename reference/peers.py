@@ -13,11 +13,20 @@ only serve numerical stability (verl clamps log_w to [-20, 20] before exp, GSPO'
 <= 10, TRL VESPO clamps the sequence log-ratio to [log 1e-8, 20]) are NOT reproduced: each
 docstring says where they would change phi.
 
-Kinks. At a clip boundary the loss has a kink. w = exp(log_w) is irrational for every nonzero
-float log_w, so w == 1 + eps (or == c) exactly is only reachable with log_w = 0 and eps = 0.
-There every function here returns the closed-interval value (w A, the "inside" value), which is
-also what autograd gives (torch.clamp passes the gradient at its bounds and torch.minimum
-splits it evenly between equal arguments, here two equal gradients).
+Kinks and ties. At a clip boundary the loss has a kink. The convention here is the closed
+interval: at w == 1 + hi (A > 0), w == 1 - lo (A < 0), w == c (dual clip, A < 0) and for GSPO's
+s on those bounds, phi is the "inside" value w A (s A); ``mis_*`` keep their bounds too.
+The tie is reachable. This module computes w = exp(log_w) exactly and meets a bound only at
+log_w = 0 with eps = 0, but a floating-point w is rounded, and w == 1 + eps holds for whole
+runs of inputs: seven consecutive float64 log_w (0.1823215567939545 to 0.18232155679395468)
+give a rounded exp(log_w) == 1.2, and so do float32 log_w such as 0.18232154846191406 (torch's
+float32 exp). At two of those float64 inputs the exact w exceeds 1 + 0.2, so this module gives
+0 where a float twin, deciding on its rounded w, sits on the tie and gives w A: a rounding of
+w, not a convention. The convention is a choice, not autograd's: autograd of
+-min(w A, clamp(w) A) at the tie gives w A on torch <= 2.13 (clamp passes gradient 1 at its
+bounds, minimum splits it evenly between two equal gradients) but w A / 2 (0.6 A at w = 1.2)
+on torch >= 2.14, whose clamp passes 0 there (1/2 with tensor bounds: 3 w A / 4). The torch
+twins and their surrogates implement the closed interval with ``torch.where``.
 
 Inputs: token designs take ``log_w`` (not NaN, < +inf; -inf means w = 0) and a finite ``A``.
 Sequence designs take ``log_w`` as a list of token log-ratios, ``mask`` (booleans, None = all),
@@ -129,7 +138,9 @@ def ppo_dual_clip(log_w, A, clip_ratio_low=0.2, clip_ratio_high=0.2, clip_ratio_
     1 - lo <= w <= c and 0 otherwise; for A >= 0 it is :func:`ppo_clip`. verl asserts
     clip_ratio_c > 1 (default 3.0); here c <= 1 raises ValueError. TRL's ``delta`` (INTELLECT-2
     two-sided clipping, coef_1 = min(w, delta)) gives the same phi when delta >= 1 + hi.
-    Kink at w = c (unreachable for finite float log_w, see module docstring): the inside w A.
+    Kink at w = c (reachable in floating point, see module docstring): the inside w A, like
+    the ppo_clip kinks (w = 1 + hi for A > 0, w = 1 - lo for A < 0). Autograd of verl's
+    min(-A c, .) splits the gradient there (w A / 2 on every torch); the twin does not.
     """
     _, w, a = _token_inputs(log_w, A)
     lo, hi = _clip_bounds(clip_ratio_low, clip_ratio_high)
@@ -266,6 +277,7 @@ def gspo(log_w, A, mask=None, clip_ratio_low=3e-4, clip_ratio_high=4e-4):
     (-min(s A, clip(s) A) per sequence) has gradient phi_t / |y| on each token: the 1/|y| is the
     token-mean of the aggregation. Defaults are the GSPO paper's 3e-4 / 4e-4. verl clamps
     log s_t <= 10 (not reproduced: for s > e^10 verl's weight is e^10 A, not s A).
+    Tie s == 1 + hi (A > 0) / 1 - lo (A < 0): inside, phi_t = s A (module docstring).
     Domain: as :func:`ppo_clip` for the clip ratios; see module docstring for log_w / mask.
     """
     lw, keep, a = _seq_inputs(log_w, A, mask)

@@ -324,7 +324,10 @@ def sft_gradient_weight_seed_code(log_w, log_mu, gamma, use_michaelis_menten=Fal
     (it lowers log pi of the target token) whenever log_pi < -1 / gamma, and outside the clamp
     the weight is phi(e^{+-20}) instead of phi(w). log_mu is the behaviour log-probability
     (held constant). Domain: log_w, log_mu, gamma finite, mm_tau >= 0 finite.
-    torch.clamp passes the gradient at |log_w| = 20 exactly (included here).
+    Tie |log_w| = 20 exactly: inside (the slope term is kept), the closed clamp, as autograd
+    of torch.clamp gives up to torch 2.13; from torch 2.14 clamp passes gradient 0 at its bounds
+    and the seed's code run there would drop the term. The torch twin's surrogate writes the
+    clamp with ``torch.where`` so that it keeps this convention on every torch.
     """
     log_w = require_finite("log_w", log_w)
     log_mu = require_finite("log_mu", log_mu)
@@ -388,7 +391,9 @@ def gradient_weight_design_seed_code(
       w in (4.889, 5.260) with the seed defaults and gamma_neg = 1.99 (maximum +0.0587 |A|
       at w = 5.08) a bad sample's probability is pushed up.
 
-    Outside |log_w| <= 20 the gradient is exactly 0 (torch.clamp). A == 0 gives 0.
+    Outside |log_w| <= 20 the gradient is exactly 0 (torch.clamp). A == 0 gives 0. Tie
+    |log_w| = 20 exactly: inside (the slope above), the closed clamp, as in
+    :func:`sft_gradient_weight_seed_code`.
     """
     log_w, A = _inputs(log_w, A)
     gamma_pos = _param("gamma_pos", gamma_pos)

@@ -10,6 +10,17 @@ against ``log_w``; masked-out tokens get phi = 0.
 ``SURROGATES`` maps each phi to the per-token loss as its library writes it (verl
 ``core_algos.py`` / TRL ``GRPOTrainer``), in terms of log_w; ``tests/test_gradients.py`` checks
 autograd of each against -phi. See ``reference.peers`` for the formulas, sources and edges.
+
+Ties. w == 1 + clip_ratio_high (A > 0), 1 - clip_ratio_low (A < 0), clip_ratio_c (dual clip,
+A < 0) and the GSPO ratio s on those bounds are reachable in floating point (e.g. float64
+log_w = 0.1823215567939546 has exp(log_w) == 1.2). There the phi functions and the autograd
+gradient of their surrogates follow the reference: the bound is inside, phi = w A (s A). The
+surrogates write the library's clamp / min / max as ``torch.where`` (``torch_impl._ties``), so
+this does not depend on torch's tie gradient: verl's literal loss gives w A up to torch 2.13
+and w A / 2 from torch 2.14, whose clamp passes gradient 0 at its bounds (1/2 with tensor
+bounds); its dual clip min(-A c, .) at w == c gives w A / 2 on every torch. ``mis_token`` /
+``mis_sequence`` keep their bounds (w A); the clamp-type weights (CISPO, TIS, TOPR) are
+continuous in w and are only used as values (stop-gradient), so their min / max need no rule.
 """
 
 from __future__ import annotations
@@ -18,6 +29,7 @@ from typing import Any
 
 import torch
 
+from isreshape.torch_impl._ties import clip_closed
 from isreshape.torch_impl._validate import (
     _checkable,
     check,
@@ -127,7 +139,9 @@ def _seq_prepare(log_w: Tensor, A: Any, mask: Any, *params: Any):
 def ppo_clip(
     log_w: Tensor, A: Tensor, clip_ratio_low: Any = 0.2, clip_ratio_high: Any = 0.2
 ) -> Tensor:
-    """phi = w A where -min(w A, clip(w, 1 - low, 1 + high) A) is unclipped, else 0 (verl / TRL)."""
+    """phi = w A where -min(w A, clip(w, 1 - low, 1 + high) A) is unclipped, else 0 (verl / TRL).
+
+    Tie w == 1 + high (A > 0) or 1 - low (A < 0): inside, phi = w A (as the reference)."""
     _check_token(log_w, A)
     _check_clip(clip_ratio_low, clip_ratio_high)
     (lw, a, lo, hi), out_dtype = promote(log_w, A, clip_ratio_low, clip_ratio_high)
@@ -153,7 +167,9 @@ def ppo_dual_clip(
     clip_ratio_high: Any = 0.2,
     clip_ratio_c: Any = 3.0,
 ) -> Tensor:
-    """Dual-clip PPO (verl ``clip_ratio_c`` > 1): :func:`ppo_clip`, and 0 for A < 0, w > c."""
+    """Dual-clip PPO (verl ``clip_ratio_c`` > 1): :func:`ppo_clip`, and 0 for A < 0, w > c.
+
+    Ties as :func:`ppo_clip`; w == c (A < 0) is inside too: phi = w A."""
     _check_token(log_w, A)
     _check_clip(clip_ratio_low, clip_ratio_high)
     check_finite("clip_ratio_c", clip_ratio_c)
@@ -260,7 +276,9 @@ def gspo(
     clip_ratio_low: Any = 3e-4,
     clip_ratio_high: Any = 4e-4,
 ) -> Tensor:
-    """GSPO per-token weight: s A where the PPO rule keeps s = geometric-mean ratio, else 0."""
+    """GSPO per-token weight: s A where the PPO rule keeps s = geometric-mean ratio, else 0.
+
+    Tie s == 1 + high (A > 0) or 1 - low (A < 0): inside, phi = s A (as the reference)."""
     _check_seq(log_w, A, mask)
     _check_clip(clip_ratio_low, clip_ratio_high)
     lw_sel, a, m, (lo, hi), out_dtype = _seq_prepare(
@@ -341,20 +359,29 @@ def vespo(
 # stop-gradient weight by log_prob, log_w stands in for log_prob (same gradient).
 
 
+def _pessimistic(pg_losses1, pg_losses2):
+    """max(pg_losses1, pg_losses2) with the unclipped pg_losses1 (and its gradient) at a tie:
+    torch.maximum would split the gradient, and with torch >= 2.14's clamp (gradient 0 at the
+    bound) give w A / 2 at w == 1 + clip_ratio_high instead of the reference's w A."""
+    return torch.where(pg_losses2 > pg_losses1, pg_losses2, pg_losses1)
+
+
 def _ppo_clip_loss(log_w, A, clip_ratio_low=0.2, clip_ratio_high=0.2):
+    # -min(w A, clip(w) A): clip and min written as where, the tie counted inside
     ratio = torch.exp(log_w)
-    clipped = torch.clamp(ratio, 1 - clip_ratio_low, 1 + clip_ratio_high)
-    return -torch.minimum(ratio * A, clipped * A)
+    clipped = clip_closed(ratio, 1 - clip_ratio_low, 1 + clip_ratio_high)
+    return _pessimistic(-ratio * A, -clipped * A)
 
 
 def _ppo_dual_clip_loss(log_w, A, clip_ratio_low=0.2, clip_ratio_high=0.2, clip_ratio_c=3.0):
-    # verl compute_policy_loss_vanilla
+    # verl compute_policy_loss_vanilla; its clamp / maximum / minimum as where, ties inside
     ratio = torch.exp(log_w)
     pg_losses1 = -A * ratio
-    pg_losses2 = -A * torch.clamp(ratio, 1 - clip_ratio_low, 1 + clip_ratio_high)
-    clip_pg_losses1 = torch.maximum(pg_losses1, pg_losses2)
+    pg_losses2 = -A * clip_closed(ratio, 1 - clip_ratio_low, 1 + clip_ratio_high)
+    clip_pg_losses1 = _pessimistic(pg_losses1, pg_losses2)
     pg_losses3 = -A * clip_ratio_c
-    clip_pg_losses2 = torch.minimum(pg_losses3, clip_pg_losses1)
+    # min(pg_losses3, clip_pg_losses1): at w == c (A < 0) keep clip_pg_losses1 (gradient w A)
+    clip_pg_losses2 = torch.where(pg_losses3 < clip_pg_losses1, pg_losses3, clip_pg_losses1)
     return torch.where(A < 0, clip_pg_losses2, clip_pg_losses1)
 
 
@@ -412,8 +439,8 @@ def _gspo_loss(log_w, A, mask=None, clip_ratio_low=3e-4, clip_ratio_high=4e-4):
     log_s_t = log_w - log_w.detach() + log_s.detach()
     s_t = torch.exp(log_s_t)
     pg_losses1 = -A * s_t
-    pg_losses2 = -A * torch.clamp(s_t, 1 - clip_ratio_low, 1 + clip_ratio_high)
-    return torch.maximum(pg_losses1, pg_losses2) * m
+    pg_losses2 = -A * clip_closed(s_t, 1 - clip_ratio_low, 1 + clip_ratio_high)
+    return _pessimistic(pg_losses1, pg_losses2) * m
 
 
 def _tis_sequence_loss(log_w, A, mask=None, clip_min=0.0, clip_max=3.0):

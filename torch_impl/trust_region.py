@@ -14,7 +14,9 @@ Numerics (all branch-free, no host synchronisation in the math):
 * sech^2(x) = 1 - tanh(x)^2 for |x| < 1/2 (at most 1) and 4 sigmoid(-2|x|) sigmoid(2|x|)
   beyond (exact in the tails).
 * w - 1 is expm1(log_w) for log_w >= -1 and exp(log_w) - 1 below (both the value and the
-  autograd derivative exp(log_w) stay accurate at log_w = -700).
+  autograd derivative exp(log_w) stay accurate at log_w = -700). The switch is a
+  ``torch.where`` on the input, so at log_w = -1 exactly the gradient is e^-1 whatever
+  torch's clamp does at a bound (torch >= 2.14 gives 0 there).
 * "Far" points, where tau |w - 1| > max(log_w, 0) + 800, have h = w h = 0 exactly in every
   floating dtype (the exact value is below exp(-798)); there the math is evaluated at the safe
   point log_w = 0 and replaced, so w = exp(log_w) never overflows into the result or into a
@@ -42,6 +44,7 @@ from __future__ import annotations
 
 import torch
 
+from isreshape.torch_impl._ties import cap_below
 from isreshape.torch_impl._validate import check_finite, check_not_nan, check_range, promote
 
 _FAR_MARGIN = 800.0
@@ -67,10 +70,16 @@ def _check_unit(name: str, x) -> None:
 
 
 def _wm1(log_w: torch.Tensor) -> torch.Tensor:
-    """w - 1 with an accurate value and an accurate autograd derivative (= w)."""
-    low = torch.exp(torch.clamp(log_w, max=-1.0)) - 1
-    high = torch.expm1(torch.clamp(log_w, min=-1.0))
-    return torch.where(log_w < -1, low, high)
+    """w - 1 with an accurate value and an accurate autograd derivative (= w).
+
+    Each branch sees log_w itself where it is selected (log_w = -1 goes to expm1, with its
+    gradient) and the finite constant -1 elsewhere, so neither clamp's tie gradient nor a
+    non-finite discarded branch reaches the result."""
+    low_side = log_w < -1
+    minus_one = torch.full_like(log_w, -1.0)
+    low = torch.exp(torch.where(low_side, log_w, minus_one)) - 1
+    high = torch.expm1(torch.where(low_side, minus_one, log_w))
+    return torch.where(low_side, low, high)
 
 
 def _far_and_safe(log_w: torch.Tensor, tau: torch.Tensor):
@@ -238,12 +247,13 @@ def phi_adaptive(log_w, A, gamma_base, gamma_max, tau_h, tau_c) -> torch.Tensor:
 
 
 def g_adaptive_max_section_5_4(log_w, A, gamma_base, gamma_max, tau_h, tau_c) -> torch.Tensor:
-    """Section 5.4's alternative: max(g(w, A), 1) where C = A log w < 0, else g(w, A)."""
+    """Section 5.4's alternative: max(g(w, A), 1) where C = A log w < 0, else g(w, A).
+    Tie g == 1: g itself (value 1, gradient that of g)."""
     _check_adaptive(log_w, A, gamma_base, gamma_max, tau_h, tau_c)
     args, out_dtype = promote(log_w, A, gamma_base, gamma_max, tau_h, tau_c)
     g = _g_adaptive(*args)
     wrong = _correctness(args[0], args[1]) < 0
-    return torch.where(wrong, torch.clamp(g, min=1.0), g).to(out_dtype)
+    return torch.where(wrong, cap_below(g, 1.0), g).to(out_dtype)
 
 
 # ---------------------------------------------------------------- part 7

@@ -13,6 +13,12 @@ the reverse, is exact to a few ulp), and as sign(A) exp(log g + log|A|) beyond. 
 gradients of the twins are NaN-free wherever their value is finite, and the gradients of the
 surrogates below are NaN-free for every finite input.
 
+Ties: every clamp on a differentiated path is a ``torch.where`` (``torch_impl._ties``), so
+value and gradient at the bound do not depend on torch's clamp convention (changed in 2.14).
+The seeds' clamp(log_w, -20, 20) is closed, as the reference's 1[|log_w| <= 20]: at
+|log_w| = 20 exactly the gradient passes (:func:`_seed_clamp`). Caps that only keep exp finite
+in a saturated region pass the gradient of the uncapped expression at the cap.
+
 ``SURROGATES`` maps each weight to a training loss written the way the design (or common
 practice) writes it; ``tests/test_gradients.py`` checks that its autograd gradient with respect to
 log_w is -phi. Objectives (Box-Cox, the truncation's piecewise objective, Michaelis-Menten,
@@ -28,6 +34,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from isreshape.torch_impl._ties import cap_above, clip_closed
 from isreshape.torch_impl._validate import check_finite, check_range, promote
 
 SEED_CLAMP = 20.0
@@ -56,7 +63,7 @@ def _scale(log_mag: torch.Tensor, A: torch.Tensor, mag_from=None, err=None) -> t
     rounding of a product in the exponent), applied in the second regime."""
     finfo = torch.finfo(log_mag.dtype)
     lo, hi = math.log(finfo.tiny), math.log(finfo.max)
-    log_mag = torch.clamp(log_mag, max=_LOG_CAP)
+    log_mag = cap_above(log_mag, _LOG_CAP)
     direct_ok = (log_mag > lo) & (log_mag < hi)
     nonzero = A != 0
     two_step = ~direct_ok & nonzero & (log_mag > 2 * lo + 2) & (log_mag < 2 * hi - 2)
@@ -124,10 +131,17 @@ def _log_sigmoid(x: torch.Tensor) -> torch.Tensor:
     return F.logsigmoid(x)
 
 
+def _seed_clamp(log_w: torch.Tensor) -> torch.Tensor:
+    """The seeds' clamp(log_w, -20, 20), closed: at |log_w| = 20 exactly the value is log_w and
+    its gradient 1, as torch <= 2.13 differentiates clamp and as the reference's
+    1[|log_w| <= 20] has it (torch >= 2.14's clamp would give 0 at the bounds)."""
+    return clip_closed(log_w, -SEED_CLAMP, SEED_CLAMP)
+
+
 def _clamp_top(log_w: torch.Tensor) -> torch.Tensor:
     """log_w capped 2 below the dtype's overflow of exp (used inside saturated gates, where
     any larger log_w gives the same value; keeps exp and its gradient finite)."""
-    return torch.clamp(log_w, max=math.log(torch.finfo(log_w.dtype).max) - 2.0)
+    return cap_above(log_w, math.log(torch.finfo(log_w.dtype).max) - 2.0)
 
 
 def _gate_argument(log_w: torch.Tensor, lam: torch.Tensor, w_th: torch.Tensor) -> torch.Tensor:
@@ -136,9 +150,9 @@ def _gate_argument(log_w: torch.Tensor, lam: torch.Tensor, w_th: torch.Tensor) -
     saturated and capping w itself was wrong (hypothesis found lam = 2.2e-313, log w = 709)."""
     cap = math.log(torch.finfo(log_w.dtype).max) - 2.0
     over = log_w > cap
-    direct = lam * (torch.exp(torch.clamp(log_w, max=cap)) - w_th)
+    direct = lam * (torch.exp(cap_above(log_w, cap)) - w_th)
     # cap the product, not w: once lam w > e^cap the gate is saturated for any larger value
-    log_prod = torch.clamp(torch.log(lam) + torch.where(over, log_w, _zeros(log_w)), max=cap)
+    log_prod = cap_above(torch.log(lam) + torch.where(over, log_w, _zeros(log_w)), cap)
     beyond = torch.exp(log_prod) - lam * w_th
     return torch.where(over, beyond, direct)
 
@@ -234,9 +248,8 @@ def truncated_power_weight(log_w, A, gamma, M) -> torch.Tensor:
     def mag_from(s):
         return torch.where(below, pow_from(s), M)
 
-    return _scale(torch.minimum(t, log_M), A, mag_from, torch.where(below, err, _zeros(err))).to(
-        out_dtype
-    )
+    log_mag = cap_above(t, log_M)
+    return _scale(log_mag, A, mag_from, torch.where(below, err, _zeros(err))).to(out_dtype)
 
 
 def _soft_saturation_log_mag(t: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
@@ -292,7 +305,8 @@ def threshold_saturation_weight(log_w, A, gamma, lam, w_th) -> torch.Tensor:
     big = log_w > 30.0
     lw_small = torch.where(big, _zeros(log_w), log_w)
     w_small = torch.exp(lw_small)
-    excess = torch.clamp(w_small - w_th, min=0)
+    # (w - w_th)^+, 0 (gradient 0) at w == w_th
+    excess = torch.where(w_small > w_th, w_small - w_th, _zeros(w_small))
     den_small = 1 + lam * excess
     # w > e^30 (always above any sane threshold): w^gamma / (lam w + d), d = 1 - lam w_th,
     # = w^(gamma - 1) / (lam + d e^{-log w}); lam = 0 leaves w^gamma.
@@ -417,7 +431,7 @@ def michaelis_menten_objective(log_w, A, tau) -> torch.Tensor:
     log_w, A, tau = torch.broadcast_tensors(log_w, A, tau)
     # log((tau + w) / (1 + tau)) = log1p(r), r = (w - 1) / (1 + tau), where |r| < 1/2;
     # elsewhere logaddexp(log tau, log w) - log1p(tau) has no cancellation.
-    lw_c = torch.clamp(log_w, max=600.0)
+    lw_c = cap_above(log_w, 600.0)
     small = lw_c.abs() < 0.5
     em1 = torch.where(
         small,
@@ -530,7 +544,7 @@ def sft_gradient_weight_seed_code(
     check_finite("mm_tau", mm_tau)
     check_range("mm_tau", mm_tau, lo=0)
     (log_w, log_mu, gamma, mm_tau), out_dtype = promote(log_w, log_mu, gamma, mm_tau)
-    c = torch.clamp(log_w, -SEED_CLAMP, SEED_CLAMP)
+    c = _seed_clamp(log_w)
     log_pi = log_w + log_mu
     inside = log_w.abs() <= SEED_CLAMP
     if use_michaelis_menten:
@@ -592,7 +606,7 @@ def gradient_weight_design_seed_code(
     (log_w, A, gp, gn, lam, th), out_dtype = promote(
         log_w, A, gamma_pos, gamma_neg, saturation_lambda, saturation_threshold
     )
-    c = torch.clamp(log_w, -SEED_CLAMP, SEED_CLAMP)
+    c = _seed_clamp(log_w)
     w = torch.exp(c)
     pos = gp * torch.exp(gp * c)
     p = torch.exp(gn * c)
@@ -670,7 +684,7 @@ def _sapo_section_surrogate(log_w, A, tau):
 def _sapo_surrogate(log_w, A, tau):
     """SAPO's objective -(4 / tau) sigmoid(tau (w - 1)) A, with sigmoid written as
     exp(logsigmoid) so that autograd keeps its relative accuracy in the saturated tail."""
-    x = tau * (torch.exp(torch.clamp(log_w, max=600.0)) - 1)
+    x = tau * (torch.exp(cap_above(log_w, 600.0)) - 1)
     return -(4 / tau) * torch.exp(F.logsigmoid(x)) * A
 
 
@@ -682,9 +696,10 @@ def _sft_surrogate(log_w, gamma, use_michaelis_menten=False, mm_tau=1.0):
 
 
 def _sft_seed_code_surrogate(log_w, log_mu, gamma, use_michaelis_menten=False, mm_tau=1.0):
-    """The seed's SFTGradientWeight.__call__ per token, as written (no stop-gradient)."""
+    """The seed's SFTGradientWeight.__call__ per token, as written (no stop-gradient; the
+    clamp closed: gradient 1 at |log_w| = 20, see :func:`_seed_clamp`)."""
     log_pi = log_w + log_mu
-    w = torch.exp(torch.clamp(log_w, -20.0, 20.0))
+    w = torch.exp(_seed_clamp(log_w))
     if use_michaelis_menten:
         phi = (1 + mm_tau) * w / (mm_tau + w)
     else:
@@ -723,8 +738,9 @@ def _design_seed_code_surrogate(
     saturation_threshold=3.0,
     saturation_lambda=1.0,
 ):
-    """The seed's loss -phi(w, A) per token, w = exp(clamp(log_w, -20, 20)), as written."""
-    w = torch.exp(torch.clamp(log_w, -20.0, 20.0))
+    """The seed's loss -phi(w, A) per token, w = exp(clamp(log_w, -20, 20)), as written (the
+    clamp closed: gradient 1 at |log_w| = 20, see :func:`_seed_clamp`)."""
+    w = torch.exp(_seed_clamp(log_w))
     phi = _design_compute_phi_seed(
         w, A, gamma_pos, gamma_neg, use_soft_saturation, saturation_threshold, saturation_lambda
     )
