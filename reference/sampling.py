@@ -217,16 +217,19 @@ def _shift_free(x, y):
 
 def _solve_alpha_star(x, y):
     """alpha* from raw logits as documented in :func:`optimal_alpha`; returns (alpha*, idx)."""
-    idx, la, e, k1, big_l = _shift_free(x, y)
-    w = max(e) - min(e)
-    if w == 0:  # e == 0 on S: d = L is constant, F is linear
-        if big_l == 0:
-            return mpmath.mpf(1) / 2, idx
-        return (mpmath.mpf(1) if big_l > 0 else mpmath.mpf(0)), idx
-    # E_q[d] is a sum of terms of size ~w that cancels to ~Var_q(d) |alpha - alpha*| ~ w^2:
-    # log10(1/w) more digits keep the ambient number of correct digits in alpha*
-    extra = max(0, -int(mpmath.floor(mpmath.log10(w)))) + 5
+    idx = _common(x, y)
+    dt = [y[i] - x[i] for i in idx]
+    w = max(dt) - min(dt)
+    # E_q[d] is a sum of terms of size ~w that cancels to ~Var_q(d) |alpha - alpha*| ~ w^2
+    # (and K(1) ~ E_p[e] + Var / 2): log10(1/w) more digits keep the ambient number of
+    # correct digits in alpha*
+    extra = max(0, -int(mpmath.floor(mpmath.log10(w)))) + 5 if w > 0 else 5
     with mpmath.workdps(mpmath.mp.dps + extra):
+        idx, la, e, k1, big_l = _shift_free(x, y)
+        if w == 0:  # e == 0 on S: d = L is constant, F is linear
+            if big_l == 0:
+                return mpmath.mpf(1) / 2, idx
+            return (mpmath.mpf(1) if big_l > 0 else mpmath.mpf(0)), idx
         alpha = _newton_alpha(la, [ei - (k1 - big_l) for ei in e])
     return +alpha, idx
 

@@ -220,7 +220,7 @@ def test_errors_name_the_problem():
         ts.optimal_alpha(torch.tensor([0.0, math.nan]), torch.tensor([0.0, 1.0]))
     with pytest.raises(ValueError, match=r"\+inf"):
         ts.optimal_alpha(torch.tensor([0.0, math.inf]), torch.tensor([0.0, 1.0]))
-    with pytest.raises(ValueError, match="all -inf"):
+    with pytest.raises(ValueError, match="every entry of logits_theta is -inf"):
         ts.optimal_alpha(torch.tensor([-math.inf, -math.inf]), torch.tensor([0.0, 1.0]))
     with pytest.raises(ValueError, match="vocabularies"):
         ts.optimal_alpha(torch.zeros(3), torch.zeros(4))

@@ -36,6 +36,21 @@ def _compute_dtype(*xs: torch.Tensor) -> tuple[torch.dtype, torch.dtype]:
     return (torch.float32 if dtype in LOW_PRECISION else dtype), dtype
 
 
+def _raise_bad_logits(name: str, x: torch.Tensor) -> None:
+    """ValueError naming the argument, the first bad index and the value (as the reference)."""
+
+    def at(mask):
+        return ", ".join(str(int(k)) for k in mask.nonzero()[0])
+
+    if bool(torch.isnan(x).any()):
+        raise ValueError(f"{name}[{at(torch.isnan(x))}] is NaN")
+    if bool(torch.isposinf(x).any()):
+        raise ValueError(f"{name}[{at(torch.isposinf(x))}] is +inf (logits must be finite or -inf)")
+    empty = ~torch.isfinite(x).any(-1)
+    row = "" if x.dim() == 1 else f" in row {tuple(int(k) for k in empty.nonzero()[0])}"
+    raise ValueError(f"every entry of {name} is -inf{row}: the distribution has no mass")
+
+
 def _check_logits(name: str, x) -> None:
     if not isinstance(x, torch.Tensor) or not x.dtype.is_floating_point:
         raise ValueError(f"{name} must be a floating tensor of logits, got {type(x).__name__}")
@@ -46,13 +61,8 @@ def _check_logits(name: str, x) -> None:
     if not _checkable(x):
         return
     top = x.amax(-1)  # NaN if a row has a NaN, +inf if it has +inf, -inf if it has no mass
-    if bool(torch.isfinite(top).all()):
-        return
-    if bool(torch.isnan(x).any()):
-        raise ValueError(f"{name} contains NaN")
-    if bool(torch.isposinf(x).any()):
-        raise ValueError(f"{name} contains +inf (logits must be finite or -inf)")
-    raise ValueError(f"{name} has a row whose entries are all -inf (no mass)")
+    if not bool(torch.isfinite(top).all()):
+        _raise_bad_logits(name, x)
 
 
 def _check_pair(x, y, names=("logits_theta", "logits_target")) -> None:
@@ -255,35 +265,35 @@ SERIES_SPREAD = 0.05  # float64 internals: rows with spread(e) <= this use the c
 SERIES_TERMS = 10  # kappa_2 .. kappa_10: dropped terms ~(spread / pi)^9 < 1e-16 relative
 
 
-def _cumulants(mom: list[torch.Tensor]) -> list[torch.Tensor]:
-    """kappa_0..kappa_N from the raw moments mom[0..N] (mom[0] = 1) of a nearly centred e."""
-    kap = [torch.zeros_like(mom[0]) for _ in mom]
-    for n in range(1, len(mom)):
-        acc = mom[n]
+def _series_alpha(mom: torch.Tensor, big_l: torch.Tensor) -> torch.Tensor:
+    """alpha* = 1 - t from g(t) = sum_{n>=2} kappa_n (t^(n-1)/(n-1)! - 1/n!) + L = 0, the
+    shift-free condition K'(t) = K(1) - L in cumulants of e under p (kappa_1 cancels exactly).
+
+    ``mom`` [n, N + 1] holds the raw moments 1, E_p ec, ..., E_p ec^N of the (nearly) centred
+    ec (float64). g is increasing (g' = Var of the tilted e) and nearly linear where the series
+    is used (|kappa_3 / kappa_2| <= spread), so 8 clamped Newton steps from the linear root
+    reach the rounding. Endpoints as in the reference; kappa_2 == 0 (e constant on S): 1/2 if
+    L == 0, else 1 (L > 0) or 0 (L < 0). Vectorised over rows (called once per solve)."""
+    big_n = mom.shape[-1] - 1
+    kap = [torch.zeros_like(big_l)] * (big_n + 1)
+    for n in range(1, big_n + 1):  # cumulants from moments
+        acc = mom[:, n]
         for j in range(1, n):
-            acc = acc - math.comb(n - 1, j - 1) * kap[j] * mom[n - j]
+            acc = acc - math.comb(n - 1, j - 1) * kap[j] * mom[:, n - j]
         kap[n] = acc
-    return kap
-
-
-def _series_alpha(kap: list[torch.Tensor], big_l: torch.Tensor) -> torch.Tensor:
-    """alpha* = 1 - t from g(t) = sum_{n>=2} kappa_n (t^(n-1)/(n-1)! - 1/n!) + L = 0 (the
-    shift-free condition K'(t) = K(1) - L in cumulants of e under p; kappa_1 cancels exactly).
-    g is increasing (g' = Var of the tilted e) and nearly linear where the series is used
-    (|kappa_3 / kappa_2| <= spread), so 8 clamped Newton steps from the linear root reach the
-    rounding. Endpoints as in the reference; kappa_2 == 0 (e constant on S): 1/2 if L == 0,
-    else 1 (L > 0) or 0 (L < 0)."""
-    k2 = kap[2]
-    pos = k2 > 0
-    t = torch.where(pos, (0.5 - big_l / torch.where(pos, k2, 1.0)).clamp(0, 1), 0.5)
+    k = torch.stack(kap[2:], -1)  # kappa_2 .. kappa_N
+    j = torch.arange(1, big_n, dtype=mom.dtype, device=mom.device)  # powers of t: 1 .. N-1
+    fact = torch.exp(torch.lgamma(j + 1))  # j!
+    c = k / fact  # coefficient of t^j is kappa_(j+1) / j!
+    c0 = big_l - (k / (fact * (j + 1))).sum(-1)  # L - sum kappa_n / n!
 
     def g(t):
-        val, der = big_l, torch.zeros_like(t)
-        for n in range(2, len(kap)):
-            val = val + kap[n] * (t ** (n - 1) / math.factorial(n - 1) - 1 / math.factorial(n))
-            der = der + kap[n] * t ** (n - 2) / math.factorial(n - 2)
-        return val, der
+        tp = t.unsqueeze(-1) ** (j - 1)
+        return c0 + (c * tp * t.unsqueeze(-1)).sum(-1), (c * j * tp).sum(-1)
 
+    k2 = k[:, 0]
+    pos = k2 > 0
+    t = torch.where(pos, (0.5 - big_l / torch.where(pos, k2, 1.0)).clamp(0, 1), 0.5)
     for _ in range(8):
         val, der = g(t)
         t = (t - torch.where(der > 0, val / torch.where(der > 0, der, 1.0), 0.0)).clamp(0, 1)
@@ -438,8 +448,11 @@ def _solve_block(x: torch.Tensor, y: torch.Tensor, passes: int, ws: _Workspace) 
     for _ in range(SERIES_TERMS):
         pw.mul_(ec)
         mom.append(pw.sum(red) / big_p)
-    alpha_series = _series_alpha(_cumulants(mom), torch.where(ok, big_l, 0.0))
-    small = (emax - emin <= SERIES_SPREAD) & ok
+    series = (
+        torch.stack(mom, -1),
+        torch.where(ok, big_l, 0.0),
+        (emax - emin <= SERIES_SPREAD) & ok,
+    )
     dp, dp2, dp3, dm, dm2, dm3 = D.unbind(-2)
     torch.clamp_min(d.view(nk), 0, out=dp)
     torch.mul(dp, dp, out=dp2)
@@ -469,13 +482,13 @@ def _solve_block(x: torch.Tensor, y: torch.Tensor, passes: int, ws: _Workspace) 
         alpha = torch.where(h == 0, alpha, torch.where(ok, new, (lo + hi) / 2))
     # edges: Delta <= 0 already at alpha = 0 -> 0; Delta >= 0 at alpha = 1 -> 1; d == 0 on S -> 1/2
     alpha = torch.where(h0 <= 0, 0.0, torch.where(h1 >= 0, 1.0, alpha))
-    alpha = torch.where(dzero, 0.5, alpha)
-    return torch.where(small, alpha_series, alpha)
+    return torch.where(dzero, 0.5, alpha), series
 
 
 # float32 solver (the default for float32 / bfloat16 / float16 inputs above SMALL_VOCAB)
 
 FAST_PASSES = 2
+SERIES_SPREAD32 = 0.2  # float32 internals: the series (kappa_2 .. kappa_6) up to this spread
 _SUM_BLOCK = 4096  # float32 partial sums of this length, added in float64 (see _row_sum)
 
 
@@ -563,11 +576,51 @@ def _solve_block32(x, y, mx, my, passes: int, ws: _Workspace32) -> torch.Tensor:
     f64 = torch.float64
     torch.sub(x, mx, out=B)  # log pi_theta + const, <= 0
     torch.sub(y, my, out=T)
-    torch.sub(T, B, out=D)  # exact near both maxima
     torch.exp(B, out=S)
     T.exp_()
-    c0 = (torch.log1p(_row_sum_top(T)) - torch.log1p(_row_sum_top(S))).to(x.dtype).unsqueeze(-1)
-    D.sub_(c0)  # d = log pi_t - log pi_theta on the common support (+-inf / NaN off it)
+    # normaliser difference c0 = log Z_t - log Z_theta (used only where the shift-free form
+    # below cannot be formed: spread > 80, where expm1 overflows)
+    c0 = torch.log1p(_row_sum_top(T)) - torch.log1p(_row_sum_top(S))
+    # shift-free d (as in _solve_block): e = (y - x) - m on S, m = (y - x)[r], r the argmax
+    # of pi_theta on S; p = exp(B) on S, 0 off S (kept in W until d is formed)
+    r0, p = M[:, 0], W
+    torch.minimum(B, torch.add(y, torch.finfo(x.dtype).max / 4, out=r0), out=r0)  # -inf off S
+    r = r0.argmax(-1, keepdim=True)
+    empty = torch.eq(r0.gather(-1, r), NEG_INF).squeeze(-1)
+    if _checkable(x) and bool(empty.any()):
+        raise ValueError(
+            "pi_theta and pi_target have disjoint supports in some row: the geometric "
+            "family is empty for 0 < alpha < 1"
+        )
+    m = y.gather(-1, r) - x.gather(-1, r)
+    torch.exp(r0, out=p)
+    off = torch.eq(r0, NEG_INF)
+    torch.sub(y, x, out=D)
+    D.sub_(m)  # e on S, +-inf / NaN off S
+    e0, tmp = M[:, 1], M[:, 2]
+    torch.nan_to_num(D, nan=0.0, posinf=0.0, neginf=0.0, out=e0)
+    big_p = _row_sum(p)
+    off_theta = _row_sum(torch.sub(S, p, out=tmp))  # exactly S off S, 0 on S
+    torch.where(off, T, T.new_zeros(()), out=tmp)
+    off_t = _row_sum(tmp)
+    on_t = _row_sum(tmp.sub_(T).neg_())
+    big_l = torch.log1p(off_theta / big_p) - torch.log1p(off_t / on_t)
+    mu = _row_sum(torch.mul(p, e0, out=tmp)) / big_p
+    emax, emin = e0.amax(-1).to(f64), e0.amin(-1).to(f64)
+    ec = torch.sub(e0, mu.to(x.dtype).unsqueeze(-1), out=M[:, 0])
+    torch.mul(torch.expm1(torch.clamp_max(ec, 80.0, out=tmp), out=tmp), p, out=tmp)
+    k1c = torch.log1p(_row_sum(tmp) / big_p)  # log E_p exp(ec) >= 0, relative accuracy
+    c_new = k1c - big_l
+    ok = torch.isfinite(c_new) & (emax - mu <= 80.0)
+    c_old = c0 + ((my - mx) - m).squeeze(-1).to(f64)
+    # small spread: cumulant series from the moments of ec under p (one GEMV over 6 rows)
+    for k in range(1, 6):
+        torch.mul(M[:, k - 1], ec, out=M[:, k])
+    mom = torch.cat([torch.ones_like(big_p).unsqueeze(-1), _row_moments(M, p).to(f64)], -1)
+    series = (mom / big_p.unsqueeze(-1), torch.where(ok, big_l, 0.0))
+    series = (*series, (emax - emin <= SERIES_SPREAD32) & ok)
+    D.sub_(torch.where(ok, mu, 0.0).to(x.dtype).unsqueeze(-1))
+    D.sub_(torch.where(ok, c_new, c_old).to(x.dtype).unsqueeze(-1))  # d, +-inf / NaN off S
     # exponent slope: -inf where pi_t = 0 (so q = 0 there for alpha < 1), 0 where pi_theta = 0
     # (the base is -inf there); d itself: 0 off the common support
     torch.nan_to_num(D, nan=0.0, posinf=0.0, neginf=NEG_INF, out=W)
@@ -584,18 +637,11 @@ def _solve_block32(x, y, mx, my, passes: int, ws: _Workspace32) -> torch.Tensor:
     alpha = torch.full((n,), 0.5, dtype=f64, device=x.device)
     lo, hi = torch.zeros_like(alpha), torch.ones_like(alpha)
     tiny = torch.finfo(x.dtype).tiny
-    empty = dzero = None
+    dzero = None
     for k in range(passes):
         w = (1 - alpha).clamp_min(tiny).to(x.dtype).unsqueeze(-1)
         torch.addcmul(B, W, w, out=S)  # log q_alpha + const
         m = S.amax(-1, keepdim=True)
-        if empty is None:
-            empty = (m == NEG_INF).squeeze(-1)
-            if _checkable(x) and bool(empty.any()):
-                raise ValueError(
-                    "pi_theta and pi_target have disjoint supports in some row: the geometric "
-                    "family is empty for 0 < alpha < 1"
-                )
         S.sub_(torch.where(torch.isfinite(m), m, 0.0)).exp_()
         p0, p1, p2, m0, m1, m2 = _row_moments(M, S).to(f64).unbind(-1)
         if dzero is None:  # d == 0 on S (identical distributions)
@@ -619,7 +665,7 @@ def _solve_block32(x, y, mx, my, passes: int, ws: _Workspace32) -> torch.Tensor:
     # edges: Delta <= 0 at alpha = 0 -> 0; Delta >= 0 at alpha = 1 -> 1; d == 0 on S -> 1/2
     alpha = torch.where(g0 <= 0, 0.0, torch.where(g1 >= 0, 1.0, alpha))
     alpha = torch.where(dzero, 0.5, alpha)
-    return torch.where(empty, math.nan, alpha).to(x.dtype)
+    return torch.where(empty, math.nan, alpha).to(x.dtype), series
 
 
 def _check_logits_meta(name: str, x) -> None:
@@ -641,13 +687,8 @@ def _check_pair_vocab(x, y) -> None:
 
 def _check_logits_top(name: str, x: torch.Tensor, top: torch.Tensor) -> None:
     """:func:`_check_logits`'s value checks given the row maxima ``top`` (computed once)."""
-    if not _checkable(x) or bool(torch.isfinite(top).all()):
-        return
-    if bool(torch.isnan(x).any()):
-        raise ValueError(f"{name} contains NaN")
-    if bool(torch.isposinf(x).any()):
-        raise ValueError(f"{name} contains +inf (logits must be finite or -inf)")
-    raise ValueError(f"{name} has a row whose entries are all -inf (no mass)")
+    if _checkable(x) and not bool(torch.isfinite(top).all()):
+        _raise_bad_logits(name, x)
 
 
 def optimal_alpha(
@@ -732,7 +773,12 @@ def optimal_alpha(
             _solve_block(xr[i : i + rows], yr[i : i + rows], passes, ws)
             for i in range(0, xr.shape[0], rows)
         ]
-    res = torch.cat(parts) if parts else xr.new_zeros(0)
+    if not parts:
+        return xr.new_zeros(0).reshape(batch).to(out)
+    # the small-spread rows from the cumulant series, solved once for all chunks
+    res = torch.cat([pt[0] for pt in parts])
+    mom, big_l, small = (torch.cat([pt[1][i] for pt in parts]) for i in range(3))
+    res = torch.where(small, _series_alpha(mom, big_l).to(res.dtype), res)
     return res.reshape(batch).to(out)
 
 
