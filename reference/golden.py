@@ -185,7 +185,8 @@ def _round_half_even(v: mpmath.mpf, digits: int) -> mpmath.mpf:
         return v
     # man 2^exp = man 5^-exp 10^exp: an exact decimal (scaleb only moves the exponent)
     coeff, scale = (man * 5**-exp, exp) if exp < 0 else (man << exp, 0)
-    exact = decimal.Decimal((sign, tuple(int(c) for c in str(coeff)), scale))
+    wide = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
+    exact = decimal.Decimal(-coeff if sign else coeff).scaleb(scale, wide)
     ctx = decimal.Context(
         prec=digits, rounding=decimal.ROUND_HALF_EVEN, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN
     )
