@@ -440,9 +440,17 @@ def is_reshape_v2_gradient_weight(
 
 
 def marginal_utility_section_2_3_np(log_w: np.ndarray | float, A: np.ndarray | float) -> np.ndarray:
-    """NumPy float64 twin of :func:`marginal_utility_section_2_3` (no argument checks)."""
-    x = np.sign(np.asarray(A, dtype=np.float64)) * np.asarray(log_w, dtype=np.float64)
-    return 0.5 * (1 - np.tanh(x / 2))
+    """NumPy float64 twin of :func:`marginal_utility_section_2_3` (no argument checks).
+
+    sigma(-x), x = sign(A) log w (0 where A = 0, also for infinite log w), as e^-x / (1 + e^-x)
+    for x >= 0 and 1 / (1 + e^x) for x < 0: no cancellation (0.5 (1 - tanh(x / 2)) gives 0
+    for x > ~37) and no overflow.
+    """
+    s = np.sign(np.asarray(A, dtype=np.float64))
+    lw = np.asarray(log_w, dtype=np.float64)
+    x = s * np.where(s == 0, 0.0, lw)
+    e = np.exp(-np.abs(x))  # in (0, 1]
+    return np.where(x >= 0, e / (1 + e), 1 / (1 + e))
 
 
 def gamma_star_exact_np(log_w: np.ndarray | float, A: np.ndarray | float, lam: float) -> np.ndarray:

@@ -275,18 +275,6 @@ def _examples(key: str) -> int:
 KNOWN_NEAR_FIXTURE = {
     "diagnostics.psis_khat": "k-hat near 0 (100 draws, log_w in [0, 1.91]): got "
     "-0.044312255338312255, want -0.04431225533831273 (48 eps f64, table 16)",
-    "divergences.kl_divergence": "logits_p=[2.0000000155878372, 1, 0], logits_q="
-    "[7.005296444631146, 5.998198194523155, 5]: got 4.97324040404809e-06, want "
-    "4.973240403883688e-06 (1.5e5 eps f64, table 16; sum p (log p - log q) cancels)",
-    "divergences.lognormal_moment": "gamma=0.9999999904162996, mean=0, sigma2=1199.9999999999268: "
-    "got 3.772976909646041e+260, want 3.7729769096461887e+260 (176 eps f64, table 16; exp(x), "
-    "x ~ 600)",
-    "divergences.renyi_divergence": "logits_p=[0.10000000009223685, -0.3, 1.2], logits_q="
-    "[0.10099999900000001, -0.3, 1.197423507926101], alpha=0.999998999999325: got "
-    "1.200968753450461e-06, want 1.2009687535318476e-06 (3e5 eps f64, table 16)",
-    "estimators.trainer_gradient_weights_seed_code": "log_w=[699.4008284398994, "
-    "-699.6330057408361], A=[0.9911403330229852, 1.0069314718055995], gamma=0.4720641825392169: "
-    "[1] got 1.5144706495166152e-287, want 1.5144706495166228e-287 (22.5 eps f64, table 16)",
     "peers.gspo_sequence_ratio": "log_w=[300.0, 300.00037117402286]: got 1.9427869178039336e+130,"
     " want 1.9427869178039888e+130 (128 eps f64, table 64; exp of the mean, |x| = 300 > 234)",
     "sampling.alpha_entropy_approx": "float32, logits_theta=[8.008, 0, 0, 0], logits_target="
@@ -699,7 +687,8 @@ def _generic_test(key, domain_only=False, explicit=None):
 @pytest.mark.parametrize("key", _xfail_params(KEYS, KNOWN_NEAR_FIXTURE))
 def test_twin_near_fixture_cases(key):
     """(a) and (b) near the fixture cases of every registered function."""
-    _generic_test(key, explicit=REPRODUCERS.get(key) if key in KNOWN_NEAR_FIXTURE else None)()
+    # a fixed finding keeps its reproducer as a regression example
+    _generic_test(key, explicit=REPRODUCERS.get(key))()
 
 
 KNOWN_DOMAIN = {
@@ -773,16 +762,6 @@ BOX_REPRODUCERS.update(
 )
 KNOWN_BOX.update(
     {
-        "variational.gamma_soft_section_8_2": "log_w=44.79951324902969, A=-3.850102230686463e-23, "
-        "gamma_base=0, temperature=5: got 5.2371259669223754e-98, want 5.2371259669224494e-98 "
-        "(64 eps f64, table 16)",
-        "variational.gamma_soft_section_8_2_corrected": "same input: got 2.7427488393412623e-195, "
-        "want 2.7427488393413403e-195 (128 eps f64, table 16)",
-        "variational.gamma_soft_section_8_3_corrected": "same input: got 2.6185629834611877e-98, "
-        "want 2.6185629834612247e-98 (64 eps f64, table 16)",
-        "variational.marginal_utility_soft": "log_w=-28.908593580277792, A=-2.4474374263610628, "
-        "temperature=5: got 1.6818476104461415e-63, want 1.6818476104461237e-63 (48 eps f64, "
-        "table 16)",
         "weights.sapo_weight": "log_w=5.268358467083743, A=1.024554287987975, tau=1: got "
         "1.0955088930891223e-81, want 1.095508893089109e-81 (55 eps f64, table 32)",
     }
@@ -803,7 +782,7 @@ def test_gradient_weight_on_box(key):
     def run(row, points):
         _box_property(spec, key, row, points)
 
-    if key in KNOWN_BOX:
+    if key in BOX_REPRODUCERS:  # fixed findings keep theirs as regression examples
         r = BOX_REPRODUCERS[key]
         run = example(row=r, points=[(r["log_w"], r["A"])])(run)
     run()
@@ -1082,11 +1061,7 @@ def test_np_companions_are_all_listed():
     assert found == set(NP_COMPANIONS), found ^ set(NP_COMPANIONS)
 
 
-KNOWN_NP = {
-    "marginal_utility_section_2_3_np": "log_w=-700, A=-1e6 (and any sign(A) log_w > ~37): got "
-    "0.0, want 9.85967654375977e-305; 0.5 (1 - tanh(x / 2)) cancels to 0 (at x = 40 it gives 0, "
-    "want 4.248354255291589e-18)",
-}
+KNOWN_NP: dict[str, str] = {}
 
 
 def _seed_logs(logits):

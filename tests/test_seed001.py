@@ -155,8 +155,15 @@ def test_renyi_is_continuous_at_one_and_exact_at_equality():
         for a in (1 - eps, 1 + eps):
             d = float(tdiv.renyi_divergence(lp, lq, t(a)))
             assert abs(d / kl - 1) < 10 * eps + 1e-12, (a, d, kl)
-    assert float(tdiv.renyi_divergence(lp, lp + 3.0, t(0.5))) == 0.0
-    assert float(tdiv.kl_divergence(lp, lp - 2.0)) == 0.0
+    # exactly shifted copies (dyadic logits: x + 3 and x - 2 are exact) are the same distribution
+    ld = t([0.25, -1.0, 2.0, 0.0])
+    assert float(tdiv.renyi_divergence(ld, ld + 3.0, t(0.5))) == 0.0
+    assert float(tdiv.kl_divergence(ld, ld - 2.0)) == 0.0
+    # fl(0.3 + 3) - 0.3 != 3: the float inputs lp + 3 are a different distribution, D = 8e-34
+    with mpmath.workdps(50):
+        want = float(rdiv.renyi_divergence(lp.tolist(), (lp + 3.0).tolist(), 0.5))
+    assert want > 0
+    close(tdiv.renyi_divergence(lp, lp + 3.0, t(0.5)), want, 16 * 2.0**-52)
 
 
 def test_divergence_edges():
@@ -299,3 +306,36 @@ def test_logit_gradients_are_finite(order):
     out = out + tes.effective_target_weights(x, torch.ones_like(x), t(g))[:, 0].sum()
     (gx,) = torch.autograd.grad(out, x)
     assert torch.isfinite(gx).all()
+
+
+def test_divergences_of_nearby_distributions_keep_relative_accuracy():
+    """Findings of tests/test_properties_all.py: sum p (log p - log q) of nearby distributions
+    cancelled (KL 1.5e5 eps, Renyi 3e5 eps in float64), and in float32 the Renyi divergence near
+    alpha = 1 went negative (-1.3e-7 where the answer is 2.5e-12)."""
+    f32 = [[0.0, 2.0, 1.0], [5.000001549767818, 7.0, 6.000005099999999]]
+    cases = [
+        ("kl", [2.0000000155878372, 1.0, 0.0], [7.005296444631146, 5.998198194523155, 5.0], None),
+        (
+            "renyi",
+            [0.10000000009223685, -0.3, 1.2],
+            [0.10099999900000001, -0.3, 1.197423507926101],
+            0.999998999999325,
+        ),
+        ("renyi", *f32, 1.000001),
+        ("renyi", *f32, 0.999999),
+    ]
+    for dtype in (torch.float64, torch.float32):
+        eps = torch.finfo(dtype).eps
+        for kind, lp, lq, alpha in cases:
+            tp, tq = torch.tensor(lp, dtype=dtype), torch.tensor(lq, dtype=dtype)
+            xp, xq = tp.double().tolist(), tq.double().tolist()  # the inputs the twin sees
+            with mpmath.workdps(50):
+                if kind == "kl":
+                    want = float(rdiv.kl_divergence(xp, xq))
+                    got = tdiv.kl_divergence(tp, tq)
+                else:
+                    ta = torch.tensor(alpha, dtype=dtype)
+                    want = float(rdiv.renyi_divergence(xp, xq, float(ta)))
+                    got = tdiv.renyi_divergence(tp, tq, ta)
+            assert float(got) >= 0, (kind, dtype, lp, lq, alpha, float(got))
+            close(got, want, 16 * eps)

@@ -338,3 +338,34 @@ def test_torch_compile_fullgraph(name, params):
     a = torch.linspace(-2, 2, 33, dtype=torch.float64) + 1e-3
     compiled = torch.compile(fn, fullgraph=True)
     assert torch.allclose(compiled(lw, a, *params), fn(lw, a, *params), rtol=1e-12, atol=1e-300)
+
+
+def test_numpy_companion_phi_has_no_cancellation():
+    """0.5 (1 - tanh(x / 2)) cancelled to 0 for x = sign(A) log w > ~37 (findings of
+    tests/test_properties_all.py); sigma(-x) keeps its relative accuracy down to underflow."""
+    for log_w, A, want in (
+        (-40.0, -1.0, 4.248354255291589e-18),
+        (-700.0, -1e6, 9.85967654375977e-305),
+    ):
+        got = float(ref.marginal_utility_section_2_3_np(log_w, A))
+        assert math.isclose(got, want, rel_tol=4 * 2.0**-52), (log_w, A, got, want)
+    assert float(ref.marginal_utility_section_2_3_np(math.inf, 0.0)) == 0.5  # w^0 = 1
+
+
+def test_soft_gammas_carry_the_temperature_product_exactly():
+    """sigma(+-l T) ~ e^-|l T| turned the rounding of l T = 224 into 64 eps (128 eps for the
+    product of two such factors); the twins carry l T = hi + lo."""
+    row = dict(log_w=44.79951324902969, A=-3.850102230686463e-23)
+    for fn in (
+        "gamma_soft_section_8_2",
+        "gamma_soft_section_8_2_corrected",
+        "gamma_soft_section_8_3_corrected",
+    ):
+        want = _ref(getattr(ref, fn), row["log_w"], row["A"], 0.0, 5.0)
+        got = getattr(tv, fn)(torch.tensor(row["log_w"], dtype=torch.float64), row["A"], 0.0, 5.0)
+        _close(got, want, rel=4 * 2.0**-52)
+    want = _ref(ref.marginal_utility_soft, -28.908593580277792, -2.4474374263610628, 5.0)
+    got = tv.marginal_utility_soft(
+        torch.tensor(-28.908593580277792, dtype=torch.float64), -2.4474374263610628, 5.0
+    )
+    _close(got, want, rel=4 * 2.0**-52)

@@ -6,6 +6,7 @@ import math
 
 import torch
 
+from isreshape.torch_impl._twofold import exp2w, two_prod, two_sum
 from isreshape.torch_impl._validate import (
     LOW_PRECISION,
     _checkable,
@@ -22,7 +23,14 @@ def lognormal_moment(gamma, mean, sigma2) -> torch.Tensor:
     check_finite("sigma2", sigma2)
     check_range("sigma2", sigma2, lo=0)
     (gamma, mean, sigma2), out_dtype = promote(gamma, mean, sigma2)
-    return torch.exp(gamma * mean + gamma * gamma * sigma2 / 2).to(out_dtype)
+    # exp(x) turns the rounding of x into |x| eps / 2 (176 eps at x = 600): x is carried as
+    # hi + lo with the products and the sum error-free (halving is exact)
+    m_hi, m_lo = two_prod(gamma, mean)
+    g2_hi, g2_lo = two_prod(gamma, gamma)
+    v_hi, v_lo = two_prod(g2_hi, sigma2)
+    hi, s_lo = two_sum(m_hi, v_hi / 2)
+    lo = s_lo + m_lo + (v_lo + g2_lo * sigma2) / 2
+    return exp2w(hi, lo).to(out_dtype)
 
 
 def ess_ratio_lognormal_moments(gamma, mean, sigma2) -> torch.Tensor:
@@ -94,7 +102,77 @@ def kl_divergence(logits_p, logits_q) -> torch.Tensor:
     """KL(softmax(logits_p) || softmax(logits_q)) along the last dim; -inf logits are masked.
     p_i = 0 contributes 0, p_i > 0 = q_i gives +inf (seed 001 sections 2, 6.4)."""
     lp, lq, out_dtype = _pair(logits_p, logits_q)
-    return _kl(lp, lq).to(out_dtype)
+    a, b = logits_p.to(lp.dtype), logits_q.to(lp.dtype)
+    c = _centred(a, b, lp)
+    near = torch.clamp(c.delta + torch.log1p(c.v - c.delta), min=0)
+    return torch.where(c.ok, near, _kl(lp, lq)).to(out_dtype)
+
+
+# G(z) = e^z - 1 - z = z^2 sum_k z^k / (k + 2)!, k <= 17 (the next term is below eps / 10 of
+# G for |z| <= 1)
+_G_COEFFS = [1 / math.factorial(k + 2) for k in range(18)]
+
+
+def _expm1_minus(z: torch.Tensor) -> torch.Tensor:
+    """G(z) = e^z - 1 - z >= 0 without cancellation: the Taylor series for |z| <= 1, else
+    expm1(z) - z (which then loses at most a factor 4.4 to cancellation)."""
+    small = z.abs() <= 1
+    zs = torch.where(small, z, torch.zeros_like(z))
+    acc = torch.full_like(z, _G_COEFFS[-1])
+    for coeff in reversed(_G_COEFFS[:-1]):
+        acc = acc * zs + coeff
+    zl = torch.where(small, torch.ones_like(z), z)
+    return torch.where(small, zs * zs * acc, torch.expm1(zl) - zl)
+
+
+class _Centred:
+    """The log-ratios of P and Q on the support of P, centred under P (see :func:`_centred`)."""
+
+    def __init__(self, w, y, delta, v, ok):
+        self.w, self.y, self.delta, self.v, self.ok = w, y, delta, v, ok
+
+
+def _centred(a: torch.Tensor, b: torch.Tensor, lp: torch.Tensor) -> _Centred:
+    """KL and Renyi of nearby distributions without cancellation.
+
+    With d_i = a_i - b_i (logits of P and Q) on the support of P, pi = P, any centre M and
+    y_i = d_i - M: log(p_i / q_i) = y_i + L, where e^(L + M) = sum pi e^-y + r and r = the mass
+    of Q outside supp P relative to e^-M (the normalisers cancel exactly). With delta =
+    sum pi y (~0) and G(z) = e^z - 1 - z >= 0:
+        KL = delta + log1p(S + r - delta),             S = sum pi G(-y),
+        D_alpha = log1p(S + r - delta) + log1p(t delta + T) / t,  T = sum pi G(t y), t = alpha - 1.
+    Every sum is of nonnegative terms or is delta. d = s + e is exact (two_sum of the logits),
+    M is d at the mode of P (shifted copies of a distribution give y = 0 exactly) plus the
+    P-mean of the rounded y, so y keeps its relative accuracy and delta is at rounding level.
+    ``ok`` marks the rows where this applies: every outcome of P has q > 0 and |y|, log r below
+    0.8 log(max float) (else e^-y or r could overflow; those rows keep the direct formula)."""
+    a, b, lp = torch.broadcast_tensors(a, b, lp)
+    ninf = torch.full_like(a, -math.inf)
+    zero = torch.zeros_like(a)
+    pos = lp > -math.inf
+    clean = pos & (b > -math.inf)
+    s, e = two_sum(torch.where(clean, a, zero), -torch.where(clean, b, zero))
+    j = lp.argmax(-1, keepdim=True)
+    u, v = two_sum(s, -s.gather(-1, j))
+    ej = e.gather(-1, j)
+    y = torch.where(clean, u + (v + (e - ej)), zero)
+    p = torch.where(pos, torch.exp(lp), zero)
+    w = p / p.sum(-1, keepdim=True)
+    c = (w * y).sum(-1, keepdim=True)
+    y = torch.where(clean, y - c, zero)
+    delta = (w * y).sum(-1)
+    big = 0.8 * math.log(torch.finfo(a.dtype).max)
+    # r = exp(lse_{not P}(b) - lse_P(a) + M), M = a_j - b_j - e_j + c, shifted by a_j and b_j
+    aj, bj = a.gather(-1, j), b.gather(-1, j)
+    bj = torch.where(bj > -math.inf, bj, torch.zeros_like(bj))
+    lb = torch.logsumexp(torch.where(pos, ninf, b - bj), -1)
+    la = torch.logsumexp(torch.where(pos, a - aj, ninf), -1)
+    log_r = lb - la + (c - ej).squeeze(-1)
+    r = torch.exp(torch.clamp(log_r, max=big))
+    yc = torch.clamp(y, min=-big, max=big)
+    ok = ~(pos & ~clean).any(-1) & (y.abs() <= big).all(-1) & (log_r <= big)
+    v_ = (w * _expm1_minus(-yc)).sum(-1) + r
+    return _Centred(w, yc, delta, v_, ok)
 
 
 def _kl(lp: torch.Tensor, lq: torch.Tensor) -> torch.Tensor:
@@ -152,13 +230,24 @@ def _renyi(a, b, alpha, names) -> tuple[torch.Tensor, torch.dtype]:
     log_s = torch.where(u.abs() < 0.5, near, far)
     tt = t.squeeze(-1)
     # alpha = 1 takes the KL branch below; a safe divisor keeps its gradient free of 0/0
-    general = log_s / torch.where(tt == 0, torch.ones_like(tt), tt)
+    safe_t = torch.where(tt == 0, torch.ones_like(tt), tt)
+    general = log_s / safe_t
+    # |alpha - 1| <= 1/2: the centred form of _centred (no cancellation of nearby P, Q; at
+    # most a factor 1 / alpha = 2 between its two logarithms); never negative
+    cen = _centred(a.to(compute), b.to(compute), lp)
+    ty = t * cen.y
+    big = 0.8 * math.log(torch.finfo(compute).max)
+    tsum = (cen.w * _expm1_minus(torch.clamp(ty, max=big))).sum(-1)
+    centred = torch.log1p(cen.v - cen.delta) + torch.log1p(tt * cen.delta + tsum) / safe_t
+    use = cen.ok & (tt.abs() <= 0.5) & (tt != 0)
+    general = torch.where(use, torch.clamp(centred, min=0), general)
     # alpha = 0: -log Q(p > 0) as a ratio of sums (exactly 0 when supp P covers supp Q)
     q = torch.exp(lq)
     seen = torch.where(pos, q, torch.zeros_like(q)).sum(-1)
     order0 = -torch.log(seen / q.sum(-1))
     out = torch.where(alpha == 0, order0, general)
-    out = torch.where(alpha == 1, _kl(lp, lq), out)
+    kl = torch.clamp(cen.delta + torch.log1p(cen.v - cen.delta), min=0)
+    out = torch.where(alpha == 1, torch.where(cen.ok, kl, _kl(lp, lq)), out)
     return out, out_dtype
 
 

@@ -8,6 +8,7 @@ import math
 
 import torch
 
+from isreshape.torch_impl._twofold import two_prod, two_sum
 from isreshape.torch_impl._validate import (
     LOW_PRECISION,
     _checkable,
@@ -105,6 +106,19 @@ def effective_target_log_probs(logits_mu, logits_pi, log_r, gamma) -> torch.Tens
     return (zs - torch.logsumexp(zs, -1, keepdim=True)).to(out_dtype)
 
 
+def _softmax_scaled(g: torch.Tensor, lw: torch.Tensor) -> torch.Tensor:
+    """softmax(g lw) along the last dim with g lw carried exactly (double-word): a weight
+    exp(z_i - z_max) turns an absolute error of z_i - z_max into a relative one, and rounding
+    g lw ~ 330 alone costs ~|z| eps / 2; here z = hi + lo (``two_prod``), z_i - z_max =
+    u_i + v_i + lo_i - lo_max (``two_sum``), and exp(u + c) = exp(u) (1 + c)."""
+    hi, lo = two_prod(g, lw)
+    top = hi.argmax(-1, keepdim=True)
+    u, v = two_sum(hi, -hi.gather(-1, top))
+    c = v + (lo - lo.gather(-1, top))
+    e = torch.exp(u) * (1 + c)
+    return e / e.sum(-1, keepdim=True)
+
+
 def trainer_weights_seed_code(log_w, gamma) -> torch.Tensor:
     """Seed 001 section 12.1 as written: softmax(gamma * log_w) along the last dim (the batch).
     log_w must be finite."""
@@ -112,7 +126,7 @@ def trainer_weights_seed_code(log_w, gamma) -> torch.Tensor:
     check_finite("log_w", log_w)
     check_finite("gamma", gamma)
     (lw, g), out_dtype = promote(log_w, gamma)
-    return torch.softmax(g.unsqueeze(-1) * lw, dim=-1).to(out_dtype)
+    return _softmax_scaled(g.unsqueeze(-1), lw).to(out_dtype)
 
 
 def trainer_gradient_weights_seed_code(log_w, A, gamma) -> torch.Tensor:
@@ -122,7 +136,7 @@ def trainer_gradient_weights_seed_code(log_w, A, gamma) -> torch.Tensor:
     check_finite("log_w", log_w)
     check_finite("gamma", gamma)
     (lw, a, g), out_dtype = promote(log_w, A, gamma)
-    return (torch.softmax(g.unsqueeze(-1) * lw, dim=-1) * a).to(out_dtype)
+    return (_softmax_scaled(g.unsqueeze(-1), lw) * a).to(out_dtype)
 
 
 def trainer_loss_seed_code(log_pi, log_mu, gamma, A) -> torch.Tensor:
@@ -136,7 +150,7 @@ def trainer_loss_seed_code(log_pi, log_mu, gamma, A) -> torch.Tensor:
     check_finite("gamma", gamma)
     (lp, lm, a, g), out_dtype = promote(log_pi, log_mu, A, gamma)
     log_w = (lp - lm).detach()
-    weights = torch.softmax(g.unsqueeze(-1) * log_w, dim=-1)
+    weights = _softmax_scaled(g.unsqueeze(-1), log_w)
     return (-(weights * a * lp).sum(-1)).to(out_dtype)
 
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import torch
 
+from isreshape.torch_impl._twofold import sigmoid2, two_prod
 from isreshape.torch_impl._validate import (
     _checkable,
     check,
@@ -41,6 +42,13 @@ def _slog(log_w: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
     s = torch.sign(A)
     prod = s * torch.where(s == 0, torch.zeros_like(log_w), log_w)
     return prod
+
+
+def _scaled(x: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """x T as (hi, lo) with x T = hi + lo exactly: sigma(+-x T) underflows like e^-|x T|, which
+    turns the rounding of the product into a relative error |x T| eps / 2 of the value (64 eps
+    at |x T| = 224); the twins evaluate sigma(hi + lo) instead (``_twofold.sigmoid2``)."""
+    return two_prod(x, t)
 
 
 def _clip_ratio(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
@@ -100,7 +108,8 @@ def marginal_utility_soft(
     _check_la(log_w, A)
     _check_temperature(temperature)
     (log_w, A, t), out = promote(log_w, A, temperature)
-    return torch.sigmoid(-_slog(log_w, A) * t).to(out)
+    hi, lo = _scaled(_slog(log_w, A), t)
+    return sigmoid2(-hi, -lo).to(out)
 
 
 # ---------------------------------------------------------------- optimal weight, lambda
@@ -268,8 +277,11 @@ def gamma_soft_section_8_2(
     _check_gamma_base(gamma_base)
     _check_temperature(temperature)
     (log_w, A, gb, t), out = promote(log_w, A, gamma_base, temperature)
-    x = _slog(log_w, A) * t
-    return (gb * torch.sigmoid(-x) + torch.sigmoid(log_w * t) * torch.sigmoid(x)).to(out)
+    hi, lo = _scaled(log_w, t)  # l T = hi + lo; s l T = s hi + s lo (sign flips are exact)
+    s = torch.sign(A)
+    xh, xl = torch.where(s == 0, torch.zeros_like(hi), s * hi), s * lo
+    xh, xl = torch.broadcast_tensors(xh, xl)
+    return (gb * sigmoid2(-xh, -xl) + sigmoid2(hi, lo) * sigmoid2(xh, xl)).to(out)
 
 
 def gamma_soft_section_8_2_corrected(
@@ -280,8 +292,11 @@ def gamma_soft_section_8_2_corrected(
     _check_gamma_base(gamma_base)
     _check_temperature(temperature)
     (log_w, A, gb, t), out = promote(log_w, A, gamma_base, temperature)
-    x = _slog(log_w, A) * t
-    return (gb * torch.sigmoid(-x) + torch.sigmoid(-log_w * t) * torch.sigmoid(x)).to(out)
+    hi, lo = _scaled(log_w, t)  # l T = hi + lo; s l T = s hi + s lo (sign flips are exact)
+    s = torch.sign(A)
+    xh, xl = torch.where(s == 0, torch.zeros_like(hi), s * hi), s * lo
+    xh, xl = torch.broadcast_tensors(xh, xl)
+    return (gb * sigmoid2(-xh, -xl) + sigmoid2(-hi, -lo) * sigmoid2(xh, xl)).to(out)
 
 
 def gamma_soft_section_8_3(
@@ -305,7 +320,9 @@ def gamma_soft_section_8_3_corrected(
     _check_gamma_base(gamma_base)
     _check_temperature(temperature)
     (log_w, A, gb, t), out = promote(log_w, A, gamma_base, temperature)
-    p_hi, p_lo, p_neg = torch.sigmoid(log_w * t), torch.sigmoid(-log_w * t), torch.sigmoid(-A * t)
+    lh, ll = _scaled(log_w, t)
+    ah, al = _scaled(A, t)
+    p_hi, p_lo, p_neg = sigmoid2(lh, ll), sigmoid2(-lh, -ll), sigmoid2(-ah, -al)
     return (gb * (p_lo + p_hi * p_neg) + (1 - gb) * p_lo * p_neg).to(out)
 
 
