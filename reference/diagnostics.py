@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import mpmath
 
-from isreshape.reference._checks import as_mask, as_mp_list
+from isreshape.reference._checks import as_mask
 from isreshape.reference.golden import case, register_golden
 
 NO_GOLDEN = {
@@ -17,29 +17,58 @@ NO_GOLDEN = {
 }
 
 
-def _masked_log_weights(log_w, mask):
-    lw = as_mp_list("log_w", log_w)
-    keep = as_mask("mask", mask, len(lw))
-    kept = [v for v, k in zip(lw, keep) if k]
-    if not kept:
-        raise ValueError("mask selects no entries (empty sample)")
-    for v in kept:
+def _selected(log_w, mask):
+    """The selected log-weights as mpf, after the checks shared by every diagnostic.
+
+    Masked-out entries are not read (padding may hold NaN or +-inf). Raises ``ValueError``
+    naming the argument and the value for: no entries, a mask selecting none, a selected NaN,
+    a selected +inf. The messages are the ones of the NumPy and torch twins.
+    """
+    values = list(log_w)
+    if not values:
+        raise ValueError("log_w must hold at least one entry, got []")
+    keep = as_mask("mask", mask, len(values))
+    if not any(keep):
+        raise ValueError(
+            f"mask must select at least one entry (empty sample), got all {len(keep)} False"
+        )
+    kept = []
+    for i, (v, k) in enumerate(zip(values, keep)):
+        if not k:
+            continue
+        v = mpmath.mpf(v)
+        if mpmath.isnan(v):
+            raise ValueError(f"log_w[{i}] must not be NaN, got nan")
         if mpmath.isinf(v) and v > 0:
-            raise ValueError(
-                f"log_w contains +inf ({v}); the ESS of an infinite weight is undefined"
-            )
-    if all(mpmath.isinf(v) for v in kept):
-        raise ValueError("every selected log_w is -inf: the weights have no mass")
+            raise ValueError(f"log_w[{i}] must be below +inf (an infinite weight), got inf")
+        kept.append(v)
     return kept
+
+
+def _masked_log_weights(log_w, mask):
+    kept = _selected(log_w, mask)
+    if all(mpmath.isinf(v) for v in kept):
+        raise ValueError(_NO_MASS)
+    return kept
+
+
+# (sum w)^2 / sum w^2 is 0 / 0 when every weight is 0, and has no limit there: scaling weights
+# toward 0 keeps any value in [1, n]. No ESS exists, so every twin raises (NaN on a device).
+_NO_MASS = "log_w must have a selected entry above -inf (all weights 0: no ESS), got all -inf"
 
 
 def kish_ess(log_w, mask=None):
     """Kish effective sample size (sum w)^2 / sum w^2 of the selected entries.
 
     Seed 001 Definition 8.1 with w_i = exp(log_w_i); pass gamma * log_w for ESS_gamma.
-    Domain: log_w without NaN or +inf, at least one selected entry with log_w > -inf; mask is a
-    sequence of booleans (True = keep) of the same length. Entries with log_w = -inf carry weight
-    0 and count in n but not in the ESS. Range [1, n].
+    Domain: selected log_w without NaN or +inf, at least one selected entry above -inf; mask is
+    a sequence of booleans (True = keep) of the same length; masked-out entries are not read.
+    log_w = -inf is a zero weight (a token pi_theta cannot emit): it counts in n but adds
+    nothing to either sum. Range [1, n].
+    Edges (``ValueError`` naming the argument and the value, identically in
+    :func:`kish_ess_ratio_np` and the torch twins): empty log_w, a mask selecting nothing, a
+    selected NaN, a selected +inf (mu = 0 at a token drawn from mu: an upstream error that the
+    limit value 1 would hide), every selected entry -inf (0 / 0 with no limit: no ESS exists).
     """
     kept = _masked_log_weights(log_w, mask)
     m = max(kept)
@@ -49,7 +78,10 @@ def kish_ess(log_w, mask=None):
 
 
 def kish_ess_ratio(log_w, mask=None):
-    """Normalised Kish ESS: kish_ess / n, n the number of selected entries. Range [1/n, 1]."""
+    """Normalised Kish ESS: kish_ess / n, n the number of selected entries. Range [1/n, 1].
+
+    n includes the -inf entries (zero weights). Domain and edges as :func:`kish_ess`.
+    """
     kept = _masked_log_weights(log_w, mask)
     return kish_ess(kept) / len(kept)
 
@@ -85,15 +117,46 @@ register_golden(kish_ess, _kish_cases, tensor_args=("log_w",))
 register_golden(kish_ess_ratio, _kish_cases, tensor_args=("log_w",))
 
 
+def _np_index(idx) -> str:
+    return ", ".join(str(int(i)) for i in idx)
+
+
+def _np_check(lw, keep, axis=None):
+    """The checks of :func:`_selected` on NumPy arrays (keep broadcast to lw); rows along axis."""
+    import numpy as np
+
+    if lw.size == 0 or (axis is not None and lw.shape[axis] == 0):
+        raise ValueError(f"log_w must hold at least one entry, got shape {lw.shape}")
+    if not keep.any(axis=axis).all():
+        n = lw.size if axis is None else lw.shape[axis]
+        raise ValueError(f"mask must select at least one entry (empty sample), got all {n} False")
+    for bad, what in (
+        (np.isnan(lw) & keep, "must not be NaN, got nan"),
+        (np.isposinf(lw) & keep, "must be below +inf (an infinite weight), got inf"),
+    ):
+        if bad.any():
+            raise ValueError(f"log_w[{_np_index(np.argwhere(bad)[0])}] {what}")
+
+
 def kish_ess_ratio_np(log_w, mask=None, axis: int = -1):
-    """NumPy float64 twin of :func:`kish_ess_ratio` for large samples (no argument checks
-    beyond shape; used by Monte Carlo checks). Shift-invariant form, so |log_w| ~ 700 is fine."""
+    """NumPy float64 twin of :func:`kish_ess_ratio` along ``axis`` (large samples, Monte
+    Carlo): (sum w)^2 / (n sum w^2), in the shift-invariant form exp(l - max) so that
+    |log_w| ~ 700 is exact. Same domain, -inf meaning (weight 0, counted in n) and
+    ``ValueError`` edges as :func:`kish_ess`, raised if any row along ``axis`` has one.
+    Never NaN.
+    """
     import numpy as np
 
     lw = np.asarray(log_w, dtype=np.float64)
     keep = np.ones(lw.shape, dtype=bool) if mask is None else np.broadcast_to(mask, lw.shape)
-    lw = np.where(keep, lw, -np.inf)
+    keep = np.asarray(keep, dtype=bool)
+    if lw.ndim == 0:
+        raise ValueError(f"log_w must have a sample axis, got a scalar {float(lw)!r}")
+    _np_check(lw, keep, axis)
+    lw = np.where(keep, lw, -np.inf)  # a new array: the input is not modified
     top = np.max(lw, axis=axis, keepdims=True)
+    if not np.isfinite(top).all():
+        raise ValueError(_NO_MASS)
     z = np.exp(lw - top)
     n = keep.sum(axis=axis)
     return np.sum(z, axis=axis) ** 2 / np.sum(z * z, axis=axis) / n
@@ -116,6 +179,8 @@ def kish_ess_ratio_np(log_w, mask=None, axis: int = -1):
 #   * the weakly informative prior shrinks k toward 0.5 with weight 10 / n:
 #     k_hat = (n k + 10 * 0.5) / (n + 10).
 # A tail of 4 or fewer draws gives k_hat = +inf (ArviZ's "not enough tail samples").
+# The float64 twins (psis_khat_np, torch psis_khat) run the same fit on log-exceedances, since
+# the exceedances can span more than the float64 range (ArviZ's own would underflow there).
 
 _LOG_TINY = mpmath.mpf(-708.39641853226410622)  # log(2.2250738585072014e-308), ArviZ cutoffmin
 _WEIGHT_FLOOR = mpmath.mpf(10 * 2.220446049250313e-16)  # ArviZ: weights >= 10 * eps(float64)
@@ -162,20 +227,20 @@ def psis_khat(log_w, mask=None):
     The ArviZ / Vehtari et al. (2024) estimator, described above this function: tail length
     ceil(min(S/5, 3 sqrt(S))), Zhang-Stephens (2009) grid posterior mean, prior toward 0.5 with
     weight 10 / n_tail. Invariant to adding a constant to log_w (k-hat is scale-free).
-    Domain: log_w without NaN or +inf (a -inf entry is a zero weight and counts in S); mask
-    booleans. Edges: a tail of <= 4 draws (S <= 20, or ties at the cutoff, e.g. all log_w equal)
-    gives +inf; an empty selection raises ``ValueError``. Typical reading: k-hat < 0.7 reliable.
+    Domain: selected log_w without NaN or +inf; mask booleans, masked-out entries not read.
+    A -inf entry is a zero weight: it counts in S, never in the tail.
+    Edges: a tail of <= 4 draws gives +inf, ArviZ's "not enough tail samples" (S <= 20; ties
+    at the cutoff, e.g. all log_w equal; every draw but the top more than 708.4 nats below it,
+    ArviZ's cutoff floor; every selected log_w -inf, no tail at all). ``ValueError`` naming
+    the argument and the value for empty log_w, a mask selecting nothing, a selected NaN or
+    +inf (as :func:`kish_ess`).
+    Degenerate tails are values, not errors: the estimator is evaluated exactly (50 digits,
+    unbounded exponents), including tails whose exceedances span more than the float64 range,
+    such as one draw 700 nats above a tight cluster, where k-hat ~ (spread in nats) / n_tail
+    (a very heavy tail, far above 0.7); equal exceedances give a finite value.
+    Typical reading: k-hat < 0.7 reliable.
     """
-    lw = as_mp_list("log_w", log_w)
-    keep = as_mask("mask", mask, len(lw))
-    kept = [v for v, k in zip(lw, keep) if k]
-    if not kept:
-        raise ValueError("mask selects no entries (empty sample)")
-    for v in kept:
-        if mpmath.isinf(v) and v > 0:
-            raise ValueError(
-                f"log_w contains +inf ({v}); the tail of an infinite weight is undefined"
-            )
+    kept = _selected(log_w, mask)
     s = len(kept)
     desc = sorted(kept, reverse=True)
     top = desc[0]
@@ -194,44 +259,75 @@ def psis_khat(log_w, mask=None):
     return _gpd_khat(x)
 
 
-def psis_khat_np(log_w, mask=None) -> float:
-    """NumPy float64 companion of :func:`psis_khat` for one sample (large S, Monte Carlo)."""
+def _log_tail_np(log_w, mask=None):
+    """Ascending log-exceedances lx = log(exp(l - top) - exp(c - top)) of the PSIS tail, or
+    None for a tail of <= 4 draws; the checks of :func:`psis_khat` first."""
     import numpy as np
 
     lw = np.asarray(log_w, dtype=np.float64).ravel()
-    if mask is not None:
-        lw = lw[np.asarray(mask, dtype=bool).ravel()]
-    if lw.size == 0:
-        raise ValueError("mask selects no entries (empty sample)")
-    if np.isnan(lw).any() or np.isposinf(lw).any():
-        raise ValueError("log_w contains NaN or +inf")
+    keep = np.ones(lw.shape, bool) if mask is None else np.asarray(mask, dtype=bool).ravel()
+    if keep.shape != lw.shape:
+        raise ValueError(f"mask has length {keep.size}, expected {lw.size}")
+    _np_check(lw, keep)
+    lw = lw[keep]
     desc = np.sort(lw)[::-1]
     top = desc[0]
     if np.isneginf(top):
-        return float("inf")
+        return None
     m_tail = psis_tail_length(lw.size)
     if m_tail >= lw.size:
-        return float("inf")
+        return None
     cutoff = max(desc[m_tail], top + float(_LOG_TINY))
     tail = desc[:m_tail]
     tail = tail[tail > cutoff]
-    n = tail.size
-    if n <= 4:
+    if tail.size <= 4:
+        return None
+    # log of exp(l - top) * (-expm1(c - l)): never underflows (ArviZ's exp(l) - exp(c) does)
+    return np.sort((tail - top) + np.log(-np.expm1(cutoff - tail)))
+
+
+def _log1p_neg_t_rho(t, d):
+    """log(1 - t exp(d)) for the scaled grid theta t = theta x_q and d = log(x / x_q), without
+    forming exp(d) (up to exp(750)). 1 - t exp(d) > 0 on the tail for every grid theta."""
+    import numpy as np
+
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        neg = np.logaddexp(0.0, np.log(-t) + d)  # t < 0: log(1 + |t| rho)
+        pos = np.log1p(-t * np.exp(d))  # t > 0 only where rho < 1 / t: no overflow
+    return np.where(t < 0, neg, pos)
+
+
+def psis_khat_np(log_w, mask=None) -> float:
+    """NumPy float64 companion of :func:`psis_khat` for one sample (large S, Monte Carlo).
+
+    Same estimator, domain, edges and messages. The Zhang-Stephens fit is scale-free, so it
+    runs on the log-exceedances lx with theta measured in units of 1 / x_q: with
+    rho_i = x_i / x_q = exp(lx_i - lx_q), t_j = theta_j x_q = x_q / x_max - (sqrt(m / (j - 1/2))
+    - 1) / 3 and log1p(-theta_j x_i) = log(1 - t_j rho_i) (a softplus for t_j < 0), no
+    quantity leaves the float64 range even when the exceedances span e^-750 to 1. The profile
+    log-likelihood loses the constant -n log x_q, which the softmax ignores. Never NaN.
+    """
+    import numpy as np
+
+    lx = _log_tail_np(log_w, mask)
+    if lx is None:
         return float("inf")
-    x = np.sort(np.exp(tail - top) * -np.expm1(cutoff - tail))
+    n = lx.size
     m = 30 + int(np.floor(np.sqrt(n)))
-    xq = x[int(n / 4 + 0.5) - 1]
+    lxq = lx[int(n / 4 + 0.5) - 1]
+    d = lx - lxq
     j = np.arange(1, m + 1, dtype=np.float64)
-    theta = 1 / x[-1] + (1 - np.sqrt(m / (j - 0.5))) / (3 * xq)
-    k = np.log1p(-theta[:, None] * x).mean(axis=1)
+    t = np.exp(lxq - lx[-1]) - (np.sqrt(m / (j - 0.5)) - 1) / 3
+    k = _log1p_neg_t_rho(t[:, None], d[None, :]).mean(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(k != 0, -theta / k, 1 / x.mean())
-    logl = n * (np.log(ratio) - k - 1)
+        # k = 0 only for t = 0: ArviZ's 1 / mean(x), here x_q / mean(x)
+        log_ratio = np.where(k != 0, np.log(-t / k), -(np.logaddexp.reduce(d) - np.log(n)))
+    logl = n * (log_ratio - k - 1)
     w = np.exp(logl - logl.max())
     w /= w.sum()
     keep = w >= float(_WEIGHT_FLOOR)
-    post = np.sum(w[keep] * theta[keep]) / np.sum(w[keep])
-    kk = np.log1p(-post * x).mean()
+    post = np.sum(w[keep] * t[keep]) / np.sum(w[keep])
+    kk = _log1p_neg_t_rho(post, d).mean()
     return float((n * kk + 5) / (n + 10))
 
 

@@ -65,10 +65,10 @@ def _finite_list(name, values):
     return out
 
 
-def _unbiased_var(xs):
+def _unbiased_var(xs, name="log_w"):
     n = len(xs)
     if n < 2:
-        raise ValueError(f"log_w needs at least 2 entries for the unbiased variance, got {n}")
+        raise ValueError(f"{name} needs at least 2 entries for the unbiased variance, got {n}")
     mean = mpmath.fsum(xs) / n
     return mpmath.fsum((x - mean) ** 2 for x in xs) / (n - 1)
 
@@ -78,7 +78,9 @@ def compute_optimal_gamma_seed_code(log_pi, log_mu, rho_min=0.3):
     divide by n - 1); 1.0 if sigma_sq < 1e-8, else min(1, sqrt(-log(rho_min) / sigma_sq)).
 
     Domain: log_pi, log_mu finite sequences of equal length n >= 2; 0 < rho_min <= 1.
-    Edges: n < 2 raises ``ValueError`` (the seed's torch.var returns NaN there and its
+    Edges: NaN or +-inf entries raise ``ValueError`` naming the entry (a -inf log-prob, a
+    zero weight, makes Var(log w) infinite and the seed's torch.var NaN, whose NaN comparisons
+    would then return 1.0 by accident); n < 2 (empty included) raises ``ValueError`` (the seed's torch.var returns NaN there and its
     ``min(1.0, nan)`` then returns 1.0 by accident); rho_min outside (0, 1] raises (the seed's
     ``math.log`` / ``math.sqrt`` raise there too, except below the threshold where the seed
     returns 1.0 without reading rho_min). The threshold is compared with the double 1e-8.
@@ -89,7 +91,7 @@ def compute_optimal_gamma_seed_code(log_pi, log_mu, rho_min=0.3):
     if len(lp) != len(lm):
         raise ValueError(f"log_mu has length {len(lm)}, expected {len(lp)} (log_pi)")
     rho_min = require_range("rho_min", rho_min, lo=0, hi=1, lo_open=True)
-    s2 = _unbiased_var([a - b for a, b in zip(lp, lm)])
+    s2 = _unbiased_var([a - b for a, b in zip(lp, lm)], "log_pi")
     if s2 < _SEED_VAR_THRESHOLD:
         return mpmath.mpf(1)
     return min(mpmath.mpf(1), mpmath.sqrt(-mpmath.log(rho_min) / s2))
@@ -102,6 +104,8 @@ def trainer_gamma_seed_code(log_w, rho_min=0.3, gamma_min=0.0, gamma_max=1.0):
 
     Domain: log_w finite, length >= 2; 0 < rho_min <= 1; gamma_min, gamma_max finite (not
     checked against each other: with gamma_min > gamma_max the code returns gamma_min).
+    Edges: NaN or +-inf in log_w (-inf: a zero weight, infinite Var(log w)) and n < 2 (empty
+    included) raise ``ValueError`` naming log_w and the value.
     Note: a gamma_min above gamma* breaks the ESS guarantee of Theorem 8.3 (claim 001-12.1-d).
     """
     lw = _finite_list("log_w", log_w)
@@ -140,7 +144,9 @@ def gamma_khat_bound(khat, threshold=0.7):
 
     Domain: khat real or +-inf (not NaN), threshold > 0 finite. Edges: khat <= 0 (a light or
     bounded tail, including -0.0) gives +inf (no constraint: the seed's bound only makes sense
-    for khat > 0); khat = +inf (too few tail draws, see ``psis_khat``) gives 0.
+    for khat > 0); khat = +inf (too few tail draws, see ``psis_khat``) gives 0; NaN raises
+    ``ValueError`` naming khat. ``psis_khat`` (all three twins) never returns NaN for valid
+    log_w, also on tails whose exceedances underflow float64, so the bound is defined there.
     The bound is not clipped to [0, 1]; combine with min(1, .) yourself.
     """
     khat = require_not_nan("khat", khat)
@@ -491,7 +497,10 @@ def per_sign_gamma(
     default (0.5 / 1.5); A == 0 and -0.0 count for neither sign; rho_min = 1 gives r = 0
     (the lower ends). With ranges (0, 1 - eps), (1, 2 - eps) this is section 9.1's text.
     Domain: 0 < rho_min <= 1, finite ranges with lo <= hi (else ValueError; the code would
-    silently return lo), finite defaults, mask a boolean sequence of the same length.
+    silently return lo), finite defaults, mask a boolean sequence of the same length; log_w
+    and A finite everywhere, masked-out entries included (NaN or +-inf raise ``ValueError``
+    naming the entry; -inf, a zero weight, has infinite Var(log w)). Empty log_w or a mask
+    selecting nothing: both defaults.
     """
     rho_min = require_range("rho_min", rho_min, lo=0, hi=1, lo_open=True)
     lo_p, hi_p = _seed002_range("gamma_pos_range", gamma_pos_range)

@@ -9,23 +9,59 @@ import torch
 from isreshape.torch_impl._validate import LOW_PRECISION, _checkable
 
 
-def _prepare(log_w: torch.Tensor, mask: torch.Tensor | None, dim: int):
+def _index(idx: torch.Tensor) -> str:
+    return ", ".join(str(int(i)) for i in idx.tolist())
+
+
+def _as_mask(log_w: torch.Tensor, mask, dim: int) -> torch.Tensor:
+    """mask as a boolean tensor of log_w's shape, moved so that ``dim`` is last."""
+    lw = log_w.movedim(dim, -1)
+    if mask is None:
+        return torch.ones_like(lw, dtype=torch.bool)
+    keep = torch.as_tensor(mask, device=log_w.device).to(torch.bool)
+    if keep.dim() == log_w.dim():
+        keep = keep.movedim(dim, -1)
+    return torch.broadcast_to(keep, lw.shape)
+
+
+def _check_sample(log_w, keep: torch.Tensor, dim: int) -> None:
+    """The checks of reference.diagnostics._selected, same messages, rows along the last dim
+    of keep. Shape checks always run; checks that read data only on CPU (``_checkable``)."""
     if not isinstance(log_w, torch.Tensor) or not log_w.dtype.is_floating_point:
         raise ValueError(f"log_w must be a floating tensor, got {type(log_w).__name__}")
-    if mask is None:
-        mask = torch.ones_like(log_w, dtype=torch.bool)
+    if log_w.dim() == 0:
+        raise ValueError(f"log_w must have a sample dimension, got a scalar {log_w!r}")
+    if log_w.numel() == 0 or log_w.shape[dim] == 0:
+        raise ValueError(f"log_w must hold at least one entry, got shape {tuple(log_w.shape)}")
+    if not _checkable(log_w):
+        return
+    if not bool(keep.any(-1).all()):
+        raise ValueError(
+            f"mask must select at least one entry (empty sample), got all {keep.shape[-1]} False"
+        )
+    lw = log_w.movedim(dim, -1)
+    for bad, what in (
+        (torch.isnan(lw) & keep, "must not be NaN, got nan"),
+        (torch.isposinf(lw) & keep, "must be below +inf (an infinite weight), got inf"),
+    ):
+        if bool(bad.any()):
+            # index in log_w's own layout
+            idx = torch.nonzero(bad.movedim(-1, dim))[0]
+            raise ValueError(f"log_w[{_index(idx)}] {what}")
+
+
+_NO_MASS = "log_w must have a selected entry above -inf (all weights 0: no ESS), got all -inf"
+
+
+def _prepare(log_w: torch.Tensor, mask: torch.Tensor | None, dim: int):
+    if isinstance(log_w, torch.Tensor) and log_w.dim() > 0:
+        keep = _as_mask(log_w, mask, dim)
     else:
-        mask = torch.as_tensor(mask, device=log_w.device).to(torch.bool)
-        mask = torch.broadcast_to(mask, log_w.shape)
-    if _checkable(log_w):
-        if bool(torch.isnan(log_w).any()):
-            raise ValueError("log_w contains NaN")
-        if bool((torch.isposinf(log_w) & mask).any()):
-            raise ValueError("log_w contains +inf; the ESS of an infinite weight is undefined")
-        if bool((mask.sum(dim) == 0).any()):
-            raise ValueError("mask selects no entries (empty sample) in some row")
-        if bool((~(mask & torch.isfinite(log_w))).all(dim).any()):
-            raise ValueError("every selected log_w is -inf in some row: the weights have no mass")
+        keep = torch.ones(1, dtype=torch.bool)
+    _check_sample(log_w, keep, dim)
+    mask = keep.movedim(-1, dim)
+    if _checkable(log_w) and bool((~(mask & ~torch.isneginf(log_w))).all(dim).any()):
+        raise ValueError(_NO_MASS)
     compute = torch.float32 if log_w.dtype in LOW_PRECISION else log_w.dtype
     masked = log_w.to(compute).masked_fill(~mask, float("-inf"))
     # ESS is shift-invariant; shifting by the row max keeps logsumexp at O(1) magnitude,
@@ -38,7 +74,14 @@ def _prepare(log_w: torch.Tensor, mask: torch.Tensor | None, dim: int):
 def kish_ess(log_w: torch.Tensor, mask: torch.Tensor | None = None, dim: int = -1) -> torch.Tensor:
     """(sum w)^2 / sum w^2 over the selected entries along ``dim`` (seed 001 Definition 8.1).
 
-    log-domain: exp(2 logsumexp(l) - logsumexp(2 l)); masked-out entries are ignored.
+    log-domain: exp(2 logsumexp(l) - logsumexp(2 l)). Range [1, n].
+    Domain: selected log_w without NaN or +inf, at least one selected entry above -inf in
+    every row; masked-out entries are not read (padding may hold NaN or +-inf). log_w = -inf
+    is a zero weight: it counts in n, adds nothing to the sums. Edges, as the reference
+    (``ValueError`` naming the argument and the value): a dim of size 0, a row whose mask
+    selects nothing, a selected NaN or +inf, a row of selected entries all -inf (0 / 0 with
+    no limit: no ESS exists). Checks that read data run on CPU tensors only (see
+    ``_validate._checkable``); on a device those rows come out NaN instead, never a number.
     """
     masked, _ = _prepare(log_w, mask, dim)
     log_ess = 2 * torch.logsumexp(masked, dim) - torch.logsumexp(2 * masked, dim)
@@ -48,7 +91,16 @@ def kish_ess(log_w: torch.Tensor, mask: torch.Tensor | None = None, dim: int = -
 def kish_ess_ratio(
     log_w: torch.Tensor, mask: torch.Tensor | None = None, dim: int = -1
 ) -> torch.Tensor:
-    """kish_ess / n with n the number of selected entries along ``dim``. Range [1/n, 1]."""
+    """kish_ess / n with n the number of selected entries along ``dim`` (zero weights
+    included). Range [1/n, 1].
+    Domain: selected log_w without NaN or +inf, at least one selected entry above -inf in
+    every row; masked-out entries are not read (padding may hold NaN or +-inf). log_w = -inf
+    is a zero weight: it counts in n, adds nothing to the sums. Edges, as the reference
+    (``ValueError`` naming the argument and the value): a dim of size 0, a row whose mask
+    selects nothing, a selected NaN or +inf, a row of selected entries all -inf (0 / 0 with
+    no limit: no ESS exists). Checks that read data run on CPU tensors only (see
+    ``_validate._checkable``); on a device those rows come out NaN instead, never a number.
+    """
     masked, mask = _prepare(log_w, mask, dim)
     n = mask.sum(dim).to(masked.dtype)
     log_ess = 2 * torch.logsumexp(masked, dim) - torch.logsumexp(2 * masked, dim)
@@ -76,45 +128,47 @@ def _isqrt(n: torch.Tensor) -> torch.Tensor:
     return r + ((r + 1) * (r + 1) <= n).to(n.dtype)
 
 
+def _log1p_neg_t_rho(t: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+    """log(1 - t exp(d)) without forming exp(d) for t < 0 (softplus); t > 0 only occurs with
+    exp(d) < 1 / t, so the clamp never binds where its branch is taken."""
+    neg = torch.logaddexp(torch.zeros_like(d), torch.log(torch.abs(t)) + d)
+    pos = torch.log1p(-t * torch.exp(torch.clamp(d, max=700.0)))
+    return torch.where(t < 0, neg, pos)
+
+
 def psis_khat(log_w: torch.Tensor, mask: torch.Tensor | None = None, dim: int = -1) -> torch.Tensor:
     """PSIS Pareto k-hat of the right tail of exp(log_w) along ``dim`` (seed 001 section 11.2).
 
     The ArviZ / Vehtari et al. (2024) estimator of ``reference.diagnostics.psis_khat``: tail of
-    ceil(min(S/5, 3 sqrt(S))) draws above the cutoff, Zhang-Stephens grid posterior mean,
-    k_hat = (n k + 5) / (n + 10); +inf for a tail of <= 4 draws. Batched and masked (S and the
-    tail length vary by row, padded to the static maximum), no host synchronisation.
-    Every input dtype is computed in float64 (float32 exceedances would underflow for tails
-    wider than ~87 nats) and the result is rounded once to the input dtype.
+    ceil(min(S/5, 3 sqrt(S))) draws above the cutoff max(l_(M+1), max l - 708.4), exceedances
+    x = exp(l - max) - exp(cutoff - max), Zhang-Stephens grid posterior mean,
+    k_hat = (n k + 5) / (n + 10). Batched and masked (S and the tail length vary by row,
+    padded to the static maximum), no host synchronisation.
+    The fit runs on log-exceedances as ``reference.diagnostics.psis_khat_np`` does (theta in
+    units of 1 / x_q, log1p(-theta x) = log(1 - t rho) as a softplus), so tails whose
+    exceedances span more than the float range (one draw 700 nats above a tight cluster) give
+    the exact estimator, equal to NumPy's, instead of underflowed garbage. Every input dtype
+    is computed in float64 and the result rounded once to the input dtype.
+    Domain and edges as the reference: -inf is a zero weight (counts in S, never in the
+    tail); masked-out entries are not read; a tail of <= 4 draws (or every selected log_w
+    -inf) gives +inf. ``ValueError`` naming the argument and the value: no sample dim or a
+    dim of size 0 (always), a row whose mask selects nothing, a selected NaN or +inf (CPU
+    tensors only, see ``_validate._checkable``; on a device such rows come out NaN).
     """
-    if not isinstance(log_w, torch.Tensor) or not log_w.dtype.is_floating_point:
-        raise ValueError(f"log_w must be a floating tensor, got {type(log_w).__name__}")
-    if log_w.dim() == 0:
-        raise ValueError("log_w must have a sample dimension")
-    lw = log_w.movedim(dim, -1)
-    if mask is None:
-        keep = torch.ones_like(lw, dtype=torch.bool)
+    if isinstance(log_w, torch.Tensor) and log_w.dim() > 0:
+        keep = _as_mask(log_w, mask, dim)
     else:
-        keep = torch.broadcast_to(
-            torch.as_tensor(mask, device=log_w.device).to(torch.bool).movedim(dim, -1)
-            if torch.as_tensor(mask).dim() == log_w.dim()
-            else torch.as_tensor(mask, device=log_w.device).to(torch.bool),
-            lw.shape,
-        )
-    if _checkable(log_w):
-        if bool(torch.isnan(lw).any()):
-            raise ValueError("log_w contains NaN")
-        if bool((torch.isposinf(lw) & keep).any()):
-            raise ValueError("log_w contains +inf; the tail of an infinite weight is undefined")
-        if bool((keep.sum(-1) == 0).any()):
-            raise ValueError("mask selects no entries (empty sample) in some row")
-    # float64 for every input dtype (a diagnostic, not a hot path): the Zhang-Stephens fit
-    # needs the dynamic range; float32 exceedances underflow for tails wider than ~87 nats.
+        keep = torch.ones(1, dtype=torch.bool)
+    _check_sample(log_w, keep, dim)
+    lw = log_w.movedim(dim, -1)
+    # rows that raise on CPU give NaN on a device
+    bad = ((torch.isnan(lw) | torch.isposinf(lw)) & keep).any(-1, keepdim=True)
+    bad = bad | ~keep.any(-1, keepdim=True)
+    # float64 for every input dtype (a diagnostic, not a hot path)
     compute = torch.float64
     big = lw.shape[-1]
-    m_max = max(1, min(-(-big // 5), math.isqrt(9 * big - 1) + 1 if big > 0 else 1))
-    if big == 0:
-        raise ValueError("log_w has no draws")
-    x = lw.to(compute).masked_fill(~keep, -math.inf)
+    m_max = max(1, min(-(-big // 5), math.isqrt(9 * big - 1) + 1))
+    x = lw.to(compute).masked_fill(~keep | bad, -math.inf)
     desc, _ = torch.sort(x, dim=-1, descending=True)
     top = desc[..., :1]
     s = keep.sum(-1, keepdim=True)
@@ -126,45 +180,50 @@ def psis_khat(log_w: torch.Tensor, mask: torch.Tensor | None = None, dim: int = 
     cutoff = torch.where(m_tail >= s, torch.full_like(cutoff, math.inf), cutoff)
     head = desc[..., :m_max]  # the m_max largest log-weights, unshifted
     pos = torch.arange(m_max, device=lw.device)
-    valid = (pos < m_tail) & (head > cutoff) & finite_top
+    valid = (pos < m_tail) & (head > cutoff) & finite_top  # a prefix of each row
     n = valid.sum(-1, keepdim=True)
     nf = n.to(compute)
+    nfs = torch.clamp(nf, min=1)
     safe_head = torch.where(valid, head, torch.zeros_like(head))
     safe_cut = torch.where(torch.isfinite(cutoff), cutoff, torch.zeros_like(cutoff))
-    # exp(l - top) - exp(c - top) = exp(l - top) * (-expm1(c - l)); c - l from the inputs
-    # themselves is exact for nearby values, so exceedances just above the cutoff stay accurate
-    ex = torch.exp(safe_head - top0) * -torch.expm1(safe_cut - safe_head)
-    ex = torch.clamp(ex, min=torch.finfo(compute).tiny)
-    ex = torch.where(valid, ex, torch.zeros_like(ex))
+    # log(exp(l - top) * (-expm1(c - l))): c - l from the inputs is exact for nearby values,
+    # and the log never underflows (ArviZ's exp(l) - exp(c) does)
+    lx = (safe_head - top0) + torch.log(-torch.expm1(safe_cut - safe_head))
+    lx = torch.where(valid, lx, torch.full_like(lx, -math.inf))
+    lx, _ = torch.sort(lx, dim=-1, descending=True)  # rounding may swap near-equal draws
     n_safe = torch.clamp(n, min=1)
     # descending order: the ascending order statistic number q = floor(n/4 + 1/2) sits at
     # descending position n - q
     q = torch.div(n_safe + 2, 4, rounding_mode="floor")
-    xq = torch.gather(ex, -1, torch.clamp(n_safe - q, min=0, max=m_max - 1))
-    xmax = ex[..., :1]
-    xq = torch.where(xq > 0, xq, torch.ones_like(xq))
-    xmax = torch.where(xmax > 0, xmax, torch.ones_like(xmax))
+    lxq = torch.gather(lx, -1, torch.clamp(n_safe - q, min=0, max=m_max - 1))
+    lxmax = lx[..., :1]
+    ok = valid[..., :1]
+    lxq = torch.where(ok, lxq, torch.zeros_like(lxq))
+    lxmax = torch.where(ok, lxmax, torch.zeros_like(lxmax))
+    d = torch.where(valid, lx - lxq, torch.zeros_like(lx))  # log(x / x_q)
     m_grid = 30 + _isqrt(n_safe)
     g_max = 30 + math.isqrt(m_max)
     j = torch.arange(1, g_max + 1, device=lw.device, dtype=compute)
     grid_ok = j <= m_grid
     mg = m_grid.to(compute)
-    theta = 1 / xmax + (1 - torch.sqrt(mg / (j - 0.5))) / (3 * xq)  # (..., g_max)
-    prod = theta.unsqueeze(-1) * ex.unsqueeze(-2)  # (..., g_max, m_max)
-    logs = torch.where(valid.unsqueeze(-2), torch.log1p(-prod), torch.zeros_like(prod))
-    nfs = torch.clamp(nf, min=1)
+    # t = theta x_q; theta x = t rho with rho = exp(d)
+    t = torch.exp(lxq - lxmax) - (torch.sqrt(mg / (j - 0.5)) - 1) / 3  # (..., g_max)
+    logs = _log1p_neg_t_rho(t.unsqueeze(-1), d.unsqueeze(-2))  # (..., g_max, m_max)
+    logs = torch.where(valid.unsqueeze(-2), logs, torch.zeros_like(logs))
     k = logs.sum(-1) / nfs
-    mean_x = ex.sum(-1, keepdim=True) / nfs
-    ratio = torch.where(k != 0, -theta / torch.where(k != 0, k, torch.ones_like(k)), 1 / mean_x)
-    logl = nf * (torch.log(ratio) - k - 1)
+    # k = 0 only for t = 0: ArviZ's 1 / mean(x), here x_q / mean(x)
+    d_in = torch.where(valid, d, torch.full_like(d, -math.inf))
+    log_inv_mean = torch.log(nfs) - torch.logsumexp(d_in, -1, keepdim=True)
+    k_safe = torch.where(k != 0, k, torch.ones_like(k))
+    log_ratio = torch.where(k != 0, torch.log(-t / k_safe), log_inv_mean)
+    logl = nf * (log_ratio - k - 1)
     logl = torch.where(grid_ok, logl, torch.full_like(logl, -math.inf))
     w = torch.softmax(logl, dim=-1)
     w = torch.where(w >= _WEIGHT_FLOOR, w, torch.zeros_like(w))
-    post = (w * theta).sum(-1, keepdim=True) / w.sum(-1, keepdim=True)
-    kk = (
-        torch.where(valid, torch.log1p(-post * ex), torch.zeros_like(ex)).sum(-1, keepdim=True)
-        / nfs
-    )
+    post = (w * t).sum(-1, keepdim=True) / w.sum(-1, keepdim=True)
+    kk = torch.where(valid, _log1p_neg_t_rho(post, d), torch.zeros_like(d))
+    kk = kk.sum(-1, keepdim=True) / nfs
     khat = (nf * kk + 5) / (nf + 10)
     khat = torch.where(n <= 4, torch.full_like(khat, math.inf), khat)
+    khat = torch.where(bad, torch.full_like(khat, math.nan), khat)
     return khat.squeeze(-1).to(log_w.dtype)

@@ -34,14 +34,19 @@ def _seed_sigma_sq(log_w: torch.Tensor, name: str) -> torch.Tensor:
     if not isinstance(log_w, torch.Tensor):
         raise ValueError(f"{name} must be a tensor, got {type(log_w).__name__}")
     if log_w.shape[-1] < 2:
-        raise ValueError(f"{name} needs at least 2 entries along the last dim for torch.var")
+        raise ValueError(
+            f"{name} needs at least 2 entries along the last dim for torch.var, "
+            f"got {log_w.shape[-1] if log_w.dim() else 0}"
+        )
     return torch.var(log_w, dim=-1, unbiased=True)
 
 
 def compute_optimal_gamma_seed_code(log_pi, log_mu, rho_min=0.3) -> torch.Tensor:
     """Seed 001 Algorithm 8.4 as written, batched over leading dims (sample along dim -1):
     1 if Var_unbiased(log_pi - log_mu) < 1e-8 else min(1, sqrt(-log rho_min / Var)).
-    Domain: finite log_pi, log_mu (n >= 2), 0 < rho_min <= 1."""
+    Domain: finite log_pi, log_mu (n >= 2), 0 < rho_min <= 1. Edges as the reference: NaN or
+    +-inf raise ``ValueError`` naming the argument and the value (CPU tensors; on a device the
+    row comes out NaN); n < 2 always raises."""
     _check_finite_sample("log_pi", log_pi)
     _check_finite_sample("log_mu", log_mu)
     check_range("rho_min", rho_min, lo=0, hi=1, lo_open=True)
@@ -54,7 +59,9 @@ def compute_optimal_gamma_seed_code(log_pi, log_mu, rho_min=0.3) -> torch.Tensor
 def trainer_gamma_seed_code(log_w, rho_min=0.3, gamma_min=0.0, gamma_max=1.0) -> torch.Tensor:
     """Seed 001 section 12.1 ``ISReshapeTrainer.compute_optimal_gamma`` as written, batched:
     gamma_max if Var_unbiased(log_w) < 1e-8 else max(gamma_min, min(gamma_max, sqrt(-log
-    rho_min / Var))). Domain: finite log_w (n >= 2), 0 < rho_min <= 1, finite clamps."""
+    rho_min / Var))). Domain: finite log_w (n >= 2), 0 < rho_min <= 1, finite clamps.
+    Edges as the reference: NaN or +-inf in log_w raise ``ValueError`` naming log_w and the
+    value (CPU tensors; on a device the row comes out NaN); n < 2 always raises."""
     _check_finite_sample("log_w", log_w)
     check_range("rho_min", rho_min, lo=0, hi=1, lo_open=True)
     check_finite("gamma_min", gamma_min)
@@ -84,7 +91,12 @@ def gamma_reward_adjusted(sigma2, sigma_r2, tau, rho_min) -> torch.Tensor:
 
 
 def gamma_khat_bound(khat, threshold=0.7) -> torch.Tensor:
-    """Seed 001 section 11.2: threshold / khat; +inf for khat <= 0, 0 for khat = +inf."""
+    """Seed 001 section 11.2: threshold / khat; +inf for khat <= 0, 0 for khat = +inf.
+
+    Domain: khat not NaN, threshold > 0 finite (``ValueError`` naming the argument and the
+    value on CPU; on a device a NaN khat comes out NaN). ``psis_khat`` gives NaN only for the
+    invalid rows that raise on CPU (NaN / +inf log_w, nothing selected).
+    """
     check_not_nan("khat", khat)
     check_finite("threshold", threshold)
     check_range("threshold", threshold, lo=0, lo_open=True)
