@@ -323,6 +323,13 @@ def test_divergences_of_nearby_distributions_keep_relative_accuracy():
         ),
         ("renyi", *f32, 1.000001),
         ("renyi", *f32, 0.999999),
+        (  # alpha < 1/2: D = 1.3e-22, the direct form gave -3.4e-17
+            "renyi",
+            [0.0, 0.9999999999675303, 2.0000000000437965],
+            [5.000000000000192, 6.0, 7.000000000000595],
+            0.2523574162474453,
+        ),
+        ("renyi", [0.0, 1.000000000000861, 2.0], [5.000000000000499, 6.00000006, 7.0], 2.5),
     ]
     for dtype in (torch.float64, torch.float32):
         eps = torch.finfo(dtype).eps

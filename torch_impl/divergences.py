@@ -232,15 +232,18 @@ def _renyi(a, b, alpha, names) -> tuple[torch.Tensor, torch.dtype]:
     # alpha = 1 takes the KL branch below; a safe divisor keeps its gradient free of 0/0
     safe_t = torch.where(tt == 0, torch.ones_like(tt), tt)
     general = log_s / safe_t
-    # |alpha - 1| <= 1/2: the centred form of _centred (no cancellation of nearby P, Q; at
-    # most a factor 1 / alpha = 2 between its two logarithms); never negative
-    cen = _centred(a.to(compute), b.to(compute), lp)
-    ty = t * cen.y
-    big = 0.8 * math.log(torch.finfo(compute).max)
-    tsum = (cen.w * _expm1_minus(torch.clamp(ty, max=big))).sum(-1)
-    centred = torch.log1p(cen.v - cen.delta) + torch.log1p(tt * cen.delta + tsum) / safe_t
-    use = cen.ok & (tt.abs() <= 0.5) & (tt != 0)
-    general = torch.where(use, torch.clamp(centred, min=0), general)
+    # the centred form of _centred (no cancellation of nearby P, Q): for alpha >= 1/2 directly
+    # (its two logarithms have equal signs for alpha > 1 and lose at most a factor 1 / alpha <= 2
+    # for alpha < 1), for 0 < alpha < 1/2 through D_alpha(P || Q) = alpha / (1 - alpha)
+    # D_(1 - alpha)(Q || P) (again a factor <= 2); the direct formulas where it does not apply
+    a, b = a.to(compute), b.to(compute)
+    cen = _centred(a, b, lp)
+    direct, ok_direct = _renyi_centred(cen, t)
+    swapped, ok_swapped = _renyi_centred(_centred(b, a, lq), -alpha.unsqueeze(-1))
+    one_minus = torch.where(alpha < 0.5, 1 - alpha, torch.ones_like(alpha))
+    swapped = alpha / one_minus * swapped
+    general = torch.where(ok_direct & (alpha >= 0.5) & (tt != 0), direct, general)
+    general = torch.where(ok_swapped & (alpha < 0.5) & (alpha > 0), swapped, general)
     # alpha = 0: -log Q(p > 0) as a ratio of sums (exactly 0 when supp P covers supp Q)
     q = torch.exp(lq)
     seen = torch.where(pos, q, torch.zeros_like(q)).sum(-1)
@@ -248,7 +251,19 @@ def _renyi(a, b, alpha, names) -> tuple[torch.Tensor, torch.dtype]:
     out = torch.where(alpha == 0, order0, general)
     kl = torch.clamp(cen.delta + torch.log1p(cen.v - cen.delta), min=0)
     out = torch.where(alpha == 1, torch.where(cen.ok, kl, _kl(lp, lq)), out)
-    return out, out_dtype
+    return torch.clamp(out, min=0), out_dtype  # D_alpha >= 0; rounding of the direct forms
+
+
+def _renyi_centred(cen: _Centred, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """D_alpha (t = alpha - 1, with a trailing unit dim) from the centred log-ratios, >= 0, and
+    where it applies (no overflow of e^(t y))."""
+    tt = t.squeeze(-1)
+    safe_t = torch.where(tt == 0, torch.ones_like(tt), tt)
+    ty = t * cen.y
+    big = 0.8 * math.log(torch.finfo(cen.y.dtype).max)
+    tsum = (cen.w * _expm1_minus(torch.clamp(ty, max=big))).sum(-1)
+    val = torch.log1p(cen.v - cen.delta) + torch.log1p(tt * cen.delta + tsum) / safe_t
+    return torch.clamp(val, min=0), cen.ok & (ty <= big).all(-1)
 
 
 def power_moment_from_logits(logits_pi, logits_mu, gamma) -> torch.Tensor:
