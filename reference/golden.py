@@ -246,6 +246,20 @@ def evaluate(spec: GoldenSpec, inputs: dict[str, Any], dtype: str = "float64") -
         return encode_value(hi)
 
 
+def build_row(spec: GoldenSpec, note: str, fast: bool, inputs: dict[str, Any]) -> dict[str, Any]:
+    """One fixture row: the inputs as stored and the exact values at them."""
+    row: dict[str, Any] = {
+        "note": note,
+        "fast": fast,
+        "inputs": {k: encode_input(v) for k, v in inputs.items()},
+        "expected": evaluate(spec, inputs),
+    }
+    if spec.low_precision:
+        for dt in DTYPES:
+            row[f"expected_{dt}"] = evaluate(spec, inputs, dt)
+    return row
+
+
 def build_fixture(spec: GoldenSpec, fast_only: bool = False) -> dict[str, Any]:
     cases = [c for c in spec.cases() if c.fast or not fast_only]
     rows = []
@@ -253,16 +267,7 @@ def build_fixture(spec: GoldenSpec, fast_only: bool = False) -> dict[str, Any]:
         missing = set(spec.tensor_args) - set(c.inputs)
         if missing:
             raise ValueError(f"{spec.key}: case {c.note!r} lacks tensor args {sorted(missing)}")
-        row: dict[str, Any] = {
-            "note": c.note,
-            "fast": c.fast,
-            "inputs": {k: encode_input(v) for k, v in c.inputs.items()},
-            "expected": evaluate(spec, c.inputs),
-        }
-        if spec.low_precision:
-            for dt in DTYPES:
-                row[f"expected_{dt}"] = evaluate(spec, c.inputs, dt)
-        rows.append(row)
+        rows.append(build_row(spec, c.note, c.fast, c.inputs))
     doc = (spec.function.__doc__ or "").strip().splitlines()
     header = {
         "generator": spec.function.__module__,
@@ -318,6 +323,52 @@ def write_all(only: Sequence[str] | None = None, out=sys.stdout) -> int:
     return 0
 
 
+# Seeded cases draw bit-stable random numbers but pass them through NumPy's log, exp, sqrt...,
+# whose last bits differ between NumPy releases and SIMD paths (seen: 1 ulp in log_w of a
+# Student-t case, NumPy 1.24 vs 2.4). A few ops of 1/2 ulp each stay far below 16 ulps; a
+# changed generator moves inputs by far more.
+INPUT_DRIFT_ULPS = 16
+
+
+def _decoded(inputs: dict[str, Any]) -> dict[str, Any]:
+    return {k: decode_input(v) for k, v in inputs.items()}
+
+
+def _inputs_drifted(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Same case (note, keys, shapes, non-float inputs) with float inputs within the drift."""
+    if old["note"] != new["note"] or old["fast"] != new["fast"]:
+        return False
+    a, b = old["inputs"], new["inputs"]
+    if a == b or a.keys() != b.keys():
+        return False
+    flat_a, flat_b = _flatten_inputs(list(a.values())), _flatten_inputs(list(b.values()))
+    if len(flat_a) != len(flat_b):
+        return False
+    for x, y in zip(flat_a, flat_b):
+        if isinstance(x, str) and isinstance(y, str):
+            fx, fy = float(x), float(y)
+            if fx == fy or (math.isnan(fx) and math.isnan(fy)):
+                continue
+            if not (math.isfinite(fx) and math.isfinite(fy)):
+                return False
+            if abs(fx - fy) > INPUT_DRIFT_ULPS * math.ulp(max(abs(fx), abs(fy))):
+                return False
+        elif x != y:
+            return False
+    return True
+
+
+def _flatten_inputs(values: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    for v in values:
+        if isinstance(v, list):
+            out.append(("list", len(v)))
+            out.extend(_flatten_inputs(v))
+        else:
+            out.append(v)
+    return out
+
+
 def _header_sans_version(fixture: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in fixture["header"].items() if k != "mpmath_version"}
 
@@ -329,6 +380,7 @@ def check_all(
     registered = load_all_specs()
     specs = _select(registered, only)
     problems: list[str] = []
+    drifted = 0
     t0 = time.perf_counter()
     for i, spec in enumerate(specs, 1):
         if not spec.path.exists():
@@ -345,8 +397,17 @@ def check_all(
                 f"{spec.key}: {len(stored_rows)} stored cases vs {len(fresh['cases'])} generated"
             )
         for old, new in zip(stored_rows, fresh["cases"]):
-            if old != new:
-                problems.append(f"{spec.key}: case {new['note']!r} differs: {old} != {new}")
+            if old == new:
+                continue
+            if _inputs_drifted(old, new):
+                # the case generator's inputs moved by rounding only: judge the stored values
+                # at the stored inputs, exactly
+                again = build_row(spec, old["note"], old["fast"], _decoded(old["inputs"]))
+                if again == old:
+                    drifted += 1
+                    continue
+                new = again
+            problems.append(f"{spec.key}: case {new['note']!r} differs: {old} != {new}")
         print(f"[{i}/{len(specs)}] {spec.key}: checked", file=out, flush=True)
     for path in sorted(GOLDEN_DIR.glob("*/*.json")):
         key = f"{path.parent.name}.{path.stem}"
@@ -354,7 +415,13 @@ def check_all(
             problems.append(f"{key}: fixture file has no registered spec (stale)")
     print(
         f"checked {len(specs)} fixture files in {time.perf_counter() - t0:.1f} s: "
-        f"{len(problems)} difference(s)",
+        f"{len(problems)} difference(s)"
+        + (
+            f" ({drifted} case(s) whose generated inputs moved by at most "
+            f"{INPUT_DRIFT_ULPS} ulps were checked at their stored inputs)"
+            if drifted
+            else ""
+        ),
         file=out,
     )
     return problems

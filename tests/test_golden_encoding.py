@@ -35,3 +35,51 @@ def test_huge_exponents_do_not_expand():
         tiny = mpmath.exp(-mpmath.mpf(10) ** 10)  # binary exponent ~ -1.4e10
         assert encode_value(tiny) == mpmath.nstr(tiny, 36, min_fixed=1, max_fixed=0)
     assert encode_value(0.0) == "0.0" and encode_value(float("-inf")) == "-inf"
+
+
+def _fixture_with_drift(golden, spec, ulps):
+    """The real fixture of ``spec`` with the first case's first float input moved by ``ulps``
+    and its values recomputed there (a fixture written under another NumPy)."""
+    import math
+
+    fixture = golden.build_fixture(spec, fast_only=True)
+    row = fixture["cases"][0]
+    name = spec.tensor_args[0]
+    value = row["inputs"][name]
+    x = float(value if isinstance(value, str) else value[0])
+    moved = repr(x + ulps * math.ulp(x))
+    inputs = dict(row["inputs"])
+    inputs[name] = moved if isinstance(value, str) else [moved, *value[1:]]
+    fixture["cases"][0] = golden.build_row(spec, row["note"], row["fast"], golden._decoded(inputs))
+    return fixture
+
+
+def test_fixture_check_judges_drifted_inputs_at_the_stored_inputs(tmp_path, monkeypatch):
+    import io
+
+    from isreshape.reference import golden
+
+    spec = golden.load_all_specs()["weights.power_weight"]
+    monkeypatch.setattr(golden, "GOLDEN_DIR", tmp_path)
+    spec.path.parent.mkdir(parents=True)
+
+    def check(fixture):
+        spec.path.write_text(golden.dumps(fixture))
+        out = io.StringIO()
+        return golden.check_all(only=[spec.key], out=out), out.getvalue()
+
+    problems, text = check(golden.build_fixture(spec, fast_only=True))
+    assert problems == [] and "moved" not in text
+
+    drifted = _fixture_with_drift(golden, spec, 3)
+    problems, text = check(drifted)
+    assert problems == [] and "1 case(s) whose generated inputs moved" in text
+
+    # a wrong stored value at the drifted input is still a difference
+    drifted["cases"][0]["expected"] = golden.encode_value(float(drifted["cases"][0]["expected"]) * 1.5 + 1)
+    problems, _ = check(drifted)
+    assert len(problems) == 1 and "differs" in problems[0]
+
+    # a move beyond the rounding drift is a changed generator, not drift
+    problems, _ = check(_fixture_with_drift(golden, spec, 10**6))
+    assert len(problems) == 1 and "differs" in problems[0]
