@@ -32,16 +32,6 @@ OVERRIDES: dict[str, dict[str, tuple[float, str]]] = {
             "'tau=10 log_w=2' has x = 64; measured 24 eps (f64), 25 eps (f32)",
         ),
     },
-    "sampling.alpha_entropy_approx": {
-        "float32": (
-            45,
-            "entropy of a nearly one-hot row sums p log p with log p ~ -1e-3 computed with absolute error eps |logits|: relative error eps |logits| / H; measured 36 eps (f32) / 155 eps (f64) at H(pi_theta) = 0.013 ('peaked theta')",
-        ),
-        "float64": (
-            200,
-            "entropy of a nearly one-hot row sums p log p with log p ~ -1e-3 computed with absolute error eps |logits|: relative error eps |logits| / H; measured 36 eps (f32) / 155 eps (f64) at H(pi_theta) = 0.013 ('peaked theta')",
-        ),
-    },
     "sampling.alpha_ess_balance": {
         "float32": (
             75,

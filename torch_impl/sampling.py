@@ -19,6 +19,7 @@ import math
 
 import torch
 
+from isreshape.torch_impl._twofold import exp2w, two_sum
 from isreshape.torch_impl._validate import LOW_PRECISION, _checkable
 from isreshape.torch_impl.divergences import kl_divergence  # noqa: F401  (one KL: re-exported here)
 
@@ -141,12 +142,52 @@ def _kl(lp: torch.Tensor, lq: torch.Tensor) -> torch.Tensor:
 # ------------------------------------------------------------------------ distributions
 
 
+def _entropy_scaled(z: torch.Tensor):
+    """H(softmax(z)) = e^(m_hi + m_lo) h, without cancellation and without underflow of h.
+
+    With r the first argmax of z, u = z - z[r] on the other finite entries (exact as
+    u_hi + u_lo, two_sum), T = sum e^u: H = log1p(T) + sum e^u (-u) / (1 + T), two sums of
+    nonnegative terms (no log-softmax, whose peak entry log p_r = -log1p(T) would be formed as
+    a difference of O(|z|) numbers). m = max u (the second-largest logit minus the largest);
+    h = T' log1p(T) / T + sum t (-u) / (1 + T) with t = e^(u - m), T' = sum t >= 1, is of
+    order 1 to V |u| even where H underflows. Returns (m_hi, m_lo, h, one_hot); one-hot rows
+    (a single finite entry) give h = 0 and m = 0."""
+    fin = torch.isfinite(z)
+    top = z.amax(-1, keepdim=True)
+    r = z.argmax(-1, keepdim=True)
+    pos = torch.arange(z.shape[-1], device=z.device)
+    off = fin & (pos != r)
+    zero = torch.zeros_like(z)
+    u_hi, u_lo = two_sum(torch.where(off, z, top), -top)
+    u_hi = torch.where(off, u_hi, -math.inf)
+    j = u_hi.argmax(-1, keepdim=True)
+    one_hot = ~off.any(-1, keepdim=True)
+    m_hi = torch.where(one_hot, 0.0, u_hi.gather(-1, j))
+    m_lo = torch.where(one_hot, 0.0, u_lo.gather(-1, j))
+    v_hi, v_err = two_sum(torch.where(off, u_hi, m_hi), -m_hi)
+    t = torch.where(off, exp2w(v_hi, v_err + (u_lo - m_lo)), zero)
+    big_t1 = t.sum(-1, keepdim=True)  # T' = T e^-m, >= 1 (0 for one-hot rows)
+    big_t = big_t1 * exp2w(m_hi, m_lo)
+    small = big_t < torch.finfo(z.dtype).eps ** 2  # log1p(T) / T = 1 - T / 2 + ... rounds to 1
+    ratio = torch.where(small, 1.0, torch.log1p(big_t) / torch.where(small, 1.0, big_t))
+    lin = (t * torch.where(off, -(u_hi + u_lo), zero)).sum(-1, keepdim=True)
+    h = big_t1 * ratio + lin / (1 + big_t)
+    return m_hi.squeeze(-1), m_lo.squeeze(-1), h.squeeze(-1), one_hot.squeeze(-1)
+
+
 def entropy(logits: torch.Tensor) -> torch.Tensor:
-    """H(pi) = -sum pi log pi of softmax(logits) over the last dim (one-hot rows give 0)."""
+    """H(pi) = -sum pi log pi of softmax(logits) over the last dim (one-hot rows give 0).
+
+    Computed as log1p(T) + sum_{y != r} e^u (-u) / (1 + T), u = logits - max, T = sum e^u
+    (two sums of nonnegative terms; see :func:`_entropy_scaled`)."""
     _check_logits("logits", logits)
     compute, out = _compute_dtype(logits)
-    lp = torch.log_softmax(logits.to(compute), -1)
-    return (-_xlogy_sum(lp, lp)).to(out)
+    return _entropy(logits.to(compute)).to(out)
+
+
+def _entropy(z: torch.Tensor) -> torch.Tensor:
+    m_hi, m_lo, h, _ = _entropy_scaled(z)
+    return exp2w(m_hi, m_lo) * h
 
 
 def geometric_log_probs(logits_theta, logits_target, alpha) -> torch.Tensor:
@@ -822,12 +863,25 @@ def optimal_distribution(logits_theta, logits_target, alpha=None, **solver) -> t
 
 
 def alpha_entropy_approx(logits_theta, logits_target) -> torch.Tensor:
-    """H(pi_theta) / (H(pi_theta) + H(pi_t)) (7.7); 1/2 when both entropies are 0."""
+    """H(pi_theta) / (H(pi_theta) + H(pi_t)) (7.7); 1/2 when both rows are one-hot (a single
+    finite logit each), 0 / 1 when only pi_theta / only pi_t is one-hot.
+
+    One-hot is decided by the distribution, not by an entropy that underflows: with
+    H = e^m h (:func:`_entropy_scaled`) the ratio is h1 / (h1 + h2 e^(m2 - m1)) (or its
+    mirror), m2 - m1 carried in two words, so rows whose entropies are below the float range
+    keep their ratio."""
     x, y, out = _prep(logits_theta, logits_target)
-    lx, ly = torch.log_softmax(x, -1), torch.log_softmax(y, -1)
-    h1, h2 = -_xlogy_sum(lx, lx), -_xlogy_sum(ly, ly)
-    tot = h1 + h2
-    return torch.where(tot == 0, 0.5, h1 / torch.where(tot == 0, 1.0, tot)).to(out)
+    m1, l1, h1, oh1 = _entropy_scaled(x)
+    m2, l2, h2, oh2 = _entropy_scaled(y)
+    d_hi, d_err = two_sum(m2, -m1)  # m2 - m1 = d_hi + d_lo
+    d_lo = d_err + (l2 - l1)
+    first = d_hi <= 0  # H2 / H1 = (h2 / h1) e^(m2 - m1): scale the smaller one down
+    e = exp2w(torch.where(first, d_hi, -d_hi), torch.where(first, d_lo, -d_lo))
+    a1 = torch.where(first, h1, h1 * e)
+    a2 = torch.where(first, h2 * e, h2)
+    res = a1 / (a1 + a2)
+    res = torch.where(oh1, 0.0, torch.where(oh2, 1.0, res))
+    return torch.where(oh1 & oh2, 0.5, res).to(out)
 
 
 def alpha_ess_balance(logits_theta, logits_target, iters: int | None = None) -> torch.Tensor:
@@ -928,7 +982,8 @@ def diagnostics(logits_theta, logits_target, alpha=None, **solver) -> dict[str, 
     if alpha is None:
         alpha = optimal_alpha(x, y, **solver)
     alpha = torch.as_tensor(alpha, dtype=x.dtype, device=x.device).expand(x.shape[:-1])
-    lq = torch.log_softmax(_restricted_raw(x, y, alpha), -1)
+    zq = _restricted_raw(x, y, alpha)
+    lq = torch.log_softmax(zq, -1)
     lx, ly = torch.log_softmax(x, -1), torch.log_softmax(y, -1)
     ka, kb = _kl(lq, lx), _kl(lq, ly)
     tot = ka + kb
@@ -952,9 +1007,9 @@ def diagnostics(logits_theta, logits_target, alpha=None, **solver) -> dict[str, 
         "ess_theta": ess_t,
         "ess_t": ess_g,
         "ess_ratio": torch.exp(lg_ - lt_),  # log domain: no 0/0 when both ESS underflow
-        "entropy_theta": -_xlogy_sum(lx, lx),
-        "entropy_t": -_xlogy_sum(ly, ly),
-        "entropy_q": -_xlogy_sum(lq, lq),
+        "entropy_theta": _entropy(x),
+        "entropy_t": _entropy(y),
+        "entropy_q": _entropy(zq),
     }
     return {k: v.to(out) for k, v in res.items()}
 
