@@ -168,13 +168,6 @@ OVERRIDES: dict[str, dict[str, tuple[float, str]]] = {
             "(|z| up to ~740); measured 56 eps at log_w = 6",
         ),
     },
-    "peers.gspo": {
-        "float64": (
-            64,
-            "exp(x) turns the rounding of the mean log-ratio x into |x| eps, |x| up to 234; "
-            "measured 43 eps",
-        ),
-    },
     "variational.gamma_approx_section_6_1": {
         "float64": (
             24,
@@ -188,13 +181,6 @@ OVERRIDES: dict[str, dict[str, tuple[float, str]]] = {
             24,
             "-log(2 lambda |A|) and log(1 + w^s) are both ~700 and cancel to ~8 at log_w = -700, "
             "A = -1e-300; measured 21.3 eps",
-        ),
-    },
-    "peers.gspo_sequence_ratio": {
-        "float64": (
-            64,
-            "exp(x) turns the rounding of the mean log-ratio x into |x| eps, |x| up to 234; "
-            "measured 43 eps",
         ),
     },
 }

@@ -30,6 +30,7 @@ from typing import Any
 import torch
 
 from isreshape.torch_impl._ties import clip_closed
+from isreshape.torch_impl._twofold import exp2w, two_prod, two_sum
 from isreshape.torch_impl._validate import (
     _checkable,
     check,
@@ -265,8 +266,32 @@ def gspo_sequence_ratio(log_w: Tensor, mask: Any = None) -> Tensor:
     (lw,), out_dtype = promote(log_w)
     m = _mask(mask, lw)
     lw_sel = torch.where(m, lw, torch.zeros((), dtype=lw.dtype, device=lw.device))
-    n = m.sum(-1).clamp(min=1).to(lw.dtype)
-    return torch.exp(lw_sel.sum(-1) / n).to(out_dtype)
+    return _exp_mean(lw_sel, m).squeeze(-1).to(out_dtype)
+
+
+def _exp_mean(lw_sel: Tensor, m: Tensor) -> Tensor:
+    """exp(masked mean of log_w) over the last dim (kept), the mean in two words.
+
+    exp turns an absolute error of its argument into a relative one: a rounded sum / n (error
+    ~eps sum |log_w| / n, e.g. log_w = [700, -700, x]) would cost that many eps. The sum is
+    a two_sum pairwise tree (value + accumulated rounding errors, relative error ~eps^2) and
+    the division by n is corrected with two_prod, so exp(hi + lo) = exp(hi) (1 + lo) is within
+    a few eps of the exact value."""
+    x = torch.where(m, lw_sel, torch.zeros_like(lw_sel))
+    n = m.sum(-1, keepdim=True).clamp(min=1).to(x.dtype)
+    err = torch.zeros_like(x)
+    while x.shape[-1] > 1:
+        if x.shape[-1] % 2:
+            pad = torch.zeros_like(x[..., :1])
+            x, err = torch.cat([x, pad], -1), torch.cat([err, pad], -1)
+        x, e = two_sum(x[..., 0::2], x[..., 1::2])
+        err = err[..., 0::2] + err[..., 1::2] + e
+    total, err = x, err
+    hi = total / n
+    ok = torch.isfinite(hi)
+    p, pe = two_prod(torch.where(ok, hi, torch.zeros_like(hi)), n)
+    lo = torch.where(ok, ((total - p) - pe + err) / n, torch.zeros_like(hi))
+    return torch.where(ok, exp2w(torch.where(ok, hi, 0.0), lo), torch.exp(hi))
 
 
 def gspo(
@@ -284,9 +309,7 @@ def gspo(
     lw_sel, a, m, (lo, hi), out_dtype = _seq_prepare(
         log_w, A, mask, clip_ratio_low, clip_ratio_high
     )
-    n = m.sum(-1, keepdim=True).clamp(min=1).to(lw_sel.dtype)
-    s = torch.exp(lw_sel.sum(-1, keepdim=True) / n)
-    s = torch.broadcast_to(s, m.shape)
+    s = torch.broadcast_to(_exp_mean(lw_sel, m), m.shape)
     keep = m & _ppo_keep(s, a, 1 - lo, 1 + hi)
     return torch.where(keep, _times(s, a), torch.zeros_like(s)).to(out_dtype)
 
