@@ -45,6 +45,7 @@ from __future__ import annotations
 import torch
 
 from isreshape.torch_impl._ties import cap_below
+from isreshape.torch_impl._twofold import sigmoid2, two_prod
 from isreshape.torch_impl._validate import check_finite, check_not_nan, check_range, promote
 
 _FAR_MARGIN = 800.0
@@ -214,7 +215,18 @@ def p_wrong(log_w, A, tau_c) -> torch.Tensor:
     check_finite("A", A)
     _check_positive("tau_c", tau_c)
     (log_w, A, tau_c), out_dtype = promote(log_w, A, tau_c)
-    return torch.sigmoid(-_correctness(log_w, A) / tau_c).to(out_dtype)
+    # sigmoid(-z) ~ e^-z turns the rounding of z = A log w / tau_c into |z| eps: z in two words
+    # (two_prod for A log w, the division's remainder from two_prod), then sigma(hi + lo)
+    log_w, A, tau_c = torch.broadcast_tensors(log_w, A, tau_c)
+    c = _correctness(log_w, A)
+    p, pe = two_prod(A, log_w)
+    pe = torch.where(A == 0, torch.zeros_like(pe), pe)
+    hi = c / tau_c
+    ok = torch.isfinite(hi)
+    hi0 = torch.where(ok, hi, torch.zeros_like(hi))
+    q, qe = two_prod(hi0, tau_c)
+    lo = torch.where(ok, ((torch.where(ok, c, 0.0) - q) - qe + pe) / tau_c, torch.zeros_like(hi))
+    return torch.where(ok, sigmoid2(-hi0, -lo), torch.sigmoid(-hi)).to(out_dtype)
 
 
 def gamma_adaptive(log_w, A, gamma_base, gamma_max, tau_c) -> torch.Tensor:
