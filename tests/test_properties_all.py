@@ -306,9 +306,6 @@ KNOWN_NEAR_FIXTURE = {
     "4.857204450943139]: got 9.71445146547012e-17, want 0.0 (exact, also at 50 digits)",
     "trust_region.phi_gamma": "log_w=6.499996812908047, A=2.500000949113324, gamma=1, tau=1: got "
     "2.4591619192252093e-285, want 2.4591619192250894e-285 (219 eps f64, table 160)",
-    "weights.sft_gradient_weight_seed_code": "log_w=-19.999999999999602, gamma=0.4999970241412912,"
-    " use_michaelis_menten=True, mm_tau=1009365.4705921211, log_mu=-0.10008666414337858: got "
-    "-3.936825181963647e-08, want -3.93682518196362e-08 (31 eps f64, table 16)",
 }
 
 
