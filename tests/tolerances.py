@@ -42,46 +42,6 @@ OVERRIDES: dict[str, dict[str, tuple[float, str]]] = {
             "bisection root of B(alpha), a difference of two log-sums that is flat for nearly identical distributions (B' ~ 1e-2): error eps / |B'|; measured 58 eps (f32), 92 eps (f64)",
         ),
     },
-    "sampling.delta_alpha": {
-        "float32": (
-            175,
-            "sum p (log p - log q) of nearby distributions cancels: relative error ~ eps max|log p| / KL; the fixture 'seeded Gaussian V=2 #1' has KL(pi_theta||pi_t) = 8e-3 and KL(q_0.3||pi_t) = 6.7e-4; measured 137 eps",
-        ),
-        "float64": (
-            170,
-            "sum p (log p - log q) of nearby distributions cancels: relative error ~ eps max|log p| / KL; the fixture 'seeded Gaussian V=2 #1' has KL(pi_theta||pi_t) = 8e-3 and KL(q_0.3||pi_t) = 6.7e-4; measured 135 eps",
-        ),
-    },
-    "sampling.kl_q_target": {
-        "float32": (
-            500,
-            "sum p (log p - log q) of nearby distributions cancels: relative error ~ eps max|log p| / KL; the fixture 'seeded Gaussian V=2 #1' has KL(pi_theta||pi_t) = 8e-3 and KL(q_0.3||pi_t) = 6.7e-4; measured 403 eps at KL = 6.7e-4",
-        ),
-        "float64": (
-            85,
-            "sum p (log p - log q) of nearby distributions cancels: relative error ~ eps max|log p| / KL; the fixture 'seeded Gaussian V=2 #1' has KL(pi_theta||pi_t) = 8e-3 and KL(q_0.3||pi_t) = 6.7e-4; measured 67 eps",
-        ),
-    },
-    "sampling.kl_q_theta": {
-        "float32": (
-            70,
-            "sum p (log p - log q) of nearby distributions cancels: relative error ~ eps max|log p| / KL; the fixture 'seeded Gaussian V=2 #1' has KL(pi_theta||pi_t) = 8e-3 and KL(q_0.3||pi_t) = 6.7e-4; measured 53 eps",
-        ),
-        "float64": (
-            140,
-            "sum p (log p - log q) of nearby distributions cancels: relative error ~ eps max|log p| / KL; the fixture 'seeded Gaussian V=2 #1' has KL(pi_theta||pi_t) = 8e-3 and KL(q_0.3||pi_t) = 6.7e-4; measured 111 eps",
-        ),
-    },
-    "sampling.kl_symmetry_error": {
-        "float32": (
-            200,
-            "ratio of KL differences: sum p (log p - log q) of nearby distributions cancels: relative error ~ eps max|log p| / KL; the fixture 'seeded Gaussian V=2 #1' has KL(pi_theta||pi_t) = 8e-3 and KL(q_0.3||pi_t) = 6.7e-4; measured 157 eps",
-        ),
-        "float64": (
-            100,
-            "ratio of KL differences: sum p (log p - log q) of nearby distributions cancels: relative error ~ eps max|log p| / KL; the fixture 'seeded Gaussian V=2 #1' has KL(pi_theta||pi_t) = 8e-3 and KL(q_0.3||pi_t) = 6.7e-4; measured 79 eps",
-        ),
-    },
     "sampling.log_partition": {
         "float32": (
             60,

@@ -230,36 +230,122 @@ def _family_terms(logits_theta, logits_target, alpha):
     a = _alpha_col(alpha, x)
     _check_interior_common(x, y, a)
     lq = torch.log_softmax(_family_raw(x, y, a), -1)
-    return lq, torch.log_softmax(x, -1), torch.log_softmax(y, -1), out
+    return lq, torch.log_softmax(x, -1), torch.log_softmax(y, -1), out, (x, y, a)
+
+
+# G(z) = e^z - 1 - z = z^2 sum_k z^k / (k + 2)!, k <= 17 for |z| <= 1
+_G_COEFFS = [1 / math.factorial(k + 2) for k in range(18)]
+
+
+def _g(z: torch.Tensor) -> torch.Tensor:
+    """G(z) = e^z - 1 - z >= 0 without cancellation (series for |z| <= 1)."""
+    small = z.abs() <= 1
+    zs = torch.where(small, z, torch.zeros_like(z))
+    acc = torch.full_like(z, _G_COEFFS[-1])
+    for coeff in reversed(_G_COEFFS[:-1]):
+        acc = acc * zs + coeff
+    zl = torch.where(small, torch.ones_like(z), z)
+    return torch.where(small, zs * zs * acc, torch.expm1(zl) - zl)
+
+
+def _family_kls(x, y, a):
+    """(KL(q_a || pi_theta), KL(q_a || pi_t), ok) without a difference of log-normalisers.
+
+    For rows with equal supports. Base b = pi_theta if a >= 1/2 else pi_t (o the other, s the
+    exponent of o: q = b^(1-s) o^s / Z, s <= 1/2). On the support, l_o - l_b = g - K(1) with
+    g = z_o - z_b (raw logits, exact in two words), centred: y = g - sum_b b g (so E_b y = delta
+    is at rounding level), K(t) = log E_b e^(t y) = log1p(t delta + E_b G(t y)). Then
+    log(q / b) = s y - K(s) =: zb and log(q / o) = zb - y + K(1) =: zo, and since q, b, o all
+    sum to 1 on the support, KL(q || b) = E_q[G(-zb)] and KL(q || o) = E_q[G(-zo)]: sums of
+    nonnegative terms. ok marks the rows used (equal supports, max |y| <= log(max float) / 2);
+    the callers keep the direct log-softmax formulas on the others. Unequal supports (for
+    0 < a < 1, where q lives on the common support S): the same on S with b, o renormalised to
+    S, plus -log b(S) >= 0 and -log o(S) >= 0 (log1p of the off-S mass ratios)."""
+    first = a >= 0.5
+    u = torch.where(first, x, y)  # base logits
+    v = torch.where(first, y, x)
+    s = torch.where(first, 1 - a, a)
+    fu, fv = torch.isfinite(u), torch.isfinite(v)
+    fin = fu & fv  # the common support S
+    interior = (a > 0) & (a < 1)
+    ok = fin.any(-1, keepdim=True) & ((fu == fv).all(-1, keepdim=True) | interior)
+    fin_ok = fin & ok
+    zero = torch.zeros_like(u)
+    lim = 0.5 * math.log(torch.finfo(u.dtype).max)
+
+    def log_mass_off(z, fz):  # -log pi(S) = log1p(mass off S / mass on S) >= 0
+        top = torch.where(fin_ok, z, NEG_INF).amax(-1, keepdim=True)
+        top = torch.where(torch.isfinite(top), top, zero[..., :1])
+        dz = torch.where(fz, z - top, NEG_INF)
+        on = torch.where(fin_ok, torch.exp(dz), zero).sum(-1, keepdim=True)
+        off_d = torch.where(fz & ~fin, dz, NEG_INF)
+        off = torch.exp(off_d.clamp(max=lim)).sum(-1, keepdim=True)
+        return torch.log1p(off / torch.where(on > 0, on, 1.0)), off_d.amax(-1, keepdim=True)
+
+    l_b, top_b = log_mass_off(u, fu)
+    l_o, top_o = log_mass_off(v, fv)
+    ok = ok & (top_b <= lim) & (top_o <= lim)
+    fin_ok = fin & ok
+    uu = torch.where(fin_ok, u, zero)
+    g_hi, g_lo = two_sum(torch.where(fin_ok, v, zero), -uu)
+    pb = torch.softmax(torch.where(fin_ok, u, NEG_INF), -1)
+    pb = torch.where(fin_ok, pb, zero)
+    c = (pb * g_hi).sum(-1, keepdim=True)
+    yy = torch.where(fin_ok, (g_hi - c) + g_lo, zero)
+    yy = torch.where(fin_ok, yy - (pb * yy).sum(-1, keepdim=True), zero)  # re-centred
+    delta = (pb * yy).sum(-1, keepdim=True)
+    # e^(t y) must stay finite: wider rows keep the direct formulas
+    ok = ok & (yy.abs().amax(-1, keepdim=True) <= 0.5 * math.log(torch.finfo(u.dtype).max))
+    yy = torch.where(ok, yy, zero)
+
+    def big_k(t):
+        return torch.log1p(t * delta + (pb * _g(t * yy)).sum(-1, keepdim=True))
+
+    ks, k1 = big_k(s), big_k(torch.ones_like(s))
+    zb = s * yy - ks
+    q = torch.where(fin_ok, pb * torch.exp(zb), zero)
+    zo = zb - yy + k1
+    kl_b = (q * torch.where(fin_ok, _g(-zb), zero)).sum(-1) + l_b.squeeze(-1)
+    kl_o = (q * torch.where(fin_ok, _g(-zo), zero)).sum(-1) + l_o.squeeze(-1)
+    f = first.squeeze(-1) if first.dim() > 0 else first
+    kl_theta = torch.where(f, kl_b, kl_o)
+    kl_t = torch.where(f, kl_o, kl_b)
+    return kl_theta, kl_t, ok.squeeze(-1)
 
 
 def delta_alpha(logits_theta, logits_target, alpha) -> torch.Tensor:
     """Delta(alpha) = E_{q_alpha}[log pi_t - log pi_theta] (6.4); +-inf at an endpoint whose
     support is larger than the other distribution's."""
-    lq, lx, ly, out = _family_terms(logits_theta, logits_target, alpha)
+    lq, lx, ly, out, xya = _family_terms(logits_theta, logits_target, alpha)
     fq, fx, fy = torch.isfinite(lq), torch.isfinite(lx), torch.isfinite(ly)
     term = torch.exp(lq) * torch.where(fx & fy, ly - lx, 0.0)
     term = torch.where(fq & ~fx, math.inf, torch.where(fq & ~fy, -math.inf, term))
-    return torch.where(fq, term, 0.0).sum(-1).to(out)
+    direct = torch.where(fq, term, 0.0).sum(-1)
+    ka, kb, ok = _family_kls(*xya)  # equal supports: D(q||pi_theta) - D(q||pi_t), no cancellation
+    return torch.where(ok, ka - kb, direct).to(out)
 
 
 def kl_q_theta(logits_theta, logits_target, alpha) -> torch.Tensor:
     """D(q_alpha || pi_theta) (decreasing in alpha, 0 at alpha = 1)."""
-    lq, lx, _, out = _family_terms(logits_theta, logits_target, alpha)
-    return _kl(lq, lx).to(out)
+    lq, lx, _, out, xya = _family_terms(logits_theta, logits_target, alpha)
+    ka, _, ok = _family_kls(*xya)
+    return torch.where(ok, ka, _kl(lq, lx)).to(out)
 
 
 def kl_q_target(logits_theta, logits_target, alpha) -> torch.Tensor:
     """D(q_alpha || pi_t) (increasing in alpha, 0 at alpha = 0)."""
-    lq, _, ly, out = _family_terms(logits_theta, logits_target, alpha)
-    return _kl(lq, ly).to(out)
+    lq, _, ly, out, xya = _family_terms(logits_theta, logits_target, alpha)
+    _, kb, ok = _family_kls(*xya)
+    return torch.where(ok, kb, _kl(lq, ly)).to(out)
 
 
 def kl_symmetry_error(logits_theta, logits_target, alpha) -> torch.Tensor:
     """|D(q||pi_theta) - D(q||pi_t)| / (D(q||pi_theta) + D(q||pi_t)) (7.4, no eps); 0 for
     identical distributions; ValueError (CPU) / NaN where a KL is infinite."""
-    lq, lx, ly, out = _family_terms(logits_theta, logits_target, alpha)
-    ka, kb = _kl(lq, lx), _kl(lq, ly)
+    lq, lx, ly, out, xya = _family_terms(logits_theta, logits_target, alpha)
+    ka_c, kb_c, ok = _family_kls(*xya)
+    ka = torch.where(ok, ka_c, _kl(lq, lx))
+    kb = torch.where(ok, kb_c, _kl(lq, ly))
     if _checkable(lq) and bool((torch.isinf(ka) | torch.isinf(kb)).any()):
         raise ValueError("a KL of q_alpha is infinite (support mismatch at an endpoint)")
     tot = ka + kb
