@@ -42,16 +42,6 @@ OVERRIDES: dict[str, dict[str, tuple[float, str]]] = {
             "bisection root of B(alpha), a difference of two log-sums that is flat for nearly identical distributions (B' ~ 1e-2): error eps / |B'|; measured 58 eps (f32), 92 eps (f64)",
         ),
     },
-    "sampling.log_partition": {
-        "float32": (
-            60,
-            "log Z ~ -1.7e-3 is a small difference of O(1) log-normalisers (absolute error ~ eps): measured 48 eps",
-        ),
-        "float64": (
-            105,
-            "log Z ~ -1.7e-3 is a small difference of O(1) log-normalisers (absolute error ~ eps): measured 84 eps",
-        ),
-    },
     "sampling.solve_kl_symmetry_seed_code": {
         "float32": (
             80,

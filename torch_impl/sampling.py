@@ -221,7 +221,11 @@ def log_partition(logits_theta, logits_target, alpha) -> torch.Tensor:
     # (endpoints, identical and one-hot rows): the same operations on the same numbers cancel
     cx, cy = torch.logsumexp(lx, -1), torch.logsumexp(ly, -1)
     a0 = a.squeeze(-1) if a.dim() > 0 else a
-    return ((torch.logsumexp(_family_raw(lx, ly, a), -1) - cy) - a0 * (cx - cy)).to(out)
+    direct = (torch.logsumexp(_family_raw(lx, ly, a), -1) - cy) - a0 * (cx - cy)
+    # rows where the family's KLs are computed without cancellation: log Z from them (a sum of
+    # two nonpositive terms; the direct form is a difference of O(|log p|) log-normalisers)
+    _, _, ok, log_z = _family_kls(x, y, a)
+    return torch.where(ok, log_z, direct).to(out)
 
 
 def _family_terms(logits_theta, logits_target, alpha):
@@ -310,7 +314,10 @@ def _family_kls(x, y, a):
     f = first.squeeze(-1) if first.dim() > 0 else first
     kl_theta = torch.where(f, kl_b, kl_o)
     kl_t = torch.where(f, kl_o, kl_b)
-    return kl_theta, kl_t, ok.squeeze(-1)
+    s0 = s.squeeze(-1) if s.dim() > 0 else s
+    # log Z = -((1 - s) KL(q||b) + s KL(q||o)) (log q = (1 - s) log b + s log o - log Z on S)
+    log_z = -((1 - s0) * kl_b + s0 * kl_o)
+    return kl_theta, kl_t, ok.squeeze(-1), log_z
 
 
 def delta_alpha(logits_theta, logits_target, alpha) -> torch.Tensor:
@@ -321,21 +328,21 @@ def delta_alpha(logits_theta, logits_target, alpha) -> torch.Tensor:
     term = torch.exp(lq) * torch.where(fx & fy, ly - lx, 0.0)
     term = torch.where(fq & ~fx, math.inf, torch.where(fq & ~fy, -math.inf, term))
     direct = torch.where(fq, term, 0.0).sum(-1)
-    ka, kb, ok = _family_kls(*xya)  # equal supports: D(q||pi_theta) - D(q||pi_t), no cancellation
+    ka, kb, ok, _ = _family_kls(*xya)  # equal supports: D(q||pi_theta) - D(q||pi_t), no cancellation
     return torch.where(ok, ka - kb, direct).to(out)
 
 
 def kl_q_theta(logits_theta, logits_target, alpha) -> torch.Tensor:
     """D(q_alpha || pi_theta) (decreasing in alpha, 0 at alpha = 1)."""
     lq, lx, _, out, xya = _family_terms(logits_theta, logits_target, alpha)
-    ka, _, ok = _family_kls(*xya)
+    ka, _, ok, _ = _family_kls(*xya)
     return torch.where(ok, ka, _kl(lq, lx)).to(out)
 
 
 def kl_q_target(logits_theta, logits_target, alpha) -> torch.Tensor:
     """D(q_alpha || pi_t) (increasing in alpha, 0 at alpha = 0)."""
     lq, _, ly, out, xya = _family_terms(logits_theta, logits_target, alpha)
-    _, kb, ok = _family_kls(*xya)
+    _, kb, ok, _ = _family_kls(*xya)
     return torch.where(ok, kb, _kl(lq, ly)).to(out)
 
 
@@ -343,7 +350,7 @@ def kl_symmetry_error(logits_theta, logits_target, alpha) -> torch.Tensor:
     """|D(q||pi_theta) - D(q||pi_t)| / (D(q||pi_theta) + D(q||pi_t)) (7.4, no eps); 0 for
     identical distributions; ValueError (CPU) / NaN where a KL is infinite."""
     lq, lx, ly, out, xya = _family_terms(logits_theta, logits_target, alpha)
-    ka_c, kb_c, ok = _family_kls(*xya)
+    ka_c, kb_c, ok, _ = _family_kls(*xya)
     ka = torch.where(ok, ka_c, _kl(lq, lx))
     kb = torch.where(ok, kb_c, _kl(lq, ly))
     if _checkable(lq) and bool((torch.isinf(ka) | torch.isinf(kb)).any()):
