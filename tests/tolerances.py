@@ -134,6 +134,26 @@ OVERRIDES: dict[str, dict[str, tuple[float, str]]] = {
 }
 
 
+# key "module.function" -> dtype -> (atol in absolute units, reason): for values that are exactly 0
+# in exact arithmetic where the computed one is a rounding-level remainder
+_R2 = 4 * (1.1 * 4.856328670002229) ** 2  # 4 R^2, R = max |logit| of the fixture cases + 10 %
+_PARETO_ATOL_REASON = (
+    "the margin is exactly 0 for q on the family (every V = 2 q between pi_theta and pi_t); "
+    "inside it is computed as D(q || q_a) at the bisection's a, which is stationary at a*: "
+    "D = (a - a*)^2 Var_q(d) / 2 + the second-order effect of rounding the family's logits "
+    "(eps |z| / 2 each) <= eps^2 (4 R^2) / 2 + eps^2 R^2 / 4 with |a - a*| <= eps, "
+    "Var(d) <= (2 R)^2 and R = max |logit| over the fixture cases (4.86) + 10 % for the "
+    "perturbation: atol = eps^2 4 R^2 (covering also the KL helper's rounding of its "
+    "O(y^2) terms). Measured 3.0e-32 (f64) at the reproducer"
+)
+ABS_OVERRIDES: dict[str, dict[str, tuple[float, str]]] = {
+    "sampling.pareto_margin": {
+        "float64": (_R2 * torch.finfo(torch.float64).eps ** 2, _PARETO_ATOL_REASON),
+        "float32": (_R2 * torch.finfo(torch.float32).eps ** 2, _PARETO_ATOL_REASON),
+    },
+}
+
+
 def tolerance(key: str, dtype: str) -> tuple[float, float]:
     """(rtol, atol) in absolute units for function ``key`` at ``dtype``."""
     finfo = torch.finfo(DTYPES[dtype])
@@ -143,4 +163,10 @@ def tolerance(key: str, dtype: str) -> tuple[float, float]:
         if override[0] < rtol_eps:
             raise ValueError(f"override for {key} at {dtype} tightens the default")
         rtol_eps = override[0]
-    return rtol_eps * finfo.eps, atol_tiny * finfo.tiny
+    atol = atol_tiny * finfo.tiny
+    abs_override = ABS_OVERRIDES.get(key, {}).get(dtype)
+    if abs_override is not None:
+        if abs_override[0] < atol:
+            raise ValueError(f"absolute override for {key} at {dtype} tightens the default")
+        atol = abs_override[0]
+    return rtol_eps * finfo.eps, atol
