@@ -328,7 +328,8 @@ def delta_alpha(logits_theta, logits_target, alpha) -> torch.Tensor:
     term = torch.exp(lq) * torch.where(fx & fy, ly - lx, 0.0)
     term = torch.where(fq & ~fx, math.inf, torch.where(fq & ~fy, -math.inf, term))
     direct = torch.where(fq, term, 0.0).sum(-1)
-    ka, kb, ok, _ = _family_kls(*xya)  # equal supports: D(q||pi_theta) - D(q||pi_t), no cancellation
+    # D(q||pi_theta) - D(q||pi_t) from the cancellation-free KLs where they apply
+    ka, kb, ok, _ = _family_kls(*xya)
     return torch.where(ok, ka - kb, direct).to(out)
 
 
