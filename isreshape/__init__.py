@@ -19,9 +19,20 @@ In the source tree they are the top-level folders ``reference/``, ``torch_impl/`
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
 
 __version__ = "0.1.0"
+
+# In a source checkout the subpackages are this folder's siblings (pyproject.toml maps them in
+# when installing). An editable install finds them through its own finder; this also covers a
+# checkout on sys.path without one (e.g. the repo root under ``python -m pytest`` next to a
+# regular install, whose ``isreshape`` this folder then shadows).
+_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if os.path.isfile(os.path.join(_root, "pyproject.toml")) and os.path.isfile(
+    os.path.join(_root, "reference", "__init__.py")
+):
+    __path__.append(_root)  # noqa: F821 (the package's own __path__)
 
 _LAZY = {
     "policy_loss": "isreshape.torch_impl.losses",

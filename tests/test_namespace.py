@@ -49,3 +49,20 @@ def test_generic_top_level_names_are_not_installed(tmp_path):
 def test_console_script_points_into_the_namespace():
     text = (ROOT / "pyproject.toml").read_text()
     assert 'isreshape = "isreshape.proofs.cli:main"' in text
+
+
+def test_checkout_resolves_subpackages_without_the_editable_finder():
+    # as with a regular (non-editable) install run from the repo root: the folder isreshape/
+    # shadows the installed package, and must still find reference/ beside it
+    code = (
+        "import sys\n"
+        "sys.meta_path[:] = [f for f in sys.meta_path\n"
+        "                    if not getattr(f, '__module__', '').startswith('__editable__')]\n"
+        "for name in [m for m in sys.modules if m.startswith('__editable__')]:\n"
+        "    del sys.modules[name]\n"
+        "import isreshape.reference.peers as p\n"
+        "print(p.__file__)\n"
+    )
+    out = _run(code, ROOT)
+    assert out.returncode == 0, out.stderr
+    assert Path(out.stdout.strip()) == ROOT / "reference" / "peers.py"

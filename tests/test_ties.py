@@ -258,3 +258,26 @@ def test_closed_clip_helpers_pass_the_gradient_at_the_bound(dtype):
     before = x.detach().clone()
     clip_closed(x, -1.0, 2.0)
     assert torch.equal(x.detach(), before), "inputs are not modified"
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_gamma_star_on_its_cap(dtype):
+    # sigma2 == -log(rho_min) exactly: gamma* = sqrt(1) = 1 sits on min(1, .); the closed cap
+    # passes the gradient of sqrt(-log rho / sigma2), d/dsigma2 = -1 / (2 sigma2) at the tie
+    # (torch 2.13's clamp gave that too, 2.14+ would give 0)
+    from isreshape.torch_impl.gamma import gamma_star_ess
+
+    rho = torch.tensor(math.exp(-1.0), dtype=dtype)
+    s2 = (-torch.log(rho)).detach().requires_grad_(True)
+    g = gamma_star_ess(s2, rho)
+    assert g.item() == 1.0
+    (grad,) = torch.autograd.grad(g, s2)
+    assert abs(grad.item() - (-0.5 / s2.item())) <= 4 * _eps(dtype)
+    # where sqrt(ratio) rounds above 1 the cap is active: gradient 0 (one or two steps down,
+    # sqrt(1 + eps) still rounds to 1, another tie)
+    s2b = s2.detach()
+    while bool(torch.sqrt(-torch.log(rho) / s2b) <= 1):
+        s2b = torch.nextafter(s2b, torch.tensor(0.0, dtype=dtype))
+    s2b.requires_grad_(True)
+    (gb,) = torch.autograd.grad(gamma_star_ess(s2b, rho), s2b)
+    assert gamma_star_ess(s2b.detach(), rho).item() == 1.0 and gb.item() == 0.0

@@ -6,6 +6,7 @@ import math
 
 import torch
 
+from isreshape.torch_impl._ties import cap_below
 from isreshape.torch_impl._twofold import exp2w, two_prod, two_sum
 from isreshape.torch_impl._validate import (
     LOW_PRECISION,
@@ -104,7 +105,7 @@ def kl_divergence(logits_p, logits_q) -> torch.Tensor:
     lp, lq, out_dtype = _pair(logits_p, logits_q)
     a, b = logits_p.to(lp.dtype), logits_q.to(lp.dtype)
     c = _centred(a, b, lp)
-    near = torch.clamp(c.delta + torch.log1p(c.v - c.delta), min=0)
+    near = cap_below(c.delta + torch.log1p(c.v - c.delta), 0.0)
     return torch.where(c.ok, near, _kl(lp, lq)).to(out_dtype)
 
 
@@ -178,9 +179,12 @@ def _centred(a: torch.Tensor, b: torch.Tensor, lp: torch.Tensor) -> _Centred:
 def _kl(lp: torch.Tensor, lq: torch.Tensor) -> torch.Tensor:
     p = torch.exp(lp)
     pos = lp > -math.inf
-    diff = torch.where(pos, lp - lq, torch.zeros_like(lp))
-    total = torch.where(pos, p * diff, torch.zeros_like(p)).sum(-1)
-    return total / p.sum(-1)
+    # p > 0 = q gives +inf as a constant: p * (lp - lq) with lp - lq = inf would send a NaN
+    # gradient through every torch.where that discards this value
+    q_zero = pos & (lq == -math.inf)
+    diff = torch.where(pos & ~q_zero, lp - lq, torch.zeros_like(lp))
+    total = torch.where(pos, p * diff, torch.zeros_like(p)).sum(-1) / p.sum(-1)
+    return torch.where(q_zero.any(-1), math.inf, total)
 
 
 def renyi_divergence(logits_p, logits_q, alpha) -> torch.Tensor:
@@ -220,11 +224,20 @@ def _renyi(a, b, alpha, names) -> tuple[torch.Tensor, torch.dtype]:
     pos = lp > -math.inf  # the support, decided in the log domain (exp may underflow)
     zero = torch.zeros_like(lp)
     y = torch.where(pos, lp - lq, zero)  # log p / q on the support of p (+inf where q = 0)
-    ty = torch.where(pos, t * y, zero)
+    # p > 0 = q: e^(t y) is 0 (alpha < 1) or +inf (alpha > 1), a constant; the product t y is
+    # never formed there, so its gradient (t * inf) cannot turn into NaN
+    q_zero = pos & torch.isposinf(y)
+    ty = torch.where(pos & ~q_zero, t * torch.where(q_zero, zero, y), zero)
+    ty_lim = torch.where(t < 0, -math.inf, math.inf).expand_as(ty)
+    # the near form is used only where |u| < 1/2; capping t y there keeps expm1 finite (and its
+    # gradient, which the discarded branch still multiplies by 0) without changing any value used
+    big = 0.8 * math.log(torch.finfo(lp.dtype).max)
+    em1 = torch.where(q_zero, torch.expm1(ty_lim), torch.expm1(torch.clamp(ty, max=big)))
     mass = p.sum(-1)
-    u = torch.where(pos, p * torch.expm1(ty), zero).sum(-1) / mass
+    u = torch.where(pos, p * em1, zero).sum(-1) / mass
     near = torch.log1p(u)
-    far = torch.logsumexp(torch.where(pos, lp + ty, torch.full_like(lp, -math.inf)), -1) - (
+    ty_far = torch.where(q_zero, ty_lim, ty)
+    far = torch.logsumexp(torch.where(pos, lp + ty_far, torch.full_like(lp, -math.inf)), -1) - (
         torch.logsumexp(lp, -1)
     )
     log_s = torch.where(u.abs() < 0.5, near, far)
@@ -249,9 +262,9 @@ def _renyi(a, b, alpha, names) -> tuple[torch.Tensor, torch.dtype]:
     seen = torch.where(pos, q, torch.zeros_like(q)).sum(-1)
     order0 = -torch.log(seen / q.sum(-1))
     out = torch.where(alpha == 0, order0, general)
-    kl = torch.clamp(cen.delta + torch.log1p(cen.v - cen.delta), min=0)
+    kl = cap_below(cen.delta + torch.log1p(cen.v - cen.delta), 0.0)
     out = torch.where(alpha == 1, torch.where(cen.ok, kl, _kl(lp, lq)), out)
-    return torch.clamp(out, min=0), out_dtype  # D_alpha >= 0; rounding of the direct forms
+    return cap_below(out, 0.0), out_dtype  # D_alpha >= 0; rounding of the direct forms
 
 
 def _renyi_centred(cen: _Centred, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -263,7 +276,7 @@ def _renyi_centred(cen: _Centred, t: torch.Tensor) -> tuple[torch.Tensor, torch.
     big = 0.8 * math.log(torch.finfo(cen.y.dtype).max)
     tsum = (cen.w * _expm1_minus(torch.clamp(ty, max=big))).sum(-1)
     val = torch.log1p(cen.v - cen.delta) + torch.log1p(tt * cen.delta + tsum) / safe_t
-    return torch.clamp(val, min=0), cen.ok & (ty <= big).all(-1)
+    return cap_below(val, 0.0), cen.ok & (ty <= big).all(-1)
 
 
 def power_moment_from_logits(logits_pi, logits_mu, gamma) -> torch.Tensor:

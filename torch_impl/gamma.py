@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from isreshape.torch_impl._ties import cap_above, cap_below, clip_closed
 from isreshape.torch_impl._validate import check_finite, check_not_nan, check_range, promote
 
 
@@ -18,7 +19,7 @@ def gamma_star_ess(sigma2, rho_min) -> torch.Tensor:
     (sigma2, rho_min), out_dtype = promote(sigma2, rho_min)
     ratio = -torch.log(rho_min) / sigma2
     ratio = torch.where(sigma2 == 0, torch.ones_like(ratio), ratio)
-    return torch.clamp(torch.sqrt(ratio), max=1.0).to(out_dtype)
+    return cap_above(torch.sqrt(ratio), 1.0).to(out_dtype)
 
 
 # ---------------------------------------------------------------- seed 001 sections 8.4, 9, 11, 12
@@ -52,7 +53,7 @@ def compute_optimal_gamma_seed_code(log_pi, log_mu, rho_min=0.3) -> torch.Tensor
     check_range("rho_min", rho_min, lo=0, hi=1, lo_open=True)
     (log_pi, log_mu, rho_min), out_dtype = promote(log_pi, log_mu, rho_min)
     s2 = _seed_sigma_sq(log_pi - log_mu, "log_pi")
-    g = torch.clamp(torch.sqrt(-torch.log(rho_min) / s2), max=1.0)
+    g = cap_above(torch.sqrt(-torch.log(rho_min) / s2), 1.0)
     return torch.where(s2 < _SEED_VAR_THRESHOLD, torch.ones_like(g), g).to(out_dtype)
 
 
@@ -71,7 +72,7 @@ def trainer_gamma_seed_code(log_w, rho_min=0.3, gamma_min=0.0, gamma_max=1.0) ->
     )
     s2 = _seed_sigma_sq(log_w, "log_w")
     g = torch.sqrt(-torch.log(rho_min) / s2)
-    g = torch.maximum(gamma_min, torch.minimum(gamma_max, g))
+    g = cap_below(cap_above(g, gamma_max), gamma_min)  # max(min, min(max, g)): gamma_min wins if min > max
     return torch.where(s2 < _SEED_VAR_THRESHOLD, gamma_max.expand_as(g), g).to(out_dtype)
 
 
@@ -87,7 +88,7 @@ def gamma_reward_adjusted(sigma2, sigma_r2, tau, rho_min) -> torch.Tensor:
     denom = sigma2 + sigma_r2 / (tau * tau)
     ratio = -torch.log(rho_min) / denom
     ratio = torch.where(denom == 0, torch.ones_like(ratio), ratio)
-    return torch.clamp(torch.sqrt(ratio), max=1.0).to(out_dtype)
+    return cap_above(torch.sqrt(ratio), 1.0).to(out_dtype)
 
 
 def gamma_khat_bound(khat, threshold=0.7) -> torch.Tensor:
@@ -118,9 +119,9 @@ def gamma_reward_adjusted_corrected(sigma2, sigma_r2, tau, rho_min) -> torch.Ten
     (sigma2, sigma_r2, tau, rho_min), out_dtype = promote(sigma2, sigma_r2, tau, rho_min)
     budget = -torch.log(rho_min) - sigma_r2 / (tau * tau)
     feasible = budget > 0
-    ratio = torch.clamp(budget, min=0) / sigma2
+    ratio = cap_below(budget, 0.0) / sigma2
     ratio = torch.where(sigma2 == 0, torch.ones_like(ratio), ratio)
-    g = torch.clamp(torch.sqrt(ratio), max=1.0)
+    g = cap_above(torch.sqrt(ratio), 1.0)
     return torch.where(feasible, g, torch.zeros_like(g)).to(out_dtype)
 
 
@@ -187,8 +188,8 @@ def per_sign_gamma_seed_code(
 
     def rule(sel, lo, hi, offset, default):
         n, var = _seed002_var(log_w, sel)
-        r = torch.sqrt(log_rho / torch.clamp(var, min=1e-8))
-        g = torch.maximum(t(lo), offset + torch.minimum(t(hi) - offset, r))
+        r = torch.sqrt(log_rho / cap_below(var, 1e-8))
+        g = cap_below(offset + cap_above(r, t(hi) - offset), t(lo))
         g = torch.where(n == 1, torch.maximum(t(lo), t(hi)), g)
         return torch.where(n == 0, t(default), g)
 
@@ -234,7 +235,7 @@ def per_sign_gamma(
         spread = (n >= 2) & (var > 0)
         r = torch.sqrt(log_rho / torch.where(spread, var, torch.ones_like(var)))
         r = torch.where(spread, r, torch.full_like(r, float("inf")))
-        g = torch.clamp(offset + r, min=t(lo), max=t(hi))
+        g = clip_closed(offset + r, t(lo), t(hi))
         return torch.where(n == 0, t(default), g)
 
     g_pos = rule(keep & (A > 0), lo_p, hi_p, 0.0, default_pos)

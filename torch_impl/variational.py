@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import torch
 
+from isreshape.torch_impl._ties import cap_above, cap_below, clip_closed
 from isreshape.torch_impl._twofold import sigmoid2, two_prod
 from isreshape.torch_impl._validate import (
     _checkable,
@@ -240,7 +241,7 @@ def gamma_approx_section_6_1(log_w: TensorLike, A: TensorLike, eps: TensorLike) 
     check_range("eps", eps, lo=0, lo_open=True)
     (log_w, A, eps), out = promote(log_w, A, eps)
     x = _slog(log_w, A)
-    denom = torch.maximum(log_w.abs(), eps)
+    denom = cap_below(log_w.abs(), eps)
     return (1 - torch.sigmoid(-x) * _softplus(x) / denom).to(out)
 
 
@@ -380,12 +381,12 @@ def is_reshape_v2_gamma(
     sigma2 = torch.where(n > 1, sigma2, torch.zeros_like(sigma2))
     small = sigma2 < SIGMA2_FLOOR
     safe = torch.where(small, torch.ones_like(sigma2), sigma2)
-    gb = torch.where(small, gmax, torch.minimum(gmax, gamma_star_ess(safe, rho)))
-    gb = torch.maximum(gmin, gb)
+    gb = torch.where(small, gmax, cap_above(gamma_star_ess(safe, rho), gmax))
+    gb = cap_below(gb, gmin)
     p_hi, p_lo = torch.sigmoid(log_w * t), torch.sigmoid(-log_w * t)
     p_pos, p_neg = torch.sigmoid(A * t), torch.sigmoid(-A * t)
     gamma = gb * (p_hi * p_neg + p_lo * p_pos) + p_lo * p_neg
-    return torch.minimum(torch.maximum(gamma, gmin), gmax).to(out)
+    return clip_closed(gamma, gmin, gmax).to(out)
 
 
 def is_reshape_v2_gradient_weight(
