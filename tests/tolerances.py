@@ -47,16 +47,6 @@ OVERRIDES: dict[str, dict[str, tuple[float, str]]] = {
             "the seed's bisection branches on sign(delta); in float32 delta flips sign at the last halvings where |delta| is below rounding (V=2 #1, Var_q(d) = 1.6e-2), moving the dyadic result by 2^-18: measured 63 eps",
         ),
     },
-    "sampling.speculative_bias_tv_section_7_7": {
-        "float32": (
-            32,
-            "sum |min(p, q) - beta q| of terms that nearly cancel (V=2 #1, TV = 6e-3): measured 25 eps",
-        ),
-        "float64": (
-            25,
-            "sum |min(p, q) - beta q| of terms that nearly cancel (V=2 #1, TV = 6e-3): measured 19 eps",
-        ),
-    },
     "trust_region.trust_region_h": {
         "float64": (
             160,

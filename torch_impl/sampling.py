@@ -1208,9 +1208,49 @@ def speculative_output_residual(logits_proposal, logits_q) -> torch.Tensor:
 
 
 def speculative_bias_tv_section_7_7(logits_proposal, logits_q) -> torch.Tensor:
-    """TV(seed scheme's output, q) = 1/2 sum |min(p, q) - beta q|."""
+    """TV(seed scheme's output, q) = 1/2 sum |min(p, q) - beta q|.
+
+    As 1/2 E_q |f - E_q f| with f = min(p / q, 1) = min(e^lam, 1) on supp q (0 where p = 0),
+    lam = log p - log q = (g - g[k]) + lam[k], g = x - y in two words, k the most likely
+    token of q inside supp p, lam[k] = -log(A_p / A_q) (A = sums of e^(z - z[k]), no
+    log-normaliser of size |z| is formed). The deviations use delta = f - f[k]
+    (e^lam[k] expm1(g - g[k]) where both ratios are below 1), so nearly proportional p and q
+    (TV ~ 1e-4 of O(1) terms min(p, q) and beta q) keep their digits; rows where p and q share
+    no token, or whose shared most likely token of q is e^(log(max float) / 2) below a peak,
+    keep the direct formula."""
     p, q, r, out = _spec(logits_proposal, logits_q)
-    return ((torch.minimum(p, q) - _beta(p, q, r) * q).abs().sum(-1) / 2).to(out)
+    direct = (torch.minimum(p, q) - _beta(p, q, r) * q).abs().sum(-1) / 2
+    x, y, _ = _prep(logits_proposal, logits_q, ("logits_proposal", "logits_q"))
+    fp, fq = torch.isfinite(x), torch.isfinite(y)
+    both = fp & fq
+    ok = both.any(-1, keepdim=True)
+    zero = torch.zeros_like(x)
+    k = torch.where(both, y, NEG_INF).argmax(-1, keepdim=True)
+    xk, yk = x.gather(-1, k), y.gather(-1, k)
+    xk = torch.where(ok, xk, zero[..., :1])
+    yk = torch.where(ok, yk, zero[..., :1])
+    ex = torch.where(fp, torch.where(fp, x, 0.0) - xk, NEG_INF)
+    ey = torch.where(fq, torch.where(fq, y, 0.0) - yk, NEG_INF)
+    # A_p, A_q must not overflow (p[k] or q[k] far below the peak): those rows keep the direct form
+    lim = 0.5 * math.log(torch.finfo(x.dtype).max)
+    ok = ok & (ex.amax(-1, keepdim=True) <= lim) & (ey.amax(-1, keepdim=True) <= lim)
+    a_p = torch.exp(ex.clamp(max=lim)).sum(-1, keepdim=True)
+    a_q = torch.exp(ey.clamp(max=lim)).sum(-1, keepdim=True)
+    g_hi, g_lo = two_sum(torch.where(both, x, zero), -torch.where(both, y, zero))
+    d_hi, d_err = two_sum(g_hi, -g_hi.gather(-1, k))
+    d = d_hi + (d_err + (g_lo - g_lo.gather(-1, k)))  # g - g[k]
+    lam_k = -torch.log(a_p / a_q)  # log p[k] - log q[k] = log A_q - log A_p
+    lam = d + lam_k
+    below = lam < 0
+    below_k = lam_k < 0
+    fm1 = torch.where(below, torch.expm1(torch.where(below, lam, 0.0)), zero)  # f - 1 <= 0
+    fm1_k = torch.where(below_k, torch.expm1(torch.where(below_k, lam_k, 0.0)), 0.0)
+    delta = torch.where(below & below_k, torch.exp(lam_k) * torch.expm1(d), fm1 - fm1_k)
+    delta = torch.where(both, delta, -(1 + fm1_k))  # p = 0 on supp q: f = 0
+    delta = torch.where(fq & ok, delta, zero)
+    mean = (q * delta).sum(-1, keepdim=True)
+    tv = (q * (delta - mean).abs()).sum(-1) / 2
+    return torch.where(ok.squeeze(-1), tv, direct).to(out)
 
 
 # --------------------------------------------------------------------------- samplers
