@@ -183,3 +183,23 @@ def test_series_and_newton_agree_where_both_apply():
     newton = ref.optimal_alpha_np(th, tg)  # spread 0.075 > SERIES_SPREAD: Newton
     want = float(_mp(th[0], tg[0]))
     assert abs(newton[0] - want) <= 1e-13 and abs(series[0] - want) <= 1e-13
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("compute", [None, torch.float32])
+def test_unchecked_invalid_rows_come_out_nan(dtype, compute, monkeypatch):
+    # on a device the argument checks are skipped (simulated here): NaN / +inf logits, disjoint
+    # supports and all -inf rows must give NaN, never 1/2 or 0; valid rows are unaffected
+    import isreshape.torch_impl.sampling as S
+
+    inf = math.inf
+    theta = [[0.0, math.nan, 1.0], [0.0, -inf, -inf], [-inf, -inf, -inf], [0.0, inf, 1.0],
+             [0.0, 1.0, 2.0]]
+    target = [[0.0, 1.0, 2.0], [-inf, 0.0, 1.0], [0.0, 1.0, 2.0], [0.0, 1.0, 2.0],
+              [0.5, 1.0, 2.0]]
+    x, y = torch.tensor(theta, dtype=dtype), torch.tensor(target, dtype=dtype)
+    want_last = S.optimal_alpha(x[4:], y[4:], compute_dtype=compute)
+    monkeypatch.setattr(S, "_checkable", lambda t: False)
+    got = S.optimal_alpha(x, y, compute_dtype=compute)
+    assert torch.isnan(got[:4]).all(), got
+    assert got[4] == want_last[0]

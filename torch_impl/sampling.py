@@ -878,7 +878,9 @@ def optimal_alpha(
     representable constant give exactly 1/2; Delta <= 0 at alpha = 0 gives 0 and Delta >= 0 at
     alpha = 1 gives 1 (d constant on S, one-hot rows); disjoint supports raise ``ValueError``
     (checked on CPU); NaN / +inf logits and rows of only -inf raise ``ValueError`` naming the
-    argument, index and value; zero rows give an empty result.
+    argument, index and value; zero rows give an empty result. Where those checks do not run
+    (device tensors unless ``set_device_validation(True)``, and under ``torch.compile``) such
+    rows come out NaN, never a number.
 
     Accuracy against the mpmath value on the same inputs (measured): float64 internals
     ~1e-15 for nearly identical rows at any spread (target = theta + delta noise, delta from
@@ -887,6 +889,12 @@ def optimal_alpha(
     series regime, ~1e-6 just above it, where d's float32 rounding ~eps32 w meets Var ~ w^2),
     ~1e-7 for Gaussian logits of scale 3; ~1e-5 when both rows put all but ~1e-12 of their
     mass on the same token.
+
+    Range limits (not detected, the answer is then wrong): alpha* is decided by the off-peak
+    masses, so they must be representable in the internal dtype. Rows peaked on a shared token
+    with the rest more than ~90 nats below (off-peak mass < ~1e-38) exceed the float32
+    internals (error 3e-3 at 100 nats, 0.12 at 200): pass ``compute_dtype=torch.float64``.
+    The float64 internals hold to ~700 nats (mass ~1e-304); beyond ~745 nats they fail too.
     """
     for name, t in (("logits_theta", logits_theta), ("logits_target", logits_target)):
         _check_logits_meta(name, t)
@@ -927,6 +935,14 @@ def optimal_alpha(
     res = torch.cat([pt[0] for pt in parts])
     mom, big_l, small = (torch.cat([pt[1][i] for pt in parts]) for i in range(3))
     res = torch.where(small, _series_alpha(mom, big_l).to(res.dtype), res)
+    if not _checkable(xr):
+        # the argument checks did not run (device tensors, compiling): invalid rows must not
+        # come out as a number (the solvers would give 1/2 or 0 there)
+        common = torch.isfinite(xr) & torch.isfinite(yr)
+        invalid = ~common.any(-1)
+        for z in (xr, yr):
+            invalid |= (torch.isnan(z) | torch.isposinf(z)).any(-1)
+        res = torch.where(invalid, torch.full_like(res, math.nan), res)
     return res.reshape(batch).to(out)
 
 
