@@ -83,3 +83,17 @@ def test_fixture_check_judges_drifted_inputs_at_the_stored_inputs(tmp_path, monk
     # a move beyond the rounding drift is a changed generator, not drift
     problems, _ = check(_fixture_with_drift(golden, spec, 10**6))
     assert len(problems) == 1 and "differs" in problems[0]
+
+
+def test_drift_allows_numbers_in_notes_to_move_but_not_words():
+    from isreshape.reference.golden import _inputs_drifted
+
+    def row(note, x):
+        return {"note": note, "fast": True, "inputs": {"log_w": x, "A": "-1.5"}}
+
+    a = row("grid A=-1.5 log_w=1.0885619528146082", "1.0885619528146082")
+    b = row("grid A=-1.5 log_w=1.0885619528146084", "1.0885619528146084")
+    assert _inputs_drifted(a, b)
+    assert not _inputs_drifted(a, row("edge A=-1.5 log_w=1.0885619528146084", "1.0885619528146084"))
+    assert not _inputs_drifted(a, row("grid A=-1.5 log_w=1.1", "1.1"))  # far beyond rounding
+    assert not _inputs_drifted(a, a)  # identical rows are not drift
