@@ -91,16 +91,32 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from isreshape.proofs.ledger import load_all_claims, run_claim
 
     claims = load_all_claims()
+    seeds = sorted({c.seed for c in claims.values()})
     if args.claim:
         missing = [c for c in args.claim if c not in claims]
         if missing:
-            print(f"unknown claim id(s): {', '.join(missing)}", file=sys.stderr)
+            print(
+                f"unknown claim id(s): {', '.join(missing)}; ids look like "
+                f"{next(iter(claims))} (seeds {', '.join(seeds)}); "
+                "`isreshape audit --format json` lists them all",
+                file=sys.stderr,
+            )
             return 2
         selected = [claims[c] for c in args.claim]
     else:
         selected = list(claims.values())
     if args.seed:
+        unknown = [s for s in args.seed if s not in seeds]
+        if unknown:
+            print(
+                f"unknown seed(s): {', '.join(unknown)}; valid seeds: {', '.join(seeds)}",
+                file=sys.stderr,
+            )
+            return 2
         selected = [c for c in selected if c.seed in args.seed]
+        if not selected:
+            print("no claim matches both --claim and --seed", file=sys.stderr)
+            return 2
     t0 = time.perf_counter()
     results = [run_claim(c) for c in selected]
     seconds = time.perf_counter() - t0
@@ -118,6 +134,17 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_golden(args: argparse.Namespace) -> int:
     from isreshape.reference import golden
 
+    if args.only:
+        keys = golden.load_all_specs()
+        modules = sorted({k.split(".")[0] for k in keys})
+        unknown = [o for o in args.only if o not in keys and o not in modules]
+        if unknown:
+            print(
+                f"unknown --only {', '.join(unknown)}: give a module ({', '.join(modules)}) "
+                "or module.function",
+                file=sys.stderr,
+            )
+            return 2
     if args.write:
         return golden.write_all(only=args.only)
     problems = golden.check_all(only=args.only, fast_only=not args.full)
@@ -132,7 +159,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     try:
         module = importlib.import_module(f"isreshape.torch_impl.benchmarks.{args.name}")
     except ModuleNotFoundError:
-        print(f"unknown benchmark {args.name!r}", file=sys.stderr)
+        import pkgutil
+
+        from isreshape.torch_impl import benchmarks
+
+        names = sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__))
+        print(f"unknown benchmark {args.name!r}; valid: {', '.join(names)}", file=sys.stderr)
         return 2
     return int(module.main(args.rest) or 0)
 

@@ -84,6 +84,23 @@ def test_audit_single_claim_and_markdown(capsys):
     assert cli.main(["audit", "--claim", "999-1-a"]) == 2
 
 
+def test_commands_refuse_what_they_cannot_do(capsys):
+    # unknown seeds, claims, fixture keys and benchmarks run nothing and exit 2 with the choices
+    assert cli.main(["audit", "--seed", "9"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown seed(s): 9" in err and "000, 001, 002, 003, 004" in err
+    assert cli.main(["audit", "--claim", "999-1-a"]) == 2
+    assert "unknown claim id(s): 999-1-a" in capsys.readouterr().err
+    assert cli.main(["audit", "--claim", "001-8.1-c", "--seed", "004"]) == 2
+    assert cli.main(["golden", "--check", "--only", "nosuchmodule"]) == 2
+    assert "peers" in capsys.readouterr().err
+    assert cli.main(["bench", "nosuchbench"]) == 2
+    assert "valid: alpha" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["audit", "--format", "yaml"])
+    assert exc.value.code == 2
+
+
 def test_audit_exit_status_flags_a_mismatch(monkeypatch, capsys):
     c = CLAIMS["001-8.1-c"]
     monkeypatch.setattr(c, "expected", FALSE)
