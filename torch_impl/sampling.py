@@ -21,7 +21,10 @@ import torch
 
 from isreshape.torch_impl._twofold import exp2w, two_sum
 from isreshape.torch_impl._validate import LOW_PRECISION, _checkable
-from isreshape.torch_impl.divergences import kl_divergence  # noqa: F401  (one KL: re-exported here)
+from isreshape.torch_impl.divergences import (
+    _expm1_minus,
+    kl_divergence,  # noqa: F401  (one KL: re-exported here)
+)
 
 NEG_INF = float("-inf")
 
@@ -237,19 +240,8 @@ def _family_terms(logits_theta, logits_target, alpha):
     return lq, torch.log_softmax(x, -1), torch.log_softmax(y, -1), out, (x, y, a)
 
 
-# G(z) = e^z - 1 - z = z^2 sum_k z^k / (k + 2)!, k <= 17 for |z| <= 1
-_G_COEFFS = [1 / math.factorial(k + 2) for k in range(18)]
-
-
-def _g(z: torch.Tensor) -> torch.Tensor:
-    """G(z) = e^z - 1 - z >= 0 without cancellation (series for |z| <= 1)."""
-    small = z.abs() <= 1
-    zs = torch.where(small, z, torch.zeros_like(z))
-    acc = torch.full_like(z, _G_COEFFS[-1])
-    for coeff in reversed(_G_COEFFS[:-1]):
-        acc = acc * zs + coeff
-    zl = torch.where(small, torch.ones_like(z), z)
-    return torch.where(small, zs * zs * acc, torch.expm1(zl) - zl)
+# G(z) = e^z - 1 - z >= 0 without cancellation: one implementation, in divergences
+_g = _expm1_minus
 
 
 def _family_kls(x, y, a):
