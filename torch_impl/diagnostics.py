@@ -92,15 +92,7 @@ def kish_ess_ratio(
     log_w: torch.Tensor, mask: torch.Tensor | None = None, dim: int = -1
 ) -> torch.Tensor:
     """kish_ess / n with n the number of selected entries along ``dim`` (zero weights
-    included). Range [1/n, 1].
-    Domain: selected log_w without NaN or +inf, at least one selected entry above -inf in
-    every row; masked-out entries are not read (padding may hold NaN or +-inf). log_w = -inf
-    is a zero weight: it counts in n, adds nothing to the sums. Edges, as the reference
-    (``ValueError`` naming the argument and the value): a dim of size 0, a row whose mask
-    selects nothing, a selected NaN or +inf, a row of selected entries all -inf (0 / 0 with
-    no limit: no ESS exists). Checks that read data run on CPU tensors only (see
-    ``_validate._checkable``); on a device those rows come out NaN instead, never a number.
-    """
+    included). Range [1/n, 1]. Domain, edges and device behaviour as :func:`kish_ess`."""
     masked, mask = _prepare(log_w, mask, dim)
     n = mask.sum(dim).to(masked.dtype)
     log_ess = 2 * torch.logsumexp(masked, dim) - torch.logsumexp(2 * masked, dim)
