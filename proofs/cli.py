@@ -87,8 +87,43 @@ def _markdown(results, seconds: float) -> str:
     return "\n".join(out) + "\n"
 
 
+def _errata(results) -> str:
+    """The seeds' errata: every FALSE claim, as written and corrected, with the evidence."""
+    out = ["# Errata of the IS Reshape seeds (computed by `isreshape audit --errata`)", ""]
+    n = 0
+    for r in results:
+        if r.outcome.verdict != "FALSE":
+            continue
+        n += 1
+        d = r.as_dict()
+        corr = d.get("correction")
+        out += [f"## {d['id']} (seed {r.claim.seed}, section {d['section']})", ""]
+        out.append(f"- as written: {d['statement']}")
+        out.append(f"  - evidence: {' '.join(d['evidence'].split())}")
+        if corr:
+            cond = f" (conditions: {corr['conditions']})" if corr["conditions"] else ""
+            out.append(f"- corrected: {corr['statement']}")
+            out.append(
+                f"  - the same check says {corr['verdict']}{cond}: "
+                f"{' '.join(corr['evidence'].split())}"
+            )
+        else:
+            out.append("- corrected: (no correction recorded yet)")
+        out.append("")
+    out.insert(1, f"{n} FALSE claims.")
+    return "\n".join(out)
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
-    from isreshape.proofs.ledger import load_all_claims, run_claim
+    from isreshape.proofs.ledger import (
+        MAX_UNCHECKABLE,
+        UNCHECKABLE,
+        evidence_problems,
+        load_all_claims,
+        load_evidence,
+        run_claim,
+        write_evidence,
+    )
 
     claims = load_all_claims()
     seeds = sorted({c.seed for c in claims.values()})
@@ -120,15 +155,35 @@ def cmd_audit(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     results = [run_claim(c) for c in selected]
     seconds = time.perf_counter() - t0
+    problems = [p for r in results for p in r.problems()]
+    if args.write_evidence:
+        for path in write_evidence(results):
+            print(f"wrote {path}", file=sys.stderr)
+    else:
+        snapshots = {s: load_evidence(s) for s in {r.claim.seed for r in results}}
+        problems += [p for r in results for p in evidence_problems(r, snapshots[r.claim.seed])]
+    n_unch = sum(c.expected == UNCHECKABLE for c in claims.values())
+    if not (args.claim or args.seed) and n_unch > MAX_UNCHECKABLE:
+        problems.append(f"{n_unch} UNCHECKABLE claims, at most {MAX_UNCHECKABLE} allowed")
+    incomplete = [x for r in results if (x := r.incomplete())]
     if args.format == "json":
         print(json.dumps([r.as_dict() for r in results], indent=1))
     elif args.format == "markdown":
         print(_markdown(results, seconds), end="")
+    elif args.errata:
+        print(_errata(results))
     else:
         print(_table(results))
         print()
         print(_summary(results, seconds))
-    return 0 if all(r.matches for r in results) else 1
+    if incomplete:
+        print(
+            f"{len(incomplete)} claim(s) not yet deciding (no subject or no variant)",
+            file=sys.stderr,
+        )
+    for p in problems:
+        print(p, file=sys.stderr)
+    return 0 if not problems else 1
 
 
 def cmd_golden(args: argparse.Namespace) -> int:
@@ -183,6 +238,16 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--format", choices=("table", "json", "markdown"), default="table")
     a.add_argument("--claim", action="append", metavar="ID", help="run only this claim")
     a.add_argument("--seed", action="append", metavar="NNN", help="only claims of this seed")
+    a.add_argument(
+        "--errata",
+        action="store_true",
+        help="print the seeds' errata: each FALSE claim as written and corrected",
+    )
+    a.add_argument(
+        "--write-evidence",
+        action="store_true",
+        help="pin the numbers the selected checks compute (proofs/evidence/)",
+    )
     a.set_defaults(func=cmd_audit)
 
     g = sub.add_parser("golden", help="regenerate (--write) or check (--check) the fixtures")

@@ -1,19 +1,37 @@
 """The claims ledger: one record per checkable claim of the seeds, with a computed verdict.
 
-A claim's verdict is whatever its check returns; the record's ``expected`` verdict is what the
-maintainers last agreed the check says. ``isreshape audit`` exits 1 when the two differ, so a
-change in the math shows up as a red test, never as a silent edit.
+A claim is a *check* applied to a *subject*: the seed's formula, number, code or statement as
+written. The check computes numbers and decides with :func:`decide`, a three-way comparison
+(HOLDS, HOLDS-WITH-CONDITIONS, FALSE); it never names its verdict. Each claim also carries a
+second subject on which the same check must reach the other side:
+
+- a FALSE claim carries its ``correction`` (the true value, the right formula, the missing
+  condition), on which the check must return HOLDS or HOLDS-WITH-CONDITIONS;
+- a HOLDS or HOLDS-WITH-CONDITIONS claim carries a ``counter_case`` (a wrong constant, a
+  dropped term, the condition violated), on which the check must return FALSE.
+
+So a check whose verdict does not depend on its subject fails its own audit. The numbers each
+check computes are pinned in ``proofs/evidence/seed_NNN.json`` (``isreshape audit
+--write-evidence``), so a changed number is a visible change even when the verdict survives.
+Only a claim that no computation can decide is UNCHECKABLE, and it says why.
+
+``isreshape audit`` exits 1 when any verdict differs from the recorded ``expected`` one, when a
+correction or a counter-case does not reach its side, or when a pinned number moved.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
+import math
 import pkgutil
 import re
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 SEEDS = {
     "000": "000_34894e68ab44ae30.txt",
@@ -29,18 +47,30 @@ FALSE = "FALSE"
 UNCHECKABLE = "UNCHECKABLE"
 VERDICTS = (HOLDS, HOLDS_WITH_CONDITIONS, FALSE, UNCHECKABLE)
 ERROR = "ERROR"  # the check itself crashed; never an expected verdict
+MAX_UNCHECKABLE = 12
 
 ID_PATTERN = re.compile(r"^(?P<seed>\d{3})-(?P<section>[0-9A-Za-z.]+)-(?P<letter>[a-z]{1,2})$")
+EVIDENCE_DIR = Path(__file__).resolve().parent / "evidence"
+
+# Pinned numbers come from exact (mpmath, sympy) or fixed-seed computations. Between NumPy,
+# SciPy and mpmath releases and SIMD paths their last bits move (the fixtures saw 16 ulps at
+# most); 1e-9 relative leaves a million times that, while any change of a formula, a constant
+# or a sample moves a number far more. The absolute floor keeps exact zeros and residuals of
+# 1e-40 comparable.
+EVIDENCE_RTOL = 1e-9
+EVIDENCE_ATOL = 1e-12
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a check computed: the verdict, the conditions (for HOLDS-WITH-CONDITIONS) and the
-    evidence (numbers; for FALSE the counterexample or the correct value)."""
+    """What a check computed: the verdict, the conditions (for HOLDS-WITH-CONDITIONS), the
+    evidence text and the named numbers it decided from (pinned by the evidence snapshot).
+    Checks never build one directly: they call :func:`decide` or :func:`uncheckable`."""
 
     verdict: str
     evidence: str
     conditions: str = ""
+    numbers: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS + (ERROR,):
@@ -50,28 +80,92 @@ class Outcome:
         if self.verdict == HOLDS_WITH_CONDITIONS and not self.conditions.strip():
             raise ValueError("HOLDS-WITH-CONDITIONS needs its conditions")
 
+    def as_dict(self) -> dict:
+        return {
+            "verdict": self.verdict,
+            "conditions": self.conditions,
+            "evidence": self.evidence,
+            "numbers": dict(self.numbers),
+        }
 
-def holds(evidence: str) -> Outcome:
-    return Outcome(HOLDS, evidence)
+
+def _as_bool(name: str, value: Any) -> bool:
+    if value is None or not hasattr(value, "__bool__") or isinstance(value, str):
+        raise ValueError(f"{name} must be a bool computed by a comparison, got {value!r}")
+    return bool(value)
 
 
-def holds_if(conditions: str, evidence: str) -> Outcome:
-    return Outcome(HOLDS_WITH_CONDITIONS, evidence, conditions)
+def _clean_numbers(numbers: Mapping[str, Any]) -> dict[str, float]:
+    if not isinstance(numbers, Mapping) or not numbers:
+        raise ValueError("numbers must name at least one computed number the verdict rests on")
+    out: dict[str, float] = {}
+    for k, v in numbers.items():
+        if not isinstance(k, str) or not k:
+            raise ValueError(f"numbers keys must be non-empty strings, got {k!r}")
+        try:
+            out[k] = float(v)
+        except (TypeError, ValueError):
+            raise ValueError(f"numbers[{k!r}] must be a real number, got {v!r}") from None
+    return out
 
 
-def false(evidence: str) -> Outcome:
-    return Outcome(FALSE, evidence)
+def decide(
+    ok: Any,
+    evidence: str,
+    *,
+    numbers: Mapping[str, Any],
+    conditions: str = "",
+    ok_without_conditions: Any = None,
+) -> Outcome:
+    """The three-way decision every check ends with.
+
+    ``ok``: the statement held on every case the check computed where the stated conditions
+    are met (every case, when there are none). With ``conditions``, the check must also have
+    computed cases that violate them, and ``ok_without_conditions`` says whether the statement
+    held there too. Verdict: FALSE if not ``ok``; HOLDS if ``ok`` and either there are no
+    conditions or they turned out unnecessary; HOLDS-WITH-CONDITIONS otherwise. ``numbers``
+    are the computed quantities the comparison used (errors, margins, tolerances, counts),
+    pinned by the evidence snapshot.
+    """
+    ok = _as_bool("ok", ok)
+    nums = _clean_numbers(numbers)
+    if conditions.strip():
+        if ok_without_conditions is None:
+            raise ValueError(
+                "a check with conditions must compute ok_without_conditions: does the statement "
+                "hold where the conditions are violated?"
+            )
+        general = _as_bool("ok_without_conditions", ok_without_conditions)
+    else:
+        if ok_without_conditions is not None:
+            raise ValueError("ok_without_conditions needs the conditions it drops")
+        general = True
+    if not ok:
+        return Outcome(FALSE, evidence, "", nums)
+    if general:
+        return Outcome(HOLDS, evidence, "", nums)
+    return Outcome(HOLDS_WITH_CONDITIONS, evidence, conditions, nums)
 
 
 def uncheckable(reason: str) -> Outcome:
+    """For a claim no computation can decide (an opinion, a plan, undescribed experiments)."""
     return Outcome(UNCHECKABLE, reason)
 
 
-def verdict_from(ok: bool, evidence: str, conditions: str = "") -> Outcome:
-    """HOLDS (or HOLDS-WITH-CONDITIONS when conditions are given) if ok, else FALSE."""
-    if not ok:
-        return false(evidence)
-    return holds_if(conditions, evidence) if conditions else holds(evidence)
+@dataclass(frozen=True)
+class Variant:
+    """A second subject for a claim's check: the corrected statement of a FALSE claim, or the
+    perturbed statement (counter-case) of a HOLDS / HOLDS-WITH-CONDITIONS claim."""
+
+    statement: str
+    subject: Any
+
+    def __post_init__(self) -> None:
+        if not self.statement.strip():
+            raise ValueError("a variant needs its statement")
+
+
+_NO_SUBJECT = object()
 
 
 @dataclass
@@ -80,9 +174,13 @@ class Claim:
     section: str
     statement: str
     expected: str
-    check: Callable[[], Outcome]
+    check: Callable[..., Outcome]
     assumptions: str = ""
     links: tuple[str, ...] = field(default_factory=tuple)
+    subject: Any = _NO_SUBJECT
+    correction: Variant | None = None
+    counter_case: Variant | None = None
+    evidence_tolerance: tuple[float, float, str] | None = None
 
     @property
     def seed(self) -> str:
@@ -92,20 +190,81 @@ class Claim:
     def source(self) -> str:
         return SEEDS[self.seed]
 
+    @property
+    def has_subject(self) -> bool:
+        return self.subject is not _NO_SUBJECT
+
+    @property
+    def variant(self) -> tuple[str, Variant] | None:
+        """('correction', v) for a FALSE claim, ('counter_case', v) for a HOLDS / HWC one."""
+        if self.correction is not None:
+            return "correction", self.correction
+        if self.counter_case is not None:
+            return "counter_case", self.counter_case
+        return None
+
+
+def _run_check(c: Claim, subject: Any) -> Outcome:
+    try:
+        outcome = c.check(subject) if c.has_subject else c.check()
+        if not isinstance(outcome, Outcome):
+            raise TypeError(f"check returned {type(outcome).__name__}, not an Outcome")
+    except Exception as exc:  # a crashing check is reported, not hidden
+        tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        outcome = Outcome(ERROR, f"check raised {tb}")
+    return outcome
+
 
 @dataclass(frozen=True)
 class Result:
     claim: Claim
     outcome: Outcome
     seconds: float
+    variant_outcome: Outcome | None = None
 
     @property
     def matches(self) -> bool:
         return self.outcome.verdict == self.claim.expected
 
+    def problems(self) -> list[str]:
+        """Everything wrong with this result, evidence snapshot aside (see evidence_problems)."""
+        c, o = self.claim, self.outcome
+        out = []
+        if o.verdict != c.expected:
+            out.append(f"{c.id}: computed {o.verdict}, recorded {c.expected}")
+        if c.expected == UNCHECKABLE:
+            if c.has_subject or c.variant is not None:
+                out.append(f"{c.id}: an UNCHECKABLE claim has a subject or a variant")
+            return out
+        v = c.variant
+        if v is None:
+            return out  # reported by incomplete()
+        role, variant = v
+        vo = self.variant_outcome
+        want = (FALSE,) if role == "counter_case" else (HOLDS, HOLDS_WITH_CONDITIONS)
+        if c.expected == FALSE and role != "correction":
+            out.append(f"{c.id}: a FALSE claim needs a correction, not a counter_case")
+        elif c.expected != FALSE and role != "counter_case":
+            out.append(f"{c.id}: a {c.expected} claim needs a counter_case, not a correction")
+        elif vo is None or vo.verdict not in want:
+            got = vo.verdict if vo else "nothing"
+            out.append(f"{c.id}: its {role} gives {got}, must give {' or '.join(want)}")
+        return out
+
+    def incomplete(self) -> str | None:
+        """Why this claim is not yet a deciding claim (legacy zero-argument check, no variant)."""
+        c = self.claim
+        if c.expected == UNCHECKABLE:
+            return None
+        if not c.has_subject:
+            return f"{c.id}: check takes no subject"
+        if c.variant is None:
+            return f"{c.id}: no {'correction' if c.expected == FALSE else 'counter_case'}"
+        return None
+
     def as_dict(self) -> dict:
         c, o = self.claim, self.outcome
-        return {
+        d = {
             "id": c.id,
             "source": c.source,
             "section": c.section,
@@ -113,11 +272,24 @@ class Result:
             "verdict": o.verdict,
             "conditions": o.conditions,
             "evidence": o.evidence,
+            "numbers": dict(o.numbers),
             "expected": c.expected,
             "assumptions": c.assumptions,
             "links": list(c.links),
             "seconds": round(self.seconds, 4),
         }
+        v = c.variant
+        if v is not None and self.variant_outcome is not None:
+            role, variant = v
+            d[role] = {"statement": variant.statement, **self.variant_outcome.as_dict()}
+        return d
+
+    def pinned_numbers(self) -> dict[str, dict[str, float]]:
+        out = {"subject": dict(self.outcome.numbers)}
+        v = self.claim.variant
+        if v is not None and self.variant_outcome is not None:
+            out[v[0]] = dict(self.variant_outcome.numbers)
+        return out
 
 
 REGISTRY: dict[str, Claim] = {}
@@ -130,8 +302,20 @@ def claim(
     expected: str,
     assumptions: str = "",
     links: tuple[str, ...] | list[str] = (),
-) -> Callable[[Callable[[], Outcome]], Callable[[], Outcome]]:
-    """Register the decorated zero-argument check as claim ``id``."""
+    *,
+    subject: Any = _NO_SUBJECT,
+    correction: Variant | None = None,
+    counter_case: Variant | None = None,
+    evidence_tolerance: tuple[float, float, str] | None = None,
+) -> Callable[[Callable[..., Outcome]], Callable[..., Outcome]]:
+    """Register the decorated check as claim ``id``.
+
+    ``subject`` is what the seed says (a formula as a callable, a number, code, a statement's
+    parameters); the check is called as ``check(subject)``, and as ``check(v.subject)`` for the
+    ``correction`` (FALSE claims) or ``counter_case`` (HOLDS / HWC claims). An UNCHECKABLE claim
+    has no subject and its zero-argument check returns ``uncheckable(reason)``.
+    ``evidence_tolerance = (rtol, atol, reason)`` replaces the default snapshot tolerance.
+    """
     m = ID_PATTERN.match(id)
     if not m or m["seed"] not in SEEDS:
         raise ValueError(f"claim id must look like '001-8.1-b' with a known seed, got {id!r}")
@@ -139,9 +323,33 @@ def claim(
         raise ValueError(f"expected verdict must be one of {VERDICTS}, got {expected!r}")
     if id in REGISTRY:
         raise ValueError(f"claim id {id!r} registered twice")
+    if correction is not None and counter_case is not None:
+        raise ValueError(f"{id}: a claim has a correction (FALSE) or a counter_case, not both")
+    if correction is not None and expected != FALSE:
+        raise ValueError(f"{id}: only a FALSE claim has a correction")
+    if counter_case is not None and expected not in (HOLDS, HOLDS_WITH_CONDITIONS):
+        raise ValueError(f"{id}: only a HOLDS / HOLDS-WITH-CONDITIONS claim has a counter_case")
+    if (correction or counter_case) and subject is _NO_SUBJECT:
+        raise ValueError(f"{id}: a variant needs the subject it varies")
+    if evidence_tolerance is not None:
+        rtol, atol, why = evidence_tolerance
+        if not (rtol >= 0 and atol >= 0 and why.strip()):
+            raise ValueError(f"{id}: evidence_tolerance must be (rtol >= 0, atol >= 0, reason)")
 
-    def decorate(fn: Callable[[], Outcome]) -> Callable[[], Outcome]:
-        REGISTRY[id] = Claim(id, section, statement, expected, fn, assumptions, tuple(links))
+    def decorate(fn: Callable[..., Outcome]) -> Callable[..., Outcome]:
+        REGISTRY[id] = Claim(
+            id,
+            section,
+            statement,
+            expected,
+            fn,
+            assumptions,
+            tuple(links),
+            subject,
+            correction,
+            counter_case,
+            evidence_tolerance,
+        )
         return fn
 
     return decorate
@@ -164,11 +372,98 @@ def _sort_key(claim_id: str):
 
 def run_claim(c: Claim) -> Result:
     t0 = time.perf_counter()
-    try:
-        outcome = c.check()
-        if not isinstance(outcome, Outcome):
-            raise TypeError(f"check returned {type(outcome).__name__}, not an Outcome")
-    except Exception as exc:  # a crashing check is reported, not hidden
-        tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        outcome = Outcome(ERROR, f"check raised {tb}")
-    return Result(c, outcome, time.perf_counter() - t0)
+    outcome = _run_check(c, c.subject)
+    variant_outcome = None
+    v = c.variant
+    if v is not None:
+        variant_outcome = _run_check(c, v[1].subject)
+    return Result(c, outcome, time.perf_counter() - t0, variant_outcome)
+
+
+# ---------------------------------------------------------------- the evidence snapshot
+
+
+def evidence_path(seed: str) -> Path:
+    return EVIDENCE_DIR / f"seed_{seed}.json"
+
+
+def load_evidence(seed: str) -> dict[str, dict[str, dict[str, float]]]:
+    p = evidence_path(seed)
+    return json.loads(p.read_text()) if p.exists() else {}
+
+
+def write_evidence(results: list[Result]) -> list[Path]:
+    """Merge the numbers of ``results`` into their seeds' snapshot files."""
+    by_seed: dict[str, list[Result]] = {}
+    for r in results:
+        by_seed.setdefault(r.claim.seed, []).append(r)
+    written = []
+    for seed, rs in sorted(by_seed.items()):
+        snap = load_evidence(seed)
+        for r in rs:
+            if r.outcome.verdict in (ERROR, UNCHECKABLE):
+                snap.pop(r.claim.id, None)
+                continue
+            snap[r.claim.id] = r.pinned_numbers()
+        snap = dict(sorted(snap.items(), key=lambda kv: _sort_key(kv[0])))
+        p = evidence_path(seed)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        lines = [f" {json.dumps(k)}: {json.dumps(v, sort_keys=True)}" for k, v in snap.items()]
+        p.write_text("{\n" + ",\n".join(lines) + "\n}\n")
+        written.append(p)
+    return written
+
+
+def _close(a: float, b: float, rtol: float, atol: float) -> bool:
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    return abs(a - b) <= atol + rtol * max(abs(a), abs(b))
+
+
+def evidence_problems(r: Result, snapshot: Mapping[str, Any]) -> list[str]:
+    """Differences between the numbers ``r`` computed and the pinned ones."""
+    c = r.claim
+    if r.outcome.verdict in (ERROR, UNCHECKABLE):
+        return []
+    pinned = snapshot.get(c.id)
+    if pinned is None:
+        return [f"{c.id}: no pinned numbers (isreshape audit --claim {c.id} --write-evidence)"]
+    rtol, atol = (
+        c.evidence_tolerance[:2] if c.evidence_tolerance else (EVIDENCE_RTOL, EVIDENCE_ATOL)
+    )
+    out = []
+    fresh = r.pinned_numbers()
+    for role in sorted(set(fresh) | set(pinned)):
+        a, b = fresh.get(role, {}), pinned.get(role, {})
+        if a.keys() != b.keys():
+            out.append(f"{c.id} [{role}]: numbers {sorted(a)} != pinned {sorted(b)}")
+            continue
+        for k in a:
+            if not _close(a[k], b[k], rtol, atol):
+                out.append(f"{c.id} [{role}]: {k} = {a[k]!r}, pinned {b[k]!r}")
+    return out
+
+
+# ---------------------------------------------------------------- transitional (to be removed)
+# Zero-argument checks that name their own verdict. Every use is a claim still to convert to
+# ``decide`` with a subject and a variant; tests/test_ledger.py counts them down to zero.
+
+
+def holds(evidence: str) -> Outcome:
+    return Outcome(HOLDS, evidence)
+
+
+def holds_if(conditions: str, evidence: str) -> Outcome:
+    return Outcome(HOLDS_WITH_CONDITIONS, evidence, conditions)
+
+
+def false(evidence: str) -> Outcome:
+    return Outcome(FALSE, evidence)
+
+
+def verdict_from(ok: bool, evidence: str, conditions: str = "") -> Outcome:
+    if not ok:
+        return false(evidence)
+    return holds_if(conditions, evidence) if conditions else holds(evidence)
