@@ -9,6 +9,14 @@ disagree in the first ``VERIFIED_DIGITS`` digits, and writes one JSON file per f
 Each case also stores the value at the input rounded to float32 and to bfloat16 (via float32,
 round-to-nearest-even), so low-precision torch results are judged against the exact answer for
 the input they actually saw.
+
+A value that only the generator produced would bless a wrong reference formula. So every spec
+has an *oracle* (:func:`register_oracle`, in ``reference/oracles/<module>.py``): a second route
+to the same values that shares no code with the generator (a quadrature, a sympy closed form,
+a brute-force enumeration, a different algorithm). The generator evaluates the oracle at every
+case's float64 inputs and refuses to write, and ``--check`` reports, any value on which the two
+routes disagree beyond the oracle's stated digits; the fixture header names the oracle's route.
+Cases where the reference raises ValueError have no value; the oracle is not consulted there.
 """
 
 from __future__ import annotations
@@ -83,6 +91,42 @@ class GoldenSpec:
 REGISTRY: dict[str, GoldenSpec] = {}
 
 
+@dataclass(frozen=True)
+class Oracle:
+    """An independent route to a spec's values.
+
+    ``function`` takes the spec's keyword inputs (mpmath numbers for tensor and float args, at
+    the ambient precision) and returns values of the same structure. ``digits``: the relative
+    agreement the two routes must reach, with its reason in ``why`` (e.g., the quadrature's
+    error estimate); ``atol``: an absolute floor for values that cancel to ~0.
+    """
+
+    route: str
+    function: Callable[..., Any]
+    digits: int
+    why: str
+    atol: float = 0.0
+
+
+ORACLES: dict[str, Oracle] = {}
+
+
+def register_oracle(
+    key: str,
+    route: str,
+    function: Callable[..., Any],
+    digits: int,
+    why: str,
+    atol: float = 0.0,
+) -> None:
+    """Register the oracle of the golden spec ``key`` ("module.function")."""
+    if key in ORACLES and ORACLES[key].function is not function:
+        raise ValueError(f"oracle {key!r} registered twice")
+    if not (1 <= digits <= VERIFIED_DIGITS) or not route.strip() or not why.strip():
+        raise ValueError(f"oracle {key!r}: need a route, a reason and 1 <= digits <= 40")
+    ORACLES[key] = Oracle(route, function, digits, why, atol)
+
+
 def register_golden(
     function: Callable[..., Any],
     cases: Callable[[], Sequence[Case]],
@@ -103,6 +147,11 @@ def load_all_specs() -> dict[str, GoldenSpec]:
     for info in pkgutil.iter_modules(reference.__path__):
         if not info.name.startswith("_"):
             importlib.import_module(f"isreshape.reference.{info.name}")
+    from isreshape.reference import oracles
+
+    for info in pkgutil.iter_modules(oracles.__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"isreshape.reference.oracles.{info.name}")
     return dict(sorted(REGISTRY.items()))
 
 
@@ -247,13 +296,61 @@ def evaluate(spec: GoldenSpec, inputs: dict[str, Any], dtype: str = "float64") -
         return encode_value(hi)
 
 
+class OracleDisagrees(RuntimeError):
+    """The generator and the independent oracle disagree: nothing is written."""
+
+
+def oracle_check(spec: GoldenSpec, inputs: dict[str, Any], expected: Any) -> None:
+    """Raise OracleDisagrees unless the spec's oracle reproduces ``expected`` at ``inputs``."""
+    oracle = ORACLES.get(spec.key)
+    if oracle is None or isinstance(expected, dict):  # no oracle yet, or an error case
+        return
+    with mpmath.workdps(WORKING_DIGITS[0]):
+        args = {
+            k: _to_mp(v) if (k in spec.tensor_args or k in spec.float_args) else v
+            for k, v in inputs.items()
+        }
+        got = oracle.function(**args)
+        if not _agree_atol(got, decode_mp(expected), oracle.digits, oracle.atol):
+            raise OracleDisagrees(
+                f"{spec.key}: the oracle ({oracle.route}) gives {got} where the reference "
+                f"gives {expected} at {inputs} (required: {oracle.digits} digits, "
+                f"atol {oracle.atol})"
+            )
+
+
+def decode_mp(value: Any) -> Any:
+    if isinstance(value, list):
+        return [decode_mp(v) for v in value]
+    if isinstance(value, bool):
+        return value
+    return mpmath.mpf(value)
+
+
+def _agree_atol(a: Any, b: Any, digits: int, atol: float) -> bool:
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        if not (isinstance(a, (list, tuple)) and isinstance(b, (list, tuple))):
+            return False
+        return len(a) == len(b) and all(_agree_atol(x, y, digits, atol) for x, y in zip(a, b))
+    if isinstance(b, bool) or isinstance(a, bool):
+        return bool(a) == bool(b)
+    a, b = mpmath.mpf(a), mpmath.mpf(b)
+    if atol and not (mpmath.isnan(a) or mpmath.isnan(b) or mpmath.isinf(a) or mpmath.isinf(b)):
+        if abs(a - b) <= atol:
+            return True
+    return _agree(a, b, digits)
+
+
 def build_row(spec: GoldenSpec, note: str, fast: bool, inputs: dict[str, Any]) -> dict[str, Any]:
-    """One fixture row: the inputs as stored and the exact values at them."""
+    """One fixture row: the inputs as stored and the exact values at them (checked against the
+    oracle)."""
+    expected = evaluate(spec, inputs)
+    oracle_check(spec, inputs, expected)
     row: dict[str, Any] = {
         "note": note,
         "fast": fast,
         "inputs": {k: encode_input(v) for k, v in inputs.items()},
-        "expected": evaluate(spec, inputs),
+        "expected": expected,
     }
     if spec.low_precision:
         for dt in DTYPES:
@@ -282,6 +379,9 @@ def build_fixture(spec: GoldenSpec, fast_only: bool = False) -> dict[str, Any]:
         "tensor_args": list(spec.tensor_args),
         "float_args": list(spec.float_args),
     }
+    oracle = ORACLES.get(spec.key)
+    if oracle is not None:
+        header["oracle"] = {"route": oracle.route, "digits": oracle.digits, "why": oracle.why}
     return {"header": header, "cases": rows}
 
 
@@ -311,7 +411,7 @@ def write_all(only: Sequence[str] | None = None, out=sys.stdout) -> int:
     t0 = time.perf_counter()
     for i, spec in enumerate(specs, 1):
         t = time.perf_counter()
-        fixture = build_fixture(spec)
+        fixture = build_fixture(spec)  # raises OracleDisagrees: nothing is written
         spec.path.parent.mkdir(parents=True, exist_ok=True)
         spec.path.write_text(dumps(fixture))
         print(
@@ -392,7 +492,11 @@ def check_all(
             problems.append(f"{spec.key}: fixture file {spec.path} missing")
             continue
         stored = json.loads(spec.path.read_text())
-        fresh = build_fixture(spec, fast_only=fast_only)
+        try:
+            fresh = build_fixture(spec, fast_only=fast_only)
+        except OracleDisagrees as exc:
+            problems.append(str(exc))
+            continue
         stored_rows = [r for r in stored["cases"] if r["fast"] or not fast_only]
         # the header's mpmath version is provenance: the values must not depend on it
         if not fast_only and _header_sans_version(stored) != _header_sans_version(fresh):
