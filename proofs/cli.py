@@ -82,6 +82,11 @@ def _markdown(results, seconds: float) -> str:
         if d["conditions"]:
             out.append(f"  - conditions: {d['conditions']}")
         out.append(f"  - evidence: {' '.join(d['evidence'].split())}")
+        for role, label in (("correction", "correction"), ("counter_case", "counter-case")):
+            if role in d:
+                v = d[role]
+                out.append(f"  - {label} [{v['verdict']}]: {v['statement']}")
+                out.append(f"    - evidence: {' '.join(v['evidence'].split())}")
         if d["links"]:
             out.append("  - see: " + ", ".join(f"`{x}`" for x in d["links"]))
     return "\n".join(out) + "\n"
