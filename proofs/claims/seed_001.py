@@ -1,4 +1,9 @@
-"""Claims of seed 001 (IS Reshape v3.0, Renyi divergence as the core)."""
+"""Claims of seed 001 (IS Reshape v3.0, Renyi divergence as the core).
+
+Every check takes the seed's statement as its subject (a formula as a callable or a sympy
+expression, the seed's code from ``isreshape.reference``, a number or a range the statement
+names), computes the truth by an independent route and ends in ``decide``.
+"""
 
 from __future__ import annotations
 
@@ -49,6 +54,8 @@ from isreshape.reference.gamma import (
 )
 
 MC_SEED = 20261122
+EPS = float(np.finfo(float).eps)  # float64 unit roundoff x 2 (2.2e-16)
+Z_MAX = 5.0  # Monte Carlo decisions at 5 standard errors (false alarm < 1e-6 per comparison)
 LINKS_82 = (
     "reference/divergences.py::ess_ratio_lognormal_closed_form",
     "proofs/lognormal.py::ess_closed_form_residual",
@@ -78,17 +85,20 @@ def _kish_rhs_without_one(w, ddof):
 )
 def _kish_variance_form(rhs):
     rng = np.random.default_rng(MC_SEED)
-    w = np.exp(rng.normal(0.0, 1.5, size=1000))
+    n = 1000
+    w = np.exp(rng.normal(0.0, 1.5, size=n))
     lhs = w.sum() ** 2 / (w**2).sum()
     pop, unbiased = rhs(w, 0), rhs(w, 1)
-    # an algebraic identity in float64: a few roundings of 1000-term sums
     err_pop, err_unb = abs(pop / lhs - 1), abs(unbiased / lhs - 1)
-    tol = 1e-12
+    # an algebraic identity in float64: both sides are built from n-term sums of positive
+    # terms (relative error <= n eps each, recursive-summation bound) and a few products
+    # and divisions; 4 n eps covers the two sums of each side
+    tol = 4 * n * EPS
     return decide(
         err_pop < tol,
-        f"n=1000 log-normal sample: Kish ESS {lhs:.10g}; formula with Var_pop {pop:.10g} "
+        f"n={n} log-normal sample: Kish ESS {lhs:.10g}; formula with Var_pop {pop:.10g} "
         f"(rel err {err_pop:.1e}), with Var_unbiased {unbiased:.10g} (rel err {err_unb:.1e}); "
-        f"tolerance {tol:g} (float64 rounding of 1000-term sums)",
+        f"tolerance 4 n eps = {tol:.1e} (float64 rounding of {n}-term sums)",
         numbers={"kish": lhs, "rhs_pop": pop, "rhs_unbiased": unbiased, "tol": tol},
         conditions="Var is the population (divide-by-n) variance of the normalised weights "
         "w_i / mean(w); with the unbiased (n-1) variance the identity is off by O(1/n)",
@@ -97,6 +107,20 @@ def _kish_variance_form(rhs):
 
 
 _g_sym, _s2_sym = sp.symbols("g s2", positive=True)
+
+
+@lru_cache(maxsize=1)
+def _ess_mc_samples():
+    """Kish ESS / n of n log-normal draws, 8 replicates per (s2, g): subject-independent."""
+    rng = np.random.default_rng(MC_SEED)
+    n, reps = 100_000, 8
+    out = []
+    for s2, g in ((0.5, 0.5), (1.0, 0.5), (1.0, 1.0), (2.0, 0.5)):
+        lw = rng.normal(-s2 / 2, math.sqrt(s2), size=(reps, n))
+        vals = kish_ess_ratio_np(g * lw)
+        mc, se = float(np.mean(vals)), float(np.std(vals, ddof=1) / math.sqrt(reps))
+        out.append((s2, g, mc, se))
+    return tuple(out)
 
 
 @claim(
@@ -132,43 +156,65 @@ def _ess_closed_form(closed_form):
     exact_tol = mpmath.mpf(10) ** -45  # 50-digit arithmetic, a few dozen operations
     # Monte Carlo: Kish ESS / n of n log-normal draws vs the stated form, judged in standard
     # errors of the mean over independent replicates
-    rng = np.random.default_rng(MC_SEED)
-    n, reps = 100_000, 8
     rows, worst_z = [], 0.0
-    for s2, g in ((0.5, 0.5), (1.0, 0.5), (1.0, 1.0), (2.0, 0.5)):
-        lw = rng.normal(-s2 / 2, math.sqrt(s2), size=(reps, n))
-        vals = kish_ess_ratio_np(g * lw)
-        mc, se = float(np.mean(vals)), float(np.std(vals, ddof=1) / math.sqrt(reps))
+    for s2, g, mc, se in _ess_mc_samples():
         stated_v = float(f(mpmath.mpf(g), mpmath.mpf(s2)))
         z = abs(mc - stated_v) / se
         worst_z = max(worst_z, z)
         rows.append(f"(s2={s2}, g={g}): MC {mc:.5f} +- {se:.1e} vs {stated_v:.5f} ({z:.1f} SE)")
-    z_max = 5.0  # 5 standard errors: a false alarm has probability < 1e-6 per comparison
-    # beyond log-normal: a two-point log w = +-s has Var(log w) = s^2 but a different ESS
+    # beyond log-normal: a two-point log w = +-s has Var(log w) = s^2; its ESS/n is exact
+    # (cosh(g s)^2 / cosh(2 g s)); agreement is judged at float64 rounding (a few operations)
     s, g = 2.0, 1.0
     two_point = math.cosh(g * s) ** 2 / math.cosh(2 * g * s)
     closed = float(f(mpmath.mpf(g), mpmath.mpf(s * s)))
+    fp_tol = 16 * EPS
     return decide(
-        symbolic and worst_exact < exact_tol and worst_z < z_max,
+        symbolic and worst_exact < exact_tol and worst_z < Z_MAX,
         f"sympy residual log(E[w^g]^2/E[w^2g] / stated) = {residual}; mpmath moment ratio vs "
         f"stated form max rel diff {mpmath.nstr(worst_exact, 3)} over 27 (g, s2, m); "
-        f"Monte Carlo (n=1e5 x{reps}, seed {MC_SEED}, threshold {z_max} SE): "
+        f"Monte Carlo (n=1e5 x8, seed {MC_SEED}, threshold {Z_MAX} SE): "
         + "; ".join(rows)
         + f". Not log-normal: log w = +-2 (Var 4), g = 1 gives ESS/n {two_point:.4f} vs "
         f"stated {closed:.4f}",
         numbers={
             "symbolic_residual_is_zero": symbolic,
             "worst_exact_rel": worst_exact,
+            "exact_tol": exact_tol,
             "worst_mc_z": worst_z,
-            "z_max": z_max,
+            "z_max": Z_MAX,
             "two_point_ess": two_point,
             "stated_at_two_point": closed,
+            "fp_tol": fp_tol,
         },
         conditions="exact (not just approximate) as a population identity when log w is normal "
         "with any mean; the sample Kish ESS/n only converges to it as n grows; for non-normal "
         "log w with the same variance it can be far off",
-        ok_without_conditions=abs(two_point / closed - 1) < 0.01,
+        ok_without_conditions=abs(two_point / closed - 1) < fp_tol,
     )
+
+
+def _normal_mgf_moment(k, m, s2):
+    """E[w^k] for log w ~ N(m, s2) by 50-digit quadrature of the normal density."""
+    sd = mpmath.sqrt(s2)
+    dens = lambda x: mpmath.npdf(x, m, sd)  # noqa: E731
+    return mpmath.quad(lambda x: mpmath.exp(k * x) * dens(x), [-mpmath.inf, m, mpmath.inf])
+
+
+@lru_cache(maxsize=1)
+def _quad_moments():
+    """E[w^g], E[w^2g] for log w ~ N(-s2/2, s2) by quadrature: subject-independent, cached."""
+    out = {}
+    with mpmath.workdps(30):
+        for g, s2 in (("0.25", "0.3"), ("0.6", "1"), ("1", "3"), ("0.6", "3")):
+            g, s2 = mpmath.mpf(g), mpmath.mpf(s2)
+            out[(g, s2)] = tuple(_normal_mgf_moment(k * g, -s2 / 2, s2) for k in (1, 2))
+    return out
+
+
+_SEED_MOMENTS = (
+    sp.exp(_s2_sym * _g_sym * (_g_sym - 1) / 2),
+    sp.exp(_s2_sym * _g_sym * (2 * _g_sym - 1)),
+)
 
 
 @claim(
@@ -178,15 +224,66 @@ def _ess_closed_form(closed_form):
     "E[w^(2 gamma)] = exp(sigma^2 gamma (2 gamma - 1)).",
     HOLDS,
     assumptions="log w ~ N(-sigma^2/2, sigma^2)",
-    links=("proofs/lognormal.py::seed_moment_residuals",),
+    links=("proofs/lognormal.py::power_moment",),
+    subject=_SEED_MOMENTS,
+    counter_case=Variant(
+        "E[w^gamma] = exp(sigma^2 gamma (gamma + 1) / 2) (sign of the mean term flipped)",
+        (sp.exp(_s2_sym * _g_sym * (_g_sym + 1) / 2), _SEED_MOMENTS[1]),
+    ),
 )
-def _seed_moments():
-    r1, r2 = lognormal.seed_moment_residuals()
-    return verdict_from(
-        r1 == 0 and r2 == 0,
-        f"sympy: log of the normal-MGF integral minus each printed exponent simplifies to "
-        f"{r1} and {r2}",
+def _seed_moments(moments):
+    m1, m2 = moments
+    # symbolic: the normal-MGF integral (sympy) with m = -s^2/2 against each printed form
+    mom = lognormal.power_moment().subs(lognormal.m, -(lognormal.sigma**2) / 2)
+    subs = {_g_sym: lognormal.gamma, _s2_sym: lognormal.sigma**2}
+    res = [
+        sp.simplify(
+            sp.expand_log(
+                sp.log(mom.subs(lognormal.gamma, k * lognormal.gamma) / e.subs(subs)), force=True
+            )
+        )
+        for k, e in ((1, m1), (2, m2))
+    ]
+    symbolic = all(r == 0 for r in res)
+    # numerical: 30-digit quadrature of the normal density at 4 (g, s2) (cached)
+    f1, f2 = (sp.lambdify((_g_sym, _s2_sym), e, "mpmath") for e in (m1, m2))
+    with mpmath.workdps(30):
+        worst = max(
+            max(abs(f1(g, s2) / q1 - 1), abs(f2(g, s2) / q2 - 1))
+            for (g, s2), (q1, q2) in _quad_moments().items()
+        )
+    tol = mpmath.mpf(10) ** -25  # quadrature at 30 digits: error far below 1e-28
+    return decide(
+        symbolic and worst < tol,
+        f"sympy: log(normal-MGF integral / printed form) simplifies to {res[0]} and {res[1]}; "
+        f"30-digit quadrature at 4 (gamma, sigma^2): max rel diff {mpmath.nstr(worst, 3)}",
+        numbers={
+            "residual_1_is_zero": res[0] == 0,
+            "residual_2_is_zero": res[1] == 0,
+            "worst_quad_rel": worst,
+            "tol": tol,
+        },
     )
+
+
+def _ln_ess_ratio(g, s2):
+    """Population ESS/n of w^g for log w ~ N(-s2/2, s2), from the reference moments."""
+    return lognormal_moment(g, -s2 / 2, s2) ** 2 / lognormal_moment(2 * g, -s2 / 2, s2)
+
+
+def _largest_feasible(ess, rho):
+    """The largest gamma in [0, 1] with ess(gamma) >= rho, ess decreasing: bisection."""
+    if ess(mpmath.mpf(1)) >= rho:
+        return mpmath.mpf(1)
+    lo, hi = mpmath.mpf(0), mpmath.mpf(1)
+    for _ in range(110):  # 2^-110 < 1e-33
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if ess(mid) >= rho else (lo, mid)
+    return lo
+
+
+def _gamma_star_half(s2, rho):
+    return min(1.0, math.sqrt(-math.log(rho) / (2 * s2)))
 
 
 @claim(
@@ -197,42 +294,47 @@ def _seed_moments():
     HOLDS_WITH_CONDITIONS,
     assumptions="the log-normal ESS closed form of Theorem 8.2",
     links=("reference/gamma.py::gamma_star_ess", "proofs/lognormal.py::gamma_star_solutions"),
+    subject=gamma_star_ess,
+    counter_case=Variant(
+        "gamma* = min(1, sqrt(-log rho_min / (2 sigma^2))) (a factor 2 in the variance)",
+        _gamma_star_half,
+    ),
 )
-def _gamma_star():
-    sols = lognormal.gamma_star_solutions()
-    symbolic = (
-        len(sols) == 1
-        and sp.simplify(sols[0] - sp.sqrt(-sp.log(lognormal.rho)) / lognormal.sigma) == 0
-    )
-    deriv = lognormal.ess_ratio_derivative()
-    decreasing = sp.simplify(deriv / sp.exp(-(lognormal.sigma**2) * lognormal.gamma**2)) == (
-        -2 * lognormal.gamma * lognormal.sigma**2
-    )
-    # brute force: the largest grid gamma meeting the constraint vs the closed form
-    grid = np.linspace(0.0, 1.0, 100_001)
-    worst = 0.0
-    for rho_min in (0.05, 0.3, 0.5, 0.9):
-        for s2 in (0.05, 0.5, 1.0, 2.0, 10.0):
-            feasible = grid[np.exp(-s2 * grid**2) >= rho_min]
-            worst = max(worst, abs(float(feasible.max()) - float(gamma_star_ess(s2, rho_min))))
-    # off the log-normal assumption the constraint can fail at gamma*: log w = 10 with
-    # probability 0.01, else 0 (a rare large ratio), exact population moments
+def _gamma_star(rule):
+    # bisection on the population ESS/n from the log-normal moments (not the closed form)
+    worst = mpmath.mpf(0)
+    with mpmath.workdps(40):
+        for rho in (0.05, 0.3, 0.5, 0.9):
+            for s2 in (0.05, 0.5, 1.0, 2.0, 10.0):
+                truth = _largest_feasible(lambda g, s2=s2: _ln_ess_ratio(g, s2), rho)
+                worst = max(worst, abs(mpmath.mpf(rule(s2, rho)) - truth))
+    # the subject is float64 or mpmath at 30 digits: a few roundings of sqrt(-log rho / s2)
+    tol = 8 * EPS
+    # off the log-normal assumption: log w = 10 with probability 0.01, else 0 (a rare large
+    # ratio), exact population moments at the rule's gamma
     p, a = 0.01, 10.0
     s2_pop = p * (1 - p) * a * a
-    g_star = float(gamma_star_ess(s2_pop, 0.3))
-    m1 = (1 - p) + p * math.exp(g_star * a)
-    m2 = (1 - p) + p * math.exp(2 * g_star * a)
+    g_rule = float(rule(s2_pop, 0.3))
+    m1 = (1 - p) + p * math.exp(g_rule * a)
+    m2 = (1 - p) + p * math.exp(2 * g_rule * a)
     ess_at = m1 * m1 / m2
-    ok = symbolic and decreasing and worst <= 1e-5
-    return verdict_from(
-        ok,
-        f"sympy solves exp(-s^2 g^2) = rho as {sols}; d/dg ESS = {deriv} (<= 0 for g >= 0); "
-        f"grid search (1e5 points) vs closed form: max |diff| {worst:.2e} over 20 (rho, s2); "
-        f"counterexample off the assumption: log w = 10 w.p. 0.01 else 0 (Var {s2_pop:.3f}): "
-        f"gamma* = {g_star:.4f} gives population ESS/n {ess_at:.4f} < rho_min 0.3",
+    return decide(
+        worst <= tol,
+        f"bisection (110 halvings, 40 digits) on the log-normal moment ratio E[w^g]^2/E[w^2g] "
+        f"for the largest feasible gamma in [0, 1], 20 (rho, sigma^2): max |rule - truth| "
+        f"{mpmath.nstr(worst, 3)} (tolerance 8 eps); off the assumption, log w = 10 w.p. 0.01 "
+        f"else 0 (Var {s2_pop:.3f}): rule gamma {g_rule:.4f} gives population ESS/n "
+        f"{ess_at:.4f} vs rho_min 0.3",
+        numbers={
+            "worst_abs": worst,
+            "tol": tol,
+            "gamma_two_point": g_rule,
+            "ess_two_point": ess_at,
+        },
         conditions="only under the log-normal closed form (heavy right tails break the ESS "
-        "guarantee); with sigma^2 = 0 the formula is 0/0 "
-        "and the value 1 is a convention (the seed's code returns gamma_max); rho_min in (0, 1]",
+        "guarantee); with sigma^2 = 0 the formula is 0/0 and the value 1 is a convention (the "
+        "seed's code returns gamma_max); rho_min in (0, 1]",
+        ok_without_conditions=ess_at >= 0.3,
     )
 
 
@@ -300,7 +402,26 @@ def _mp_list(x) -> list[float]:
     return [float(v) for v in x]
 
 
+def _jac(pi: np.ndarray) -> np.ndarray:
+    """Row y: grad_logits log pi_y = e_y - pi (softmax policy)."""
+    return np.eye(len(pi)) - pi[None, :]
+
+
+def _fp_tol(scale: float, terms: int) -> float:
+    """float64 bound for sums of ``terms`` terms of size <= ``scale``, each a log, a product
+    and an exp away from exact: 4 roundings per term plus the summation (terms eps)."""
+    return (4 + terms) * terms * EPS * max(scale, 1.0)
+
+
 # ====================================================================== section 2
+
+
+def _tilde_seed(mu, r):
+    return mu * r / np.sum(mu * r)
+
+
+def _tilde_squared(mu, r):
+    return mu * r**2 / np.sum(mu * r**2)
 
 
 @claim(
@@ -312,34 +433,37 @@ def _mp_list(x) -> list[float]:
     HOLDS,
     assumptions="r > 0 (as the theorem states); discrete outcomes",
     links=(LINKS_NB,),
+    subject=_tilde_seed,
+    counter_case=Variant(
+        "... with pi_tilde = mu r^2 / E_mu[r^2] (the reward squared)", _tilde_squared
+    ),
 )
-def _thm_2_1():
+def _thm_2_1(tilde_of):
     rng = np.random.default_rng(MC_SEED)
     k = 6
     mu = _softmax(rng.normal(size=k))
     r = rng.uniform(0.1, 3.0, size=k)
-    tilde = mu * r / np.sum(mu * r)
-    consts = []
+    tilde = tilde_of(mu, r)
+    er = float(np.sum(mu * r))
+    consts, objs = [], []
     for _ in range(200):
         pi = _softmax(rng.normal(0, 2, size=k))
         obj = float(np.sum(mu * r * np.log(pi)))
-        consts.append(_kl(tilde, pi) + obj / float(np.sum(mu * r)))
+        objs.append(obj)
+        consts.append(_kl(tilde, pi) + obj / er)
     spread = max(consts) - min(consts)
-    # the maximiser of E_mu[r log pi] over the simplex is pi_tilde (Gibbs): no random pi beats it
+    # the maximiser of E_mu[r log pi] over the simplex (Gibbs) must be the KL minimiser tilde:
+    # random pi beating tilde on the objective
     best = float(np.sum(mu * r * np.log(tilde)))
-    beaten = sum(
-        float(np.sum(mu * r * np.log(_softmax(rng.normal(0, 2, size=k))))) > best
-        for _ in range(2000)
-    )
-    # with a reward of mixed sign the objective has no maximiser (pi -> 0 where r < 0)
-    r_mixed = np.array([1.0, -1.0])
-    mu2 = np.array([0.5, 0.5])
-    unbounded = [float(np.sum(mu2 * r_mixed * np.log([1 - e, e]))) for e in (1e-2, 1e-8, 1e-16)]
-    return verdict_from(
-        spread < 1e-12 and beaten == 0,
-        f"KL(pi_tilde||pi) + E_mu[r log pi]/E_mu[r] is constant over 200 random pi (spread "
-        f"{spread:.1e}); 0 of 2000 random pi beat pi_tilde; outside the assumption (r = +-1) the "
-        f"objective grows without bound: {', '.join(f'{v:.1f}' for v in unbounded)}",
+    beaten = sum(o > best for o in objs)
+    # |log pi| <= ~15 over the draws: 6-term sums of terms of size <= 15 r
+    tol = _fp_tol(15 * 3.0, k)
+    return decide(
+        spread < tol and beaten == 0,
+        f"KL(pi_tilde||pi) + E_mu[r log pi]/E_mu[r] over 200 random pi: spread {spread:.1e} "
+        f"(tolerance {tol:.1e}, float64 sums of 6 terms); random pi beating pi_tilde on "
+        f"E_mu[r log pi]: {beaten} of 200",
+        numbers={"spread": spread, "tol": tol, "beaten": beaten},
     )
 
 
@@ -349,24 +473,42 @@ def _thm_2_1():
     "Special case r = 1: pi_tilde = mu, and max E_mu[log pi] is min KL(mu || pi) (MLE).",
     HOLDS,
     links=("reference/divergences.py::kl_divergence",),
+    subject=lambda mu: mu,
+    counter_case=Variant(
+        "Special case r = 1: pi_tilde is the uniform distribution",
+        lambda mu: np.full_like(mu, 1.0 / len(mu)),
+    ),
 )
-def _thm_2_1_sft():
+def _thm_2_1_sft(target_of):
     rng = np.random.default_rng(MC_SEED + 1)
     mu = _softmax(rng.normal(size=5))
-    tilde = mu * 1.0 / np.sum(mu)
+    target = target_of(mu)
+    from_definition = _tilde_seed(mu, np.ones(5))  # mu r / E_mu[r] at r = 1
+    d_tilde = float(np.max(np.abs(target - from_definition)))
     consts = []
     with mpmath.workdps(30):
         for _ in range(20):
             logits = rng.normal(0, 2, size=5)
             pi = _softmax(logits)
-            kl = float(kl_divergence(_mp_list(np.log(mu)), _mp_list(logits)))
+            kl = float(kl_divergence(_mp_list(np.log(target)), _mp_list(logits)))
             consts.append(kl + float(np.sum(mu * np.log(pi))))
     spread = max(consts) - min(consts)
-    return verdict_from(
-        float(np.max(np.abs(tilde - mu))) < 1e-15 and spread < 1e-12,
-        f"pi_tilde - mu = 0; KL(mu||pi) + E_mu[log pi] constant (= -H(mu) = {consts[0]:.6f}) over "
-        f"20 random pi, spread {spread:.1e} (reference kl_divergence)",
+    tol = _fp_tol(15.0, 5)  # |log pi| <= ~15: 5-term float64 sums
+    return decide(
+        d_tilde <= 2 * EPS and spread < tol,
+        f"|stated target - mu r / E_mu[r] at r = 1| = {d_tilde:.1e}; KL(target||pi) + "
+        f"E_mu[log pi] over 20 random pi (reference kl_divergence): spread {spread:.1e} "
+        f"(tolerance {tol:.1e})",
+        numbers={"target_diff": d_tilde, "spread": spread, "tol": tol, "tilde_tol": 2 * EPS},
     )
+
+
+def _is_both(f, mu, pi, r):
+    jac = _jac(pi)
+    w = np.where(mu > 0, pi / np.where(mu > 0, mu, 1), 0.0)
+    lhs = (mu * f(w) * r) @ jac
+    rhs = (pi * r) @ jac
+    return float(np.max(np.abs(lhs - rhs)))
 
 
 @claim(
@@ -375,31 +517,29 @@ def _thm_2_1_sft():
     "With f(w) = w, E_mu[w r grad log pi] = E_pi[r grad log pi] (the REINFORCE gradient).",
     HOLDS_WITH_CONDITIONS,
     links=(LINKS_NB,),
+    subject=lambda w: w,
+    counter_case=Variant("the same with f(w) = w^0.9", lambda w: w**0.9),
 )
-def _is_identity():
+def _is_identity(f):
     rng = np.random.default_rng(MC_SEED + 2)
     k = 5
     pi = _softmax(rng.normal(size=k))
     r = rng.normal(size=k)
-    jac = np.eye(k) - pi[None, :]  # row y: grad_logits log pi_y = e_y - pi
-
-    def both(mu):
-        w = np.where(mu > 0, pi / np.where(mu > 0, mu, 1), 0.0)
-        lhs = (mu * w * r) @ jac
-        rhs = (pi * r) @ jac
-        return float(np.max(np.abs(lhs - rhs)))
-
-    full = both(_softmax(rng.normal(size=k)))
+    full = _is_both(f, _softmax(rng.normal(size=k)), pi, r)
     mu_gap = _softmax(rng.normal(size=k))
     mu_gap[0] = 0.0
     mu_gap /= mu_gap.sum()
-    gap = both(mu_gap)
-    return verdict_from(
-        full < 1e-14 and gap > 1e-3,
-        f"5 outcomes, softmax policy: max |E_mu[w r grad] - E_pi[r grad]| = {full:.1e} with mu > 0 "
-        f"everywhere, but {gap:.3f} when mu(y0) = 0 < pi(y0) = {pi[0]:.3f}",
+    gap = _is_both(f, mu_gap, pi, r)
+    tol = _fp_tol(3.0, k)  # 5-term sums, |r| <= ~3, |grad log pi| <= 1
+    return decide(
+        full < tol,
+        f"5 outcomes, softmax policy: max |E_mu[f(w) r grad] - E_pi[r grad]| = {full:.1e} "
+        f"(tolerance {tol:.1e}) with mu > 0 everywhere, {gap:.3f} when mu(y0) = 0 < pi(y0) = "
+        f"{pi[0]:.3f}",
+        numbers={"full_support_diff": full, "gap_diff": gap, "tol": tol},
         conditions="supp pi_theta within supp mu (mu > 0 wherever pi_theta > 0); sampled from "
         "mu, the mass of pi outside supp mu is never seen",
+        ok_without_conditions=gap < tol,
     )
 
 
@@ -410,36 +550,66 @@ def _is_identity():
     "max E_pi[r] + tau H(pi) is min KL(pi || p*), maximised by pi = p*.",
     HOLDS_WITH_CONDITIONS,
     links=("proofs/renyi.py::theorem_2_2_residual",),
+    subject=lambda r, tau: _softmax(r / tau),
+    counter_case=Variant(
+        "... with p* = exp(r tau) / Z (temperature multiplied instead of divided)",
+        lambda r, tau: _softmax(r * tau),
+    ),
 )
-def _thm_2_2():
-    residual = renyi.theorem_2_2_residual()
+def _thm_2_2(p_star_of):
     rng = np.random.default_rng(MC_SEED + 3)
     r = rng.normal(size=6)
+    pis = [_softmax(rng.normal(0, 2, size=6)) for _ in range(2000)]
+
+    def run(tau):
+        ps = p_star_of(r, tau)
+        log_z = float(np.log(np.sum(np.exp(r / tau))))
+        resid = max(
+            abs(_kl(pi, ps) - (-_entropy(pi) - float(pi @ r) / tau + log_z)) for pi in pis[:200]
+        )
+        best = float(ps @ r) + tau * _entropy(ps)
+        beaten = sum(float(q @ r) + tau * _entropy(q) > best + 1e-12 for q in pis)
+        return resid, beaten
+
     tau = 0.7
-    ps = _softmax(r / tau)
-    best = float(ps @ r) + tau * _entropy(ps)
-    beaten = sum(
-        float(q @ r) + tau * _entropy(q) > best + 1e-12
-        for q in (_softmax(rng.normal(0, 2, size=6)) for _ in range(2000))
-    )
-    return verdict_from(
-        residual == 0 and beaten == 0,
-        f"sympy (3 outcomes, symbolic pi, r, tau): KL - (-H - E[r]/tau + log Z) = {residual}; "
-        f"0 of 2000 random pi beat p* on E[r] + tau H (tau = {tau})",
-        conditions="tau > 0 and Z = sum exp(r / tau) finite (true for a finite output space; "
-        "for y on the real line with r = 0, Z = inf and p* does not exist)",
+    resid, beaten = run(tau)
+    # a negative "temperature" violates tau > 0: min KL is then max E[r]/tau + H, which is
+    # min (not max) of E[r] + tau H
+    resid_neg, beaten_neg = run(-tau)
+    tol = _fp_tol(20.0, 6)  # |log pi|, |r / tau| <= ~20: 6-term sums
+    return decide(
+        resid < tol and beaten == 0,
+        f"6 outcomes, tau = {tau}: max |KL(pi||p*) - (-H - E[r]/tau + log Z)| over 200 random pi "
+        f"{resid:.1e} (tolerance {tol:.1e}); random pi beating p* on E[r] + tau H: {beaten} of "
+        f"2000; at tau = -{tau}: residual {resid_neg:.1e}, beaten {beaten_neg}",
+        numbers={
+            "residual": resid,
+            "beaten": beaten,
+            "residual_neg_tau": resid_neg,
+            "beaten_neg_tau": beaten_neg,
+            "tol": tol,
+            "objective_margin": 1e-12,
+        },
+        conditions="tau > 0 (a temperature) and Z = sum exp(r / tau) finite (true for a finite "
+        "output space; for y on the real line with r = 0, Z = inf and p* does not exist)",
+        ok_without_conditions=resid_neg < tol and beaten_neg == 0,
     )
 
 
-def _policy_grads(k: int = 5, tau: float = 1.0, seed: int = MC_SEED + 7):
+def _policy_setup(k: int = 5, seed: int = MC_SEED + 7):
     rng = np.random.default_rng(seed)
-    pi = _softmax(rng.normal(0, 1.5, size=k))
+    theta = rng.normal(0, 1.5, size=k)
     r = rng.normal(size=k)
-    g_reinforce = pi * (r - pi @ r)  # grad_logits E_pi[r]
+    return theta, r
+
+
+def _reinforce_gradient(pi, r, tau):
+    return pi * (r - pi @ r)  # grad_logits E_pi[r]
+
+
+def _reinforce_plus_entropy(pi, r, tau):
     logp = np.log(pi)
-    g_entropy = -pi * (logp - pi @ logp)  # grad_logits H(pi)
-    g_kl = -(g_reinforce / tau + g_entropy)  # grad_logits KL(pi || p*)
-    return g_reinforce, g_kl
+    return pi * (r - pi @ r) - tau * pi * (logp - pi @ logp)  # + tau grad_logits H(pi)
 
 
 @claim(
@@ -449,16 +619,32 @@ def _policy_grads(k: int = 5, tau: float = 1.0, seed: int = MC_SEED + 7):
     "KL(pi_theta || p*).",
     FALSE,
     links=(LINKS_NB,),
+    subject=_reinforce_gradient,
+    correction=Variant(
+        "The f(w) = w gradient plus the entropy gradient, E_pi[r grad log pi] + tau grad H(pi), "
+        "is -tau grad KL(pi_theta || p*) (Theorem 2.2); REINFORCE alone follows KL(pi || p*) "
+        "only as tau -> 0",
+        _reinforce_plus_entropy,
+    ),
 )
-def _table_reverse_kl():
-    g_rf, g_kl = _policy_grads()
-    cos = float(-(g_rf @ g_kl) / (np.linalg.norm(g_rf) * np.linalg.norm(g_kl)))
-    return false(
-        f"softmax policy, 5 outcomes (seed {MC_SEED + 7}), tau = 1: cosine between "
-        f"E_pi[r grad log pi] and "
-        f"-grad KL(pi||p*) is {cos:.4f} (angle {math.degrees(math.acos(min(1, cos))):.1f} deg): "
-        "-tau grad KL(pi||p*) = grad E_pi[r] + tau grad H(pi), so f(w) = w without an entropy "
-        "term follows KL(pi||p*) only as tau -> 0 or where grad H = 0"
+def _table_reverse_kl(gradient_of):
+    theta, r = _policy_setup()
+    tau = 1.0
+    pi, ps = _softmax(theta), _softmax(r / tau)
+    # grad_theta KL(pi || p*) by the chain rule through the softmax Jacobian (from the definition)
+    dkl_dpi = np.log(pi) - np.log(ps) + 1
+    grad_kl = (np.diag(pi) - np.outer(pi, pi)) @ dkl_dpi
+    g = gradient_of(pi, r, tau)
+    c = float(-(g @ grad_kl) / (grad_kl @ grad_kl))  # best factor g = -c grad KL
+    resid = float(np.linalg.norm(g + c * grad_kl) / np.linalg.norm(g))
+    cos = float(-(g @ grad_kl) / (np.linalg.norm(g) * np.linalg.norm(grad_kl)))
+    tol = _fp_tol(5.0, 5)  # 5-component float64 gradients, |log p| <= ~5
+    return decide(
+        resid < tol and c > 0,
+        f"softmax policy, 5 outcomes (seed {MC_SEED + 7}), tau = 1: best fit g = -c grad KL(pi"
+        f"||p*) has c = {c:.4f} and relative residual {resid:.2e} (tolerance {tol:.1e}); "
+        f"cosine {cos:.4f}",
+        numbers={"residual": resid, "factor": c, "cosine": cos, "tol": tol},
     )
 
 
@@ -468,19 +654,36 @@ def _table_reverse_kl():
     "Table 2.3: the f(w) = 1 gradient E_mu[r grad log pi] equals -E_mu[r] grad KL(pi_tilde || "
     "pi_theta) (forward KL).",
     HOLDS,
+    subject=lambda mu, r: float(np.sum(mu * r)),
+    counter_case=Variant(
+        "E_mu[r grad log pi] = -grad KL(pi_tilde || pi_theta) (the factor E_mu[r] dropped)",
+        lambda mu, r: 1.0,
+    ),
 )
-def _table_forward_kl():
+def _table_forward_kl(factor_of):
     rng = np.random.default_rng(MC_SEED + 5)
     k = 5
     mu = _softmax(rng.normal(size=k))
     r = rng.uniform(0.2, 2.0, size=k)
-    pi = _softmax(rng.normal(size=k))
-    jac = np.eye(k) - pi[None, :]
-    g = (mu * r) @ jac
+    theta = rng.normal(size=k)
+    pi = _softmax(theta)
+    g = (mu * r) @ _jac(pi)
     tilde = mu * r / np.sum(mu * r)
-    grad_kl = -(tilde @ jac)  # grad_logits KL(tilde || pi) = -(tilde - pi)
-    diff = float(np.max(np.abs(g + np.sum(mu * r) * grad_kl)))
-    return verdict_from(diff < 1e-14, f"max |g + E_mu[r] grad KL| = {diff:.1e} (5 outcomes)")
+
+    def kl_at(th):
+        return _kl(tilde, _softmax(th))
+
+    # grad KL(tilde || pi_theta) by central differences (h = 1e-5: error h^2 |f'''| ~ 1e-10)
+    h = 1e-5
+    grad_kl = np.array([(kl_at(theta + h * e) - kl_at(theta - h * e)) / (2 * h) for e in np.eye(k)])
+    diff = float(np.max(np.abs(g + factor_of(mu, r) * grad_kl)))
+    tol = 1e-9  # central-difference error: h^2 |f'''| / 6 + eps |f| / h <= ~1e-10 here
+    return decide(
+        diff < tol,
+        f"5 outcomes: max |g + factor grad KL| = {diff:.1e} (grad KL by central differences, "
+        f"tolerance {tol:g}); E_mu[r] = {float(np.sum(mu * r)):.4f}",
+        numbers={"diff": diff, "tol": tol, "E_mu_r": float(np.sum(mu * r))},
+    )
 
 
 @claim(
@@ -488,34 +691,44 @@ def _table_forward_kl():
     "2.3",
     "Table 2.3: the gradient variance is low for f(w) = 1 and high for f(w) = w.",
     HOLDS_WITH_CONDITIONS,
+    subject=(lambda w: np.ones_like(w), lambda w: w),
+    counter_case=Variant(
+        "the gradient variance is low for f(w) = w and high for f(w) = 1",
+        (lambda w: w, lambda w: np.ones_like(w)),
+    ),
 )
-def _table_variance():
-    # leading term: E_mu[w^2] >= E_mu[w]^2 = 1 = E_mu[w^0]
-    ratios = []
+def _table_variance(fs):
+    f_low, f_high = fs
+    # leading term E_mu[f(w)^2] over random discrete pairs (E_mu[w^2] >= 1 = E_mu[1] by Jensen)
+    margins = []
     for mu, pi in _discrete_pairs(200, MC_SEED + 6):
-        ratios.append(float(np.sum(pi**2 / mu)))
-    # full variance: h = r grad log pi large where w is small
+        w = pi / mu
+        margins.append(float(mu @ f_high(w) ** 2 - mu @ f_low(w) ** 2))
+    # the full variance: h = r grad log pi large where w is small
     mu = np.array([0.5, 0.5])
     w = np.array([1.5, 0.5])
     h = np.array([0.0, 4.0])
-    var1 = float(mu @ h**2 - (mu @ h) ** 2)
-    varw = float(mu @ (w * h) ** 2 - (mu @ (w * h)) ** 2)
-    return verdict_from(
-        min(ratios) >= 1 and varw < var1,
-        conditions="only for the leading term E_mu[w^(2 gamma)] (E_mu[w^2] >= 1 = E_mu[w^0] by Jensen); "
-        "the variance of w r grad log pi itself can be smaller than that of r grad log pi",
-        evidence=f"E_mu[w^2] over 200 random discrete pairs: min {min(ratios):.4f} >= 1; counterexample for the full variance: mu = (1/2, 1/2), w = (1.5, 0.5), "
-        f"h = r grad log pi = (0, 4): Var[h] = {var1:.2f} > Var[w h] = {varw:.2f}",
+
+    def var(f):
+        x = f(w) * h
+        return float(mu @ (x - mu @ x) ** 2)
+
+    v_low, v_high = var(f_low), var(f_high)
+    return decide(
+        min(margins) >= 0,
+        f"E_mu[f_high(w)^2] - E_mu[f_low(w)^2] over 200 random discrete pairs: min "
+        f"{min(margins):.4f}; full variance, mu = (1/2, 1/2), w = (1.5, 0.5), h = r grad log pi "
+        f"= (0, 4): Var[f_low h] = {v_low:.2f}, Var[f_high h] = {v_high:.2f}",
+        numbers={"min_leading_margin": min(margins), "var_low": v_low, "var_high": v_high},
+        conditions="only for the leading term E_mu[f(w)^2] (E_mu[w^2] >= 1 = E_mu[w^0] by "
+        "Jensen); the variance of w r grad log pi itself can be smaller than that of "
+        "r grad log pi",
+        ok_without_conditions=v_high >= v_low,
     )
 
 
-@claim(
-    "001-2.3-d",
-    "2.3",
-    "Forward KL fits are mean-seeking (cover all modes), reverse KL fits are mode-seeking.",
-    HOLDS,
-)
-def _mean_mode_seeking():
+@lru_cache(maxsize=1)
+def _kl_fits():
     from scipy.optimize import minimize
 
     x = np.linspace(-10, 10, 4001)
@@ -534,20 +747,50 @@ def _mean_mode_seeking():
                 return float(np.sum(target * np.log(target / q)) * dx)
             return float(np.sum(q * np.log(q / (target + 1e-300))) * dx)
 
-        return minimize(obj, x0=[0.5, 0.0], method="Nelder-Mead", options={"xatol": 1e-6}).x
+        return tuple(minimize(obj, x0=[0.5, 0.0], method="Nelder-Mead", options={"xatol": 1e-6}).x)
 
-    mf, lsf = fit(True)
-    mr, lsr = fit(False)
-    ok = abs(mf) < 0.05 and math.exp(lsf) > 3.0 and abs(abs(mr) - 3) < 0.05 and math.exp(lsr) < 1.1
-    return verdict_from(
-        ok,
+    return {"forward": fit(True), "reverse": fit(False)}
+
+
+@claim(
+    "001-2.3-d",
+    "2.3",
+    "Forward KL fits are mean-seeking (cover all modes), reverse KL fits are mode-seeking.",
+    HOLDS,
+    subject={"forward": "mean-seeking", "reverse": "mode-seeking"},
+    counter_case=Variant(
+        "forward KL fits are mode-seeking, reverse KL fits mean-seeking",
+        {"forward": "mode-seeking", "reverse": "mean-seeking"},
+    ),
+)
+def _mean_mode_seeking(labels):
+    fits = _kl_fits()
+    # a Gaussian fit to 0.5 N(-3,1) + 0.5 N(3,1) is classified by its mean: nearer a mode
+    # (|m| > 1.5, the midpoint between 0 and 3) is mode-seeking, nearer 0 mean-seeking
+    found = {k: ("mode-seeking" if abs(m) > 1.5 else "mean-seeking") for k, (m, _) in fits.items()}
+    agree = sum(found[k] == labels[k] for k in found)
+    (mf, lsf), (mr, lsr) = fits["forward"], fits["reverse"]
+    return decide(
+        agree == 2,
         f"Gaussian fit to 0.5 N(-3,1) + 0.5 N(3,1): forward KL gives mean {mf:.3f}, sd "
-        f"{math.exp(lsf):.3f} (covers both modes; moment match sd sqrt(10) = 3.162); reverse KL "
-        f"gives mean {mr:.3f}, sd {math.exp(lsr):.3f} (one mode)",
+        f"{math.exp(lsf):.3f} (moment match: 0, sqrt(10) = 3.162), reverse KL mean {mr:.3f}, sd "
+        f"{math.exp(lsr):.3f}; classified {found}, stated {labels}",
+        numbers={
+            "forward_mean": mf,
+            "forward_sd": math.exp(lsf),
+            "reverse_abs_mean": abs(mr),
+            "reverse_sd": math.exp(lsr),
+            "agreeing_labels": agree,
+            "mode_cut": 1.5,
+        },
     )
 
 
 # ====================================================================== section 4
+
+
+def _weights_swapped(lw, a, g):
+    return effective_target_weights(lw, a, 1 - g)
 
 
 @claim(
@@ -556,20 +799,27 @@ def _mean_mode_seeking():
     "gamma = 0 gives the SFT weights (f = 1) and gamma = 1 the RL weights (f = w).",
     HOLDS,
     links=("reference/estimators.py::effective_target_weights",),
+    subject=effective_target_weights,
+    counter_case=Variant(
+        "gamma = 0 gives the RL weights and gamma = 1 the SFT weights (f(w) = w^(1 - gamma))",
+        _weights_swapped,
+    ),
 )
-def _endpoints():
+def _endpoints(weights):
     lw = [-1.0, 0.0, 0.5, 2.0]
     a = [1.0, 2.0, 0.5, 1.5]
     with mpmath.workdps(30):
-        w0 = [float(v) for v in effective_target_weights(lw, a, 0.0)]
-        w1 = [float(v) for v in effective_target_weights(lw, a, 1.0)]
+        w0 = np.array([float(v) for v in weights(lw, a, 0.0)])
+        w1 = np.array([float(v) for v in weights(lw, a, 1.0)])
     sft = np.array(a) / np.mean(a)
     rl = np.exp(lw) * np.array(a) / np.mean(np.exp(lw) * np.array(a))
     d0, d1 = float(np.max(np.abs(w0 - sft))), float(np.max(np.abs(w1 - rl)))
-    return verdict_from(
-        d0 < 1e-14 and d1 < 1e-14,
+    tol = _fp_tol(8.0, 4)  # float64 r / mean(r) and w r / mean(w r), weights <= ~8
+    return decide(
+        d0 < tol and d1 < tol,
         f"normalised weights at gamma = 0 vs r / mean(r): {d0:.1e}; at gamma = 1 vs w r / "
-        f"mean(w r): {d1:.1e}",
+        f"mean(w r): {d1:.1e} (tolerance {tol:.1e})",
+        numbers={"diff_gamma0": d0, "diff_gamma1": d1, "tol": tol},
     )
 
 
@@ -582,6 +832,15 @@ def _theorem_4_2_setup(seed: int = MC_SEED + 7, signed: bool = False):
     return lmu, theta, r
 
 
+def _eff_swapped(lmu, theta, log_r, g):
+    return effective_target_log_probs(lmu, theta, log_r, 1 - g)
+
+
+def _eff_probs(eff_log_probs, lmu, theta, log_r, g):
+    with mpmath.workdps(30):
+        return np.exp([float(v) for v in eff_log_probs(lmu, theta, log_r, g)])
+
+
 @claim(
     "001-4.2-a",
     "4.2",
@@ -589,51 +848,61 @@ def _theorem_4_2_setup(seed: int = MC_SEED + 7, signed: bool = False):
     "pi_theta) with pi_eff ~ mu^(1 - gamma) pi_theta^gamma r.",
     HOLDS_WITH_CONDITIONS,
     links=("reference/estimators.py::effective_target_log_probs", LINKS_NB),
+    subject=effective_target_log_probs,
+    counter_case=Variant(
+        "... with pi_eff ~ mu^gamma pi_theta^(1 - gamma) r (exponents swapped)", _eff_swapped
+    ),
 )
-def _thm_4_2():
+def _thm_4_2(eff_log_probs):
     lmu, theta, r = _theorem_4_2_setup()
     mu, pi = _softmax(lmu), _softmax(theta)
     k = len(mu)
-    jac = np.eye(k) - pi[None, :]
-    worst = 0.0
-    cos_total = []
+    jac = _jac(pi)
+    worst, worst_total = 0.0, 0.0
     for g in (0.0, 0.3, 0.7, 1.0):
         w = pi / mu
         grad = (mu * w**g * r) @ jac
-        with mpmath.workdps(30):
-            eff = np.exp([float(v) for v in effective_target_log_probs(lmu, theta, np.log(r), g)])
-        frozen = eff - pi  # -grad_theta KL(pi_eff || pi_theta) with pi_eff held fixed
-        scale = float(np.sum(mu * w**g * r))
-        worst = max(worst, float(np.max(np.abs(grad - scale * frozen))))
+        eff = _eff_probs(eff_log_probs, lmu, theta, np.log(r), g)
 
-        # total derivative of theta -> KL(pi_eff(theta) || pi_theta), central differences
-        def total(th, g=g):
-            p = _softmax(th)
-            e = _softmax((1 - g) * np.log(mu) + g * np.log(p) + np.log(r))
-            return _kl(e, p)
+        # -grad_theta KL(pi_eff || pi_theta) with pi_eff frozen (stop-gradient), and with
+        # pi_eff = pi_eff(theta) differentiated too; both by central differences
+        def kl_frozen(th, eff=eff):
+            return _kl(eff, _softmax(th))
 
-        h = 1e-6
-        fd = np.array(
-            [
-                (total(theta + h * np.eye(k)[i]) - total(theta - h * np.eye(k)[i])) / (2 * h)
-                for i in range(k)
-            ]
-        )
-        if g in (0.3, 0.7):
-            cos_total.append(float(-(fd @ grad) / (np.linalg.norm(fd) * np.linalg.norm(grad))))
-    # signed rewards: pi_eff is not a distribution
-    lmu2, theta2, r2 = _theorem_4_2_setup(signed=True)
-    raw = _softmax(lmu2) ** 0.5 * _softmax(theta2) ** 0.5 * r2
-    return verdict_from(
-        worst < 1e-12,
-        f"5 outcomes, gamma in (0, 0.3, 0.7, 1): max |g_gamma - E_mu[w^gamma r] (pi_eff - pi)| = "
-        f"{worst:.1e} with pi_eff frozen; differentiating pi_eff(theta) too, the cosine with "
-        f"g_gamma drops to {', '.join(f'{c:.3f}' for c in cos_total)} (gamma 0.3, 0.7); signed r "
-        f"gives pi_eff 'masses' {np.round(raw / raw.sum(), 3).tolist()}",
+        def kl_total(th, g=g):
+            e = _eff_probs(eff_log_probs, lmu, th, np.log(r), g)
+            return _kl(e, _softmax(th))
+
+        h = 1e-5
+        for fn, slot in ((kl_frozen, 0), (kl_total, 1)):
+            d = -np.array([(fn(theta + h * e) - fn(theta - h * e)) / (2 * h) for e in np.eye(k)])
+            c = float(grad @ d / (d @ d)) if d @ d > 0 else 0.0
+            rel = float(np.linalg.norm(grad - c * d) / np.linalg.norm(grad)) if c > 0 else 1.0
+            if slot == 0:
+                worst = max(worst, rel)
+            else:
+                worst_total = max(worst_total, rel)
+    # central differences with h = 1e-5 on O(1) functions: h^2 |f'''| / 6 + eps / h ~ 1e-10
+    tol = 1e-8
+    return decide(
+        worst < tol,
+        f"5 outcomes, gamma in (0, 0.3, 0.7, 1): g_gamma = c (-grad KL(pi_eff||pi)) with c > 0, "
+        f"worst relative residual {worst:.1e} with pi_eff frozen (tolerance {tol:g}, central "
+        f"differences), {worst_total:.3f} when pi_eff(theta) is differentiated too",
+        numbers={"worst_frozen": worst, "worst_total": worst_total, "tol": tol},
         conditions="pi_eff is held fixed (stop-gradient) at the current theta, as in the proof's "
         "last line; r >= 0 with E_mu[w^gamma r] > 0 (with signed advantages pi_eff has negative "
         "entries and is no distribution)",
+        ok_without_conditions=worst_total < tol,
     )
+
+
+def _wbar_seed(mu, w, r, g):
+    return w**g * r / float(np.sum(mu * w**g * r))
+
+
+def _wbar_without_r(mu, w, r, g):
+    return w**g * r / float(np.sum(mu * w**g))
 
 
 @claim(
@@ -643,25 +912,32 @@ def _thm_4_2():
     "mu^(1-gamma) pi^gamma r normalised, and g_gamma = E_mu[w^gamma r] E_mu[w_bar grad log pi].",
     HOLDS,
     assumptions="r > 0",
+    subject=_wbar_seed,
+    counter_case=Variant(
+        "w_bar = w^gamma r / E_mu[w^gamma] (r left out of the normaliser)", _wbar_without_r
+    ),
 )
-def _thm_4_2_steps():
+def _thm_4_2_steps(wbar_of):
     lmu, theta, r = _theorem_4_2_setup(MC_SEED + 8)
     mu, pi = _softmax(lmu), _softmax(theta)
-    jac = np.eye(len(mu)) - pi[None, :]
+    jac = _jac(pi)
     errs = []
     for g in (0.25, 0.5, 0.9):
         w = pi / mu
         z = float(np.sum(mu * w**g * r))
-        wbar = w**g * r / z
-        eff = mu ** (1 - g) * pi**g * r
+        wbar = wbar_of(mu, w, r, g)
+        eff = np.exp((1 - g) * np.log(mu) + g * np.log(pi) + np.log(r))
         eff /= eff.sum()
         errs += [
             abs(float(mu @ wbar) - 1),
             float(np.max(np.abs(mu * wbar - eff))),
             float(np.max(np.abs((mu * w**g * r) @ jac - z * ((mu * wbar) @ jac)))),
         ]
-    return verdict_from(
-        max(errs) < 1e-14, f"max residual of the three steps over 3 gammas: {max(errs):.1e}"
+    tol = _fp_tol(10.0, 5)  # 5-term float64 sums, w^g r <= ~10
+    return decide(
+        max(errs) < tol,
+        f"max residual of the three steps over 3 gammas: {max(errs):.1e} (tolerance {tol:.1e})",
+        numbers={"max_residual": max(errs), "tol": tol},
     )
 
 
@@ -672,27 +948,41 @@ def _thm_4_2_steps():
     "pi_eff ~ pi_theta r (a moving target).",
     HOLDS,
     links=("reference/estimators.py::effective_target_log_probs",),
+    subject=effective_target_log_probs,
+    counter_case=Variant(
+        "gamma = 0 gives pi_eff ~ pi_theta r and gamma = 1 gives pi_tilde (ends swapped)",
+        _eff_swapped,
+    ),
 )
-def _thm_4_2_limits():
+def _thm_4_2_limits(eff_log_probs):
     lmu, theta, r = _theorem_4_2_setup(MC_SEED + 9)
     mu, pi = _softmax(lmu), _softmax(theta)
-    with mpmath.workdps(30):
-        e0 = np.exp([float(v) for v in effective_target_log_probs(lmu, theta, np.log(r), 0.0)])
-        e0b = np.exp(
-            [
-                float(v)
-                for v in effective_target_log_probs(lmu, theta + 5.0 * np.arange(5), np.log(r), 0.0)
-            ]
-        )
-        e1 = np.exp([float(v) for v in effective_target_log_probs(lmu, theta, np.log(r), 1.0)])
+    e0 = _eff_probs(eff_log_probs, lmu, theta, np.log(r), 0.0)
+    e0b = _eff_probs(eff_log_probs, lmu, theta + 5.0 * np.arange(5), np.log(r), 0.0)
+    e1 = _eff_probs(eff_log_probs, lmu, theta, np.log(r), 1.0)
     d0 = float(np.max(np.abs(e0 - mu * r / np.sum(mu * r))))
     d0b = float(np.max(np.abs(e0 - e0b)))
     d1 = float(np.max(np.abs(e1 - pi * r / np.sum(pi * r))))
-    return verdict_from(
-        max(d0, d0b, d1) < 1e-14,
+    tol = _fp_tol(1.0, 5)  # probabilities, 5-term float64 normalisations
+    return decide(
+        max(d0, d0b, d1) < tol,
         f"gamma = 0: |pi_eff - pi_tilde| = {d0:.1e} and unchanged when theta moves ({d0b:.1e}); "
-        f"gamma = 1: |pi_eff - pi r / E_pi[r]| = {d1:.1e}",
+        f"gamma = 1: |pi_eff - pi r / E_pi[r]| = {d1:.1e} (tolerance {tol:.1e})",
+        numbers={"d_gamma0": d0, "d_gamma0_moved": d0b, "d_gamma1": d1, "tol": tol},
     )
+
+
+@lru_cache(maxsize=1)
+def _eff_mc_draws():
+    lmu, theta, r = _theorem_4_2_setup(MC_SEED + 10)
+    mu, pi = _softmax(lmu), _softmax(theta)
+    rng = np.random.default_rng(MC_SEED + 10)
+    reps, n = 20, 400
+    return mu, pi, r, rng.choice(len(mu), size=(reps, n), p=mu)
+
+
+def _weights_unnormalised(lw, a, g):
+    return [mpmath.exp(g * mpmath.mpf(x)) * y for x, y in zip(lw, a)]
 
 
 @claim(
@@ -702,25 +992,33 @@ def _thm_4_2_limits():
     "histogram of mu-draws converges to pi_eff).",
     HOLDS,
     links=("reference/estimators.py::effective_target_weights",),
+    subject=effective_target_weights,
+    counter_case=Variant(
+        "the unnormalised weights w_i^gamma r_i / n estimate pi_eff", _weights_unnormalised
+    ),
 )
-def _thm_4_2_mc():
-    rng = np.random.default_rng(MC_SEED + 10)
-    lmu, theta, r = _theorem_4_2_setup(MC_SEED + 10)
-    mu, pi = _softmax(lmu), _softmax(theta)
-    g = 0.5
-    n = 3000
-    ys = rng.choice(len(mu), size=n, p=mu)
-    lw = np.log(pi[ys] / mu[ys])
-    with mpmath.workdps(20):
-        wbar = np.array([float(v) for v in effective_target_weights(lw, r[ys], g)])
-    hist = np.bincount(ys, weights=wbar / n, minlength=len(mu))
+def _thm_4_2_mc(weights):
+    mu, pi, r, draws = _eff_mc_draws()
+    g = 0.3
     eff = mu ** (1 - g) * pi**g * r
     eff /= eff.sum()
-    dev = float(np.max(np.abs(hist - eff)))
-    return verdict_from(
-        dev < 0.03,
-        f"n = {n} draws from mu (seed {MC_SEED + 10}), gamma = 0.5: max |weighted histogram - "
-        f"pi_eff| = {dev:.4f} (tolerance 0.03, about 3 standard errors)",
+    hists = []
+    with mpmath.workdps(20):
+        for ys in draws:
+            lw = np.log(pi[ys] / mu[ys])
+            wts = np.array([float(v) for v in weights(_mp_list(lw), _mp_list(r[ys]), g)])
+            hists.append(np.bincount(ys, weights=wts / len(ys), minlength=len(mu)))
+    hists = np.array(hists)
+    mean = hists.mean(axis=0)
+    se = hists.std(axis=0, ddof=1) / math.sqrt(len(hists))
+    z = float(np.max(np.abs(mean - eff) / se))
+    return decide(
+        z < Z_MAX,
+        f"{len(hists)} replicates of n = {draws.shape[1]} draws from mu (seed {MC_SEED + 10}), "
+        f"gamma = {g}: weighted histogram {np.round(mean, 4).tolist()} vs pi_eff "
+        f"{np.round(eff, 4).tolist()}, worst {z:.2f} standard errors (threshold {Z_MAX}; the "
+        "O(1/n) self-normalisation bias is below the standard error at this n)",
+        numbers={"worst_z": z, "z_max": Z_MAX, "max_se": float(se.max())},
     )
 
 
