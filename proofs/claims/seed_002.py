@@ -808,6 +808,69 @@ def _philosophy():
 # Part 2: design principles (sections 4-6)
 # =======================================================================================
 
+_SIGMA2_GRID = (0.01, 0.1, 0.5, 1.0, 2.0, 5.0, 20.0, 100.0)
+_RHO_GRID = (0.1, 0.3, 0.5, 0.9)
+
+# --- shared shape tests of a weight per unit advantage, phi(w) = phi(w, A) / A ---------------
+
+# Boundedness from the log-log slope p = d log|phi| / d log w at w = 1e12 (central difference,
+# step 1e-3 in log w): a power w^p has slope p, the bounded designs have slopes ~ c / w
+# (<= 1e-10 here) or fall to 0. Rounding of the difference: eps / 1e-3 = 2e-13. A weight
+# counts as unbounded when p > SLOPE_TOL = 1e-6 (so w^p with p below 1e-6, which grows by
+# less than 3e-5 relative over 12 decades, is beyond what this grid can tell).
+W_FAR = 1e12
+SLOPE_TOL = 1e-6
+
+
+def _far_slope(phi, w_far: float = W_FAR) -> float:
+    h = 1e-3
+    a, b = abs(float(phi(w_far * math.exp(h)))), abs(float(phi(w_far * math.exp(-h))))
+    if a == 0 and b == 0:
+        return 0.0  # the weight has reached 0 (a falling gate)
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return math.inf
+    return (math.log(a) - math.log(b)) / (2 * h)
+
+
+def _unbounded(phi) -> bool:
+    return _far_slope(phi) > SLOPE_TOL
+
+
+_X_LOG = np.exp(np.linspace(-8, 8, 1601))  # w in [e^-8, e^8]
+_X_LIN = np.linspace(0.01, 50, 5000)
+
+
+def _min_step(phi, x=_X_LIN) -> float:
+    """min phi(x_{i+1}) - phi(x_i) relative to max |phi| (monotone increasing iff > 0)."""
+    y = np.asarray(phi(x), dtype=float)
+    return float(np.diff(y).min() / np.abs(y).max())
+
+
+def _min_chord_change(phi, x=_X_LOG) -> float:
+    """min change of consecutive chord slopes, relative (convex iff >= 0, strictly iff > 0)."""
+    y = np.asarray(phi(x), dtype=float)
+    s = np.diff(y) / np.diff(x)
+    return float(np.diff(s).min() / np.abs(s).max())
+
+
+# float64 rounding of differences of values / slopes on these grids: a few eps relative to
+# the largest value, amplified by 1 / (grid step) for slopes; 1e-9 relative is above that
+# bound (~1e-11 for the log grid) and far below the changes of any non-monotone candidate.
+SHAPE_TOL = 1e-9
+
+
+def _power(g):
+    return lambda w: np.asarray(w, dtype=float) ** g
+
+
+def _sign_rule_seed(g):
+    """4.1: the sign of E[w^(2 gamma)] - E[w^2] is the sign of gamma - 1."""
+    return np.sign(g - 1)
+
+
+def _sign_rule_flipped(g):
+    return np.sign(1 - g)
+
 
 @claim(
     "002-4.1-a",
@@ -818,26 +881,50 @@ def _philosophy():
     assumptions="variance measured by the second moment E_mu[w^(2 gamma)] under seed 001's "
     "log-normal model log w ~ N(-sigma^2/2, sigma^2)",
     links=("reference/divergences.py::variance_lognormal_power", NB),
+    subject=_sign_rule_seed,
+    counter_case=Variant(
+        "gamma < 1 raises the variance and gamma > 1 lowers it", _sign_rule_flipped
+    ),
 )
-def _power_variance():
-    rows = []
-    ok = True
-    with mpmath.workdps(30):
+def _power_variance(sign_rule):
+    def wrong(gammas):
+        bad = 0
         for s2 in (0.25, 1.0, 4.0):
-            v = {g: variance_lognormal_power(g, s2) for g in (0, 0.1, 0.25, 0.5, 1, 1.5)}
-            ok &= all(v[g] < v[1] for g in (0, 0.1, 0.25, 0.5)) and v[1.5] > v[1]
-            ok &= v[0.1] > v[0.25] and v[0] > v[0.25]
-            rows.append(
-                f"s2={s2}: " + ", ".join(f"g={g}: {mpmath.nstr(x, 4)}" for g, x in v.items())
-            )
-    return verdict_from(
-        ok,
-        "E[w^(2g)] = exp(s2 g (2g - 1)): " + "; ".join(rows),
-        conditions="'highest' only within gamma <= 1 (gamma > 1 is higher still, as the third "
-        "bullet says); the second moment is smallest at gamma = 1/4, not at gamma = 0, so "
-        "moving from 1/4 towards SFT (gamma -> 0) raises it again; lower than gamma = 1 for "
-        "gamma in (-1/2, 1)",
+            v1 = variance_lognormal_power(1, s2)
+            for g in gammas:
+                actual = int(mpmath.sign(variance_lognormal_power(g, s2) - v1))
+                bad += actual != int(sign_rule(g))
+        return bad
+
+    within = (0.0, 0.1, 0.25, 0.5, 0.9, 1.1, 1.5, 2.0)  # the seed's gamma >= 0
+    bad_in, bad_out = wrong(within), wrong((-0.75, -1.0))
+    with mpmath.workdps(30):
+        m = {g: variance_lognormal_power(g, 1.0) for g in (0, 0.25, 0.5, 1)}
+    return decide(
+        bad_in == 0,
+        f"E[w^(2g)] = exp(s2 g (2g - 1)) at s2 in (0.25, 1, 4): the stated sign of "
+        f"E[w^(2g)] - E[w^2] is wrong at {bad_in}/24 points with gamma in {within} and at "
+        f"{bad_out}/6 with gamma in (-0.75, -1); s2 = 1: "
+        + ", ".join(f"g={g}: {mpmath.nstr(x, 4)}" for g, x in m.items())
+        + " (smallest at gamma = 1/4, so from 1/4 towards SFT it rises again)",
+        numbers={"wrong_signs_gamma_ge_0": bad_in, "wrong_signs_gamma_lt_-0.5": bad_out},
+        conditions="gamma > -1/2 (the seed's exponents are positive; the second moment is "
+        "below that of gamma = 1 exactly for gamma in (-1/2, 1)); 'highest' only among "
+        "gamma <= 1",
+        ok_without_conditions=bad_out == 0,
     )
+
+
+_TABLE_42 = {
+    # (sign of A, side of w): gammas the table assigns, and the wanted effect on |phi| vs |w A|
+    ("+", "w<1"): ((0.2, 0.5, 0.9), "larger"),
+    ("+", "w>1"): ((0.2, 0.5, 0.9), "smaller"),
+    ("-", "w<1"): ((1.1, 1.5, 1.9), "smaller"),
+    ("-", "w>1"): ((1.1, 1.5, 1.9), "larger"),
+}
+_TABLE_42_SWAPPED = {
+    k: ((1.1, 1.5, 1.9) if k[0] == "+" else (0.2, 0.5, 0.9), e) for k, (_, e) in _TABLE_42.items()
+}
 
 
 @claim(
@@ -847,27 +934,40 @@ def _power_variance():
     "(w > 1); for A < 0, gamma > 1 softens the penalty of avoided bad samples (w < 1) and "
     "strengthens it for unavoided ones (w > 1).",
     HOLDS_WITH_CONDITIONS,
-    links=(
-        "reference/weights.py::power_weight",
-        NB,
+    links=("reference/weights.py::power_weight", NB),
+    subject=_TABLE_42,
+    counter_case=Variant(
+        "the table with the exponents swapped: gamma > 1 for A > 0, gamma < 1 for A < 0",
+        _TABLE_42_SWAPPED,
     ),
 )
-def _table_42():
-    w_lo, w_hi = np.linspace(0.01, 0.99, 99), np.linspace(1.01, 50, 99)
-    ok = True
-    for g in (0.2, 0.5, 0.9):
-        ok &= bool(np.all(w_lo**g > w_lo) and np.all(w_hi**g < w_hi))
-    for g in (1.1, 1.5, 1.9):
-        ok &= bool(np.all(w_lo**g < w_lo) and np.all(w_hi**g > w_hi))
-    return verdict_from(
-        ok,
-        f"grid w in [0.01, 0.99] and [1.01, 50]: w^g > w below 1 and < w above 1 for g in "
-        f"(0.2, 0.5, 0.9), the reverse for g in (1.1, 1.5, 1.9); e.g. w = 0.25: "
-        f"0.25^0.5 = {0.25**0.5}, 0.25^1.5 = {0.25**1.5}; relative to SFT (phi = A) the "
-        f"w < 1 row is damped, not amplified: 0.25^0.5 < 1",
-        conditions="'amplify/reduce' is relative to the standard IS weight w A, not to SFT; "
-        "gamma_+ in (0, 1) and gamma_- > 1",
+def _table_42(table):
+    sides = {"w<1": np.linspace(0.01, 0.99, 99), "w>1": np.linspace(1.01, 50, 99)}
+
+    def failures(reference):
+        bad = 0
+        for (_sign, side), (gammas, effect) in table.items():
+            x = sides[side]
+            for g in gammas:
+                ratio = x**g / reference(x)
+                bad += not bool(np.all(ratio > 1) if effect == "larger" else np.all(ratio < 1))
+        return bad
+
+    vs_is, vs_sft = failures(lambda x: x), failures(lambda x: np.ones_like(x))
+    return decide(
+        vs_is == 0,
+        f"grid w in [0.01, 0.99] and [1.01, 50]: rows x gammas where |w^g A| fails the "
+        f"table's effect relative to the IS weight |w A|: {vs_is}/12; relative to SFT "
+        f"(|A|): {vs_sft}/12 (e.g. 0.25^0.5 = 0.5 < 1: new good samples are damped vs SFT)",
+        numbers={"failures_vs_is": vs_is, "failures_vs_sft": vs_sft},
+        conditions="'amplify / reduce' is relative to the standard IS weight w A, not to SFT",
+        ok_without_conditions=vs_sft == 0,
     )
+
+
+def _rule_without_one(sigma2, rho_min, eps=0.01):
+    g = min(1 - eps, float(gamma_star_ess(sigma2, rho_min)))
+    return g, g
 
 
 @claim(
@@ -881,67 +981,140 @@ def _table_42():
         "reference/gamma.py::per_sign_gamma",
         NB,
     ),
+    subject=gamma_rule_section_9_1,
+    counter_case=Variant(
+        "the 9.1 rule with gamma_- = min(1 - eps, s) (the '1 +' dropped)", _rule_without_one
+    ),
 )
-def _gamma_ranges():
-    ok = True
+def _gamma_ranges(rule):
+    out_rule = out_code = 0
     lo_p, hi_p, lo_n, hi_n = 1.0, 0.0, 2.0, 1.0
     rng = np.random.default_rng(MC_SEED + 12)
     for s2 in (1e-6, 0.01, 0.5, 1.0, 5.0, 100.0, 1e4):
         for rho in _RHO_GRID:
-            gp, gn = gamma_rule_section_9_1(s2, rho)
+            gp, gn = rule(s2, rho)
             lw = _lognormal_batch(rng, 256, s2)
             cp, _ = _seed_compute_gamma(lw, np.ones_like(lw), rho)
             _, cn = _seed_compute_gamma(lw, -np.ones_like(lw), rho)
-            ok &= 0 < gp < 1 < gn < 2 and 0 < cp < 1 < cn < 2
+            out_rule += not (0 < gp < 1 < gn < 2)
+            out_code += not (0 < cp < 1 < cn < 2)
             lo_p, hi_p = min(lo_p, gp, cp), max(hi_p, gp, cp)
             lo_n, hi_n = min(lo_n, gn, cn), max(hi_n, gn, cn)
-    return verdict_from(
-        ok,
-        f"sigma^2 in [1e-6, 1e4] x rho_min in {_RHO_GRID}: rule and code give gamma_+ in "
-        f"[{lo_p:.4g}, {hi_p:.4g}] and gamma_- in [{lo_n:.4g}, {hi_n:.4g}]; the code's ranges "
-        f"(0.1, 0.99) and (1.01, 1.99) are eps = 0.01",
-        conditions="sigma^2 > 0 finite and 0 < eps < 1; gamma_+ -> 0 and gamma_- -> 1 as "
-        "sigma^2 -> inf under the text's rule (the code stops at 0.1 and 1.01)",
+    gp1, gn1 = rule(1.0, 1.0)  # rho_min = 1: s = 0
+    edge_ok = 0 < gp1 < 1 < gn1 < 2
+    return decide(
+        out_rule == 0 and out_code == 0,
+        f"sigma^2 in [1e-6, 1e4] x rho_min in {_RHO_GRID}: outside the ranges {out_rule}/28 "
+        f"(rule), {out_code}/28 (code); gamma_+ in [{lo_p:.4g}, {hi_p:.4g}], gamma_- in "
+        f"[{lo_n:.4g}, {hi_n:.4g}]; at rho_min = 1 the rule gives ({gp1:.4g}, {gn1:.4g})",
+        numbers={
+            "outside_rule": out_rule,
+            "outside_code": out_code,
+            "gamma_pos_rho1": gp1,
+            "gamma_neg_rho1": gn1,
+        },
+        conditions="0 < rho_min < 1 (rho_min = 1 gives s = 0, gamma_+ = 0 and gamma_- = 1, the "
+        "ends of the open ranges); sigma^2 > 0 finite; the code's clip at 0.1 / 1.01 keeps it "
+        "inside always",
+        ok_without_conditions=edge_ok,
     )
 
 
 # --- section 5: boundedness -------------------------------------------------------------
 
 
+def _rare_action_second_moments(phi) -> tuple[float, float]:
+    """(growth exponent, share) of the second moment E_mu[phi^2 ||grad log pi||^2] of a
+    3-action bandit as mu(a0) = e -> 0: exponent = d log M / d log(1/e) between e = 1e-5
+    and 1e-8; share = a0's part of M at e = 1e-8."""
+    pi = np.array([0.5, 0.3, 0.2])
+    A = np.array([1.0, -0.5, 0.2])
+    s2 = np.sum(_score(pi) ** 2, axis=1)
+
+    def parts(e):
+        mu = np.array([e, 0.6 * (1 - e), 0.4 * (1 - e)])
+        return mu * np.asarray(phi(pi / mu), dtype=float) ** 2 * A**2 * s2
+
+    m5, m8 = parts(1e-5), parts(1e-8)
+    return math.log(m8.sum() / m5.sum()) / math.log(1e3), float(m8[0] / m8.sum())
+
+
+_UNBOUNDED_ROWS = {"w": _power(1.0), "w^0.75": _power(0.75), "w^1.5": _power(1.5)}
+_BOUNDED_ROWS = {
+    "clip(w, 0.8, 1.2)": lambda w: np.clip(w, 0.8, 1.2),
+    "Michaelis-Menten": lambda w: _mm(w, 1.0),
+}
+
+# The exponent's error from the other actions' terms (which move by O(e) = 1e-5 relative) is
+# below 1e-5 / log(1e3) = 1.5e-6; an exponent above 1e-3 is a divergence.
+EXPLOSION_TOL = 1e-3
+
+
 @claim(
     "002-5.1-a",
     "5.1",
-    "Unbounded phi cause gradient explosion, unstable training and single-sample domination.",
-    UNCHECKABLE,
+    "Unbounded phi cause gradient explosion and single-sample domination when pi >> mu.",
+    HOLDS_WITH_CONDITIONS,
+    assumptions="'explosion': the estimator's second moment E_mu[phi^2 ||grad log pi||^2] "
+    "diverges as mu(a) -> 0 on an action pi keeps; 'domination': that action's share of it -> 1",
+    links=(NB,),
+    subject=_UNBOUNDED_ROWS,
+    counter_case=Variant(
+        "the bounded weights clip(w) and Michaelis-Menten also explode", _BOUNDED_ROWS
+    ),
 )
-def _why_bounded():
-    return uncheckable("an empirical statement about training dynamics; no model or data given")
+def _why_bounded(designs):
+    rows, ok = [], True
+    for name, phi in designs.items():
+        expo, share = _rare_action_second_moments(phi)
+        ok &= expo > EXPLOSION_TOL and share > 0.5
+        rows.append(f"{name}: exponent {expo:.4f}, share {share:.4f}")
+    slow = {g: _rare_action_second_moments(_power(g)) for g in (0.5, 0.25)}
+    slow_ok = all(e > EXPLOSION_TOL for e, _ in slow.values())
+    return decide(
+        ok,
+        "3-action bandit, mu(a0) = 1e-5 -> 1e-8: growth exponent of the second moment in "
+        "1/mu(a0) and a0's share of it: "
+        + "; ".join(rows)
+        + "; unbounded but slow: "
+        + "; ".join(f"w^{g}: exponent {e:.2e}, share {s:.3f}" for g, (e, s) in slow.items()),
+        numbers={
+            "min_exponent": min(_rare_action_second_moments(p)[0] for p in designs.values()),
+            "w^0.5_exponent": slow[0.5][0],
+            "tol": EXPLOSION_TOL,
+        },
+        conditions="phi grows faster than sqrt(w) (the second moment scales as "
+        "mu^(1 - 2 gamma) for w^gamma); w^gamma with gamma <= 1/2 is unbounded but its "
+        "second moment stays bounded (single draws are still large)",
+        ok_without_conditions=slow_ok,
+    )
 
 
 @claim(
     "002-5.2-a",
     "5.2",
     "Table 5.2: w A, w^gamma A (gamma < 1) and w^gamma A (gamma > 1) are unbounded as w -> inf.",
-    HOLDS_WITH_CONDITIONS,
-    links=(
-        "reference/weights.py::power_weight",
-        WS + "::power_derivatives",
+    HOLDS,
+    links=("reference/weights.py::power_weight", WS + "::power_derivatives"),
+    subject={"w": _power(1.0), "w^0.1": _power(0.1), "w^0.5": _power(0.5), "w^1.5": _power(1.5)},
+    counter_case=Variant(
+        "clip(w, 0.8, 1.2) A and Michaelis-Menten are unbounded as w -> inf", _BOUNDED_ROWS
     ),
 )
-def _power_unbounded():
-    with mpmath.workdps(30):
-        big = mpmath.mpf(10) ** 12
-        vals = {g: big**g for g in (1, 0.5, 0.1, 1.5)}
-        small = {g: big**g for g in (0, -0.5)}
-    ok = all(v > 10 for v in vals.values()) and all(v <= 1 for v in small.values())
-    return verdict_from(
-        ok,
-        "at w = 1e12: "
-        + ", ".join(f"w^{g} = {mpmath.nstr(v, 4)}" for g, v in vals.items())
-        + "; w^gamma -> inf for every gamma > 0 (slowly for gamma < 1); "
-        + ", ".join(f"w^{g} = {mpmath.nstr(v, 4)}" for g, v in small.items()),
-        conditions="gamma > 0; gamma = 0 (SFT) stays at A and gamma < 0 tends to 0",
+def _power_unbounded(rows):
+    slopes = {k: _far_slope(phi) for k, phi in rows.items()}
+    return decide(
+        all(s > SLOPE_TOL for s in slopes.values()),
+        "log-log slope at w = 1e12 (a power w^p has slope p; bounded weights ~0): "
+        + ", ".join(f"{k}: {v:.4g}" for k, v in slopes.items())
+        + f"; unbounded iff > {SLOPE_TOL:g}. (Within the seed's gamma > 0; gamma <= 0 would "
+        "be bounded)",
+        numbers={**{f"slope_{k}": v for k, v in slopes.items()}, "tol": SLOPE_TOL},
     )
+
+
+def _clip_row(w):
+    return np.clip(w, 0.8, 1.2)
 
 
 @claim(
@@ -950,17 +1123,21 @@ def _power_unbounded():
     "Table 5.2: clip(w) A is bounded and tends to (1 + eps) A as w -> inf.",
     HOLDS,
     links=(NB,),
+    subject=(_clip_row, 1.2),
+    counter_case=Variant("clip(w) A tends to (1 - eps) A as w -> inf", (_clip_row, 0.8)),
 )
-def _clip_bounded():
-    eps = 0.2
-    ws_ = np.exp(np.linspace(-30, 30, 601))
-    c = np.clip(ws_, 1 - eps, 1 + eps)
-    # PPO itself (f = min(wA, clip(w)A)) for A < 0: the weight is w A on the unclipped side
-    return verdict_from(
-        bool(c.max() == 1 + eps and c.min() == 1 - eps),
-        f"eps = 0.2 over w in [e^-30, e^30]: clip(w) in [{c.min()}, {c.max()}], equal to 1.2 "
-        f"for all w > 1.2. (As printed. PPO's actual weight for A < 0 and w > 1 + eps is w A, "
-        f"unbounded: the min picks w A < (1 + eps) A; that is why dual-clip exists)",
+def _clip_bounded(subj):
+    phi, limit = subj
+    x = np.exp(np.linspace(-30, 30, 601))
+    y = phi(x)
+    far = float(phi(np.array([W_FAR]))[0])
+    gap = abs(far - limit)
+    return decide(
+        _far_slope(phi) <= SLOPE_TOL and gap <= EXACT_TOL and y.max() <= limit + EXACT_TOL,
+        f"eps = 0.2 over w in [e^-30, e^30]: clip(w) in [{y.min()}, {y.max()}], value at "
+        f"w = 1e12 {far} vs the stated limit {limit}. (PPO's actual weight for A < 0 and "
+        f"w > 1 + eps is w A, unbounded; 002-1.3-c)",
+        numbers={"sup": y.max(), "value_far": far, "gap_to_limit": gap, "tol": EXACT_TOL},
     )
 
 
@@ -970,46 +1147,71 @@ def _clip_bounded():
     "Table 5.2: a sigmoid gate times A is bounded.",
     HOLDS,
     links=(WS + "::sapo_gates",),
+    subject={
+        "gate_pos": lambda w: 2 * expit(-2.0 * (w - 1)),
+        "gate_neg": lambda w: 2 * expit(2.0 * (w - 1)),
+    },
+    counter_case=Variant(
+        "w times the sigmoid gate (gate_neg w) is bounded",
+        {"w gate_neg": lambda w: w * 2 * expit(2.0 * (w - 1))},
+    ),
 )
-def _gate_bounded():
-    ws_ = np.exp(np.linspace(-30, 30, 601))
-    gp = 2 * expit(-2.0 * (ws_ - 1))
-    gn = 2 * expit(2.0 * (ws_ - 1))
-    return verdict_from(
-        bool(gp.max() <= 2 and gn.max() <= 2),
-        f"tau = 2: gate_pos in [{gp.min():.3g}, {gp.max():.4g}], gate_neg in [{gn.min():.4g}, "
-        f"{gn.max():.4g}] over w in [e^-30, e^30]; 2 sigmoid(.) < 2 always",
+def _gate_bounded(gates):
+    slopes = {k: _far_slope(g) for k, g in gates.items()}
+    x = np.exp(np.linspace(-30, 30, 601))
+    sups = {k: float(np.max(g(x))) for k, g in gates.items()}
+    return decide(
+        all(s <= SLOPE_TOL for s in slopes.values()),
+        "tau = 2: log-log slope at w = 1e12 "
+        + ", ".join(f"{k}: {v:.3g}" for k, v in slopes.items())
+        + "; sup over w in [e^-30, e^30] "
+        + ", ".join(f"{k}: {v:.4g}" for k, v in sups.items()),
+        numbers={**{f"slope_{k}": v for k, v in slopes.items()}, "tol": SLOPE_TOL},
     )
 
 
+# candidates for the impossibility search (per unit A), each as a vectorised function
+_CANDIDATES = {
+    "Michaelis-Menten": lambda x: _mm(x),
+    "tanh": lambda x: np.tanh(x) / np.tanh(1.0),
+    "1-exp(-w)": lambda x: (1 - np.exp(-x)) / (1 - np.exp(-1)),
+    "arctan": lambda x: np.arctan(x) / np.arctan(1.0),
+    "logistic": lambda x: expit(3 * (x - 2)) / expit(-3.0),
+    "soft saturation 5.4": lambda x: _soft_sat_54(x, 1.5, 0.5),
+    "truncation M=4": lambda x: np.minimum(x**1.5, 4.0),
+    "w^1.5": _power(1.5),
+    "w^3": _power(3.0),
+    "softplus": lambda x: np.logaddexp(0, x - 1) / np.log(2),
+    "w^1.01": _power(1.01),
+    "exp(1-w)": lambda x: np.exp(1 - x),
+    "5 sigmoid(2(w-3))": lambda x: 5 * expit(2 * (x - 3)),
+    "w^0.5": _power(0.5),
+}
+
+
+_X_MONO = np.exp(np.linspace(-8, math.log(10.0), 1000))  # before the saturating ones round
+
+
+def _properties(phi, x=_X_LOG) -> dict[str, bool]:
+    y = np.asarray(phi(x), dtype=float)
+    return {
+        "increasing": _min_step(phi, _X_MONO) > 0,
+        "convex": _min_chord_change(phi, x) > -SHAPE_TOL,
+        "convex_on_[0,3]": _min_chord_change(phi, np.linspace(1e-3, 3.0, 1500)) > -SHAPE_TOL,
+        "bounded": not _unbounded(phi) and bool(np.isfinite(y).all()),
+        "phi(1)=1": abs(float(phi(np.array([1.0]))[0]) - 1) < EXACT_TOL,
+    }
+
+
 @lru_cache(maxsize=1)
-def _impossibility_search() -> tuple[int, int, str]:
-    """Candidates: bounded increasing ones must fail convexity somewhere; convex increasing ones
-    exceed 1e6 somewhere."""
-    x = np.exp(np.linspace(-8, 14, 4401))
-    bounded = {
-        "Michaelis-Menten tau=1": _mm(x),
-        "tanh": np.tanh(x) / np.tanh(1.0),
-        "1-exp(-w)": (1 - np.exp(-x)) / (1 - np.exp(-1)),
-        "arctan": np.arctan(x) / np.arctan(1.0),
-        "logistic S-curve": expit(3 * (x - 2)) / expit(-3.0),
-        "soft saturation 5.4 lam=0.5": _soft_sat_54(x, 1.5, 0.5),
-        "truncation M=4": np.minimum(x**1.5, 4.0),
-    }
-    convex = {
-        "w^1.5": x**1.5,
-        "exp(w-1)": np.exp(np.minimum(x - 1, 700)),
-        "softplus": np.logaddexp(0, x - 1) / np.log(2),
-        "w^1.01": x**1.01,
-    }
-    n_nonconvex = 0
-    for y in bounded.values():
-        d2 = y[2:] - 2 * y[1:-1] + y[:-2]
-        # non-uniform grid: test midpoint convexity on the log grid via chord slopes
-        s = np.diff(y) / np.diff(x)
-        n_nonconvex += bool(np.any(np.diff(s) < -1e-12) or np.any(d2 < 0))
-    n_unbounded = sum(bool(y.max() > 1e6) for y in convex.values())
-    return n_nonconvex, n_unbounded, ", ".join(bounded) + " | " + ", ".join(convex)
+def _candidate_properties() -> dict[str, dict[str, bool]]:
+    return {k: _properties(f) for k, f in _CANDIDATES.items()}
+
+
+def _impossible(props) -> tuple[bool, list[str]]:
+    """(no candidate has all the properties, names of those that do)."""
+    found = [k for k, p in _candidate_properties().items() if all(p[q] for q in props)]
+    return not found, found
 
 
 @claim(
@@ -1019,21 +1221,22 @@ def _impossibility_search() -> tuple[int, int, str]:
     "and has phi(1) = 1.",
     HOLDS,
     links=(NB,),
+    subject=("increasing", "convex", "bounded", "phi(1)=1"),
+    counter_case=Variant(
+        "no phi(w) is at once strictly convex, bounded and has phi(1) = 1 (monotonicity dropped)",
+        ("convex", "bounded", "phi(1)=1"),
+    ),
 )
-@lru_cache(maxsize=1)
-def _thm51():
-    n_nc, n_ub, names = _impossibility_search()
-    # the decreasing e^(1-w) shows 'increasing' cannot be dropped
-    x = np.exp(np.linspace(-8, 8, 801))
-    y = np.exp(1 - x)
-    return verdict_from(
-        n_nc == 7 and n_ub == 4 and y.max() <= math.e,
+def _thm51(props):
+    ok, found = _impossible(props)
+    return decide(
+        ok,
         "proof (the seed gives none, 'see v7'): if phi is increasing and convex, s = phi(2) - "
-        "phi(1) > 0 and convexity gives phi(w) >= phi(2) + s (w - 2) -> inf. So the theorem holds "
-        "even with plain convexity and without phi(1) = 1 (a redundant condition). Search: "
-        f"{n_nc}/7 bounded increasing candidates fail convexity, {n_ub}/4 convex increasing "
-        f"ones exceed 1e6 on w <= e^14 ({names}); the decreasing e^(1-w) is strictly convex, "
-        "bounded by e and equals 1 at w = 1, so monotonicity is essential",
+        "phi(1) > 0 and convexity gives phi(w) >= phi(2) + s (w - 2) -> inf. Search over "
+        f"{len(_CANDIDATES)} candidates ({', '.join(_CANDIDATES)}) on w in [e^-8, e^8] "
+        f"(convexity, monotonicity) and w = 1e12 (boundedness): with all of {list(props)}: "
+        f"{found or 'none'}",
+        numbers={"candidates": len(_CANDIDATES), "with_all_properties": len(found)},
     )
 
 
@@ -1043,18 +1246,24 @@ def _thm51():
     "Corollary: the convex weights needed for A < 0 must compromise on boundedness.",
     HOLDS_WITH_CONDITIONS,
     links=(NB,),
+    subject=("increasing", "convex", "bounded"),
+    counter_case=Variant(
+        "increasing weights must compromise on boundedness (convexity dropped)",
+        ("increasing", "bounded"),
+    ),
 )
-def _cor51():
-    x = np.linspace(0, 6, 601)
-    y = 5 * expit(2 * (x - 3))  # convex on [0, 3], bounded by 5
-    d2 = np.diff(y, 2)
-    return verdict_from(
-        _thm51().verdict == HOLDS and d2[:299].min() >= 0 and y.max() < 5,
-        f"follows from 002-5.3-a; e.g. 5 sigmoid(2(w - 3)) is increasing, bounded by 5 and "
-        f"convex on [0, 3] (min second difference there {d2[:299].min():.2e} >= 0), "
-        f"concave after",
+def _cor51(props):
+    ok, found = _impossible(props)
+    local = tuple("convex_on_[0,3]" if p == "convex" else p for p in props)
+    ok_local, found_local = _impossible(local)
+    return decide(
+        ok,
+        f"candidates with all of {list(props)} (convex on all of w > 0): {found or 'none'}; "
+        f"convex only on [0, 3]: {found_local or 'none'}",
+        numbers={"with_all_properties": len(found), "with_local_convexity": len(found_local)},
         conditions="'convex' on the whole half-line w > 0; a weight can be convex on any "
         "bounded [0, W] and still bounded and increasing (it must turn concave beyond)",
+        ok_without_conditions=ok_local,
     )
 
 
@@ -1063,47 +1272,67 @@ def _cor51():
     "5.4",
     "Scheme 1 (truncation) min(w^gamma, M) A is bounded and keeps phi / A increasing.",
     HOLDS_WITH_CONDITIONS,
-    links=(
-        "reference/weights.py::truncated_power_weight",
-        NB,
+    links=("reference/weights.py::truncated_power_weight", NB),
+    subject=lambda w: np.minimum(np.asarray(w, dtype=float) ** 1.5, 4.0),
+    counter_case=Variant(
+        "max(w^gamma, M) A (the min replaced by a max) is bounded and increasing",
+        lambda w: np.maximum(np.asarray(w, dtype=float) ** 1.5, 4.0),
     ),
 )
-def _truncation():
-    g, M = 1.5, 4.0
-    x = np.exp(np.linspace(-10, 20, 3001))
-    y = np.minimum(x**g, M)
-    knee = M ** (1 / g)
-    flat = float(np.mean(x > knee))
-    return verdict_from(
-        bool(y.max() == M and np.all(np.diff(y) >= 0)),
-        f"gamma = 1.5, M = 4: max {y.max()} over w in [e^-10, e^20], non-decreasing; constant "
-        f"(zero slope, so zero gradient) for w > M^(1/gamma) = {knee:.4f} ({flat:.0%} of this "
-        f"log grid); phi(1) = min(1, M)",
-        conditions="M > 0; increasing only weakly (flat above M^(1/gamma), where samples get "
-        "no gradient); phi(1) = 1 needs M >= 1; continuous but not differentiable at the knee",
+def _truncation(phi):
+    step = _min_step(phi)
+    bounded = not _unbounded(phi)
+    strict = _min_step(phi, _X_LOG) > 0
+    return decide(
+        bounded and step > -SHAPE_TOL,
+        f"gamma = 1.5, M = 4: log-log slope at 1e12 {_far_slope(phi):.3g}; min step on "
+        f"w in [0.01, 50] {step:.3g} (non-decreasing iff >= -{SHAPE_TOL:g}); strictly "
+        f"increasing on [e^-8, e^8]: {strict} (flat above M^(1/gamma) = {4 ** (1 / 1.5):.4f}, "
+        f"where samples get no gradient)",
+        numbers={"far_slope": _far_slope(phi), "min_step": step, "tol": SHAPE_TOL},
+        conditions="increasing only weakly: constant above M^(1/gamma), where the weight "
+        "has zero slope; phi(1) = 1 needs M >= 1",
+        ok_without_conditions=strict,
     )
+
+
+def _sat54_family(w, lam):
+    return _soft_sat_54(np.asarray(w, dtype=float), 1.5, lam)
+
+
+def _sat92_family(w, lam):
+    return _soft_sat_92(np.asarray(w, dtype=float), 1.5, lam, 3.0)
+
+
+def _sat92_family_wth6(w, lam):
+    return _soft_sat_92(np.asarray(w, dtype=float), 1.5, lam, 6.0)
 
 
 @claim(
     "002-5.4-b",
     "5.4",
     "Scheme 2 (soft saturation) w^gamma / (1 + lambda (w^gamma - 1)^+) A is bounded.",
-    HOLDS_WITH_CONDITIONS,
-    links=(
-        "reference/weights.py::soft_saturation_weight",
-        WS + "::soft_saturation_54_facts",
+    HOLDS,
+    links=("reference/weights.py::soft_saturation_weight", WS + "::soft_saturation_54_facts"),
+    subject=_sat54_family,
+    counter_case=Variant(
+        "w^gamma / (1 + lambda (w - w_th)^+) A (the 9.2 form, w_th = 3) is bounded",
+        _sat92_family,
     ),
 )
-def _sat54_bounded():
+def _sat54_bounded(family):
     f = ws.soft_saturation_54_facts()
-    x = np.exp(np.linspace(-10, 40, 2001))
-    sups = {lam: float(_soft_sat_54(x, 1.5, lam).max()) for lam in (0.25, 1.0, 2.0)}
-    return verdict_from(
-        f["limit_inf"] == 1 / ws.lam and f["at_1"] == 1,
-        f"sympy: on u = w^gamma >= 1 the weight u/(1 + lambda(u - 1)) -> {f['limit_inf']}, "
-        f"equals {f['at_1']} at u = 1; sup over w in [e^-10, e^40] (gamma = 1.5): "
-        + ", ".join(f"lambda={k}: {v:.4f}" for k, v in sups.items()),
-        conditions="lambda > 0 (bound max(1, 1/lambda) |A|); lambda = 0 is the unbounded w^gamma",
+    slopes = {lam: _far_slope(lambda w, lam=lam: family(w, lam)) for lam in (0.25, 1.0, 2.0)}
+    sups = {lam: float(family(_X_LOG, lam).max()) for lam in (0.25, 1.0, 2.0)}
+    return decide(
+        all(s <= SLOPE_TOL for s in slopes.values()),
+        "gamma = 1.5: log-log slope at 1e12 "
+        + ", ".join(f"lambda={k}: {v:.3g}" for k, v in slopes.items())
+        + "; sup on [e^-8, e^8] "
+        + ", ".join(f"lambda={k}: {v:.4f}" for k, v in sups.items())
+        + f"; sympy: the 5.4 form -> {f['limit_inf']} (bound max(1, 1/lambda) |A| for the "
+        "seed's lambda > 0)",
+        numbers={**{f"slope_lambda_{k}": v for k, v in slopes.items()}, "tol": SLOPE_TOL},
     )
 
 
@@ -1113,25 +1342,34 @@ def _sat54_bounded():
     "Scheme 2 (soft saturation of 5.4) keeps phi / A increasing in w (the principle of 6.1) "
     "while saturating.",
     HOLDS_WITH_CONDITIONS,
-    links=(
-        "reference/weights.py::soft_saturation_weight",
-        WS + "::soft_saturation_54_facts",
+    links=("reference/weights.py::soft_saturation_weight", WS + "::soft_saturation_54_facts"),
+    subject=_sat54_family,
+    counter_case=Variant(
+        "the 9.2 form w^gamma / (1 + lambda (w - w_th)^+) (w_th = 6) keeps phi / A increasing "
+        "while saturating",
+        _sat92_family_wth6,
     ),
 )
-def _sat54_monotone():
+def _sat54_monotone(family):
     f = ws.soft_saturation_54_facts()
-    x = np.linspace(1.0, 50.0, 500)
-    d = {lam: np.diff(_soft_sat_54(x, 1.5, lam)) for lam in (0.5, 1.0, 2.0)}
-    ok = bool(np.all(d[0.5] > 0) and np.all(np.abs(d[1.0]) < 1e-12) and np.all(d[2.0] < 0))
-    return verdict_from(
-        ok and sp.simplify(f["d_du"] + (ws.lam - 1) / (ws.lam * ws.u - ws.lam + 1) ** 2) == 0,
-        f"sympy d/du = {f['d_du']}: on w > 1 it is increasing for lambda = 0.5, constant "
-        f"(phi = A for every w >= 1) for lambda = 1 (the code's default saturation_lambda), "
-        f"decreasing from 1 to 1/2 for lambda = 2; the slope jumps at w = 1 from gamma to "
-        f"{f['right_slope_w1']}",
-        conditions="lambda < 1 (lambda = 1 flattens phi to A for all w >= 1, lambda > 1 makes "
-        "it decrease); continuous at w = 1 but with a kink for every lambda > 0",
+    steps = {lam: _min_step(lambda w, lam=lam: family(w, lam)) for lam in (0.25, 0.5, 1.0, 2.0)}
+    ok = all(steps[lam] > 0 for lam in (0.25, 0.5))
+    ok_all = all(s > 0 for s in steps.values())
+    return decide(
+        ok,
+        "min relative step of phi on w in [0.01, 50] (strictly increasing iff > 0): "
+        + ", ".join(f"lambda={k}: {v:.3g}" for k, v in steps.items())
+        + f"; sympy d/du (u = w^gamma >= 1) = {f['d_du']}: lambda = 1 (the code's default "
+        "saturation_lambda) flattens phi to A for all w >= 1, lambda > 1 makes it decrease",
+        numbers={f"min_step_lambda_{k}": v for k, v in steps.items()},
+        conditions="lambda < 1",
+        ok_without_conditions=ok_all,
     )
+
+
+def _hill(w, tau=1.0):
+    w = np.asarray(w, dtype=float)
+    return (1 + tau) * w**2 / (tau + w**2)
 
 
 @claim(
@@ -1140,18 +1378,33 @@ def _sat54_monotone():
     "Scheme 3: the Michaelis-Menten weight (1 + tau) w / (tau + w) is an S-shaped (sigmoid-type) "
     "function.",
     FALSE,
-    links=(
-        "reference/weights.py::michaelis_menten_weight",
-        WS + "::michaelis_menten_facts",
+    links=("reference/weights.py::michaelis_menten_weight", WS + "::michaelis_menten_facts"),
+    subject=lambda w: _mm(np.asarray(w, dtype=float), 1.0),
+    correction=Variant(
+        "The Michaelis-Menten weight is concave on all of w > 0 (a hyperbola with its steepest "
+        "slope (1 + tau)/tau at w = 0); the S-shaped variant is the Hill form "
+        "(1 + tau) w^2 / (tau + w^2)",
+        _hill,
     ),
 )
-def _mm_not_s():
+def _mm_not_s(phi):
+    """S-shaped: convex then concave, i.e. the second difference changes sign from + to -."""
+    x = np.linspace(1e-3, 20, 4000)
+    d2 = np.diff(np.asarray(phi(x), dtype=float), 2)
+    scale = float(np.abs(d2).max())
+    convex_part = bool(np.any(d2 > SHAPE_TOL * scale))
+    concave_part = bool(np.any(d2 < -SHAPE_TOL * scale))
     f = ws.michaelis_menten_facts()
-    return verdict_from(
-        len(f["inflection_points"]) > 0,
-        f"sympy: phi'' = {f['d2']} < 0 for all w > 0, tau > 0; inflection points "
-        f"{f['inflection_points']}: it is concave everywhere (a hyperbola), with the steepest "
-        f"slope {f['slope_0']} at w = 0; an S-curve needs a convex part and an inflection",
+    return decide(
+        convex_part and concave_part,
+        f"second differences on w in [0.001, 20]: convex part {convex_part}, concave part "
+        f"{concave_part} (S-shape needs both); sympy for Michaelis-Menten: phi'' = {f['d2']}, "
+        f"inflection points {f['inflection_points']}",
+        numbers={
+            "convex_part": convex_part,
+            "concave_part": concave_part,
+            "max_second_difference": float(d2.max()),
+        },
     )
 
 
@@ -1161,35 +1414,52 @@ def _mm_not_s():
 @claim(
     "002-6.1-a",
     "6.1",
-    "The basic principle of importance sampling requires phi(w, A) / A to increase in w.",
-    UNCHECKABLE,
+    "The basic principle of importance sampling (pi > mu gets a higher weight) is phi(w, A) / A "
+    "increasing in w, which the IS weight w A satisfies.",
+    HOLDS,
+    links=(NB,),
+    subject=lambda w: np.asarray(w, dtype=float) * 1.0,
+    counter_case=Variant("the SFT weight phi = A satisfies the principle", lambda w: 0 * w + 1.0),
 )
-def _is_principle():
-    return uncheckable(
-        "a normative design principle (the unbiased weight w A satisfies it, but nothing "
-        "forces a biased design to); the designs are tested against it in 002-5.4-c, "
-        "002-9.2-b, 002-9.3-c"
+def _is_principle(phi_over_A):
+    step = _min_step(phi_over_A, _X_LOG)
+    return decide(
+        step > 0,
+        f"min relative step of phi / A on w in [e^-8, e^8]: {step:.3g} (strictly increasing "
+        f"iff > 0). Whether a biased design must follow the principle is a design choice; "
+        f"the designs are tested against it in 002-5.4-c, 002-9.2-b, 002-9.3-c",
+        numbers={"min_step": step},
     )
+
+
+def _gate_pos(w, tau):
+    return 2 * expit(-tau * (np.asarray(w, dtype=float) - 1))
+
+
+def _gate_neg(w, tau):
+    return 2 * expit(tau * (np.asarray(w, dtype=float) - 1))
 
 
 @claim(
     "002-6.2-a",
     "6.2",
     "sapo_is: gate_pos = 2 sigmoid(-tau (w - 1)) is monotonically decreasing in w.",
-    HOLDS_WITH_CONDITIONS,
+    HOLDS,
     links=(WS + "::sapo_gate_derivatives",),
+    subject=_gate_pos,
+    counter_case=Variant("gate_neg = 2 sigmoid(tau (w - 1)) is decreasing in w", _gate_neg),
 )
-def _gate_pos_decreasing():
-    dp, dn = ws.sapo_gate_derivatives()
-    gp, gn = ws.sapo_gates()
-    at1 = (sp.simplify(gp.subs(ws.w, 1)), sp.simplify(gn.subs(ws.w, 1)))
-    pts = [{ws.w: x, ws.tau: t} for x in (0.1, 1.0, 3.0, 30.0) for t in (0.5, 2.0, 10.0)]
-    ok = all(dp.subs(p) < 0 < dn.subs(p) for p in pts) and at1 == (1, 1)
-    return verdict_from(
-        ok,
-        f"sympy: d gate_pos/dw = {dp} < 0, d gate_neg/dw = {dn} > 0; both gates equal "
-        f"{at1[0]}, {at1[1]} at w = 1",
-        conditions="tau > 0 (the gates swap roles for tau < 0)",
+def _gate_pos_decreasing(gate):
+    dp, _ = ws.sapo_gate_derivatives()
+    x = np.linspace(0.01, 10, 2000)
+    worst = max(float(np.diff(gate(x, t)).max()) for t in (0.5, 2.0, 10.0))
+    at1 = [float(gate(np.array([1.0]), t)[0]) for t in (0.5, 2.0)]
+    return decide(
+        worst < 0,
+        f"largest step of the gate on w in [0.01, 10], tau in (0.5, 2, 10): {worst:.3g} "
+        f"(decreasing iff < 0; for tau = 10 the gate underflows towards 0 far out but stays "
+        f"strictly decreasing on this range); value at w = 1: {at1}; sympy d gate_pos/dw = {dp}",
+        numbers={"max_step": worst},
     )
 
 
@@ -1200,23 +1470,28 @@ def _gate_pos_decreasing():
     "(against the IS principle).",
     HOLDS_WITH_CONDITIONS,
     links=(WS + "::sapo_gates",),
+    subject=_gate_pos,
+    counter_case=Variant(
+        "the sapo_is weight for A > 0 is gate_neg (the sign groups swapped)", _gate_neg
+    ),
 )
-def _sapo_is_weight():
+def _sapo_is_weight(weight):
     x = np.linspace(1e-3, 10, 100001)
+    dec = all(bool(np.all(np.diff(weight(x, t)) < 0)) for t in (0.5, 1.0, 2.0))
     rows = []
-    ok = True
+    times_w = True
     for tau in (0.5, 1.0, 2.0):
-        gate = 2 * expit(-tau * (x - 1))
-        ok &= bool(np.all(np.diff(gate) < 0))
-        ww = x * gate  # if the gate multiplies the IS ratio
-        rows.append(f"tau={tau}: w * gate_pos rises up to w = {x[np.argmax(ww)]:.3f}")
-    return verdict_from(
-        ok,
-        "gate_pos alone is strictly decreasing on (0, 10] for tau in (0.5, 1, 2); if the gate "
-        "multiplies the IS ratio w (the snippet does not show), the weight first increases: "
-        + "; ".join(rows),
+        ww = x * weight(x, tau)
+        times_w &= bool(np.all(np.diff(ww) < 0))
+        rows.append(f"tau={tau}: w * gate peaks at w = {x[np.argmax(ww)]:.3f}")
+    return decide(
+        dec,
+        f"the weight alone strictly decreasing on (0, 10] for tau in (0.5, 1, 2): {dec}; if "
+        f"the gate multiplies the IS ratio w (the snippet does not show), " + "; ".join(rows),
+        numbers={"decreasing": dec, "w_times_gate_decreasing": times_w},
         conditions="the weight is the gate itself (as the snippet shows); w * gate_pos "
-        "increases up to its maximum (the w listed per tau) and decreases only beyond it",
+        "increases up to its peak and decreases only beyond it",
+        ok_without_conditions=times_w,
     )
 
 
@@ -1226,12 +1501,41 @@ def _sapo_is_weight():
     "w^gamma is increasing for every gamma > 0.",
     HOLDS,
     links=(WS + "::power_derivatives",),
+    subject=ws.w**ws.gamma,
+    counter_case=Variant("w^(-gamma) is increasing for every gamma > 0", ws.w ** (-ws.gamma)),
 )
-def _power_increasing():
-    d1, _ = ws.power_derivatives()
-    return verdict_from(
-        d1.is_positive is True and sp.simplify(d1 - ws.gamma * ws.w ** (ws.gamma - 1)) == 0,
-        f"sympy: d/dw w^gamma = {d1} > 0 for w > 0, gamma > 0",
+def _power_increasing(expr):
+    d1 = sp.diff(expr, ws.w)
+    fn = sp.lambdify((ws.w, ws.gamma), d1, "numpy")
+    x = np.exp(np.linspace(-10, 10, 201))
+    worst = min(float(np.min(fn(x, g))) for g in (0.01, 0.3, 1.0, 1.7, 5.0))
+    return decide(
+        worst > 0,
+        f"sympy d/dw = {d1}; its minimum over w in [e^-10, e^10] x gamma in (0.01, 0.3, 1, "
+        f"1.7, 5): {worst:.3g} (> 0 iff increasing)",
+        numbers={"min_derivative": worst},
+    )
+
+
+def _shape_threshold_check(c, want_concave: bool):
+    """'concave (resp. convex) iff gamma < c (resp. > c)' against the sign of phi'' of w^gamma
+    at w in (0.1, 1, 10) for gamma over the seed's domain (0, 2)."""
+    _, d2 = ws.power_derivatives()
+    fn = sp.lambdify((ws.w, ws.gamma), d2, "math")
+    gammas = (0.1, 0.3, 0.5, 0.7, 0.9, 0.99, 1.01, 1.1, 1.5, 1.9)
+    bad = 0
+    for g in gammas:
+        vals = [fn(x, g) for x in (0.1, 1.0, 10.0)]
+        shape = all(v < 0 for v in vals) if want_concave else all(v > 0 for v in vals)
+        stated = g < c if want_concave else g > c
+        bad += shape != stated
+    word = "concave" if want_concave else "convex"
+    return decide(
+        bad == 0,
+        f"sympy phi'' = {d2}; '{word} iff gamma {'<' if want_concave else '>'} {c}' disagrees "
+        f"with the sign of phi'' at {bad}/{len(gammas)} gammas in {gammas} (the seed's gamma "
+        f"> 0; phi is w^gamma per unit A, as in the seed's table)",
+        numbers={"disagreements": bad, "threshold": c},
     )
 
 
@@ -1239,44 +1543,26 @@ def _power_increasing():
     "002-6.3-b",
     "6.3",
     "Concavity (needed for A > 0) holds iff gamma < 1.",
-    HOLDS_WITH_CONDITIONS,
+    HOLDS,
     links=(WS + "::power_derivatives",),
+    subject=1.0,
+    counter_case=Variant("concavity holds iff gamma < 1/2", 0.5),
 )
-@lru_cache(maxsize=1)
-def _power_concave():
-    _, d2 = ws.power_derivatives()
-    g = sp.symbols("g", real=True)
-    d2g = sp.diff(ws.w**g, ws.w, 2)
-    neg = d2g.subs({ws.w: 2, g: -0.5})
-    signs = [d2.subs({ws.w: x, ws.gamma: gg}) < 0 for x in (0.1, 1, 10) for gg in (0.3, 0.9)]
-    signs += [d2.subs({ws.w: x, ws.gamma: gg}) > 0 for x in (0.1, 1, 10) for gg in (1.1, 2)]
-    return verdict_from(
-        all(signs) and neg > 0,
-        f"sympy: phi'' = {d2}, negative iff 0 < gamma < 1; at gamma = -0.5, w = 2: "
-        f"phi'' = {sp.N(neg, 4)} > 0",
-        conditions="gamma > 0 (gamma < 0 is convex again: w^-0.5 has phi'' > 0)",
-    )
+def _power_concave(c):
+    return _shape_threshold_check(c, True)
 
 
 @claim(
     "002-6.3-c",
     "6.3",
     "Convexity (needed for A < 0) holds iff gamma > 1.",
-    HOLDS_WITH_CONDITIONS,
+    HOLDS,
     links=(WS + "::power_derivatives",),
+    subject=1.0,
+    counter_case=Variant("convexity holds iff gamma > 3/2", 1.5),
 )
-def _power_convex():
-    _, d2 = ws.power_derivatives()
-    signs = [d2.subs({ws.w: x, ws.gamma: gg}) > 0 for x in (0.1, 1, 10) for gg in (1.1, 1.9)]
-    signs += [d2.subs({ws.w: x, ws.gamma: gg}) < 0 for x in (0.1, 1, 10) for gg in (0.5, 0.99)]
-    phi_neg = sp.diff(ws.w**ws.gamma * (-1), ws.w, 2).subs({ws.w: 2, ws.gamma: 1.5})
-    return verdict_from(
-        all(signs) and phi_neg < 0,
-        f"sympy: phi'' = {d2}, positive iff gamma > 1 (for gamma > 0); with A = -1, gamma = 1.5 "
-        f"the second derivative of phi(w, A) at w = 2 is {sp.N(phi_neg, 4)} < 0",
-        conditions="among gamma > 0; 'convex' refers to phi / A = w^gamma: phi(w, A) = "
-        "w^gamma A itself is concave in w when A < 0",
-    )
+def _power_convex(c):
+    return _shape_threshold_check(c, False)
 
 
 # =======================================================================================
@@ -1740,9 +2026,6 @@ def _both_paths():
 # Part 4: the concrete designs (sections 9-10)
 # =======================================================================================
 
-_SIGMA2_GRID = (0.01, 0.1, 0.5, 1.0, 2.0, 5.0, 20.0, 100.0)
-_RHO_GRID = (0.1, 0.3, 0.5, 0.9)
-
 
 @claim(
     "002-9.1-a",
@@ -2203,7 +2486,7 @@ def _summary_1():
     links=(NB,),
 )
 def _summary_2():
-    shapes = _power_concave().verdict == HOLDS_WITH_CONDITIONS
+    shapes = _power_concave(1.0).verdict == HOLDS
     mean = _alpha_plus_mean_seeking()
     return verdict_from(
         shapes and mean.verdict != FALSE,
@@ -2221,7 +2504,7 @@ def _summary_2():
     links=(NB,),
 )
 def _summary_3():
-    imp = _thm51().verdict == HOLDS
+    imp = _thm51(("increasing", "convex", "bounded", "phi(1)=1")).verdict == HOLDS
     x = 1e6
     mix = float(_mixture(np.array([x]), 1.5, 1.0, 3.0)[0])
     s92 = float(_soft_sat_92(np.array([x]), 1.5, 1.0, 3.0)[0])
