@@ -31,7 +31,6 @@ from isreshape.proofs.ledger import (
     claim,
     decide,
     uncheckable,
-    verdict_from,
 )
 from isreshape.reference.divergences import (
     ess_ratio_lognormal_closed_form,
@@ -794,17 +793,68 @@ def _non_integrable(phi):
     )
 
 
+def _phi_std_normalised(pi, mu, A):
+    """w A / std_mu(w), the normaliser a batch statistic held fixed (detached)."""
+    w = pi / mu
+    sd = math.sqrt(float(mu @ (w - mu @ w) ** 2))
+    return w * A / sd
+
+
+def _phi_batch_gamma(pi, mu, A):
+    """Appendix B's rule with one group: w^gamma A, gamma = min(0.99, sqrt(-log 0.3 /
+    Var_mu(log w))) computed from the batch and held fixed (detached)."""
+    lw = np.log(pi / mu)
+    var = float(mu @ (lw - mu @ lw) ** 2)
+    g = min(0.99, math.sqrt(-math.log(0.3) / max(var, 1e-8)))
+    return (pi / mu) ** g * A
+
+
 @claim(
     "002-3.4-b",
     "3.4",
-    "Non-integrable phi are not necessarily bad: only the gradient direction matters for "
-    "training, an objective value is needed only for convergence monitoring.",
-    UNCHECKABLE,
+    "A non-integrable phi (an estimator that is the gradient of no scalar objective) is not "
+    "necessarily bad: it can still point uphill for E_pi[A] at every policy, e.g. "
+    "w A / std_mu(w) with the batch normaliser held fixed.",
+    HOLDS,
+    assumptions="softmax bandits; 'good' = an ascent direction, E_mu[phi grad log pi] . g* > 0",
+    links=(NB,),
+    subject=_phi_std_normalised,
+    counter_case=Variant(
+        "appendix B's batch exponent (w^gamma A with gamma from Var(log w), held fixed), also "
+        "non-integrable, always points uphill",
+        _phi_batch_gamma,
+    ),
 )
-def _philosophy():
-    return uncheckable(
-        "a statement about what practitioners care about (the gradient direction vs an "
-        "objective for monitoring): a preference, with no quantity to compute"
+def _philosophy(phi):
+    """Non-integrable: the Jacobian of the field theta -> E_mu[phi grad log pi] is not
+    symmetric (finite differences, asymmetry relative to |J| above 1e-6, far above their
+    ~1e-9 error). Good: positive inner product with g* on 500 random 4-action bandits."""
+    rng = np.random.default_rng(MC_SEED + 14)
+
+    def field(theta, mu, A):
+        pi = _softmax(theta)
+        return _estimator(phi(pi, mu, A), pi, mu)
+
+    asym, uphill, n = 0.0, 0, 500
+    for i in range(n):
+        theta, _pi, mu, A = _bandit(rng, 4)
+        theta = 2 * theta
+        pi = _softmax(theta)
+        uphill += bool(field(theta, mu, A) @ ((pi * A) @ _score(pi)) > 0)
+        if i < 10:
+            J = np.array(
+                [
+                    (field(theta + e * 1e-6, mu, A) - field(theta - e * 1e-6, mu, A)) / 2e-6
+                    for e in np.eye(4)
+                ]
+            )
+            asym = max(asym, float(np.abs(J - J.T).max() / np.abs(J).max()))
+    tol = 1e-6
+    return decide(
+        asym > tol and uphill == n,
+        f"Jacobian asymmetry of the estimator field (max over 10 bandits) {asym:.3g} (not a "
+        f"gradient field iff > {tol:g}); uphill on {uphill}/{n} random bandits",
+        numbers={"jacobian_asymmetry": asym, "uphill": uphill, "n": n, "tol": tol},
     )
 
 
@@ -2970,9 +3020,22 @@ def _curriculum(phi):
     "Core conclusion 1: phi(w) = w^gamma corresponds to the alpha-divergence with alpha = gamma.",
     HOLDS_WITH_CONDITIONS,
     links=(AD + "::generator_from_power_weight",),
+    subject=_alpha_equals_gamma,
+    counter_case=Variant(
+        "phi(w) = w^gamma corresponds to the alpha-divergence with alpha = 1 - gamma",
+        _alpha_amari,
+    ),
 )
-def _summary_1():
-    return _correspondence(_alpha_equals_gamma)
+def _summary_1(alpha_of):
+    return _correspondence(alpha_of)
+
+
+_SUMMARY_2 = {
+    "concave_below": 1.0,
+    "convex_above": 1.0,
+    "alpha_plus": {0.25: "cover", 0.5: "cover", 0.75: "cover", 0.9: "cover"},
+    "alpha_minus": {1.5: "mode", 2.0: "mode"},
+}
 
 
 @claim(
@@ -2982,15 +3045,38 @@ def _summary_1():
     "(convex, mode-seeking).",
     FALSE,
     links=(NB,),
+    subject=_SUMMARY_2,
+    correction=Variant(
+        "gamma < 1 is concave and gamma > 1 convex and mode-seeking, but gamma < 1 is "
+        "mean-seeking (mass-covering) only well below 1 (here gamma <= 0.5 for modes at +-2); "
+        "gamma_+ near 1 (0.75, 0.9, the 9.1 cap 0.99) is mode-seeking too",
+        {**_SUMMARY_2, "alpha_plus": {0.25: "cover", 0.5: "cover", 0.75: "mode", 0.9: "mode"}},
+    ),
 )
-def _summary_2():
-    shapes = _power_concave(1.0).verdict == HOLDS
-    mean = _alpha_plus_mean_seeking({0.25: "cover", 0.5: "cover", 0.75: "cover", 0.9: "cover"})
-    return verdict_from(
-        shapes and mean.verdict != FALSE,
-        "the concave/convex halves hold (002-6.3-b/c); the 'mean-seeking for gamma < 1' half "
-        "fails (002-7.4-a): " + mean.evidence,
+def _summary_2(stated):
+    parts = {
+        "concave": _shape_threshold_check(stated["concave_below"], True),
+        "convex": _shape_threshold_check(stated["convex_above"], False),
+        "A>0 behaviour": _labels_check(stated["alpha_plus"]),
+        "A<0 behaviour": _labels_check(stated["alpha_minus"]),
+    }
+    ok = all(o.verdict == HOLDS for o in parts.values())
+    return decide(
+        ok,
+        "; ".join(f"{k}: {o.verdict}" for k, o in parts.items())
+        + ". "
+        + parts["A>0 behaviour"].evidence,
+        numbers={f"{k}_holds": o.verdict == HOLDS for k, o in parts.items()},
     )
+
+
+_SUMMARY_3 = {
+    "impossible": ("increasing", "convex", "bounded"),
+    "resolvers": {
+        "soft saturation (5.4 reading)": _sat54_seed,
+        "mixture (9.3)": _mixture_g(1.5),
+    },
+}
 
 
 @claim(
@@ -3000,19 +3086,31 @@ def _summary_2():
     "mixture design resolves the boundedness problem.",
     FALSE,
     links=(NB,),
+    subject=_SUMMARY_3,
+    correction=Variant(
+        "The impossibility holds, but the 9.3 mixture (phi ~ w at large w) and the 9.2 soft "
+        "saturation (phi ~ w^(gamma - 1) / lambda) stay unbounded; bounded compromises are "
+        "the 5.4 soft saturation and truncation min(w^gamma, M)",
+        {
+            **_SUMMARY_3,
+            "resolvers": {
+                "soft saturation (5.4)": _sat54_seed,
+                "truncation": lambda w: np.minimum(np.asarray(w, dtype=float) ** 1.5, 4.0),
+            },
+        },
+    ),
 )
-def _summary_3():
-    imp = _thm51(("increasing", "convex", "bounded", "phi(1)=1")).verdict == HOLDS
-    x = 1e6
-    mix = float(_mixture(np.array([x]), 1.5, 1.0, 3.0)[0])
-    s92 = float(_soft_sat_92(np.array([x]), 1.5, 1.0, 3.0)[0])
-    s54 = float(_soft_sat_54(np.array([x]), 1.5, 1.0)[0])
-    return verdict_from(
-        imp and mix < 1e3 and s92 < 1e3,
-        f"the impossibility holds (002-5.3-a), but at w = 1e6 (gamma = 1.5, lambda = 1, "
-        f"w_th = 3) the mixture is {mix:.4g} and the 9.2 soft saturation {s92:.4g}: both "
-        f"unbounded; only the 5.4 soft saturation ({s54:.4g}), truncation and "
-        f"Michaelis-Menten are bounded",
+def _summary_3(stated):
+    imp, found = _impossible(stated["impossible"])
+    bounded = {k: not _unbounded(phi) for k, phi in stated["resolvers"].items()}
+    s92 = not _unbounded(_sat92_seed)
+    return decide(
+        imp and all(bounded.values()),
+        f"no candidate has all of {list(stated['impossible'])}: {imp}; bounded (log-log slope "
+        f"at 1e12 <= {SLOPE_TOL:g}): "
+        + ", ".join(f"{k}: {v}" for k, v in bounded.items())
+        + f"; the 9.2 soft saturation: {s92}",
+        numbers={"impossibility_holds": imp, **{f"bounded_{k}": v for k, v in bounded.items()}},
     )
 
 
@@ -3022,9 +3120,14 @@ def _summary_3():
     "Core conclusion 4: SAPO does not correspond to a standard f-divergence.",
     HOLDS,
     links=(WS + "::sapo_printed_integrand_second_derivative",),
+    subject=_sapo_printed,
+    counter_case=Variant(
+        "IS-Reshape's w^gamma (gamma = 1.5) does not correspond to a standard f-divergence",
+        _power_as_tau,
+    ),
 )
-def _summary_4():
-    return _sapo_not_fdiv(_sapo_printed)
+def _summary_4(phi):
+    return _sapo_not_fdiv(phi)
 
 
 @claim(
@@ -3033,27 +3136,49 @@ def _summary_4():
     "Core conclusion 5: for SFT (A > 0 only) concave + bounded + monotone can be satisfied.",
     HOLDS,
     links=(WS + "::michaelis_menten_facts",),
+    subject=("concave", "bounded", "increasing"),
+    counter_case=Variant(
+        "for A < 0, convex + bounded + monotone can be satisfied",
+        ("convex", "bounded", "increasing"),
+    ),
 )
-def _summary_5():
-    return _sft_triple(("concave", "bounded", "increasing"))
+def _summary_5(props):
+    return _sft_triple(props)
 
 
 @claim(
     "002-12-a",
     "12",
-    "Decision tree: for A > 0, gamma < 1 (concave) is fine as is; only A < 0 (gamma > 1) needs "
-    "boundedness handling.",
+    "Decision tree: for A > 0, phi = w^gamma A with gamma < 1 (concave) is fine as is; only "
+    "A < 0 (gamma > 1) needs boundedness handling.",
     FALSE,
     links=(NB,),
+    subject={"A>0": ((0.5, 0.99), False), "A<0": ((1.5, 1.99), True)},
+    correction=Variant(
+        "w^gamma_+ is unbounded too (it grows more slowly): if boundedness is needed, both "
+        "branches need handling; for A > 0 a concave, bounded, increasing weight exists "
+        "(Michaelis-Menten, 10.2 option 2), for A < 0 (convex) it does not",
+        {"A>0": ((0.5, 0.99), True), "A<0": ((1.5, 1.99), True)},
+    ),
 )
-def _decision_tree():
-    v = math.exp(0.99 * 20)
-    return verdict_from(
-        v < 1e3,  # 'fine as is' would need a bounded weight
-        f"w^gamma_+ is unbounded for every gamma_+ in (0, 1): at the code's clamp log w = 20 "
-        f"the weight w^0.99 (the 9.1 cap) is {v:.4g}; it grows sublinearly but without bound "
-        f"(002-5.2-a)",
+def _decision_tree(tree):
+    rows, bad = [], 0
+    for branch, (gammas, needs) in tree.items():
+        unb = all(_unbounded(_power(g)) for g in gammas)
+        bad += unb != needs
+        rows.append(
+            f"{branch}: w^gamma unbounded for gamma in {gammas}: {unb}, stated "
+            f"'needs boundedness handling': {needs}"
+        )
+    return decide(
+        bad == 0,
+        "; ".join(rows) + " (the seed's own table 5.2 marks w^gamma, gamma < 1, unbounded)",
+        numbers={"wrong_branches": bad},
     )
+
+
+def _gamma_boundary(sigma2, rho_min):
+    return math.sqrt(-math.log(rho_min) / sigma2)
 
 
 @claim(
@@ -3062,23 +3187,83 @@ def _decision_tree():
     "Appendix A: under the ESS constraint, gamma = sqrt(-log rho_min / sigma^2).",
     HOLDS_WITH_CONDITIONS,
     links=("reference/divergences.py::ess_ratio_lognormal_closed_form",),
+    subject=_gamma_boundary,
+    counter_case=Variant(
+        "gamma = -log rho_min / sigma^2 (without the square root)",
+        lambda s2, rho: -math.log(rho) / s2,
+    ),
 )
-def _appendix_a():
-    s2, rho = 0.5, 0.3
-    g = math.sqrt(-math.log(rho) / s2)
-    ess = float(ess_ratio_lognormal_closed_form(g, s2))
-    gp, gn = gamma_rule_section_9_1(s2, rho)
-    return verdict_from(
-        abs(ess - rho) < 1e-12,
-        f"sigma^2 = {s2}, rho_min = {rho}: gamma = {g:.4f} gives ESS/n = {ess:.6f} = rho_min "
-        f"(the boundary); section 9.1 caps it: gamma_+ = {gp}, gamma_- = {gn}",
-        conditions="log-normal ESS closed form; it is the boundary gamma (ESS = rho_min "
-        "exactly) and exceeds 1 when sigma^2 < -log rho_min; 9.1 and the code cap it, the "
-        "appendix does not",
+def _appendix_a(rule):
+    """The largest gamma with ESS_gamma / n >= rho_min solves ESS = rho_min: the check
+    bisects exp(-sigma^2 gamma^2) = rho_min independently and compares."""
+    worst, worst_laplace, above_one = 0.0, 0.0, 0
+    for s2 in _SIGMA2_GRID:
+        for rho in _RHO_GRID:
+            g = rule(s2, rho)
+            root = float(
+                mpmath.findroot(
+                    lambda t, s2=s2, rho=rho: mpmath.exp(-s2 * t * t) - rho,
+                    (0, 100),
+                    solver="bisect",
+                )
+            )
+            worst = max(worst, abs(g / root - 1))
+            worst_laplace = max(worst_laplace, abs(_laplace_ess(g, s2) / rho - 1))
+            above_one += g > 1
+    tol = 1e-12  # bisection in mpmath to 15 digits and float64 sqrt / log
+    return decide(
+        worst < tol,
+        f"grid sigma^2 x rho_min ({len(_SIGMA2_GRID) * len(_RHO_GRID)} points): max rel diff "
+        f"of the stated gamma from the root of exp(-sigma^2 gamma^2) = rho_min: {worst:.2g} "
+        f"(tolerance {tol:g}); the boundary exceeds 1 at {above_one} points (9.1 and the code "
+        f"cap it, the appendix does not); Laplace log w of the same variance: ESS off by up to "
+        f"{worst_laplace:.3g} relative",
+        numbers={
+            "max_rel_diff": worst,
+            "laplace_max_rel_dev": worst_laplace,
+            "points_above_one": above_one,
+            "tol": tol,
+        },
+        conditions="log w normal (seed 001's closed form); the gamma is the boundary "
+        "(ESS = rho_min exactly), and exceeds 1 when sigma^2 < -log rho_min",
+        ok_without_conditions=worst_laplace < tol,
     )
 
 
 # --- appendix B: the reference code ----------------------------------------------------------
+
+
+def _code_batches(seed, s2s, sign):
+    """(log w, A) batches of 4096 log-normal log w with all A of one sign (compute_gamma's
+    input; unclamped, so that large variances reach its clips)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for s2 in s2s:
+        lw = _lognormal_batch(rng, 4096, s2)
+        out.append((lw, sign * np.ones_like(lw)))
+    return out
+
+
+def _code_vs_rule(rule, batches, which: int):
+    """compute_gamma (reference.gamma.per_sign_gamma_seed_code) against the stated rule applied
+    to the sample variance (n - 1) of the batch's log w."""
+    rows, worst = [], 0.0
+    for lw, A in batches:
+        code = _seed_compute_gamma(lw, A)[which]
+        s2 = float(np.var(lw, ddof=1))
+        stated = rule(s2, 0.3)[which]
+        worst = max(worst, abs(code - stated))
+        rows.append(f"var(log w) = {s2:.4g}: code {code:.4f}, stated {stated:.4f}")
+    return worst, rows
+
+
+def _rule_code_clips(sigma2, rho_min):
+    s = math.sqrt(-math.log(rho_min) / sigma2)
+    return max(0.1, min(0.99, s)), max(1.01, 1 + min(0.99, s))
+
+
+# both sides are float64 evaluations of sqrt(-log rho / s2) (mpmath in the code's twin): 1e-12
+CODE_TOL = 1e-12
 
 
 @claim(
@@ -3086,29 +3271,25 @@ def _appendix_a():
     "B",
     "GradientWeightDesign.compute_gamma returns the gamma_+ of section 9.1.",
     FALSE,
-    links=(
-        "reference/gamma.py::per_sign_gamma_seed_code",
-        NB,
+    links=("reference/gamma.py::per_sign_gamma_seed_code", NB),
+    subject=gamma_rule_section_9_1,
+    correction=Variant(
+        "compute_gamma returns max(0.1, min(0.99, s)), s = sqrt(-log rho_min / var(log w)) with "
+        "the Bessel-corrected variance of the positive tokens: the 9.1 gamma_+ clipped from "
+        "below at 0.1, which the text does not do; from var > -log(rho_min)/0.01 (120 at "
+        "rho_min = 0.3) on it returns 0.1 with ESS/n = exp(-var/100) < rho_min. A single "
+        "positive token (NaN variance) gives 0.99",
+        _rule_code_clips,
     ),
 )
-def _code_gamma_plus():
-    rng = np.random.default_rng(MC_SEED + 10)
-    rows = []
-    agree = 0
-    for s2 in (0.5, 2.0, 50.0, 500.0):
-        lw = _lognormal_batch(rng, 4096, s2)
-        A = np.ones_like(lw)
-        gp, _ = _seed_compute_gamma(lw, A)
-        text, _ = gamma_rule_section_9_1(float(np.var(lw, ddof=1)), 0.3)
-        agree += abs(gp - text) < 1e-12
-        rows.append(f"sigma^2 = {s2}: code {gp:.4f}, text {text:.4f}")
-    one, _ = _seed_compute_gamma(np.array([3.0]), np.array([1.0]))
-    return verdict_from(
-        agree == 4,
-        "rho_min = 0.3, n = 4096 log-normal log w: " + "; ".join(rows) + ". The code also "
-        "clips from below at 0.1 (the text does not), so for sigma^2 > -log(0.3)/0.01 = 120 it "
-        "returns 0.1 with ESS/n = exp(-sigma^2/100) < rho_min (0.007 at sigma^2 = 500); with one "
-        f"positive sample torch's var() is NaN and Python's min/max silently return {one}",
+def _code_gamma_plus(rule):
+    worst, rows = _code_vs_rule(rule, _code_batches(MC_SEED + 10, (0.5, 2.0, 50.0, 500.0), 1.0), 0)
+    return decide(
+        worst < CODE_TOL,
+        "rho_min = 0.3, 4096 log-normal log w per batch: "
+        + "; ".join(rows)
+        + f"; max |diff| {worst:.3g} (tolerance {CODE_TOL:g})",
+        numbers={"max_abs_diff": worst, "tol": CODE_TOL},
     )
 
 
@@ -3117,28 +3298,32 @@ def _code_gamma_plus():
     "B",
     "GradientWeightDesign.compute_gamma returns the gamma_- of section 9.1.",
     FALSE,
-    links=(
-        "reference/gamma.py::per_sign_gamma_seed_code",
-        NB,
+    links=("reference/gamma.py::per_sign_gamma_seed_code", NB),
+    subject=gamma_rule_section_9_1,
+    correction=Variant(
+        "compute_gamma returns max(1.01, 1 + min(0.99, s)): the 9.1 gamma_- clipped from below "
+        "at 1.01, which replaces the text's 1 + s once s < 0.01 (var(log w) > 12000 at "
+        "rho_min = 0.3, reachable only without the clamp)",
+        _rule_code_clips,
     ),
 )
-def _code_gamma_minus():
-    rng = np.random.default_rng(MC_SEED + 11)
-    rows = []
-    agree = 0
-    for s2 in (0.5, 2.0, 1e4, 1e5):
-        lw = _lognormal_batch(rng, 4096, s2)
-        lw = np.clip(lw, -20, 20) if s2 < 100 else lw
-        A = -np.ones_like(lw)
-        _, gn = _seed_compute_gamma(lw, A)
-        _, text = gamma_rule_section_9_1(float(np.var(lw, ddof=1)), 0.3)
-        agree += abs(gn - text) < 1e-12
-        rows.append(f"var(log w) = {np.var(lw, ddof=1):.4g}: code {gn:.4f}, text {text:.4f}")
-    return verdict_from(
-        agree == 4,
-        "rho_min = 0.3: " + "; ".join(rows) + ". The code's lower clip 1.01 replaces the "
-        "text's 1 + s once s = sqrt(-log rho/sigma^2) < 0.01; elsewhere they agree",
+def _code_gamma_minus(rule):
+    # the clip 1.01 needs var(log w) > 12000 (unclamped log w)
+    batches = _code_batches(MC_SEED + 11, (0.5, 2.0, 1e4, 1e5), -1.0)
+    worst, rows = _code_vs_rule(rule, batches, 1)
+    return decide(
+        worst < CODE_TOL,
+        "rho_min = 0.3: " + "; ".join(rows) + f"; max |diff| {worst:.3g} (tolerance {CODE_TOL:g})",
+        numbers={"max_abs_diff": worst, "tol": CODE_TOL},
     )
+
+
+def _var_by_sign(lw, A, sign):
+    return float(np.var(lw[sign * A > 0], ddof=1))
+
+
+def _var_all(lw, A, sign):
+    return float(np.var(lw, ddof=1))
 
 
 @claim(
@@ -3152,49 +3337,99 @@ def _code_gamma_minus():
         "reference/gamma.py::per_sign_gamma",
         NB,
     ),
+    subject=_var_by_sign,
+    counter_case=Variant(
+        "compute_gamma estimates both from the variance of log w over all tokens", _var_all
+    ),
 )
-def _code_sigma():
-    lw = np.array([0.0, 0.5, -0.5, 1.0, 25.0, 0.0])
-    A = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 0.0])
-    pop = float(np.var(lw[A > 0]))
-    clamped = float(np.var(np.clip(lw[A > 0], -20, 20), ddof=1))
-    gp_code, _ = _seed_compute_gamma(np.clip(lw, -20, 20), A)
-    gp_pop, _ = gamma_rule_section_9_1(pop, 0.3)
-    return verdict_from(
-        abs(gp_code - gamma_rule_section_9_1(clamped, 0.3)[0]) < 1e-12,
-        f"5 positive samples with log w = (0, 0.5, -0.5, 1, 25): population variance {pop:.4f} "
-        f"gives gamma_+ {gp_pop:.4f}; the code uses the Bessel-corrected variance of log w "
-        f"clamped to 20 ({clamped:.4f}) and returns {gp_code:.4f}",
-        conditions="the estimate is torch's Bessel-corrected (n - 1) variance of log w after "
-        "the clamp to [-20, 20]; tokens with A = 0 are excluded but masked (padding) tokens "
-        "with A != 0 are included (compute_gamma ignores the mask); one sample gives NaN and "
-        "then the cap",
+def _code_sigma(estimator):
+    rng = np.random.default_rng(MC_SEED + 13)
+    lw = np.concatenate([rng.normal(0, 0.3, 40), rng.normal(0, 0.9, 40), [25.0, -24.0]])
+    A = np.concatenate([np.ones(40), -np.ones(40), [1.0, -1.0]])
+    clamped = np.clip(lw, -20, 20)
+    code = _seed_compute_gamma(clamped, A)
+    worst = 0.0
+    for which, sign in ((0, 1.0), (1, -1.0)):
+        stated = gamma_rule_section_9_1(estimator(clamped, A, sign), 0.3)[which]
+        worst = max(worst, abs(code[which] - stated))
+    # the conditions violated: the estimator on log w before the clamp
+    raw = max(
+        abs(code[k] - gamma_rule_section_9_1(estimator(lw, A, s), 0.3)[k])
+        for k, s in ((0, 1.0), (1, -1.0))
     )
+    return decide(
+        worst < CODE_TOL,
+        f"41 positive (sd 0.3) and 41 negative (sd 0.9) tokens incl. log w = 25 and -24: code "
+        f"gammas {np.round(code, 4).tolist()}; the stated estimator on the clamped log w "
+        f"reproduces them to {worst:.2g} (tolerance {CODE_TOL:g}); on the unclamped log w it is "
+        f"off by {raw:.3g}",
+        numbers={"max_abs_diff": worst, "max_abs_diff_unclamped": raw, "tol": CODE_TOL},
+        conditions="the variance is torch's Bessel-corrected (n - 1) one, of log w after the "
+        "clamp to [-20, 20] that __call__ applies first; the mask is ignored (padding with "
+        "A != 0 counts); one token gives NaN and then the cap",
+        ok_without_conditions=raw < CODE_TOL,
+    )
+
+
+def _mixture_formula(w, g, lam, wth):
+    """9.3 for A < 0 per unit |A|: beta w^g + (1 - beta) w, beta = sigmoid(-lam (w - wth))."""
+    beta = 1 / (1 + np.exp(lam * (w - wth)))
+    return beta * w**g + (1 - beta) * w
+
+
+def _sat92_formula(w, g, lam, wth):
+    return w**g / (1 + lam * np.maximum(w - wth, 0))
 
 
 @claim(
     "002-B-d",
     "B",
-    "GradientWeightDesign with use_soft_saturation=True applies the soft saturation of 9.2 to "
-    "the negative samples.",
-    FALSE,
+    "With use_soft_saturation=True GradientWeightDesign applies to the negative samples the "
+    "design its comment names ('soft saturation: mix in the linear term at large w'), i.e. the "
+    "section 9.3 mixture beta w^gamma_- + (1 - beta) w, beta = sigmoid(-lambda (w - w_th)).",
+    HOLDS,
     links=(
         "reference/weights.py::gradient_weight_design",
         "reference/weights.py::mixture_weight",
         NB,
     ),
+    subject=_mixture_formula,
+    counter_case=Variant(
+        "with use_soft_saturation=True the code applies the section 9.2 soft saturation "
+        "w^gamma_- / (1 + lambda (w - w_th)^+)",
+        _sat92_formula,
+    ),
 )
-def _code_soft_sat():
-    x = np.array([2.0, 5.0, 10.0])
-    code = _mixture(x, 1.5, 1.0, 3.0)
-    text = _soft_sat_92(x, 1.5, 1.0, 3.0)
-    return verdict_from(
-        bool(np.allclose(code, text)),
-        f"the code computes the mixture of 9.3 (beta w^gamma + (1 - beta) w, beta = "
-        f"sigmoid(-lambda (w - 3))); gamma_- = 1.5, defaults lambda = 1, threshold 3, at w = "
-        f"(2, 5, 10): code {np.round(code, 4).tolist()}, 9.2 soft saturation "
-        f"{np.round(text, 4).tolist()}",
+def _code_soft_sat(formula):
+    """compute_phi's A < 0 branch, emulated line by line in mpmath (torch.sigmoid and ** as
+    the code writes them), against the stated formula in float64 (tolerance 1e-12 relative:
+    a handful of roundings of values <= 20)."""
+    gn, lam, wth = 1.5, 1.0, 3.0
+    worst = 0.0
+    for x in (0.3, 1.0, 2.0, 3.0, 5.0, 10.0):
+        with mpmath.workdps(30):
+            w = mpmath.mpf(x)
+            beta = 1 / (1 + mpmath.exp(-(-lam * (w - wth))))
+            code = float(beta * w**gn + (1 - beta) * w)
+        worst = max(worst, abs(float(formula(np.float64(x), gn, lam, wth)) / code - 1))
+    tol = 1e-12
+    return decide(
+        worst < tol,
+        f"gamma_- = 1.5, code defaults lambda = 1, threshold 3, w in (0.3 .. 10): max rel diff "
+        f"between the code's weight and the stated formula {worst:.3g} (tolerance {tol:g}). "
+        f"The code calls the 9.3 design 'soft saturation'; 9.2's differently defined soft "
+        f"saturation is not what it computes",
+        numbers={"max_rel_diff": worst, "tol": tol},
     )
+
+
+def _text_phi(lw, A, gp, gn):
+    """Section 1.2 read literally: the code's phi multiplies grad log pi."""
+    return float(gradient_weight_design(lw, A, gp, gn))
+
+
+def _seed_code_weight(lw, A, gp, gn):
+    return float(gradient_weight_design_seed_code(lw, A, gp, gn))
 
 
 @claim(
@@ -3209,30 +3444,49 @@ def _code_soft_sat():
         AD + "::code_loss_gradient_weight",
         NB,
     ),
+    subject=_text_phi,
+    correction=Variant(
+        "The loss -mean(phi) with phi not detached weights grad log pi by w dphi/dw, not phi: "
+        "gamma_+ w^gamma_+ A for A > 0 (the text's weight times gamma_+), a w-dependent "
+        "factor for the mixture (which can change sign), and 0 beyond the clamp |log w| > 20; "
+        "reference.weights.gradient_weight_design_seed_code",
+        _seed_code_weight,
+    ),
 )
-def _code_loss():
-    gw = ad.code_loss_gradient_weight()
-    log_mu = np.zeros(6)
-    log_pi = np.array([-0.5, 0.3, 1.0, -0.4, 2.0, 25.0])
-    A = np.array([1.0, 1.0, 1.0, -1.0, -1.0, -1.0])
+def _code_loss(weight):
+    """-d(loss)/d log pi per token, by central differences of the code's loss emulated in
+    float64 (clamp, exp, w^gamma_+ A or the mixture): step 1e-6, error ~1e-9 relative."""
     gp, gn = 0.6, 1.5
-    # weight on grad log pi per token that the code's loss produces, and the text's phi (of
-    # the clamped w the code uses)
-    lw = np.clip(log_pi - log_mu, -20, 20)
-    eff = np.array(
-        [float(gradient_weight_design_seed_code(x, a, gp, gn)) for x, a in zip(log_pi, A)]
-    )
-    phi = np.array([float(gradient_weight_design(x, a, gp, gn)) for x, a in zip(lw, A)])
-    ratio = eff[:5] / phi[:5]
-    return verdict_from(
-        bool(np.allclose(eff, phi, rtol=1e-5)),
-        f"sympy: d(phi)/d(log pi) = {gw} for the power part, i.e. the weight is w phi'(w) = "
-        f"gamma w^gamma A, not phi. The code's loss (gamma_+ = 0.6, "
-        f"gamma_- = 1.5, soft saturation on): effective weight / phi = "
-        f"{np.round(ratio, 4).tolist()} (gamma_+ for A > 0, a w-dependent factor for the "
-        f"mixture), and the token with log w = 25 gets weight {abs(eff[5]):.1f} (the clamp "
-        f"kills its gradient). Without soft saturation the negatives are re-weighted against "
-        f"the positives by gamma_-/gamma_+ = {gn / gp:.2f}",
+
+    def code_objective(lp, A):
+        w = math.exp(min(max(lp, -20.0), 20.0))
+        if A > 0:
+            return w**gp * A
+        beta = 1 / (1 + math.exp(w - 3.0)) if w < 700 else 0.0
+        return (beta * w**gn + (1 - beta) * w) * A
+
+    worst, rows = 0.0, []
+    for lp, A in (
+        (-0.5, 1.0),
+        (0.3, 1.0),
+        (1.0, 1.0),
+        (-0.4, -1.0),
+        (math.log(5.0), -1.0),
+        (25.0, -1.0),
+    ):
+        h = 1e-6
+        fd = (code_objective(lp + h, A) - code_objective(lp - h, A)) / (2 * h)
+        got = weight(lp, A, gp, gn)
+        worst = max(worst, abs(got - fd) / max(1.0, abs(fd)))
+        rows.append(f"(log w={lp:.3g}, A={A}): loss gives {fd:.4g}, stated {got:.4g}")
+    tol = 1e-7  # central difference: rounding eps |f| / h ~ 2e-10 |f|, truncation ~1e-12
+    return decide(
+        worst < tol,
+        "gamma_+ = 0.6, gamma_- = 1.5, soft saturation on, log mu = 0: "
+        + "; ".join(rows)
+        + f"; max rel diff {worst:.3g} (tolerance {tol:g}); sympy (power part): "
+        f"{ad.code_loss_gradient_weight()}",
+        numbers={"max_rel_diff": worst, "tol": tol},
     )
 
 
@@ -3242,23 +3496,35 @@ def _code_loss():
     "SFTGradientWeight.compute_phi computes the section 10.2 weights (Michaelis-Menten and "
     "w^gamma).",
     HOLDS,
-    links=(
-        "reference/weights.py::sft_gradient_weight",
-        WS + "::michaelis_menten",
+    links=("reference/weights.py::sft_gradient_weight", WS + "::michaelis_menten"),
+    subject=(ws.michaelis_menten(), ws.w**ws.gamma),
+    counter_case=Variant(
+        "compute_phi computes tau w / (tau + w) (the 1 + tau factor dropped) and w^gamma",
+        (ws.tau * ws.w / (ws.tau + ws.w), ws.w**ws.gamma),
     ),
 )
-def _code_sft_phi():
-    mm = sp.lambdify((ws.w, ws.tau), ws.michaelis_menten(), "numpy")
+def _code_sft_phi(forms):
+    """The 10.2 formulas (sympy, evaluated in 30-digit mpmath) against compute_phi's two
+    expressions as the code writes them, in float64: (1 + tau) * w / (tau + w) and w ** gamma
+    (tolerance 1e-15 relative: two or three roundings)."""
+    mm_t, pw_t = (sp.lambdify((ws.w, ws.tau, ws.gamma), f, "mpmath") for f in forms)
     x = np.exp(np.linspace(-20, 20, 41))
-    tau, g = 1.0, 0.5
-    code_mm = (1 + tau) * x / (tau + x)  # compute_phi with use_michaelis_menten=True
-    code_pow = x**g  # compute_phi otherwise
-    ok = np.allclose(code_mm, mm(x, tau), rtol=1e-15) and np.allclose(code_pow, x**g)
-    return verdict_from(
-        bool(ok),
-        "the code's expressions (1 + tau) * w / (tau + w) and w ** gamma agree with the sympy "
-        "forms on w in [e^-20, e^20] to 1e-15 (defaults tau = 1, gamma = 0.5); its loss is "
-        "002-10.3-a's",
+    worst = 0.0
+    for tau, g in ((1.0, 0.5), (0.3, 0.8)):
+        with mpmath.workdps(30):
+            for xi in x:
+                code_mm = (1 + tau) * xi / (tau + xi)
+                code_pw = xi**g
+                t_mm = float(mm_t(mpmath.mpf(xi), mpmath.mpf(tau), mpmath.mpf(g)))
+                t_pw = float(pw_t(mpmath.mpf(xi), mpmath.mpf(tau), mpmath.mpf(g)))
+                worst = max(worst, abs(code_mm / t_mm - 1), abs(code_pw / t_pw - 1))
+    tol = 1e-15
+    return decide(
+        worst < tol,
+        f"w in [e^-20, e^20] x (tau, gamma) in ((1, 0.5), (0.3, 0.8)): max rel diff between "
+        f"the code's expressions and the stated formulas {worst:.2g} (tolerance {tol:g}); the "
+        f"code's loss is 002-10.3-a's",
+        numbers={"max_rel_diff": worst, "tol": tol},
     )
 
 
@@ -3269,16 +3535,25 @@ def _code_sft_phi():
     "expectation of phi * A.",
     FALSE,
     links=(NB,),
+    subject=lambda phi, A: phi * A,
+    correction=Variant(
+        "L = -E[phi(w, A)] maximises E[phi] = E[w^gamma A]: phi already contains A, and "
+        "E[phi A] = E[w^gamma A^2] would be another objective (for bad samples it flips the sign)",
+        lambda phi, A: phi,
+    ),
 )
-def _code_docstring():
-    w = np.array([0.5, 2.0])
-    A = np.array([-1.0, -1.0])
-    phi = w**1.5 * A
-    return verdict_from(
-        bool(np.allclose(phi, phi * A)),
-        f"phi already contains A (phi = w^gamma A), so E[phi * A] = E[w^gamma A^2] is a different "
-        f"objective: for bad samples (A = -1) at w = (0.5, 2), gamma_- = 1.5, phi = "
-        f"{np.round(phi, 4).tolist()} but phi * A = {np.round(phi * A, 4).tolist()} (the sign "
-        f"flips: maximising it would raise bad actions). The code computes -mean(phi), the "
-        f"first form",
+def _code_docstring(objective):
+    """The objective -loss the code computes (mean of phi) against the stated one, on a batch
+    with both signs of A."""
+    w = np.array([0.5, 2.0, 0.7, 1.6])
+    A = np.array([-1.0, -2.0, 1.0, 0.5])
+    phi = np.where(A > 0, w**0.6, w**1.5) * A
+    code = float(np.mean(phi))
+    stated = float(np.mean(objective(phi, A)))
+    diff = abs(code - stated)
+    return decide(
+        diff < EXACT_TOL,
+        f"w = {w.tolist()}, A = {A.tolist()}: the code maximises mean(phi) = {code:.4f}; the "
+        f"stated objective gives {stated:.4f}",
+        numbers={"abs_diff": diff, "tol": EXACT_TOL},
     )
