@@ -1024,6 +1024,47 @@ def _c_4_5_a(eff):
 # ----------------------------------------------------------------------------------------
 
 
+def _geo_mp(lt, lq, a):
+    """The geometric family as the seed writes it (log q_alpha, mpmath)."""
+    return S.log_q_alpha(lt, lq, a)
+
+
+def _mix_mp(lt, lq, a):
+    """The arithmetic mixture alpha pi_theta + (1 - alpha) pi_t (a wrong family), log."""
+    a = mpmath.mpf(a)
+    return [mpmath.log(a * mpmath.exp(x) + (1 - a) * mpmath.exp(y)) for x, y in zip(lt, lq)]
+
+
+def _ess_front_mp(lt, lq, b):
+    return S.ess_front_member(lt, lq, b)
+
+
+def _ess_kkt_residual(lt, lq, lqq):
+    """ESS Pareto optimality of q (KKT): 1/ESS_pi(q) = sum pi^2/q is convex in q, so q is on
+    the ESS front iff b pi_theta^2 + (1 - b) pi_t^2 = lam q^2 for some b in [0, 1], lam > 0.
+    Least squares in (b, lam) over the V equations; returns (relative residual, b)."""
+    P = [mpmath.exp(2 * x) for x in lt]
+    T = [mpmath.exp(2 * y) for y in lq]
+    Q = [mpmath.exp(2 * z) for z in lqq]
+    # pt^2 + b (P - T) - lam Q = 0: columns u = P - T, v = -Q, right side -T
+    u = [p - t for p, t in zip(P, T)]
+    v = [-q for q in Q]
+    r = [-t for t in T]
+    suu = mpmath.fsum(x * x for x in u)
+    suv = mpmath.fsum(x * y for x, y in zip(u, v))
+    svv = mpmath.fsum(y * y for y in v)
+    sur = mpmath.fsum(x * z for x, z in zip(u, r))
+    svr = mpmath.fsum(y * z for y, z in zip(v, r))
+    det = suu * svv - suv * suv
+    b = (sur * svv - svr * suv) / det
+    lam = (suu * svr - suv * sur) / det
+    res = mpmath.sqrt(mpmath.fsum((b * x + lam * y - z) ** 2 for x, y, z in zip(u, v, r)))
+    return res / mpmath.sqrt(mpmath.fsum(t * t for t in T)), b
+
+
+KKT_TOL = mpmath.mpf(10) ** -20  # 30-digit arithmetic over a handful of sums and a 2x2 solve
+
+
 @claim(
     "004-5.1-a",
     "5.1",
@@ -1031,49 +1072,155 @@ def _c_4_5_a(eff):
     "and KL(q||pi_t) (same trade-off, same Pareto front).",
     FALSE,
     links=(P + "ess_front_stationarity", P + "ess_front_member"),
+    subject=_geo_mp,
+    correction=Variant(
+        "The Pareto front of (ESS_theta, ESS_t) is q ∝ sqrt(b pi_theta^2 + (1 - b) pi_t^2), "
+        "b in [0, 1], not the geometric (KL) family: maximising the two ESS is a different "
+        "trade-off from minimising the two KLs",
+        _ess_front_mp,
+    ),
 )
-def _c_5_1_a():
-    sol = S.ess_front_stationarity()
-    b, eth, et = _ess_front_dominates_qstar()
+def _c_5_1_a(family):
     d = _e1()
-    dominated = eth > d["ess_th"] and et > d["ess_t"]
-    return verdict_from(
-        not dominated,
-        f"sympy: stationarity of b/ESS_theta + (1-b)/ESS_t + lam sum q gives q = {sol[0]} "
-        "(P = pi_theta^2, T = pi_t^2): the ESS front is q ∝ sqrt(b pi_theta^2 + (1-b) pi_t^2), "
-        f"not the geometric family. E1 pi_theta = {E1[0]}, pi_t = {E1[1]}: q* (alpha* = "
-        f"{_n(d['alpha'], 6)}) has ESS_theta {_n(d['ess_th'])}, ESS_t {_n(d['ess_t'])}; the "
-        f"ESS-front member b = {_n(b, 3)} has {_n(eth)} and {_n(et)}, both larger, so the KL front "
-        "is dominated in the ESS objectives",
+    worst, rows = mpmath.mpf(0), []
+    with mpmath.workdps(30):
+        for a in (mpmath.mpf("0.25"), mpmath.mpf("0.5"), mpmath.mpf("0.75")):
+            res, b = _ess_kkt_residual(d["lt"], d["lq"], family(d["lt"], d["lq"], a))
+            bad = res if 0 <= b <= 1 else max(res, mpmath.mpf(1))
+            worst = max(worst, bad)
+            rows.append(f"member {_n(a, 2)}: residual {_n(res, 3)} (b = {_n(b, 4)})")
+    fb, eth, et = _ess_front_dominates_qstar()
+    return decide(
+        worst < KKT_TOL,
+        f"E1 pi_theta = {E1[0]}, pi_t = {E1[1]}, 30 digits: ESS-front KKT test (b pi_theta^2 + "
+        "(1-b) pi_t^2 ∝ q^2 for some b in [0, 1]) on family members: "
+        + "; ".join(rows)
+        + f" (tolerance {_n(KKT_TOL, 2)}). The geometric q* (ESS {_n(d['ess_th'])}, "
+        f"{_n(d['ess_t'])}) is beaten in both ESS by the ESS-front member b = {_n(fb, 3)} "
+        f"({_n(eth)}, {_n(et)})",
+        numbers={"worst_kkt_residual": worst, "kkt_tol": KKT_TOL},
     )
+
+
+def _geo_np(lt, lq, alphas):
+    """Geometric family rows, probability space with 0^0 = 1 (endpoints exact on any
+    supports); returns log q, shape (len(alphas), V)."""
+    a = np.asarray(alphas, dtype=np.float64)[:, None]
+    with np.errstate(divide="ignore"):
+        w = np.exp(lt)[None, :] ** a * np.exp(lq)[None, :] ** (1 - a)
+        return np.log(w / w.sum(axis=1, keepdims=True))
+
+
+def _mix_np(lt, lq, alphas):
+    a = np.asarray(alphas, dtype=np.float64)[:, None]
+    with np.errstate(divide="ignore"):
+        return np.log(a * np.exp(lt)[None, :] + (1 - a) * np.exp(lq)[None, :])
+
+
+def _kl_inf(lq, lp):
+    """KL(q || p) along the last axis from log-probabilities, +inf where q charges a p-null
+    point, 0 log 0 = 0."""
+    q = np.exp(lq)
+    with np.errstate(invalid="ignore"):
+        terms = np.where(q > 0, q * (lq - lp), 0.0)
+    return terms.sum(axis=-1)
+
+
+DOM_TOL = 1e-12  # float64 KLs of <= 10 terms: rounding ~1e-15; "weakly dominated" up to this
+
+
+def _undominated(fam_th, fam_t, k_th, k_t):
+    """Number of (k_th, k_t) points not weakly dominated by any family point (within DOM_TOL;
+    inf <= inf counts)."""
+    n = 0
+    for a, b in zip(k_th, k_t):
+        ok_a = (fam_th <= a + DOM_TOL) | (np.isinf(fam_th) & np.isinf(a))
+        ok_b = (fam_t <= b + DOM_TOL) | (np.isinf(fam_t) & np.isinf(b))
+        n += int(not np.any(ok_a & ok_b))
+    return n
+
+
+@lru_cache(maxsize=4)
+def _front_pair(kind: str):
+    """Seeded test pairs: 'full' (common full support, V = 6) and 'gap' (pi_theta = 0 on one
+    point, pi_t = 0 on another). Returns (lt, lq, log q of random test distributions)."""
+    rng = np.random.default_rng(MC_SEED + 12)
+    V = 6
+    lt = S.log_softmax_np(rng.normal(size=V) * 2)
+    lq = S.log_softmax_np(rng.normal(size=V))
+    qs = rng.dirichlet(np.ones(V) * 0.3, size=600)
+    if kind == "gap":
+        with np.errstate(divide="ignore"):
+            pt_, pq_ = np.exp(lt), np.exp(lq)
+            pt_[0], pq_[1] = 0.0, 0.0
+            lt, lq = np.log(pt_ / pt_.sum()), np.log(pq_ / pq_.sum())
+    # test points: random q plus members of the geometric family built independently
+    # (normalised pi_theta^a pi_t^(1-a) by exp/log, a off the search grid)
+    with np.errstate(divide="ignore"):
+        geo = [
+            np.exp(
+                a * np.where(np.isinf(lt), -800.0, lt)
+                + (1 - a) * np.where(np.isinf(lq), -800.0, lq)
+            )
+            for a in (0.123, 0.377, 0.611, 0.888)
+        ]
+        extra = np.array([g / g.sum() for g in geo])
+        lqs = np.log(np.vstack([qs, extra]))
+    return lt, lq, lqs
 
 
 @claim(
     "004-5.2-a",
     "5.2",
-    "Every q off the Pareto front is dominated by some point of the front.",
-    HOLDS_WITH_CONDITIONS,
+    "Every q off the Pareto front is dominated by some point of the front (here the front of "
+    "Theorem 3, the geometric family).",
+    HOLDS,
+    subject=_geo_np,
+    counter_case=Variant(
+        "every q is dominated by a member of the arithmetic mixture alpha pi_theta + (1 - alpha) "
+        "pi_t",
+        _mix_np,
+    ),
 )
-def _c_5_2_a():
-    rng = np.random.default_rng(MC_SEED + 12)
-    V = 6
-    lt = S.log_softmax_np(rng.normal(size=V) * 2)
-    lq = S.log_softmax_np(rng.normal(size=V))
+def _c_5_2_a(family):
     alphas = np.linspace(0, 1, 4001)
-    fam = S.log_q_alpha_np(np.broadcast_to(lt, (4001, V)), np.broadcast_to(lq, (4001, V)), alphas)
-    f_th, f_t = S.kl_np(fam, lt), S.kl_np(fam, lq)
-    qs = np.log(rng.dirichlet(np.ones(V) * 0.3, size=1000))
-    k_th, k_t = S.kl_np(qs, lt), S.kl_np(qs, lq)
-    dom = np.array([np.any((f_th <= a) & (f_t <= b)) for a, b in zip(k_th, k_t)])
-    return verdict_from(
-        bool(dom.all()),
-        f"V = 6 seeded pair, 1000 sparse Dirichlet(0.3) q, 4001 alphas: {int(dom.sum())}/1000 "
-        "dominated by a family member; in general: along q_alpha, KL(.||pi_theta) falls and "
-        "KL(.||pi_t) rises monotonically, so the dominating alphas form the interval between "
-        "the two level crossings, which is non-empty by the weighted-sum bound of 004-5.3-a",
-        conditions="finite objectives (common full support) and a compact, continuous problem "
-        "(true on the simplex); false in general multi-objective problems without compactness",
+    out = {}
+    for kind in ("full", "gap"):
+        lt, lq, lqs = _front_pair(kind)
+        fam = family(lt, lq, alphas)
+        out[kind] = _undominated(
+            _kl_inf(fam, lt), _kl_inf(fam, lq), _kl_inf(lqs, lt), _kl_inf(lqs, lq)
+        )
+    return decide(
+        out["full"] == 0,
+        "V = 6 seeded pair, 600 sparse Dirichlet(0.3) q plus 4 off-grid geometric members, "
+        f"4001 family points: {out['full']} test points not weakly dominated (tolerance "
+        f"{DOM_TOL:g}); the same with pi_theta(y0) = 0 and pi_t(y1) = 0 (infinite KLs, "
+        f"inf <= inf): {out['gap']}. The objectives are lower semicontinuous on the compact "
+        "simplex, so a Pareto point dominating q exists",
+        numbers={"undominated_full": out["full"], "undominated_gap": out["gap"], "tol": DOM_TOL},
+        conditions="common full support (finite KLs)",
+        ok_without_conditions=out["gap"] == 0,
     )
+
+
+def _beaten_members(family, lt, lq, rng, n_alpha=21, n_pert=300, eps=0.05):
+    """Members q_a (a on a grid) strictly dominated by a local perturbation q exp(eps z)
+    (z seeded normal, renormalised): both KLs <= and one < by more than DOM_TOL."""
+    alphas = np.linspace(0, 1, n_alpha)
+    fam = family(lt, lq, alphas)
+    beaten = 0
+    for row in fam:
+        z = rng.normal(size=(n_pert, len(row)))
+        with np.errstate(invalid="ignore"):
+            pert = np.where(np.isinf(row), -np.inf, row + eps * z)
+        m = pert.max(axis=1, keepdims=True)
+        pert = pert - m - np.log(np.exp(pert - m).sum(axis=1, keepdims=True))
+        a0, b0 = _kl_inf(row, lt), _kl_inf(row, lq)
+        a1, b1 = _kl_inf(pert, lt), _kl_inf(pert, lq)
+        better = (a1 <= a0 + 0) & (b1 <= b0) & ((a1 < a0 - DOM_TOL) | (b1 < b0 - DOM_TOL))
+        beaten += int(np.any(better))
+    return beaten
 
 
 @claim(
@@ -1081,38 +1228,45 @@ def _c_5_2_a():
     "5.3",
     "Theorem 3: the Pareto front of (KL(q||pi_theta), KL(q||pi_t)) is exactly the geometric "
     "family {q_alpha : alpha in [0, 1]}.",
-    HOLDS_WITH_CONDITIONS,
+    HOLDS,
     links=(P + "weighted_sum_residual", NB),
+    subject=_geo_np,
+    counter_case=Variant(
+        "the Pareto front is the arithmetic mixture family alpha pi_theta + (1 - alpha) pi_t",
+        _mix_np,
+    ),
 )
-def _c_5_3_a():
+def _c_5_3_a(family):
     resid = S.weighted_sum_residual()
-    # counterexample search: random q never dominates a family member, and every random q
-    # is weakly dominated by some family member (grid of 2001 alphas), 10 points
-    rng = np.random.default_rng(MC_SEED + 5)
-    lt = S.log_softmax_np(rng.normal(size=10))
-    lq = S.log_softmax_np(2 * rng.normal(size=10))
-    alphas = np.linspace(0, 1, 2001)
-    fam = S.log_q_alpha_np(np.broadcast_to(lt, (2001, 10)), np.broadcast_to(lq, (2001, 10)), alphas)
-    f_th, f_t = S.kl_np(fam, lt), S.kl_np(fam, lq)
-    qs = np.log(rng.dirichlet(np.ones(10) * 0.7, size=2000))
-    k_th, k_t = S.kl_np(qs, lt), S.kl_np(qs, lq)
-    dominated_by_family = np.array(
-        [np.any((f_th <= a + 1e-12) & (f_t <= b + 1e-12)) for a, b in zip(k_th, k_t)]
+    alphas = np.linspace(0, 1, 4001)
+    out = {}
+    for kind in ("full", "gap"):
+        lt, lq, lqs = _front_pair(kind)
+        fam = family(lt, lq, alphas)
+        und = _undominated(_kl_inf(fam, lt), _kl_inf(fam, lq), _kl_inf(lqs, lt), _kl_inf(lqs, lq))
+        beaten = _beaten_members(family, lt, lq, np.random.default_rng(MC_SEED + 5))
+        out[kind] = (und, beaten)
+    (u1, b1), (u2, b2) = out["full"], out["gap"]
+    return decide(
+        resid == 0 and u1 == 0 and b1 == 0,
+        f"sympy: alpha KL(q||pi_theta) + (1-alpha) KL(q||pi_t) = KL(q||q_alpha) - log Z_alpha "
+        f"(residual {resid}), so each q_alpha is the unique weighted-sum minimiser. Search, V = 6 "
+        f"seeded pair: {u1} of 604 test q not dominated by the family (4001 points), {b1} of 21 "
+        f"family members strictly beaten by one of 300 local perturbations; with pi_theta(y0) = 0, "
+        f"pi_t(y1) = 0: {u2} and {b2}",
+        numbers={
+            "weighted_sum_residual_is_zero": resid == 0,
+            "undominated_full": u1,
+            "members_beaten_full": b1,
+            "undominated_gap": u2,
+            "members_beaten_gap": b2,
+        },
+        conditions="pi_theta and pi_t with a common full support (finite KLs)",
+        ok_without_conditions=u2 == 0 and b2 == 0,
     )
-    beats_family = np.array(
-        [np.any((f_th >= a) & (f_t >= b) & ((f_th > a) | (f_t > b))) for a, b in zip(k_th, k_t)]
-    )
-    ok = resid == 0 and dominated_by_family.all() and not beats_family.any()
-    return verdict_from(
-        ok,
-        f"sympy: alpha(log q - a) + (1-alpha)(log q - b) - log(q/q_alpha) + log Z = {resid}, so "
-        "alpha KL(q||pi_theta) + (1-alpha) KL(q||pi_t) = KL(q||q_alpha) - log Z_alpha has the "
-        "unique minimiser q_alpha (every q_alpha is Pareto optimal); search, V = 10, 2000 "
-        f"Dirichlet(0.7) q, 2001 alphas: {int(dominated_by_family.sum())}/2000 dominated by a "
-        f"family member, {int(beats_family.sum())} dominate one",
-        conditions="pi_theta and pi_t with a common full support (finite KLs); with disjoint "
-        "mass the objectives are infinite and the endpoints are not limits of q_alpha",
-    )
+
+
+_al, _a, _b, _lq, _C = sp.symbols("alpha a b logq C", real=True)
 
 
 @claim(
@@ -1121,12 +1275,32 @@ def _c_5_3_a():
     "Step 1: alpha KL(q||pi_theta) + (1-alpha) KL(q||pi_t) = sum q log q - sum q "
     "[alpha log pi_theta + (1-alpha) log pi_t].",
     HOLDS,
+    subject=_lq - (_al * _a + (1 - _al) * _b),
+    counter_case=Variant(
+        "= sum q log q - sum q [alpha log pi_theta + log pi_t] (the factor 1 - alpha dropped)",
+        _lq - (_al * _a + _b),
+    ),
 )
-def _c_5_3_b():
-    a, b, lq = sp.symbols("a b logq", real=True)
-    al = sp.symbols("alpha", real=True)
-    r = sp.expand(al * (lq - a) + (1 - al) * (lq - b) - (lq - (al * a + (1 - al) * b)))
-    return verdict_from(r == 0, f"sympy pointwise residual {r} (then weight by q and sum)")
+def _c_5_3_b(integrand):
+    r = sp.expand(_al * (_lq - _a) + (1 - _al) * (_lq - _b) - integrand)
+    f = sp.lambdify((_al, _a, _b, _lq), integrand, "mpmath")
+    d = _e1()
+    with mpmath.workdps(30):
+        q = S.log_probs([0.3, 0.5, 0.2])
+        worst = mpmath.mpf(0)
+        for al in (mpmath.mpf("0.2"), mpmath.mpf("0.7")):
+            lhs = al * S.kl(q, d["lt"]) + (1 - al) * S.kl(q, d["lq"])
+            rhs = mpmath.fsum(
+                mpmath.exp(z) * f(al, x, y, z) for x, y, z in zip(d["lt"], d["lq"], q)
+            )
+            worst = max(worst, abs(lhs - rhs))
+    tol = mpmath.mpf(10) ** -25  # 30-digit sums of three terms
+    return decide(
+        r == 0 and worst < tol,
+        f"sympy pointwise residual {r}; E1 with q = (0.3, 0.5, 0.2) at alpha 0.2, 0.7 (30 "
+        f"digits): max |weighted KL sum - sum q (integrand)| = {_n(worst, 3)}",
+        numbers={"symbolic_residual_is_zero": r == 0, "max_abs_diff": worst, "tol": tol},
+    )
 
 
 @claim(
@@ -1136,12 +1310,81 @@ def _c_5_3_b():
     "(1-alpha) log pi_t + C, i.e. q = q_alpha.",
     HOLDS,
     links=(P + "kl_stationarity",),
+    subject=_al * _a + (1 - _al) * _b + _C,
+    counter_case=Variant(
+        "log q = alpha log pi_t + (1 - alpha) log pi_theta + C (the weights swapped)",
+        _al * _b + (1 - _al) * _a + _C,
+    ),
 )
-def _c_5_3_c():
-    sol = S.kl_stationarity()
-    c, lam = sp.symbols("c lam", real=True)
-    ok = len(sol) == 1 and sp.simplify(sp.log(sol[0]) - (c - 1 - lam)) == 0
-    return verdict_from(ok, f"sympy solves d/dq[q log q - c q + lam q] = 0: q = {sol}")
+def _c_5_3_c(logq):
+    lam = sp.symbols("lam", real=True)
+    # d/dq(y) of the Lagrangian, pointwise, at the stated log q: must be free of a, b, alpha
+    # (then one C = -1 - lam makes it vanish for every y)
+    grad = 1 + logq - (_al * _a + (1 - _al) * _b) + lam
+    free = [sp.simplify(sp.diff(grad, v)) for v in (_a, _b, _al)]
+    symbolic = all(x == 0 for x in free)
+    # numeric: the stated q is the minimiser of the weighted KL sum among 400 perturbations
+    f = sp.lambdify((_al, _a, _b, _C), logq, "mpmath")
+    d = _e1()
+    rng = np.random.default_rng(MC_SEED + 16)
+    with mpmath.workdps(30):
+        al = mpmath.mpf("0.3")
+        lq0 = S.log_normalize([f(al, x, y, 0) for x, y in zip(d["lt"], d["lq"])])
+
+        def obj(lq_):
+            return al * S.kl(lq_, d["lt"]) + (1 - al) * S.kl(lq_, d["lq"])
+
+        base = obj(lq0)
+        best_gain = mpmath.mpf(-1)
+        for z in rng.normal(size=(400, 3)):
+            pert = S.log_normalize(
+                [x + mpmath.mpf(float(e)) * mpmath.mpf("0.01") for x, e in zip(lq0, z)]
+            )
+            best_gain = max(best_gain, base - obj(pert))
+    tol = mpmath.mpf(10) ** -25
+    return decide(
+        symbolic and best_gain < tol,
+        f"sympy: d/dq(y) of the Lagrangian at the stated log q, differentiated in (a, b, alpha): "
+        f"{free}; E1 at alpha = 0.3: largest decrease of alpha KL_theta + (1-alpha) KL_t over "
+        f"400 seeded perturbations (step 0.01) of the normalised stated q = {_n(best_gain, 3)}",
+        numbers={"stationary_is_constant": symbolic, "best_gain": best_gain, "tol": tol},
+    )
+
+
+def _x_grid():
+    return np.linspace(1e-4, 1 - 1e-4, 9999)
+
+
+def _kl_pair_2pt(x):
+    """The seed's objectives on two points: q = (x, 1 - x), pi_theta = (0.8, 0.2), pi_t =
+    (0.3, 0.7)."""
+    q = np.stack([x, 1 - x], axis=-1)
+    lq = np.log(q)
+    return _kl_inf(lq, np.log([0.8, 0.2])), _kl_inf(lq, np.log([0.3, 0.7]))
+
+
+def _nonconvex_pair(x):
+    return x, 1 - x**2
+
+
+def _supported_gap(f1, f2):
+    """Largest distance above the lower convex hull among the Pareto points of the sampled
+    image (f1, f2): 0 when every Pareto point minimises some weighted sum."""
+    order = np.argsort(f1, kind="stable")
+    a, b = f1[order], f2[order]
+    keep = b < np.minimum.accumulate(np.concatenate([[np.inf], b[:-1]]))
+    a, b = a[keep], b[keep]
+    hull = []
+    for p in zip(a, b):
+        while len(hull) >= 2:
+            (x1, y1), (x2, y2) = hull[-2], hull[-1]
+            if (x2 - x1) * (p[1] - y1) - (y2 - y1) * (p[0] - x1) <= 0:
+                hull.pop()
+            else:
+                break
+        hull.append(p)
+    hx, hy = np.array([h[0] for h in hull]), np.array([h[1] for h in hull])
+    return float(np.max(b - np.interp(a, hx, hy))), int(a.size)
 
 
 @claim(
@@ -1150,41 +1393,78 @@ def _c_5_3_c():
     "Step 4: since both KLs are convex in q, the weighted-sum solutions form the complete "
     "Pareto front.",
     HOLDS_WITH_CONDITIONS,
+    subject=_kl_pair_2pt,
+    counter_case=Variant(
+        "the weighted-sum solutions form the complete front also for the non-convex pair "
+        "(x, 1 - x^2)",
+        _nonconvex_pair,
+    ),
 )
-def _c_5_3_d():
-    # convexity: Hessian of sum q log q - c q is diag(1/q) > 0 (strictly convex), so each
-    # weighted sum has one minimiser; for convex objectives every Pareto point minimises some
-    # weighted sum with weights in [0, 1] (supporting hyperplane of the convex image).
-    q = sp.symbols("q", positive=True)
-    h = sp.diff(q * sp.log(q), q, 2)
-    return holds_if(
-        "the objectives are convex in q on the simplex and finite (common full support); in "
-        "general (non-convex) the weighted-sum method misses unsupported Pareto points",
-        f"sympy: d^2/dq^2 (q log q) = {h} > 0 so each KL is strictly convex; the image of the "
-        "simplex under (KL_theta, KL_t) has a convex upper-closure, and the numeric search of "
-        "004-5.3-a finds no Pareto point off the family",
+def _c_5_3_d(objectives):
+    x = _x_grid()
+    gap, npar = _supported_gap(*objectives(x))
+    gap_nc, _ = _supported_gap(*_nonconvex_pair(x))
+    # points of a convex image lie on its lower hull; float64 cross products of O(1) values
+    # carry ~1e-16, interpolation adds as much
+    tol = 1e-12
+    return decide(
+        gap <= tol,
+        f"q = (x, 1-x) on a grid of 9999 x: {npar} Pareto points of the image, largest height "
+        f"above the lower convex hull (unsupported by any weighted sum) {gap:.2e}; for the "
+        f"non-convex pair (x, 1 - x^2): {gap_nc:.3f} (tolerance {tol:g}, float64 rounding)",
+        numbers={
+            "max_unsupported_gap": gap,
+            "pareto_points": npar,
+            "gap_nonconvex": gap_nc,
+            "tol": tol,
+        },
+        conditions="the objectives are convex (true for both KLs) and finite (common full "
+        "support); for non-convex objectives the weighted-sum method misses unsupported points",
+        ok_without_conditions=gap_nc <= tol,
     )
+
+
+def _geo_prob(pth, pt, a):
+    """q_alpha in probability space as the seed defines it (0^0 = 1), mpmath."""
+    w = [mpmath.mpf(x) ** a * mpmath.mpf(y) ** (1 - a) for x, y in zip(pth, pt)]
+    z = mpmath.fsum(w)
+    return [v / z for v in w]
+
+
+def _geo_prob_swapped(pth, pt, a):
+    return _geo_prob(pt, pth, a)
 
 
 @claim(
     "004-5.4-a",
     "5.4",
     "Endpoints: q_1 = pi_theta and q_0 = pi_t.",
-    HOLDS_WITH_CONDITIONS,
+    HOLDS,
     links=(P + "log_q_alpha",),
+    subject=_geo_prob,
+    counter_case=Variant(
+        "q_alpha ∝ pi_theta^(1-alpha) pi_t^alpha (exponents swapped) has the same endpoints",
+        _geo_prob_swapped,
+    ),
 )
-def _c_5_4_a():
+def _c_5_4_a(family):
+    pairs = [E1, E2, ([0.5, 0.5, 0], [1 / 3, 1 / 3, 1 / 3])]
+    worst = mpmath.mpf(0)
     with mpmath.workdps(30):
-        lt, lq = _lp(E1)
-        e1 = max(abs(x - y) for x, y in zip(S.log_q_alpha(lt, lq, 1), lt))
-        e0 = max(abs(x - y) for x, y in zip(S.log_q_alpha(lt, lq, 0), lq))
-        lt2, lq2 = S.log_probs([0.5, 0.5, 0]), S.log_probs([1 / 3, 1 / 3, 1 / 3])
-        near0 = S.probs(S.log_q_alpha(lt2, lq2, mpmath.mpf("1e-20")))
-    return holds_if(
-        "with full supports; if pi_theta(y) = 0 < pi_t(y), q_alpha(y) = 0 for every alpha > 0 "
-        "so q_alpha does not tend to pi_t as alpha -> 0 (0^0 = 1 only at alpha = 0 itself)",
-        f"E1: max |log q_1 - log pi_theta| = {_n(e1)}, |log q_0 - log pi_t| = {_n(e0)}; "
-        f"pi_theta = (1/2, 1/2, 0), pi_t uniform: q_(1e-20) = {[_n(x, 3) for x in near0]}",
+        for pth, pt in pairs:
+            pth_n = [mpmath.mpf(x) / mpmath.fsum(map(mpmath.mpf, pth)) for x in pth]
+            pt_n = [mpmath.mpf(x) / mpmath.fsum(map(mpmath.mpf, pt)) for x in pt]
+            e1 = max(abs(x - y) for x, y in zip(family(pth, pt, 1), pth_n))
+            e0 = max(abs(x - y) for x, y in zip(family(pth, pt, 0), pt_n))
+            worst = max(worst, e1, e0)
+    tol = mpmath.mpf(10) ** -25
+    return decide(
+        worst < tol,
+        f"E1, E2 and pi_theta = (1/2, 1/2, 0) vs uniform (30 digits, 0^0 = 1): max |q_1 - "
+        f"pi_theta|, |q_0 - pi_t| = {_n(worst, 3)}. (As alpha -> 0 with pi_theta = 0 < pi_t "
+        "somewhere, q_alpha does not tend to pi_t: continuity, not the endpoint, needs a "
+        "common support)",
+        numbers={"max_endpoint_err": worst, "tol": tol},
     )
 
 
@@ -1193,19 +1473,26 @@ def _c_5_4_a():
     "5.4",
     "log q_alpha = alpha log pi_theta + (1-alpha) log pi_t + const (linear in log space).",
     HOLDS,
+    subject=_geo_mp,
+    counter_case=Variant(
+        "the arithmetic mixture alpha pi_theta + (1 - alpha) pi_t is linear in log space",
+        _mix_mp,
+    ),
 )
-def _c_5_4_b():
+def _c_5_4_b(family):
+    d = _e1()
+    spread = mpmath.mpf(0)
     with mpmath.workdps(30):
-        lt, lq = _lp(E1)
-        lqa = S.log_q_alpha(lt, lq, mpmath.mpf("0.3"))
-        consts = [
-            z - (mpmath.mpf("0.3") * x + mpmath.mpf("0.7") * y) for x, y, z in zip(lt, lq, lqa)
-        ]
-        spread = max(consts) - min(consts)
-    return verdict_from(
-        spread < mpmath.mpf("1e-25"),
-        f"E1 at alpha = 0.3: log q - (alpha log pi_theta + (1-alpha) log pi_t) = "
-        f"{_n(consts[0], 10)} for every y (spread {_n(spread, 2)}) = -log Z_alpha",
+        for a in (mpmath.mpf("0.3"), mpmath.mpf("0.7")):
+            lqa = family(d["lt"], d["lq"], a)
+            consts = [z - (a * x + (1 - a) * y) for x, y, z in zip(d["lt"], d["lq"], lqa)]
+            spread = max(spread, max(consts) - min(consts))
+    tol = mpmath.mpf(10) ** -25  # 30-digit logs
+    return decide(
+        spread < tol,
+        f"E1 at alpha = 0.3, 0.7: log q - (alpha log pi_theta + (1-alpha) log pi_t) has "
+        f"spread {_n(spread, 3)} over y (a constant = -log Z_alpha iff ~0; tolerance 1e-25)",
+        numbers={"max_spread": spread, "tol": tol},
     )
 
 
@@ -1215,24 +1502,47 @@ def _c_5_4_b():
     "The geometric family is the e-geodesic (a straight line in the natural parameters) from "
     "pi_theta to pi_t.",
     HOLDS,
+    subject=_geo_mp,
+    counter_case=Variant(
+        "the arithmetic mixture (the m-geodesic) is the e-geodesic",
+        _mix_mp,
+    ),
 )
-def _c_5_4_c():
+def _c_5_4_c(family):
+    d = _e1()
     with mpmath.workdps(40):
-        lt, lq = _lp(E1)
 
         def natural(a):  # natural parameters: log q_alpha(y) - log q_alpha(y_0)
-            lqa = S.log_q_alpha(lt, lq, a)
+            lqa = family(d["lt"], d["lq"], mpmath.mpf(a))
             return [x - lqa[0] for x in lqa]
 
         n1, n2, n3 = natural("0.2"), natural("0.5"), natural("0.8")
         curvature = max(abs(x + z - 2 * y) for x, y, z in zip(n1, n2, n3))
-    return verdict_from(
-        curvature < mpmath.mpf("1e-35"),
-        "natural parameters log q_alpha(y) - log q_alpha(y0) = (1-alpha)(log pi_t(y) - "
-        "log pi_t(y0)) + alpha (log pi_theta(y) - log pi_theta(y0)) are affine in alpha: E1 at "
-        f"alpha 0.2/0.5/0.8: max |n(0.2) + n(0.8) - 2 n(0.5)| = {_n(curvature, 2)} (a straight "
-        "line of the exponential connection, Amari)",
+    tol = mpmath.mpf(10) ** -35  # 40-digit logs
+    return decide(
+        curvature < tol,
+        f"E1, natural parameters log q(y) - log q(y0) at alpha 0.2/0.5/0.8: max |n(0.2) + "
+        f"n(0.8) - 2 n(0.5)| = {_n(curvature, 3)} (0 iff affine in alpha: a straight line of "
+        "the exponential connection, Amari)",
+        numbers={"curvature": curvature, "tol": tol},
     )
+
+
+def _geo_path(pth, pt, s):
+    return _geo_prob(pth, pt, 1 - s)
+
+
+def _fr_path(pth, pt, s):
+    """The Fisher-Rao geodesic: sqrt q moves on the great circle from sqrt pi_theta to
+    sqrt pi_t (s = 0 to 1)."""
+    a = [mpmath.sqrt(mpmath.mpf(x)) for x in pth]
+    b = [mpmath.sqrt(mpmath.mpf(x)) for x in pt]
+    th = mpmath.acos(mpmath.fsum(x * y for x, y in zip(a, b)))
+    u = [
+        (mpmath.sin((1 - s) * th) * x + mpmath.sin(s * th) * y) / mpmath.sin(th)
+        for x, y in zip(a, b)
+    ]
+    return [v * v for v in u]
 
 
 @claim(
@@ -1241,19 +1551,33 @@ def _c_5_4_c():
     "For the Fisher metric, the e-geodesic q_alpha is the shortest path from pi_theta to pi_t.",
     FALSE,
     links=(P + "e_geodesic_fisher_length", P + "fisher_rao_distance"),
+    subject=_geo_path,
+    correction=Variant(
+        "The shortest path for the Fisher metric is the Fisher-Rao geodesic (sqrt q on the "
+        "great circle from sqrt pi_theta to sqrt pi_t, length 2 arccos sum sqrt(pi_theta pi_t)); "
+        "the e-geodesic is a geodesic of the exponential connection and is longer",
+        _fr_path,
+    ),
 )
-def _c_5_4_d():
+def _c_5_4_d(path):
+    pth, pt = [0.5, 0.49, 0.01], [0.01, 0.49, 0.5]
     with mpmath.workdps(20):
-        lt, lq = S.log_probs([0.5, 0.49, 0.01]), S.log_probs([0.01, 0.49, 0.5])
-        length = S.e_geodesic_fisher_length(lt, lq)
-        dist = S.fisher_rao_distance(lt, lq)
-    return verdict_from(
-        length <= dist * (1 + mpmath.mpf("1e-12")),
-        f"pi_theta = (0.5, 0.49, 0.01), pi_t = (0.01, 0.49, 0.5): Fisher length of the "
-        f"e-geodesic int_0^1 sqrt(Var_q_alpha(ell)) d alpha = {_n(length, 6)} > Fisher-Rao "
-        f"distance 2 arccos(sum sqrt(pi_theta pi_t)) = {_n(dist, 6)} (+{_n(length / dist - 1, 3)}). "
-        "The e-geodesic is a geodesic of the exponential connection, not of the Levi-Civita "
-        "connection of the Fisher metric (whose geodesics are great circles of sqrt(p))",
+
+        def speed(s):
+            q = path(pth, pt, s)
+            dq = [mpmath.diff(lambda x, i=i: path(pth, pt, x)[i], s) for i in range(3)]
+            return mpmath.sqrt(mpmath.fsum(v * v / w for v, w in zip(dq, q)))
+
+        length = mpmath.quad(speed, [0, 1])
+        dist = S.fisher_rao_distance(S.log_probs(pth), S.log_probs(pt))
+    tol = mpmath.mpf(10) ** -10  # quadrature and numerical derivative at 20 digits
+    excess = length / dist - 1
+    return decide(
+        excess <= tol,
+        f"pi_theta = {pth}, pi_t = {pt}: Fisher length of the path int sqrt(sum q'^2/q) ds = "
+        f"{_n(length, 8)}, Fisher-Rao distance 2 arccos(sum sqrt(pi_theta pi_t)) = "
+        f"{_n(dist, 8)}: excess {_n(excess, 3)} (tolerance 1e-10)",
+        numbers={"length": length, "distance": dist, "excess": excess, "tol": tol},
     )
 
 
