@@ -46,6 +46,12 @@ DPS = 30
 MP_TOL = 1e-25
 
 
+def _tolnums(tol) -> dict[str, float]:
+    """A tolerance for the pinned numbers: itself and its log10, so that a tenfold change of a
+    tolerance far below the snapshot's absolute floor (1e-12) still moves a pinned number."""
+    return {"tol": tol, "log10_tol": math.log10(tol)}
+
+
 def _f(fn, *args, **kw) -> float:
     with mpmath.workdps(DPS):
         return float(fn(*args, **kw))
@@ -107,7 +113,12 @@ def _sym_decide(residual, what, counter_hint="", **extra):
         f"{what}: sympy simplifies the residual to {sp.simplify(residual)}; max |residual| at "
         f"24 seeded points (30 digits) {worst:.1e} (tolerance {MP_TOL:g}: 30-digit rounding)"
         + counter_hint,
-        numbers={"residual_is_zero": exact, "max_numeric_residual": worst, "tol": MP_TOL, **extra},
+        numbers={
+            "residual_is_zero": exact,
+            "max_numeric_residual": worst,
+            **_tolnums(MP_TOL),
+            **extra,
+        },
     )
 
 
@@ -175,7 +186,7 @@ def _continuity(subject):
         f"Theorem 4.1 (alpha = 0.1) on {len(points)} points of log w in [-5, 5], A = +-1: max "
         f"|gamma(x + 1e-9) - gamma(x - 1e-9)| = {worst:.3g} at (log w, A) = {where} (tolerance "
         f"{tol:g}); at w = 1 the numerator -log alpha - log 2 != 0 is divided by log w -> 0+-",
-        numbers={"max_jump": worst, "tol": tol, "h": h, "points": len(points)},
+        numbers={"max_jump": worst, **_tolnums(tol), "h": h, "points": len(points)},
     )
 
 
@@ -244,7 +255,7 @@ def _is_variational(gamma_fn):
         "grid search (20001 points) of the pointwise Lagrangian f |A| phi - lambda f^2 A^2 at "
         f"f = w^gamma, 200 seeded (log w, A, lambda): max |argmax - subject| = {worst:.3g} at "
         f"{where} (tolerance {tol:g} = 1 grid step)",
-        numbers={"max_abs_diff": worst, "tol": tol},
+        numbers={"max_abs_diff": worst, **_tolnums(tol), "n_points": len(_variational_points())},
     )
 
 
@@ -470,7 +481,7 @@ def _policy_gradient(weights_fn):
         f"softmax policy, K = 6, 40 digits: central differences (h = 1e-15) vs E_pi[r grad log "
         f"pi]: {e1:.1e}; vs E_mu[weights grad log pi]: {e2:.1e} (tolerance {tol:g}); with "
         f"mu(y_0) = 0 the off-policy form is off by {e3:.3g}",
-        numbers={"fd_vs_on_policy": e1, "fd_vs_subject": e2, "tol": tol, "support_broken": e3},
+        numbers={"fd_vs_on_policy": e1, "fd_vs_subject": e2, **_tolnums(tol), "support_broken": e3},
         conditions="mu fixed (independent of theta) with support covering pi_theta",
         ok_without_conditions=e3 < tol,
     )
@@ -581,7 +592,7 @@ def _gamma_one_mu_free(gamma):
         diff < MP_TOL,
         f"K = 6, two behaviour policies, 30 digits: gradients at gamma = {float(gamma):g} differ "
         f"by {diff:.1e} (tolerance {MP_TOL:g}); with mu(y_0) = 0 < pi(y_0): {diff0:.3g}",
-        numbers={"max_diff": diff, "tol": MP_TOL, "support_broken": diff0},
+        numbers={"max_diff": diff, **_tolnums(MP_TOL), "support_broken": diff0},
         conditions="exact expectations (not a finite batch), support of pi inside that of mu, and "
         "A itself not estimated under mu",
         ok_without_conditions=diff0 < MP_TOL,
@@ -642,7 +653,7 @@ def _phi_unified(unified):
             "residual_pos_zero": out[0][0],
             "residual_neg_zero": out[1][0],
             "max_numeric_residual": worst,
-            "tol": MP_TOL,
+            **_tolnums(MP_TOL),
         },
     )
 
@@ -796,7 +807,7 @@ def _f_star_sub(printed):
             "residual_pos_zero": out[0][0],
             "residual_neg_zero": out[1][0],
             "max_numeric_residual": worst,
-            "tol": MP_TOL,
+            **_tolnums(MP_TOL),
         },
     )
 
@@ -832,7 +843,7 @@ def _matching(gamma_fn):
         f"max |w^gamma / f* - 1| at 8 points (w = 0.01, 0.5, 2, 50; A = +-1; lambda = 0.05; 30 "
         f"digits) = {worst:.1e} (tolerance {MP_TOL:g}); at w = 1 every gamma gives 1 but "
         f"f* = {float(f1):g}",
-        numbers={"max_rel_err": worst, "tol": MP_TOL, "w1_gap": gap1},
+        numbers={"max_rel_err": worst, **_tolnums(MP_TOL), "w1_gap": gap1},
         conditions="w != 1 (at w = 1 there is no solution unless f* = 1)",
         ok_without_conditions=gap1 < MP_TOL,
     )
@@ -933,7 +944,7 @@ def _case2(asym):
         f"{[round(v, 4) for v in vals]}; at w = 2: {at2:g}",
         numbers={
             "scaled_residual": res,
-            "tol": MP_TOL,
+            **_tolnums(MP_TOL),
             "at_w2": at2,
             **{f"clipped_{i}": v for i, v in enumerate(vals)},
         },
@@ -974,7 +985,7 @@ def _case3(subject):
         f"clipped gamma*: {[round(v, 4) for v in vals]}",
         numbers={
             "scaled_residual": res,
-            "tol": MP_TOL,
+            **_tolnums(MP_TOL),
             **{f"lead_{i}": v for i, v in enumerate(lead)},
             **{f"clipped_{i}": v for i, v in enumerate(vals)},
         },
@@ -1005,7 +1016,7 @@ def _case4(asym):
         "(alpha = 0.1): " + ", ".join(f"w = {w:g}: {v:.4f}" for w, v in vals.items()),
         numbers={
             "scaled_residual": res,
-            "tol": MP_TOL,
+            **_tolnums(MP_TOL),
             "limit_tol": 0.01,
             **{f"clipped_w{w:g}": v for w, v in vals.items()},
         },
@@ -1046,7 +1057,12 @@ def _theorem_41(gamma_fn):
         f"f = w^gamma, 200 seeded (log w, A, lambda): max |argmax - subject| = {worst:.3g} at "
         f"{where} (tolerance {tol:g} = 1 grid step); at w = 1 the formula gives "
         f"{'a value' if defined else 'no value (0/0 or c/0)'}",
-        numbers={"max_abs_diff": worst, "tol": tol, "defined_at_w1": defined},
+        numbers={
+            "max_abs_diff": worst,
+            **_tolnums(tol),
+            "defined_at_w1": defined,
+            "n_points": len(_variational_points()),
+        },
         conditions="pointwise (each (w, A) separately, lambda given) and w != 1, where log w = 0 "
         "leaves the ratio undefined; then f = w^gamma is monotone in gamma and the Lagrangian "
         "concave in f, so the clip of the log-ratio is the argmax",
@@ -1087,7 +1103,7 @@ def _approx_error(approx):
         f"alpha = 0.1, |log w| = 10, 100, 1000 |log alpha|, A = +-1, both sides of w = 1: max "
         f"|exact - approx| / (|log alpha| / |log w|) = {worst_ratio:.4f} (must be <= 1); largest "
         f"error {max(rows):.4f}",
-        numbers={"max_error_over_bound": worst_ratio, "max_error": max(rows), "tol": tol},
+        numbers={"max_error_over_bound": worst_ratio, "max_error": max(rows), **_tolnums(tol)},
     )
 
 
@@ -1298,7 +1314,7 @@ def _make_51(w, a):
             err <= PRINT_TOL,
             f"gamma*(w = {w:g}, A = {a:g}, alpha = 0.1) = {val:.4f} (unclipped {raw:.4f}) vs "
             f"stated {printed} (|diff| {err:.4f}, tolerance {PRINT_TOL} = half a printed unit)",
-            numbers={"value": val, "unclipped": raw, "abs_diff": err, "tol": PRINT_TOL},
+            numbers={"value": val, "unclipped": raw, "abs_diff": err, **_tolnums(PRINT_TOL)},
         )
 
     return check
@@ -1382,7 +1398,7 @@ def _verify_case4(pairs):
         f"towards 1 as w falls: {rising}",
         numbers={
             "max_abs_diff": max(errs),
-            "tol": PRINT_TOL,
+            **_tolnums(PRINT_TOL),
             "rising": rising,
             **{f"value_{i}": v for i, v in enumerate(vals)},
         },
@@ -1471,6 +1487,9 @@ def _p52e(phi_fn):
 # ===================================================================== section 6
 
 
+DECAY = 10  # "gamma -> 1": the gap shrinks at least tenfold while |log w| grows tenfold
+
+
 def _gap_decay(fn, case, ls=(50.0, 500.0), dps=250):
     """1 - gamma at |log w| = 50 and 500 in a case (A = +-1): "gamma -> 1" means the gap
     shrinks at least tenfold while |log w| grows tenfold (an O(1/|log w|) or faster decay);
@@ -1478,7 +1497,7 @@ def _gap_decay(fn, case, ls=(50.0, 500.0), dps=250):
     a, side = _CASES[case]
     with mpmath.workdps(dps):
         gaps = [1 - fn(side * L, a, 1e-3) for L in ls]
-        return [float(g) for g in gaps], bool(abs(gaps[1]) * 10 <= abs(gaps[0]))
+        return [float(g) for g in gaps], bool(abs(gaps[1]) * DECAY <= abs(gaps[0]))
 
 
 def _counter_61_no_phi(lw, a, eps):
@@ -1505,7 +1524,7 @@ def _p61a(fn):
         to_one,
         f"case 4 (A = -1): 1 - gamma at log w = -50, -500 (250 digits): {gaps[0]:.3g}, "
         f"{gaps[1]:.3g}; tends to 1 (gap shrinks >= 10x): {to_one}",
-        numbers={"gap_50": gaps[0], "gap_500": gaps[1], "to_one": to_one},
+        numbers={"gap_50": gaps[0], "gap_500": gaps[1], "to_one": to_one, "decay": DECAY},
     )
 
 
@@ -1567,6 +1586,7 @@ def _p61c(fn):
         + f"; tends to 1 in cases {[c for c in _CASES if decay[c][1]]}; range on log w in "
         f"[-3, 3], A = +-1: [{lo:.3g}, {hi:.3g}]",
         numbers={
+            "decay": DECAY,
             "only_case4": only4,
             "min": lo,
             "max": hi,
@@ -1645,7 +1665,7 @@ def _p62c(stated_fn):
         worst < _TAIL_TOL,
         f"gamma_base = 0.2, 0.4, 0.8 at |log w| = 60: max |value - stated limit| = {worst:.1e} "
         f"(tolerance {_TAIL_TOL:g}: sigmoid tails e^-60)",
-        numbers={"max_abs_diff": worst, "tol": _TAIL_TOL},
+        numbers={"max_abs_diff": worst, **_tolnums(_TAIL_TOL)},
     )
 
 
@@ -1670,7 +1690,7 @@ def _p62d(fn):
         diff > _TAIL_TOL,
         f"case 1 at log w = 60, gamma_base = 0.4: subject {prac:.6g}, Theorem 4.1 {t41:g} "
         f"(|diff| {diff:.3g}; equal limits would differ by < {_TAIL_TOL:g})",
-        numbers={"subject": prac, "theorem_41": t41, "abs_diff": diff, "tol": _TAIL_TOL},
+        numbers={"subject": prac, "theorem_41": t41, "abs_diff": diff, **_tolnums(_TAIL_TOL)},
     )
 
 
@@ -1713,7 +1733,7 @@ def _ess_control(subject):
         spread > tol,
         f"n = 2000 seeded (log w, A): ESS/n at parameters {params} = "
         f"{[round(e, 10) for e in ess]} (spread {spread:.2e}; control needs > {tol:g})",
-        numbers={"spread": spread, "tol": tol, **{f"ess_{i}": e for i, e in enumerate(ess)}},
+        numbers={"spread": spread, **_tolnums(tol), **{f"ess_{i}": e for i, e in enumerate(ess)}},
     )
 
 
@@ -1758,7 +1778,7 @@ def _p63a(phi_fn):
         worst > MP_TOL,
         f"max |phi_2.3 - subject| on 183 points (log w in [-30, 30], A = -1, 0.5, 2; 40 "
         f"digits) = {worst:.3g}; a different function needs > {MP_TOL:g}",
-        numbers={"max_abs_diff": worst, "tol": MP_TOL},
+        numbers={"max_abs_diff": worst, **_tolnums(MP_TOL)},
     )
 
 
@@ -1816,7 +1836,7 @@ def _p63c(phi_fn):
         f"T = 1e4, 9 points per open quadrant (|log w| >= 0.01), 60 digits: max |phi - "
         f"indicator| = {mpmath.nstr(worst, 3)} (tolerance {tol:g}); pointwise, not uniform near "
         "w = 1 (phi = 1/2 there for every T)",
-        numbers={"max_abs_diff": worst, "tol": tol},
+        numbers={"max_abs_diff": worst, **_tolnums(tol)},
     )
 
 
@@ -1840,7 +1860,7 @@ def _p71a(stated):
         worst < _TAIL_TOL,
         f"sigma(-sign(A) log w) at |log w| = 60, A = +-1, cases 1-4: {[f'{v:.3g}' for v in vals]}; "
         f"stated limits {stated}; max |diff| {worst:.1e} (tolerance {_TAIL_TOL:g}: tails e^-60)",
-        numbers={"max_abs_diff": worst, "tol": _TAIL_TOL},
+        numbers={"max_abs_diff": worst, **_tolnums(_TAIL_TOL)},
     )
 
 
@@ -1875,7 +1895,7 @@ def _f_star_corrected(f_fn):
         worst > MP_TOL,
         f"subject vs the section 3.4 f* at 200 seeded (log w, A, lambda), 40 digits: max "
         f"relative difference = {worst:.3g} (a different weight needs > {MP_TOL:g})",
-        numbers={"max_rel_diff": worst, "tol": MP_TOL},
+        numbers={"max_rel_diff": worst, **_tolnums(MP_TOL)},
     )
 
 
@@ -1916,7 +1936,7 @@ def _p73a(gamma_fn):
         "Theorem 4.1 in cases 2 and 3 (alpha = 0.1): "
         + ", ".join(rows)
         + f"; max(|subject - gamma*| - dropped-term bound) = {worst:.3g} (must be <= {MP_TOL:g})",
-        numbers={"max_excess": worst, "tol": MP_TOL},
+        numbers={"max_excess": worst, **_tolnums(MP_TOL)},
     )
 
 
@@ -2043,7 +2063,7 @@ def _p74c(form):
         f"w = 2 / 0.5, A = +-1, gamma_base = 0.4: with the hard phi of 6.3: "
         f"{[round(float(v), 4) for v in hard]}; with the sigmoid phi of 7.1 (T = 1): "
         f"{[round(float(v), 4) for v in soft]} (table 0, 0.4, 0.4, 1)",
-        numbers={"err_hard_phi": e_hard, "err_sigmoid_phi": e_soft, "tol": MP_TOL},
+        numbers={"err_hard_phi": e_hard, "err_sigmoid_phi": e_soft, **_tolnums(MP_TOL)},
         conditions="with phi in {0, 1} (the hard indicator); with the 7.1 sigmoid phi only in the "
         "limit |log w| -> inf",
         ok_without_conditions=e_soft < MP_TOL,
@@ -2128,7 +2148,7 @@ def _p82a(fn):
         f"{MP_TOL:g}: the tails e^-693 are below 30-digit resolution)",
         numbers={
             "max_abs_diff": dev,
-            "tol": MP_TOL,
+            **_tolnums(MP_TOL),
             **{f"case{i + 1}": v for i, v in enumerate(vals)},
         },
     )
@@ -2159,7 +2179,7 @@ def _p83a(fn):
         f"(table 0, 0.4, 0.4, 1; max |diff| {dev:.3g}, tolerance {_TAIL_TOL:g}: tails e^-60)",
         numbers={
             "max_abs_diff": dev,
-            "tol": _TAIL_TOL,
+            **_tolnums(_TAIL_TOL),
             **{f"case{i + 1}": v for i, v in enumerate(vals)},
         },
     )
@@ -2208,7 +2228,11 @@ def _soft_prob(p_fn, case):
         worst < tol,
         f"at |log w| = |A| = 40, cases 1-4: {[f'{v:.3g}' for v in vals.values()]}; as the "
         f"indicator of case {case}: max |diff| {worst:.3g} (tolerance {tol:g}: tails 2 e^-40)",
-        numbers={"max_abs_diff": worst, "tol": tol, **{f"case{c}": v for c, v in vals.items()}},
+        numbers={
+            "max_abs_diff": worst,
+            **_tolnums(tol),
+            **{f"case{c}": v for c, v in vals.items()},
+        },
     )
 
 
@@ -2280,7 +2304,7 @@ def _p83e(pair):
         f"limits (|log w| = |A| = 60, gamma_base = 0.4, T = 1): 8.2 {[round(v, 4) for v in lims[0]]}, "
         f"8.3 {[round(v, 4) for v in lims[1]]} (max |diff| {dev:.3g}, tolerance {_TAIL_TOL:g}); at "
         f"4 finite points they differ by up to {finite:.3f}",
-        numbers={"limit_diff": dev, "tol": _TAIL_TOL, "finite_diff": finite},
+        numbers={"limit_diff": dev, **_tolnums(_TAIL_TOL), "finite_diff": finite},
     )
 
 
@@ -2468,7 +2492,12 @@ def _p10a(code):
         f"{[round(float(v), 6) for v in sharp]} (max |diff| {dev:.2g}, tolerance {MP_TOL:g}: "
         f"tails e^-693); default T = 5 at |log w| = 0.1: {[round(float(v), 4) for v in soft]} "
         f"vs table with gamma_base {float(gb_s):.3f} (max |diff| {dev_soft:.3f})",
-        numbers={"max_abs_diff": dev, "tol": MP_TOL, "max_abs_diff_default_T": dev_soft},
+        numbers={
+            "max_abs_diff": dev,
+            **_tolnums(MP_TOL),
+            "max_abs_diff_default_T": dev_soft,
+            **{f"default_T_case{i + 1}": v for i, v in enumerate(soft)},
+        },
         conditions="only when |log w| T and |A| T are large; at the default T = 5 and typical "
         "|log w| ~ 0.1 the four cases are blurred towards each other",
         ok_without_conditions=dev_soft < MP_TOL,
@@ -2531,7 +2560,7 @@ def _p10c(formula):
         d < MP_TOL,
         f"16 seeded (log w, A), T = 1, gamma_base {float(gb):.4f}: max |code - subject| = {d:.3g} "
         f"(tolerance {MP_TOL:g})",
-        numbers={"max_abs_diff": d, "tol": MP_TOL},
+        numbers={"max_abs_diff": d, **_tolnums(MP_TOL)},
     )
 
 
@@ -2581,7 +2610,7 @@ def _p10d(rule):
         f"case-2 token) {float(code):.6f} vs the rule {float(rule(s2, mpmath.mpf(0.3))):.6f} "
         f"(|diff| {err:.1e}, tolerance {MP_TOL:g}); below the floor, sigma^2 = {float(s2t):.1e} "
         f"with rho_min = 1 - 1e-12: code {float(code_t):g}, rule {float(rule(s2t, rho_t)):.4f}",
-        numbers={"abs_diff": err, "tol": MP_TOL, "abs_diff_below_floor": err_t},
+        numbers={"abs_diff": err, **_tolnums(MP_TOL), "abs_diff_below_floor": err_t},
         conditions="sigma^2 >= 1e-8 (the code's floor returns gamma_max below it) and the "
         "unbiased (n - 1) sample variance standing in for Var(log w)",
         ok_without_conditions=err_t < MP_TOL,
@@ -2661,7 +2690,7 @@ def _p10f(weight_fn):
         err < tol,
         f"40-digit central differences of the loss vs -subject: max |diff| {err:.1e} "
         f"(tolerance {tol:g})",
-        numbers={"max_abs_diff": err, "tol": tol},
+        numbers={"max_abs_diff": err, **_tolnums(tol)},
     )
 
 
@@ -2700,7 +2729,7 @@ def _p10g(bounds):
         f"64 seeded points, T = 5, bounds {bounds}: unclamped mixture in "
         f"[{float(min(mix)):.4f}, {float(max(mix)):.4f}]; max |clamped - unclamped| = {d:.2g} "
         f"(tolerance {MP_TOL:g})",
-        numbers={"max_abs_diff": d, "tol": MP_TOL, "mix_min": min(mix), "mix_max": max(mix)},
+        numbers={"max_abs_diff": d, **_tolnums(MP_TOL), "mix_min": min(mix), "mix_max": max(mix)},
     )
 
 
@@ -2784,7 +2813,7 @@ def _pAc(mapping):
         worst < MP_TOL,
         f"200 seeded points, 30 digits: max |phi(w, A) - phi(mapped)| = {worst:.3g} (tolerance "
         f"{MP_TOL:g})",
-        numbers={"max_abs_diff": worst, "tol": MP_TOL},
+        numbers={"max_abs_diff": worst, **_tolnums(MP_TOL)},
     )
 
 
@@ -2812,7 +2841,7 @@ def _pBa(printed):
         numbers={
             "residual_is_zero": exact,
             "max_numeric_residual": worst,
-            "tol": MP_TOL,
+            **_tolnums(MP_TOL),
             "atom_gap": atom,
         },
         conditions="A != 0 almost surely (f* is undefined at A = 0, where the cost term vanishes "
@@ -2847,7 +2876,7 @@ def _pBb(lam_fn):
         f"50-point sample, C_max = 0.7: mean (f* A)^2 with f* = phi / (2 lambda |A|) = "
         f"{mpmath.nstr(cost, 20)} (|diff| {err:.1e}, tolerance {MP_TOL:g}); sympy: {n_pos} "
         "positive root of E[phi^2] / (4 lambda^2) = C_max",
-        numbers={"abs_diff": err, "tol": MP_TOL, "n_positive_roots": n_pos},
+        numbers={"abs_diff": err, **_tolnums(MP_TOL), "n_positive_roots": n_pos},
     )
 
 
