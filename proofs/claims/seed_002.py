@@ -315,6 +315,8 @@ def _sft_row(phi):
         elif reverse is None:
             reverse = (v_phi, v_is)
     rev = reverse or (math.nan, math.nan)
+    # 'lower variance' as a table property is read as 'for most problems': a majority of the
+    # random bandits; whether it holds for all is the condition the check computes
     return decide(
         biased == n and lower > n // 2,
         f"2000 random 4-action bandits (pi != mu): biased in {biased}/{n} (|bias| > "
@@ -1137,6 +1139,7 @@ def _why_bounded(designs):
     rows, ok = [], True
     for name, phi in designs.items():
         expo, share = _rare_action_second_moments(phi)
+        # 'domination': the rare action carries most (more than half) of the second moment
         ok &= expo > EXPLOSION_TOL and share > 0.5
         rows.append(f"{name}: exponent {expo:.4f}, share {share:.4f}")
     slow = {g: _rare_action_second_moments(_power(g)) for g in (0.5, 0.25)}
