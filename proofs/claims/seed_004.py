@@ -2370,6 +2370,13 @@ def _class_diag_reversed(pt, pq):
         "kl_theta, kl_t are KL(pi_theta||q*), KL(pi_t||q*) (directions reversed)",
         _class_diag_reversed,
     ),
+    evidence_tolerance=(
+        1e-2,
+        1e-12,
+        "float32 diagnostics: NumPy 1.24 (minimum environment) and 2.x sum float32 arrays in a "
+        "different order; measured max_rel_diff 2.6793e-6 vs 2.6877e-6 (3.2e-3 relative), "
+        "counter-case 5.1e-5 relative",
+    ),
 )
 def _c_7_4_b(diag):
     def worst_rel(pt, pq):
@@ -2465,7 +2472,9 @@ def _c_7_5_a(bounds):
     ex = _seed_example()
     e32 = ex["seed32"]["kl_symmetry_error"].astype(np.float64)
     e64 = ex["seed64_symerr"]
-    mean, mx = float(max(e32.mean(), e64.mean())), float(max(e32.max(), e64.max()))
+    # decided on the float64 6.5 code (reproducible to the last bits across NumPy releases);
+    # the float32 class (its summation order differs between releases) is reported alongside
+    mean, mx = float(e64.mean()), float(e64.max())
     return decide(
         mean < b_mean and mx < b_max,
         f"seed's own 7.4 generator (100 pairs, V = 1e4, seeded; the seed does not give its 1000 "
