@@ -942,7 +942,7 @@ def _sign_rule_flipped(g):
     "4.1",
     "For phi = w^gamma A: gamma = 1 is unbiased with the highest variance, gamma < 1 lowers the "
     "variance, gamma > 1 raises it.",
-    HOLDS_WITH_CONDITIONS,
+    HOLDS,
     assumptions="variance measured by the second moment E_mu[w^(2 gamma)] under seed 001's "
     "log-normal model log w ~ N(-sigma^2/2, sigma^2)",
     links=("reference/divergences.py::variance_lognormal_power", NB),
@@ -971,12 +971,10 @@ def _power_variance(sign_rule):
         f"E[w^(2g)] - E[w^2] is wrong at {bad_in}/24 points with gamma in {within} and at "
         f"{bad_out}/6 with gamma in (-0.75, -1); s2 = 1: "
         + ", ".join(f"g={g}: {mpmath.nstr(x, 4)}" for g, x in m.items())
-        + " (smallest at gamma = 1/4, so from 1/4 towards SFT it rises again)",
+        + " (smallest at gamma = 1/4, so from 1/4 towards SFT it rises again; 'highest' "
+        "at gamma = 1 is among gamma <= 1; below gamma = -1/2, outside the seed's gamma >= 0, "
+        "the second moment exceeds gamma = 1's)",
         numbers={"wrong_signs_gamma_ge_0": bad_in, "wrong_signs_gamma_lt_-0.5": bad_out},
-        conditions="gamma > -1/2 (the seed's exponents are positive; the second moment is "
-        "below that of gamma = 1 exactly for gamma in (-1/2, 1)); 'highest' only among "
-        "gamma <= 1",
-        ok_without_conditions=bad_out == 0,
     )
 
 
@@ -1311,7 +1309,7 @@ def _thm51(props):
     "002-5.3-b",
     "5.3",
     "Corollary: the convex weights needed for A < 0 must compromise on boundedness.",
-    HOLDS_WITH_CONDITIONS,
+    HOLDS,
     links=(NB,),
     subject=("increasing", "convex", "bounded"),
     counter_case=Variant(
@@ -1326,11 +1324,9 @@ def _cor51(props):
     return decide(
         ok,
         f"candidates with all of {list(props)} (convex on all of w > 0): {found or 'none'}; "
-        f"convex only on [0, 3]: {found_local or 'none'}",
+        f"convex only on [0, 3] (not 'convex' in 6.3's sense, phi'' > 0 for all w; it must "
+        f"turn concave beyond): {found_local or 'none'}",
         numbers={"with_all_properties": len(found), "with_local_convexity": len(found_local)},
-        conditions="'convex' on the whole half-line w > 0; a weight can be convex on any "
-        "bounded [0, W] and still bounded and increasing (it must turn concave beyond)",
-        ok_without_conditions=ok_local,
     )
 
 
