@@ -2840,6 +2840,60 @@ def _trainer_clamp(trainer_gamma):
     )
 
 
+def _trainer_gamma_sft_only(lw, rho_min=0.3, gamma_min=0.0, gamma_max=1.0):
+    return trainer_gamma_seed_code(lw, rho_min, 0.0, 0.0)
+
+
+@claim(
+    "001-12.1-e",
+    "12.1",
+    "compute_loss with rewards=None is 'pure SFT style': -sum softmax(gamma log w)_i log pi_i, "
+    "with the trainer's own gamma, follows the SFT (maximum-likelihood) gradient "
+    "E_mu[grad log pi].",
+    FALSE,
+    links=("reference/gamma.py::trainer_gamma_seed_code", LINKS_NB),
+    subject=trainer_gamma_seed_code,
+    correction=Variant(
+        "Only with gamma = 0 (weights 1/n) is the rewards=None loss the SFT loss. With the "
+        "trainer's ESS-chosen gamma (= 1 whenever sigma^2 <= -log rho_min, i.e. while pi_theta "
+        "is close to mu) the expected gradient tends to E_mu[w^gamma grad log pi] / "
+        "E_mu[w^gamma] = E_pi[grad log pi] = 0 at gamma = 1: the SFT signal vanishes; pin "
+        "gamma_max = 0 for SFT",
+        _trainer_gamma_sft_only,
+    ),
+)
+def _trainer_sft_style(trainer_gamma):
+    rng = np.random.default_rng(MC_SEED + 43)
+    rows, worst = [], 0.0
+    for shift in (0.3, 1.0, 3.0):  # pi_theta from close to far from mu
+        mu = _softmax(rng.normal(size=5))
+        pi = _softmax(np.log(mu) + rng.normal(0, shift, size=5))
+        ys = rng.choice(5, size=64, p=mu)
+        lw = np.log(pi[ys] / mu[ys])
+        with mpmath.workdps(30):
+            g = float(trainer_gamma(_mp_list(lw), 0.3, 0.0, 1.0))
+        w = pi / mu
+        jac = _jac(pi)
+        # large-batch limit of the self-normalised loss gradient (the weights are detached)
+        limit = ((mu * w**g) @ jac) / float(mu @ w**g)
+        sft = mu @ jac  # E_mu[grad_logits log pi] = mu - pi
+        c = float(limit @ sft / (sft @ sft))
+        rel = float(np.linalg.norm(limit - c * sft) / np.linalg.norm(sft))
+        bad = max(rel, abs(1 - c))  # the SFT loss -mean log pi has exactly c = 1, residual 0
+        worst = max(worst, bad)
+        rows.append(f"shift {shift}: gamma {g:.3f}, factor {c:.3f}, residual {rel:.2e}")
+    tol = _fp_tol(1.0, 5)  # 5-component float64 gradients of probabilities
+    return decide(
+        worst < tol,
+        "5 outcomes, batches of 64 from mu, the trainer's gamma from the batch; large-batch "
+        "limit of the rewards=None gradient = c E_mu[grad log pi] + residual: "
+        + "; ".join(rows)
+        + f" (tolerance {tol:.1e} on |1 - c| and the residual: the SFT loss -mean log pi gives "
+        "c = 1 exactly)",
+        numbers={"worst": worst, "tol": tol},
+    )
+
+
 # ====================================================================== section 13
 
 
