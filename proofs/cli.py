@@ -130,6 +130,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
         write_evidence,
     )
 
+    if args.errata and args.format != "table":
+        print("--errata is its own report: give it without --format", file=sys.stderr)
+        return 2
     claims = load_all_claims()
     seeds = sorted({c.seed for c in claims.values()})
     if args.claim:
@@ -161,12 +164,21 @@ def cmd_audit(args: argparse.Namespace) -> int:
     results = [run_claim(c) for c in selected]
     seconds = time.perf_counter() - t0
     problems = [p for r in results for p in r.problems()]
+    snapshots = {s: load_evidence(s) for s in {r.claim.seed for r in results}}
+    moved = [p for r in results for p in evidence_problems(r, snapshots[r.claim.seed])]
     if args.write_evidence:
+        if problems:
+            # pin only what decides as recorded: a red run's numbers are not the truth
+            for p in problems:
+                print(p, file=sys.stderr)
+            print("nothing pinned: fix the problems above first", file=sys.stderr)
+            return 1
+        for p in moved:
+            print(f"re-pinned {p}", file=sys.stderr)
         for path in write_evidence(results):
             print(f"wrote {path}", file=sys.stderr)
     else:
-        snapshots = {s: load_evidence(s) for s in {r.claim.seed for r in results}}
-        problems += [p for r in results for p in evidence_problems(r, snapshots[r.claim.seed])]
+        problems += moved
     n_unch = sum(c.expected == UNCHECKABLE for c in claims.values())
     if not (args.claim or args.seed) and n_unch > MAX_UNCHECKABLE:
         problems.append(f"{n_unch} UNCHECKABLE claims, at most {MAX_UNCHECKABLE} allowed")
@@ -175,7 +187,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         print(json.dumps([r.as_dict() for r in results], indent=1))
     elif args.format == "markdown":
         print(_markdown(results, seconds), end="")
-    elif args.errata:
+    elif args.errata and args.format == "table":
         print(_errata(results))
     else:
         print(_table(results))

@@ -59,6 +59,13 @@ EVIDENCE_DIR = Path(__file__).resolve().parent / "evidence"
 # 1e-40 comparable.
 EVIDENCE_RTOL = 1e-9
 EVIDENCE_ATOL = 1e-12
+# A tolerance is a constant, not a computed number: it is pinned to 1e-12 relative with no
+# absolute floor, so loosening MP_TOL = 1e-25 to 1e-13 is a red audit. Keys that name one:
+TOLERANCE_KEY = re.compile(r"(?:^|_)(?:tol|tolerance|threshold|z_max)(?:$|_)")
+TOLERANCE_RTOL = 1e-12
+# the largest snapshot tolerance a claim may state: a measured float32 rounding error moves
+# by a few 1e-3 between NumPy's summation orders (004-7.4-b); looser than 5% is not pinning
+MAX_EVIDENCE_RTOL = 0.05
 
 
 @dataclass(frozen=True)
@@ -90,7 +97,8 @@ class Outcome:
 
 
 def _as_bool(name: str, value: Any) -> bool:
-    if value is None or not hasattr(value, "__bool__") or isinstance(value, str):
+    # only the result of a comparison: a number, an array or None would decide by truthiness
+    if type(value).__name__ not in ("bool", "bool_"):
         raise ValueError(f"{name} must be a bool computed by a comparison, got {value!r}")
     return bool(value)
 
@@ -106,6 +114,9 @@ def _clean_numbers(numbers: Mapping[str, Any]) -> dict[str, float]:
             out[k] = float(v)
         except (TypeError, ValueError):
             raise ValueError(f"numbers[{k!r}] must be a real number, got {v!r}") from None
+        if math.isnan(out[k]):
+            # NaN compares false both ways: `not (err > tol)` would pass on it
+            raise ValueError(f"numbers[{k!r}] is NaN: a check must not decide from a NaN")
     return out
 
 
@@ -141,15 +152,26 @@ def decide(
             raise ValueError("ok_without_conditions needs the conditions it drops")
         general = True
     if not ok:
-        return Outcome(FALSE, evidence, "", nums)
+        return _mint(Outcome(FALSE, evidence, "", nums))
     if general:
-        return Outcome(HOLDS, evidence, "", nums)
-    return Outcome(HOLDS_WITH_CONDITIONS, evidence, conditions, nums)
+        return _mint(Outcome(HOLDS, evidence, "", nums))
+    return _mint(Outcome(HOLDS_WITH_CONDITIONS, evidence, conditions, nums))
 
 
 def uncheckable(reason: str) -> Outcome:
     """For a claim no computation can decide (an opinion, a plan, undescribed experiments)."""
-    return Outcome(UNCHECKABLE, reason)
+    return _mint(Outcome(UNCHECKABLE, reason))
+
+
+# ids of the outcomes decide() / uncheckable() built during the running check: run_claim
+# rejects any other Outcome (one built directly, or copied with a new verdict by
+# dataclasses.replace), so a check cannot hand back a verdict it chose
+_MINTED: set[int] = set()
+
+
+def _mint(o: Outcome) -> Outcome:
+    _MINTED.add(id(o))
+    return o
 
 
 @dataclass(frozen=True)
@@ -205,10 +227,13 @@ class Claim:
 
 
 def _run_check(c: Claim, subject: Any) -> Outcome:
+    _MINTED.clear()
     try:
         outcome = c.check(subject) if c.has_subject else c.check()
         if not isinstance(outcome, Outcome):
             raise TypeError(f"check returned {type(outcome).__name__}, not an Outcome")
+        if id(outcome) not in _MINTED:
+            raise TypeError("check returned an Outcome that decide() / uncheckable() did not build")
     except Exception as exc:  # a crashing check is reported, not hidden
         tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
         outcome = Outcome(ERROR, f"check raised {tb}")
@@ -333,8 +358,11 @@ def claim(
         raise ValueError(f"{id}: a variant needs the subject it varies")
     if evidence_tolerance is not None:
         rtol, atol, why = evidence_tolerance
-        if not (rtol >= 0 and atol >= 0 and why.strip()):
-            raise ValueError(f"{id}: evidence_tolerance must be (rtol >= 0, atol >= 0, reason)")
+        if not (0 <= rtol <= MAX_EVIDENCE_RTOL and 0 <= atol <= 1 and why.strip()):
+            raise ValueError(
+                f"{id}: evidence_tolerance must be (0 <= rtol <= {MAX_EVIDENCE_RTOL}, "
+                "0 <= atol <= 1, reason)"
+            )
 
     def decorate(fn: Callable[..., Outcome]) -> Callable[..., Outcome]:
         REGISTRY[id] = Claim(
@@ -399,7 +427,8 @@ def write_evidence(results: list[Result]) -> list[Path]:
         by_seed.setdefault(r.claim.seed, []).append(r)
     written = []
     for seed, rs in sorted(by_seed.items()):
-        snap = load_evidence(seed)
+        # claims that no longer exist lose their pinned numbers
+        snap = {k: v for k, v in load_evidence(seed).items() if k in REGISTRY}
         for r in rs:
             if r.outcome.verdict in (ERROR, UNCHECKABLE):
                 snap.pop(r.claim.id, None)
@@ -441,7 +470,8 @@ def evidence_problems(r: Result, snapshot: Mapping[str, Any]) -> list[str]:
             out.append(f"{c.id} [{role}]: numbers {sorted(a)} != pinned {sorted(b)}")
             continue
         for k in a:
-            if not _close(a[k], b[k], rtol, atol):
+            tol = (TOLERANCE_RTOL, 0.0) if TOLERANCE_KEY.search(k) else (rtol, atol)
+            if not _close(a[k], b[k], *tol):
                 out.append(f"{c.id} [{role}]: {k} = {a[k]!r}, pinned {b[k]!r}")
     return out
 
@@ -452,15 +482,15 @@ def evidence_problems(r: Result, snapshot: Mapping[str, Any]) -> list[str]:
 
 
 def holds(evidence: str) -> Outcome:
-    return Outcome(HOLDS, evidence)
+    return _mint(Outcome(HOLDS, evidence))
 
 
 def holds_if(conditions: str, evidence: str) -> Outcome:
-    return Outcome(HOLDS_WITH_CONDITIONS, evidence, conditions)
+    return _mint(Outcome(HOLDS_WITH_CONDITIONS, evidence, conditions))
 
 
 def false(evidence: str) -> Outcome:
-    return Outcome(FALSE, evidence)
+    return _mint(Outcome(FALSE, evidence))
 
 
 def verdict_from(ok: bool, evidence: str, conditions: str = "") -> Outcome:

@@ -6,9 +6,12 @@ the other side under the same check; the numbers are pinned. Plus the CLI contra
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
+import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from isreshape.proofs import cli, ledger
@@ -122,6 +125,24 @@ def test_decide_refuses_what_would_let_a_check_type_its_verdict():
         decide("yes", "e", numbers={"a": 1})
     with pytest.raises(ValueError, match="numbers"):
         decide(True, "e", numbers={"a": "one"})
+    for truthy in (0.3, 1e-300, np.array([1.0]), None):  # not a comparison's result
+        with pytest.raises(ValueError, match="bool"):
+            decide(truthy, "e", numbers={"a": 1})
+    with pytest.raises(ValueError, match="NaN"):  # `not (err > tol)` passes on err = NaN
+        decide(not (math.nan > 1e-9), "e", numbers={"err": math.nan})
+    assert decide(np.float64(1.0) < 2, "e", numbers={"a": 1}).verdict == HOLDS
+
+
+def test_an_outcome_the_check_built_itself_is_an_error():
+    def replaced(_subject):
+        return dataclasses.replace(decide(False, "e", numbers={"a": 1.0}), verdict=HOLDS)
+
+    def direct(_subject):
+        return Outcome(HOLDS, "e", "", {"a": 1.0})
+
+    for check in (replaced, direct):
+        r = run_claim(_toy(check, HOLDS, 1.0, counter_case=Variant("other", 2.0)))
+        assert r.outcome.verdict == ERROR and "did not build" in r.outcome.evidence
 
 
 def test_outcome_rejects_missing_evidence_and_conditions():
@@ -165,6 +186,20 @@ def test_a_moved_number_is_reported_by_the_snapshot():
     snap[c.id]["counter_case"]["value"] = 3.0 * (1 + 1e-6)
     assert evidence_problems(r, snap)
     assert evidence_problems(r, {})  # nothing pinned is a problem too
+
+
+def test_a_loosened_tolerance_is_reported_even_far_below_the_absolute_floor():
+    def check(value, tol=1e-25):
+        err = abs(value - 2.0)
+        return decide(err < 1e-12, "e", numbers={"err": err, "tol": tol})
+
+    c = _toy(check, HOLDS, 2.0, counter_case=Variant("the value is 3", 3.0))
+    snap = {c.id: run_claim(c).pinned_numbers()}
+    loose = _toy(
+        lambda v: check(v, tol=1e-13), HOLDS, 2.0, counter_case=Variant("the value is 3", 3.0)
+    )
+    assert evidence_problems(run_claim(loose), snap)
+    assert not evidence_problems(run_claim(c), snap)
 
 
 def test_claim_registration_is_validated():
@@ -241,6 +276,15 @@ def test_audit_exit_status_flags_a_mismatch(monkeypatch, capsys):
     monkeypatch.setattr(c, "expected", FALSE)
     assert cli.main(["audit", "--claim", "001-8.1-b"]) == 1
     assert "computed HOLDS-WITH-CONDITIONS, recorded FALSE" in capsys.readouterr().err
+
+
+def test_write_evidence_refuses_to_pin_a_red_run(monkeypatch, capsys, tmp_path):
+    c = CLAIMS["001-8.1-b"]
+    monkeypatch.setattr(ledger, "EVIDENCE_DIR", tmp_path)
+    monkeypatch.setattr(c, "expected", FALSE)
+    assert cli.main(["audit", "--claim", "001-8.1-b", "--write-evidence"]) == 1
+    assert "nothing pinned" in capsys.readouterr().err and not list(tmp_path.iterdir())
+    assert cli.main(["audit", "--errata", "--format", "json"]) == 2
 
 
 def test_audit_exit_status_flags_a_counter_case_that_holds(monkeypatch, capsys):
