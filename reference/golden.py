@@ -16,7 +16,8 @@ to the same values that shares no code with the generator (a quadrature, a sympy
 a brute-force enumeration, a different algorithm). The generator evaluates the oracle at every
 case's float64 inputs and refuses to write, and ``--check`` reports, any value on which the two
 routes disagree beyond the oracle's stated digits; the fixture header names the oracle's route.
-Cases where the reference raises ValueError have no value; the oracle is not consulted there.
+Where the reference raises ValueError there is no value; there the oracle's ``domain`` predicate
+(written from the docstring) must call the inputs invalid, and valid everywhere else.
 """
 
 from __future__ import annotations
@@ -98,7 +99,10 @@ class Oracle:
     ``function`` takes the spec's keyword inputs (mpmath numbers for tensor and float args, at
     the ambient precision) and returns values of the same structure. ``digits``: the relative
     agreement the two routes must reach, with its reason in ``why`` (e.g., the quadrature's
-    error estimate); ``atol``: an absolute floor for values that cancel to ~0.
+    error estimate); ``atol``: an absolute floor for values that cancel to ~0. ``domain``
+    takes the same inputs and says, from the docstring's stated domain and written
+    independently of the reference's argument checks, whether the inputs are valid: the
+    reference must raise ValueError exactly where it says False.
     """
 
     route: str
@@ -106,6 +110,7 @@ class Oracle:
     digits: int
     why: str
     atol: float = 0.0
+    domain: Callable[..., bool] | None = None
 
 
 ORACLES: dict[str, Oracle] = {}
@@ -118,13 +123,14 @@ def register_oracle(
     digits: int,
     why: str,
     atol: float = 0.0,
+    domain: Callable[..., bool] | None = None,
 ) -> None:
     """Register the oracle of the golden spec ``key`` ("module.function")."""
     if key in ORACLES and ORACLES[key].function is not function:
         raise ValueError(f"oracle {key!r} registered twice")
     if not (1 <= digits <= VERIFIED_DIGITS) or not route.strip() or not why.strip():
         raise ValueError(f"oracle {key!r}: need a route, a reason and 1 <= digits <= 40")
-    ORACLES[key] = Oracle(route, function, digits, why, atol)
+    ORACLES[key] = Oracle(route, function, digits, why, atol, domain)
 
 
 def register_golden(
@@ -303,13 +309,24 @@ class OracleDisagrees(RuntimeError):
 def oracle_check(spec: GoldenSpec, inputs: dict[str, Any], expected: Any) -> None:
     """Raise OracleDisagrees unless the spec's oracle reproduces ``expected`` at ``inputs``."""
     oracle = ORACLES.get(spec.key)
-    if oracle is None or isinstance(expected, dict):  # no oracle yet, or an error case
+    if oracle is None:
         return
+    raised = isinstance(expected, dict)
     with mpmath.workdps(WORKING_DIGITS[0]):
         args = {
             k: _to_mp(v) if (k in spec.tensor_args or k in spec.float_args) else v
             for k, v in inputs.items()
         }
+        if oracle.domain is not None:
+            valid = bool(oracle.domain(**args))
+            if valid == raised:
+                raise OracleDisagrees(
+                    f"{spec.key}: the oracle's domain calls {inputs} "
+                    f"{'valid' if valid else 'invalid'} but the reference "
+                    f"{'raises ValueError' if raised else 'returns ' + str(expected)}"
+                )
+        if raised:  # no value to compare
+            return
         got = oracle.function(**args)
         if not _agree_atol(got, decode_mp(expected), oracle.digits, oracle.atol):
             raise OracleDisagrees(

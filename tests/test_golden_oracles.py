@@ -62,3 +62,23 @@ def test_a_disagreeing_oracle_stops_the_generator(monkeypatch):
         golden.build_row(spec, case.note, case.fast, case.inputs)
     monkeypatch.setitem(golden.ORACLES, key, good)
     golden.build_row(spec, case.note, case.fast, case.inputs)  # the real oracle agrees
+
+
+def test_every_oracle_states_its_domain():
+    # the reference's ValueErrors are judged too: a valid input it refuses is a red check
+    missing = sorted(k for k, o in golden.ORACLES.items() if o.domain is None)
+    assert not missing, f"{len(missing)} oracles without a domain predicate: {missing}"
+
+
+def test_a_wrongly_refused_input_is_caught_by_the_domain(monkeypatch):
+    key = next((k for k in SPECS if k in golden.ORACLES and golden.ORACLES[k].domain), None)
+    if key is None:
+        pytest.skip("no oracle states a domain yet")
+    spec, good = SPECS[key], golden.ORACLES[key]
+    case = next(c for c in spec.cases() if c.fast and "edge" not in c.note)
+    row = golden.build_row(spec, case.note, case.fast, case.inputs)
+    assert not isinstance(row["expected"], dict)
+    # a reference that raised here would contradict the domain
+    with pytest.raises(golden.OracleDisagrees, match="domain"):
+        golden.oracle_check(spec, case.inputs, {"error": "ValueError"})
+    monkeypatch.setitem(golden.ORACLES, key, good)
