@@ -2344,3 +2344,37 @@ def _tau_strict(h):
         "(negative: every w off-policy is suppressed more)",
         numbers={"max_increase": worst},
     )
+
+
+@claim(
+    "003-5.4-e",
+    "5.4",
+    "In case 3 (w < 1, A > 0), raising gamma_base gives the sample a larger weight g (to learn "
+    "more aggressively).",
+    FALSE,
+    assumptions="section 5.1 parameters otherwise; gamma_base raised from 0.1 to 0.3 (9.4's range)",
+    subject=1,
+    correction=Variant(
+        "In case 3, raising gamma_base LOWERS g (g = 1 - gamma (1 - w h) with w h < 1); a larger "
+        "weight needs a smaller gamma (lower gamma_base / gamma_max) or the max(g, 1) variant",
+        -1,
+    ),
+)
+@_mp
+def _raise_gamma_base(sign):
+    lws = [-mpmath.mpf(v) for v in ("1e-3", "0.1", "0.69", "2", "5")]
+    As = (0.1, 1.0, 10.0)
+    changes = [
+        _g(mpmath.exp(lw), A, gb=mpmath.mpf("0.3")) - _g(mpmath.exp(lw), A)
+        for lw in lws
+        for A in As
+    ]
+    # the stated direction holds where sign * (g(0.3) - g(0.1)) > 0 at every case-3 point
+    worst = min(sign * c for c in changes)
+    return decide(
+        worst > 0,
+        f"g(gamma_base = 0.3) - g(gamma_base = 0.1) at 15 case-3 points (log w from -1e-3 to -5, "
+        f"A in 0.1 ... 10): from {_n(min(changes), 3)} to {_n(max(changes), 3)}; at the seed's "
+        f"example (0.5, 1): {_n(_g(0.5, 1, gb=mpmath.mpf('0.3')))} vs {_n(_g(0.5, 1))}",
+        numbers={"min_change": min(changes), "max_change": max(changes), "worst_signed": worst},
+    )
