@@ -1467,7 +1467,7 @@ def _bounded(g):
         bound = max(1.0, float(_wh_peak(th)[1]))  # (1 - gamma) + gamma x <= max(1, x)
         m = float(g(lw, A, th).max())
         excess = max(excess, m - bound)
-        rows.append(f"tau_h = {th}: max g {m:.5g} <= {bound:.5f}")
+        rows.append(f"tau_h = {th}: max g {m:.5g} vs {bound:.5f}")
     tol = 1e-13  # float64 rounding of ~10 operations on values <= 10: 10 * 10 * eps = 2e-14
     return decide(
         excess <= tol,
