@@ -83,6 +83,40 @@ def _psis_khat(log_w, mask=None):
         return (n * k + 10 * mpmath.mpf(1) / 2) / (n + 10)
 
 
+# ---------------------------------------------------------------- domains (from the docstrings)
+
+
+def _is_nan(x) -> bool:
+    return mpmath.isnan(x)
+
+
+def _mask_ok(log_w, mask) -> bool:
+    return mask is None or (
+        len(mask) == len(log_w) and all(isinstance(k, bool) for k in mask) and any(mask)
+    )
+
+
+def _kish_domain(log_w, mask=None):
+    """Non-empty; the mask (same length) selects something; selected entries neither NaN nor
+    +inf; at least one selected entry above -inf."""
+    if not log_w or not _mask_ok(log_w, mask):
+        return False
+    sel = _kept(log_w, mask)
+    if any(_is_nan(x) or x == mpmath.inf for x in sel):
+        return False
+    return any(x > -mpmath.inf for x in sel)
+
+
+def _psis_domain(log_w, mask=None):
+    """As kish_ess except that every selected entry may be -inf (no tail: +inf)."""
+    if not log_w or not _mask_ok(log_w, mask):
+        return False
+    return not any(_is_nan(x) or x == mpmath.inf for x in _kept(log_w, mask))
+
+
+_DOMAIN = {"kish_ess": _kish_domain, "kish_ess_ratio": _kish_domain, "psis_khat": _psis_domain}
+
+
 register_oracle(
     "diagnostics.kish_ess",
     "(sum w)^2 / sum w^2 on the plain weights exp(log_w) at 10 guard digits (one-line "
@@ -90,6 +124,7 @@ register_oracle(
     _kish_ess,
     digits=35,
     why="two positive sums and a quotient at 60 digits: exact to ~55 digits",
+    domain=_DOMAIN["kish_ess"],
 )
 register_oracle(
     "diagnostics.kish_ess_ratio",
@@ -97,6 +132,7 @@ register_oracle(
     _kish_ess_ratio,
     digits=35,
     why="as kish_ess",
+    domain=_DOMAIN["kish_ess_ratio"],
 )
 register_oracle(
     "diagnostics.psis_khat",
@@ -107,4 +143,5 @@ register_oracle(
     digits=30,
     why="every step at 90 digits; the exceedance cancellation near the cutoff costs at most "
     "~17 of them, the log1p means and the softmax none",
+    domain=_DOMAIN["psis_khat"],
 )

@@ -71,6 +71,77 @@ def _trainer_loss(log_pi, log_mu, gamma, A):
         return -mpmath.fsum(w * a * p for w, a, p in zip(wts, A, log_pi))
 
 
+# ---------------------------------------------------------------- domains (from the docstrings)
+
+
+def _no_nan_no_pinf(xs) -> bool:
+    return all(not mpmath.isnan(x) and x != mpmath.inf for x in xs)
+
+
+def _all_finite(xs) -> bool:
+    return all(mpmath.isfinite(x) for x in xs)
+
+
+def _d_effective_target_log_probs(logits_mu, logits_pi, log_r, gamma):
+    """Equal lengths, no NaN / +inf, a finite entry in each of logits_mu / logits_pi, gamma in
+    [0, 1], and some outcome with a nonzero product (else all outcomes are -inf)."""
+    rows = (logits_mu, logits_pi, log_r)
+    if len({len(r) for r in rows}) != 1 or not all(_no_nan_no_pinf(r) for r in rows):
+        return False
+    if not any(mpmath.isfinite(z) for z in logits_mu) or not any(
+        mpmath.isfinite(z) for z in logits_pi
+    ):
+        return False
+    if mpmath.isnan(gamma) or not 0 <= gamma <= 1:
+        return False
+    return any(
+        (gamma == 1 or m > -mpmath.inf) and (gamma == 0 or p > -mpmath.inf) and r > -mpmath.inf
+        for m, p, r in zip(logits_mu, logits_pi, log_r)
+    )
+
+
+def _d_effective_target_weights(log_w, A, gamma, mask=None):
+    """log_w without NaN / +inf, A >= 0 finite, gamma in [0, 1], mask booleans of the same
+    length, and a selected entry with w^gamma A > 0."""
+    if len(A) != len(log_w) or not _no_nan_no_pinf(log_w):
+        return False
+    if not all(mpmath.isfinite(a) and a >= 0 for a in A):
+        return False
+    if mpmath.isnan(gamma) or not 0 <= gamma <= 1:
+        return False
+    keep = [True] * len(log_w) if mask is None else mask
+    if len(keep) != len(log_w):
+        return False
+    return any(k and a > 0 and (gamma == 0 or lw > -mpmath.inf) for lw, a, k in zip(log_w, A, keep))
+
+
+def _d_trainer_weights(log_w, gamma):
+    return len(log_w) > 0 and _all_finite(log_w) and mpmath.isfinite(gamma)
+
+
+def _d_trainer_gradient_weights(log_w, A, gamma):
+    return len(A) == len(log_w) and _d_trainer_weights(log_w, gamma) and _all_finite(A)
+
+
+def _d_trainer_loss(log_pi, log_mu, gamma, A):
+    rows = (log_pi, log_mu, A)
+    return (
+        len({len(r) for r in rows}) == 1
+        and len(log_pi) > 0
+        and all(_all_finite(r) for r in rows)
+        and mpmath.isfinite(gamma)
+    )
+
+
+_DOMAIN = {
+    "effective_target_log_probs": _d_effective_target_log_probs,
+    "effective_target_weights": _d_effective_target_weights,
+    "trainer_weights_seed_code": _d_trainer_weights,
+    "trainer_gradient_weights_seed_code": _d_trainer_gradient_weights,
+    "trainer_loss_seed_code": _d_trainer_loss,
+}
+
+
 _WHY = "plain exps, sums and quotients at 15 guard digits: good to ~60 digits"
 
 register_oracle(
@@ -80,6 +151,7 @@ register_oracle(
     _effective_target_log_probs,
     digits=35,
     why=_WHY,
+    domain=_DOMAIN["effective_target_log_probs"],
 )
 register_oracle(
     "estimators.effective_target_weights",
@@ -87,6 +159,7 @@ register_oracle(
     _effective_target_weights,
     digits=35,
     why=_WHY,
+    domain=_DOMAIN["effective_target_weights"],
 )
 register_oracle(
     "estimators.trainer_weights_seed_code",
@@ -94,6 +167,7 @@ register_oracle(
     _trainer_weights,
     digits=35,
     why=_WHY,
+    domain=_DOMAIN["trainer_weights_seed_code"],
 )
 register_oracle(
     "estimators.trainer_gradient_weights_seed_code",
@@ -101,6 +175,7 @@ register_oracle(
     _trainer_gradient_weights,
     digits=35,
     why=_WHY,
+    domain=_DOMAIN["trainer_gradient_weights_seed_code"],
 )
 register_oracle(
     "estimators.trainer_loss_seed_code",
@@ -108,4 +183,5 @@ register_oracle(
     _trainer_loss,
     digits=35,
     why=_WHY,
+    domain=_DOMAIN["trainer_loss_seed_code"],
 )
