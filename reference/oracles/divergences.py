@@ -25,6 +25,74 @@ def _lognormal_moment_quad(gamma, mean, sigma2):
     return mpmath.quad(f, [-mpmath.inf, c, mpmath.inf])
 
 
+# ---------------------------------------------------------------- domains (from the docstrings)
+
+
+def _fin(x) -> bool:
+    return mpmath.isfinite(x)
+
+
+def _d_lognormal(gamma, mean, sigma2):
+    """gamma, mean finite; sigma2 >= 0 finite."""
+    return _fin(gamma) and _fin(mean) and _fin(sigma2) and sigma2 >= 0
+
+
+def _d_lognormal_closed(gamma, sigma2):
+    return _fin(gamma) and _fin(sigma2) and sigma2 >= 0
+
+
+def _d_renyi_lognormal(alpha, sigma2):
+    return _fin(alpha) and alpha >= 0 and _fin(sigma2) and sigma2 >= 0
+
+
+def _row_ok(z) -> bool:
+    return (
+        len(z) > 0
+        and all(not mpmath.isnan(v) and v != mpmath.inf for v in z)
+        and any(_fin(v) for v in z)
+    )
+
+
+def _d_pair(p, q) -> bool:
+    """Equal-length logits without NaN or +inf, each with a finite entry."""
+    return len(p) == len(q) and _row_ok(p) and _row_ok(q)
+
+
+def _d_kl(logits_p, logits_q):
+    return _d_pair(logits_p, logits_q)
+
+
+def _d_power_moment(logits_pi, logits_mu, gamma):
+    return _d_pair(logits_pi, logits_mu) and _fin(gamma)
+
+
+def _d_renyi(logits_p, logits_q, alpha):
+    return _d_pair(logits_p, logits_q) and _fin(alpha) and alpha >= 0
+
+
+def _d_renyi_identity_rhs(logits_pi, logits_mu, gamma):
+    """gamma >= 0 finite; at gamma = 1 the KL must be finite (supp pi inside supp mu), else
+    (gamma - 1) D is 0 * inf."""
+    if not (_d_pair(logits_pi, logits_mu) and _fin(gamma) and gamma >= 0):
+        return False
+    if gamma == 1:
+        return all(m > -mpmath.inf for p, m in zip(logits_pi, logits_mu) if p > -mpmath.inf)
+    return True
+
+
+_DOMAIN = {
+    "lognormal_moment": _d_lognormal,
+    "ess_ratio_lognormal_moments": _d_lognormal,
+    "ess_ratio_lognormal_closed_form": _d_lognormal_closed,
+    "variance_lognormal_power": _d_lognormal_closed,
+    "renyi_divergence_lognormal": _d_renyi_lognormal,
+    "kl_divergence": _d_kl,
+    "power_moment_from_logits": _d_power_moment,
+    "renyi_divergence": _d_renyi,
+    "renyi_identity_rhs": _d_renyi_identity_rhs,
+}
+
+
 register_oracle(
     "divergences.lognormal_moment",
     "mpmath.quad of exp(gamma x) against the normal density",
@@ -32,6 +100,7 @@ register_oracle(
     digits=30,
     why="tanh-sinh quadrature of a smooth Gaussian bump at 50 digits is good to ~45 digits; "
     "30 leaves room for the 1e-12-variance cases",
+    domain=_DOMAIN["lognormal_moment"],
 )
 
 
@@ -187,6 +256,7 @@ register_oracle(
     _ess_ratio_moments,
     digits=35,
     why=_SYMPY_WHY,
+    domain=_DOMAIN["ess_ratio_lognormal_moments"],
 )
 register_oracle(
     "divergences.ess_ratio_lognormal_closed_form",
@@ -195,6 +265,7 @@ register_oracle(
     _ess_ratio_closed_form,
     digits=35,
     why=_SYMPY_WHY,
+    domain=_DOMAIN["ess_ratio_lognormal_closed_form"],
 )
 register_oracle(
     "divergences.variance_lognormal_power",
@@ -203,6 +274,7 @@ register_oracle(
     _variance_lognormal_power,
     digits=35,
     why=_SYMPY_WHY,
+    domain=_DOMAIN["variance_lognormal_power"],
 )
 register_oracle(
     "divergences.renyi_divergence_lognormal",
@@ -212,6 +284,7 @@ register_oracle(
     _renyi_lognormal,
     digits=35,
     why=_SYMPY_WHY,
+    domain=_DOMAIN["renyi_divergence_lognormal"],
 )
 register_oracle(
     "divergences.kl_divergence",
@@ -221,6 +294,7 @@ register_oracle(
     digits=35,
     why="plain sums at 70 digits; shifted logits of one distribution cancel to ~1e-65: atol",
     atol=1e-40,
+    domain=_DOMAIN["kl_divergence"],
 )
 register_oracle(
     "divergences.renyi_divergence",
@@ -231,6 +305,7 @@ register_oracle(
     digits=35,
     why="plain sums at 70+ digits; equal distributions (shifted logits) cancel to ~1e-60: atol",
     atol=1e-40,
+    domain=_DOMAIN["renyi_divergence"],
 )
 register_oracle(
     "divergences.power_moment_from_logits",
@@ -239,6 +314,7 @@ register_oracle(
     _power_moment,
     digits=35,
     why="plain sums at 70 digits",
+    domain=_DOMAIN["power_moment_from_logits"],
 )
 register_oracle(
     "divergences.renyi_identity_rhs",
@@ -247,4 +323,5 @@ register_oracle(
     _renyi_identity_rhs,
     digits=35,
     why="plain sums at 70 digits",
+    domain=_DOMAIN["renyi_identity_rhs"],
 )
