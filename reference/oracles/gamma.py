@@ -193,6 +193,108 @@ def _per_sign_gamma_seed_code(
     return out
 
 
+# ---------------------------------------------------------------- domains (from the docstrings)
+
+
+def _fin(x) -> bool:
+    return mpmath.isfinite(x)
+
+
+def _rho_ok(rho_min) -> bool:
+    return not mpmath.isnan(rho_min) and 0 < rho_min <= 1
+
+
+def _var_ok(v) -> bool:
+    """A variance: >= 0, finite or +inf, not NaN."""
+    return not mpmath.isnan(v) and v >= 0
+
+
+def _d_gamma_star_ess(sigma2, rho_min):
+    return _var_ok(sigma2) and _rho_ok(rho_min)
+
+
+def _d_reward(sigma2, sigma_r2, tau, rho_min):
+    return _var_ok(sigma2) and _var_ok(sigma_r2) and _fin(tau) and tau > 0 and _rho_ok(rho_min)
+
+
+def _d_khat(khat, threshold=0.7):
+    threshold = mpmath.mpf(threshold)
+    return not mpmath.isnan(khat) and _fin(threshold) and threshold > 0
+
+
+def _d_compute_optimal(log_pi, log_mu, rho_min=0.3):
+    return (
+        len(log_pi) == len(log_mu) >= 2
+        and all(_fin(v) for v in list(log_pi) + list(log_mu))
+        and _rho_ok(mpmath.mpf(rho_min))
+    )
+
+
+def _d_trainer_gamma(log_w, rho_min=0.3, gamma_min=0.0, gamma_max=1.0):
+    return (
+        len(log_w) >= 2
+        and all(_fin(v) for v in log_w)
+        and _rho_ok(mpmath.mpf(rho_min))
+        and _fin(mpmath.mpf(gamma_min))
+        and _fin(mpmath.mpf(gamma_max))
+    )
+
+
+def _range_ok(r, ordered) -> bool:
+    lo, hi = (mpmath.mpf(v) for v in r)
+    return _fin(lo) and _fin(hi) and (lo <= hi or not ordered)
+
+
+def _d_per_sign(
+    log_w,
+    A,
+    mask=None,
+    rho_min=0.3,
+    gamma_pos_range=(0.1, 0.99),
+    gamma_neg_range=(1.01, 1.99),
+    default_pos=0.5,
+    default_neg=1.5,
+):
+    """log_w and A finite everywhere (masked-out entries too), equal lengths, mask booleans of
+    that length, 0 < rho_min <= 1, finite ranges with lo <= hi, finite defaults."""
+    if len(A) != len(log_w) or not all(_fin(v) for v in list(log_w) + list(A)):
+        return False
+    if mask is not None and len(mask) != len(log_w):
+        return False
+    return (
+        _rho_ok(mpmath.mpf(rho_min))
+        and _range_ok(gamma_pos_range, True)
+        and _range_ok(gamma_neg_range, True)
+        and _fin(mpmath.mpf(default_pos))
+        and _fin(mpmath.mpf(default_neg))
+    )
+
+
+def _d_per_sign_seed(
+    log_w, A, rho_min=0.3, gamma_pos_range=(0.1, 0.99), gamma_neg_range=(1.01, 1.99)
+):
+    """As per_sign_gamma without a mask and without lo <= hi (the code returns lo then)."""
+    if len(A) != len(log_w) or not all(_fin(v) for v in list(log_w) + list(A)):
+        return False
+    return (
+        _rho_ok(mpmath.mpf(rho_min))
+        and _range_ok(gamma_pos_range, False)
+        and _range_ok(gamma_neg_range, False)
+    )
+
+
+_DOMAIN = {
+    "gamma_star_ess": _d_gamma_star_ess,
+    "gamma_reward_adjusted": _d_reward,
+    "gamma_reward_adjusted_corrected": _d_reward,
+    "gamma_khat_bound": _d_khat,
+    "compute_optimal_gamma_seed_code": _d_compute_optimal,
+    "trainer_gamma_seed_code": _d_trainer_gamma,
+    "per_sign_gamma": _d_per_sign,
+    "per_sign_gamma_seed_code": _d_per_sign_seed,
+}
+
+
 _BISECT = (
     "bisection on the defining inequality exp(-gamma^2 Var) >= rho_min (the log-normal ESS "
     "fraction of Theorem 8.2, compared as expm1 >= rho_min - 1) at 25 guard digits"
@@ -205,6 +307,7 @@ register_oracle(
     _gamma_star_ess,
     digits=35,
     why=_WHY,
+    domain=_DOMAIN["gamma_star_ess"],
 )
 register_oracle(
     "gamma.gamma_reward_adjusted",
@@ -213,6 +316,7 @@ register_oracle(
     _gamma_reward_adjusted,
     digits=35,
     why=_WHY,
+    domain=_DOMAIN["gamma_reward_adjusted"],
 )
 register_oracle(
     "gamma.gamma_reward_adjusted_corrected",
@@ -221,6 +325,7 @@ register_oracle(
     _gamma_reward_adjusted_corrected,
     digits=35,
     why=_WHY,
+    domain=_DOMAIN["gamma_reward_adjusted_corrected"],
 )
 register_oracle(
     "gamma.gamma_khat_bound",
@@ -229,6 +334,7 @@ register_oracle(
     _gamma_khat_bound,
     digits=35,
     why="an exact quotient rounded to 75 digits",
+    domain=_DOMAIN["gamma_khat_bound"],
 )
 register_oracle(
     "gamma.compute_optimal_gamma_seed_code",
@@ -237,6 +343,7 @@ register_oracle(
     _compute_optimal_gamma_seed_code,
     digits=35,
     why=_WHY,
+    domain=_DOMAIN["compute_optimal_gamma_seed_code"],
 )
 register_oracle(
     "gamma.trainer_gamma_seed_code",
@@ -246,6 +353,7 @@ register_oracle(
     _trainer_gamma_seed_code,
     digits=35,
     why=_WHY,
+    domain=_DOMAIN["trainer_gamma_seed_code"],
 )
 register_oracle(
     "gamma.per_sign_gamma",
@@ -255,6 +363,7 @@ register_oracle(
     _per_sign_gamma,
     digits=35,
     why=_WHY,
+    domain=_DOMAIN["per_sign_gamma"],
 )
 register_oracle(
     "gamma.per_sign_gamma_seed_code",
@@ -264,4 +373,5 @@ register_oracle(
     _per_sign_gamma_seed_code,
     digits=35,
     why=_WHY,
+    domain=_DOMAIN["per_sign_gamma_seed_code"],
 )
