@@ -216,6 +216,124 @@ def _vespo(log_w, A, mask=None, k_pos=2.0, lambda_pos=3.0, k_neg=3.0, lambda_neg
     return [phi if t else mpmath.mpf(0) for t in keep]
 
 
+# ---------------------------------------------------------------- domains (from the docstrings)
+
+
+def _fin(x) -> bool:
+    return mpmath.isfinite(x)
+
+
+def _nan(x) -> bool:
+    return mpmath.isnan(mpmath.mpf(x))
+
+
+def _token_ok(log_w, A) -> bool:
+    """log_w not NaN and < +inf (-inf is w = 0), A finite."""
+    return not _nan(log_w) and log_w < mpmath.inf and _fin(A)
+
+
+def _seq_ok(log_w, mask) -> bool:
+    """mask booleans of the same length (None = all); selected log_w finite."""
+    if mask is not None and (len(mask) != len(log_w) or not all(isinstance(k, bool) for k in mask)):
+        return False
+    keep = [True] * len(log_w) if mask is None else mask
+    return all(_fin(v) for v, k in zip(log_w, keep) if k) and not any(_nan(v) for v in log_w)
+
+
+def _ratios_ok(lo, hi) -> bool:
+    """clip_ratio_low in [0, 1], clip_ratio_high >= 0 finite."""
+    lo, hi = mpmath.mpf(lo), mpmath.mpf(hi)
+    return not _nan(lo) and 0 <= lo <= 1 and _fin(hi) and hi >= 0
+
+
+def _bounds_ok(cmin, cmax) -> bool:
+    """0 <= C_min <= C_max, C_max may be +inf."""
+    cmin, cmax = mpmath.mpf(cmin), mpmath.mpf(cmax)
+    return not _nan(cmin) and not _nan(cmax) and _fin(cmin) and 0 <= cmin <= cmax
+
+
+def _d_ppo_clip(log_w, A, clip_ratio_low=0.2, clip_ratio_high=0.2):
+    return _token_ok(log_w, A) and _ratios_ok(clip_ratio_low, clip_ratio_high)
+
+
+def _d_ppo_dual_clip(log_w, A, clip_ratio_low=0.2, clip_ratio_high=0.2, clip_ratio_c=3.0):
+    c = mpmath.mpf(clip_ratio_c)
+    return _d_ppo_clip(log_w, A, clip_ratio_low, clip_ratio_high) and _fin(c) and c > 1
+
+
+def _d_cispo_trl(log_w, A, epsilon_high=5.0):
+    e = mpmath.mpf(epsilon_high)
+    return _token_ok(log_w, A) and not _nan(e) and e > 0
+
+
+def _d_ppo_phi_section_1_3(log_w, A, epsilon=0.2):
+    e = mpmath.mpf(epsilon)
+    return _token_ok(log_w, A) and not _nan(e) and 0 <= e <= 1
+
+
+def _d_dft(log_w, A=1.0):
+    return _token_ok(log_w, mpmath.mpf(A))
+
+
+def _d_topr(log_w, A):
+    return _token_ok(log_w, A)
+
+
+def _d_tis_token(log_w, A, clip_min=0.0, clip_max=2.0):
+    return _token_ok(log_w, A) and _bounds_ok(clip_min, clip_max)
+
+
+def _d_mis_token(log_w, A, clip_min=0.5, clip_max=5.0):
+    return _token_ok(log_w, A) and _bounds_ok(clip_min, clip_max)
+
+
+def _d_sapo(log_w, A, tau_pos=1.0, tau_neg=1.05):
+    tp, tn = mpmath.mpf(tau_pos), mpmath.mpf(tau_neg)
+    return _token_ok(log_w, A) and _fin(tp) and tp > 0 and _fin(tn) and tn > 0
+
+
+def _d_gspo(log_w, A, mask=None, clip_ratio_low=0.0003, clip_ratio_high=0.0004):
+    return _seq_ok(log_w, mask) and _fin(A) and _ratios_ok(clip_ratio_low, clip_ratio_high)
+
+
+def _d_gspo_sequence_ratio(log_w, mask=None):
+    return _seq_ok(log_w, mask)
+
+
+def _d_seq_bounds(log_w, A, mask=None, clip_min=0.0, clip_max=3.0):
+    return _seq_ok(log_w, mask) and _fin(A) and _bounds_ok(clip_min, clip_max)
+
+
+def _d_vespo(log_w, A, mask=None, k_pos=2.0, lambda_pos=3.0, k_neg=3.0, lambda_neg=2.0):
+    ks = [mpmath.mpf(v) for v in (k_pos, k_neg)]
+    lams = [mpmath.mpf(v) for v in (lambda_pos, lambda_neg)]
+    return (
+        _seq_ok(log_w, mask)
+        and _fin(A)
+        and all(_fin(k) for k in ks)
+        and all(_fin(v) and v >= 0 for v in lams)
+    )
+
+
+_DOMAIN = {
+    "ppo_clip": _d_ppo_clip,
+    "ppo_dual_clip": _d_ppo_dual_clip,
+    "gspo": _d_gspo,
+    "gspo_sequence_ratio": _d_gspo_sequence_ratio,
+    "sapo": _d_sapo,
+    "cispo_trl": _d_cispo_trl,
+    "cispo_verl": _d_ppo_clip,
+    "ppo_phi_section_1_3": _d_ppo_phi_section_1_3,
+    "dft": _d_dft,
+    "tis_token": _d_tis_token,
+    "mis_token": _d_mis_token,
+    "topr": _d_topr,
+    "tis_sequence": _d_seq_bounds,
+    "mis_sequence": _d_seq_bounds,
+    "vespo": _d_vespo,
+}
+
+
 _DIFF_WHY = (
     "mpmath.diff's central difference with step 2^-(prec+10) at twice the precision: "
     "~55 digits away from kinks (the nearest case is 1e-4 from a bound)"
@@ -229,6 +347,7 @@ register_oracle(
     _ppo_clip,
     digits=35,
     why=_DIFF_WHY,
+    domain=_DOMAIN["ppo_clip"],
 )
 register_oracle(
     "peers.ppo_dual_clip",
@@ -237,6 +356,7 @@ register_oracle(
     _ppo_dual_clip,
     digits=35,
     why=_DIFF_WHY,
+    domain=_DOMAIN["ppo_dual_clip"],
 )
 register_oracle(
     "peers.gspo",
@@ -245,6 +365,7 @@ register_oracle(
     _gspo,
     digits=35,
     why=_DIFF_WHY,
+    domain=_DOMAIN["gspo"],
 )
 register_oracle(
     "peers.gspo_sequence_ratio",
@@ -252,6 +373,7 @@ register_oracle(
     _gspo_sequence_ratio,
     digits=35,
     why=_DEF_WHY,
+    domain=_DOMAIN["gspo_sequence_ratio"],
 )
 register_oracle(
     "peers.sapo",
@@ -261,6 +383,7 @@ register_oracle(
     _sapo,
     digits=35,
     why=_DIFF_WHY + "; the tail's closed derivative at argument-sized precision is exact",
+    domain=_DOMAIN["sapo"],
 )
 register_oracle(
     "peers.cispo_trl",
@@ -269,6 +392,7 @@ register_oracle(
     _cispo_trl,
     digits=35,
     why=_DEF_WHY,
+    domain=_DOMAIN["cispo_trl"],
 )
 register_oracle(
     "peers.cispo_verl",
@@ -276,6 +400,7 @@ register_oracle(
     _cispo_verl,
     digits=35,
     why=_DEF_WHY,
+    domain=_DOMAIN["cispo_verl"],
 )
 register_oracle(
     "peers.ppo_phi_section_1_3",
@@ -283,6 +408,7 @@ register_oracle(
     _ppo_phi_section_1_3,
     digits=35,
     why=_DEF_WHY,
+    domain=_DOMAIN["ppo_phi_section_1_3"],
 )
 register_oracle(
     "peers.dft",
@@ -290,6 +416,7 @@ register_oracle(
     _dft,
     digits=35,
     why=_DEF_WHY,
+    domain=_DOMAIN["dft"],
 )
 register_oracle(
     "peers.tis_token",
@@ -297,6 +424,7 @@ register_oracle(
     _tis_token,
     digits=35,
     why=_DEF_WHY,
+    domain=_DOMAIN["tis_token"],
 )
 register_oracle(
     "peers.mis_token",
@@ -304,6 +432,7 @@ register_oracle(
     _mis_token,
     digits=35,
     why=_DEF_WHY,
+    domain=_DOMAIN["mis_token"],
 )
 register_oracle(
     "peers.topr",
@@ -311,6 +440,7 @@ register_oracle(
     _topr,
     digits=35,
     why=_DEF_WHY,
+    domain=_DOMAIN["topr"],
 )
 register_oracle(
     "peers.tis_sequence",
@@ -319,6 +449,7 @@ register_oracle(
     _tis_sequence,
     digits=35,
     why=_DEF_WHY,
+    domain=_DOMAIN["tis_sequence"],
 )
 register_oracle(
     "peers.mis_sequence",
@@ -327,6 +458,7 @@ register_oracle(
     _mis_sequence,
     digits=35,
     why=_DEF_WHY,
+    domain=_DOMAIN["mis_sequence"],
 )
 register_oracle(
     "peers.vespo",
@@ -335,4 +467,5 @@ register_oracle(
     _vespo,
     digits=35,
     why=_DEF_WHY,
+    domain=_DOMAIN["vespo"],
 )
