@@ -1,10 +1,14 @@
 """Claims of seed 004 (optimal sampling distribution: full derivation).
 
-Notation as in ``proofs/sampling_proofs.py``: q_alpha ∝ pi_theta^alpha pi_t^(1-alpha),
-ell = log(pi_t / pi_theta), Delta(alpha) = KL(q_alpha||pi_theta) - KL(q_alpha||pi_t),
-ESS_pi(q) = 1 / sum pi^2 / q (the ESS fraction). Small examples are exact (mpmath, 30-50
-digits); large-vocabulary statistics use NumPy float64 on the seed's own example generator
-(section 7.4 ``__main__``: pi = softmax(randn(V)) for both policies, independently).
+Each check takes its subject: the seed's formula (a callable or a sympy expression), its code
+(ported line by line in ``proofs/sampling_proofs.py``), a number it prints, or a statement's
+parameters; it computes the truth by another route (exact rationals, mpmath at 30-50 digits,
+sympy, finite differences, a numerical search, a seeded simulation judged at 5 standard
+errors) and decides. Notation as in ``proofs/sampling_proofs.py``: q_alpha ∝ pi_theta^alpha
+pi_t^(1-alpha), ell = log(pi_t / pi_theta), Delta(alpha) = KL(q_alpha||pi_theta) -
+KL(q_alpha||pi_t), ESS_pi(q) = 1 / sum pi^2 / q (the ESS fraction). Large-vocabulary statistics
+use NumPy float64 on the seed's own example generator (section 7.4 ``__main__``: pi =
+softmax(randn(V)) for both policies, independently), the only random pairs the seed describes.
 """
 
 from __future__ import annotations
