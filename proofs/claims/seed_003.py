@@ -128,6 +128,11 @@ def _wh_peak(tau=1.0):
         return w_star, f(w_star)
 
 
+# a printed number is reproduced when it is at most HALF_UNIT half-units of its last digit away
+# from the exact value (the seed's own rounding)
+HALF_UNIT = 1
+
+
 def _half_units(exact, printed: str):
     decimals = len(printed.split(".")[1]) if "." in printed else 0
     half = mpmath.mpf(5) * mpmath.mpf(10) ** (-decimals - 1)
@@ -140,14 +145,14 @@ def _printed(rows, extra=""):
     worst = max(units.values())
     text = "; ".join(
         f"{label}: printed {printed}, exact {_n(exact)}"
-        + ("" if units[label] <= 1 else " (NOT reproduced)")
+        + ("" if units[label] <= HALF_UNIT else " (NOT reproduced)")
         for label, exact, printed in rows
     )
     numbers = {f"{label}_exact": exact for label, exact, _ in rows}
     numbers.update({f"{label}_printed": float(p) for label, _, p in rows})
-    numbers.update({"worst_half_units": worst, "tol_half_units": 1})
+    numbers.update({"worst_half_units": worst, "tol_half_units": HALF_UNIT})
     return decide(
-        worst <= 1,
+        worst <= HALF_UNIT,
         text + extra + " (reproduced = within half a unit of the last printed digit)",
         numbers=numbers,
     )
@@ -303,9 +308,10 @@ PPO_POINTS = tuple(
 )
 @_mp
 def _ppo_weight(weight):
-    rows, worst = [], mpmath.mpf(0)
+    rows, worst, true_sum = [], mpmath.mpf(0), mpmath.mpf(0)
     for w, A in PPO_POINTS:
         true = _ppo_true_weight_by_derivative(w, A)
+        true_sum += true
         stated = weight(w, A)
         worst = max(worst, abs(true - stated))
         rows.append(f"w={_n(w, 2)}, A={A:+g}: true {_n(true, 3)} vs stated {_n(stated, 3)}")
@@ -313,7 +319,12 @@ def _ppo_weight(weight):
         worst < MP_TOL,
         "d/dlog w of PPO's surrogate / A (mpmath.diff, away from the kinks) against the stated "
         "weight: " + "; ".join(rows),
-        numbers={"max_abs_diff": worst, "tol": MP_TOL},
+        numbers={
+            "max_abs_diff": worst,
+            "tol": MP_TOL,
+            "points": len(PPO_POINTS),
+            "sum_true_weights": true_sum,
+        },
     )
 
 
@@ -859,18 +870,24 @@ _QUADRANT_POINTS = {
 )
 @_mp
 def _quadrant_signs(signs):
-    wrong, n = 0, 0
+    wrong, n, sizes = 0, 0, []
     for quadrant, (ws, sign) in _QUADRANT_POINTS.items():
         for w in ws:
             for a in (1e-3, 1.0, 1e3):
                 c = sign * a * mpmath.log(mpmath.mpf(w))
+                sizes.append(abs(c))
                 n += 1
                 wrong += (1 if c > 0 else -1) != signs[quadrant]
     return decide(
         wrong == 0,
         f"sign of A log w at {n} points (3 w x 3 |A| per quadrant, w within 1e-9 of 1 and up "
         f"to 1e6 away): {wrong} disagree with the stated table",
-        numbers={"points": n, "disagreements": wrong},
+        numbers={
+            "points": n,
+            "disagreements": wrong,
+            "min_abs_C": min(sizes),
+            "max_abs_C": max(sizes),
+        },
     )
 
 
@@ -1112,7 +1129,7 @@ def _case1_range(rng_):
     u_lo, u_hi = _half_units(inf, rng_[0]), _half_units(sup, rng_[1])
     inside = inf - 1e-13 <= gmin and gmax <= sup + 1e-13  # float64 rounding, as BANDIT_TOL
     return decide(
-        u_lo <= 1 and u_hi <= 1 and inside,
+        u_lo <= HALF_UNIT and u_hi <= HALF_UNIT and inside,
         f"over w > 1, A > 0: inf g = {_n(inf, 6)}, sup g = {_n(sup, 6)} (mpmath limits; a grid "
         f"of 1201 log w x 141 A lies in [{gmin:.4f}, {gmax:.4f}]); stated {rng_[0]}-{rng_[1]}: "
         f"{_n(u_lo, 3)} and {_n(u_hi, 3)} half printed units off",
@@ -1123,7 +1140,7 @@ def _case1_range(rng_):
             "grid_max": gmax,
             "lo_half_units": u_lo,
             "hi_half_units": u_hi,
-            "tol_half_units": 1,
+            "tol_half_units": HALF_UNIT,
         },
     )
 
@@ -1399,7 +1416,7 @@ def _variance_60(percent):
         var_cut = 100 * (1 - (g / 3) ** 2)
     u = _half_units(var_cut, percent)
     return decide(
-        u <= 1,
+        u <= HALF_UNIT,
         f"g(3, -1) = {_n(g, 6)}: the weight drops by {_n(weight_cut, 4)}%, the squared weight "
         f"by {_n(var_cut, 4)}% (stated {percent}%: {_n(u, 3)} half units of the printed digit)",
         numbers={
@@ -1407,7 +1424,7 @@ def _variance_60(percent):
             "weight_cut_pct": weight_cut,
             "variance_cut_pct": var_cut,
             "half_units": u,
-            "tol_half_units": 1,
+            "tol_half_units": HALF_UNIT,
         },
     )
 
@@ -1570,7 +1587,7 @@ def _v31_vs_v5(p):
     u_fixed = max(_half_units(v31, p["v3.1"]), _half_units(v5, p["v5"]))
     u_adaptive = _half_units(ad, p["v5"])
     return decide(
-        u_fixed <= 1,
+        u_fixed <= HALF_UNIT,
         f"10^0.2 = {_n(v31)}; fixed gamma = 0.9: g(10) = {_n(v5)}; the adaptive design (4.4) at "
         f"5.1's parameters with A = +1: g(10, +1) = {_n(ad, 3)} ({_n(u_adaptive, 3)} half units "
         "from the printed 0.1)",
@@ -1580,11 +1597,11 @@ def _v31_vs_v5(p):
             "v5_adaptive_A_pos": ad,
             "half_units_fixed": u_fixed,
             "half_units_adaptive": u_adaptive,
-            "tol_half_units": 1,
+            "tol_half_units": HALF_UNIT,
         },
         conditions="v5 with a fixed gamma = 0.9 (as in 6.2); the adaptive design at the seed's "
         "parameters gives 0.83 for A = +1 at w = 10",
-        ok_without_conditions=u_adaptive <= 1,
+        ok_without_conditions=u_adaptive <= HALF_UNIT,
     )
 
 
@@ -1608,18 +1625,19 @@ FAR_LIMITS_SEED = {(1, "w->oo"): 0, (-1, "w->oo"): 0, (1, "w->0"): 0, (-1, "w->0
 )
 @_mp
 def _far_limit(lims):
-    worst, rows = mpmath.mpf(0), []
+    worst, rows, per_key = mpmath.mpf(0), [], {}
     with mpmath.workdps(DPS):
         for (a, where), claimed in lims.items():
             w = mpmath.exp(200 if where == "w->oo" else -200)  # limits reached to e^-200
             g = _g(w, a)
             worst = max(worst, abs(g - mpmath.mpf(claimed)))
+            per_key[f"diff_A{a:+d}_{where}"] = abs(g - mpmath.mpf(claimed))
             rows.append(f"A = {a:+d}, {where}: g = {_n(g, 6)} (stated {claimed})")
     tol = mpmath.mpf("0.01")  # 'almost stops' / the limits are printed with one decimal
     return decide(
         worst < tol,
         "; ".join(rows) + f" (log w = +-200, 30 digits; tolerance {tol})",
-        numbers={"max_abs_diff": worst, "tol": tol},
+        numbers={"max_abs_diff": worst, "tol": tol, **per_key},
     )
 
 
@@ -2199,11 +2217,15 @@ def _four_quadrants(table):
             if u > 1:
                 bad.append(f"{section} {label}")
     return decide(
-        worst <= 1,
+        worst <= HALF_UNIT,
         "worked-example numbers not reproduced: "
         + (", ".join(bad) or "none")
         + f" (worst {_n(worst, 3)} half units of the printed digit)",
-        numbers={"worst_half_units": worst, "not_reproduced": len(bad), "tol_half_units": 1},
+        numbers={
+            "worst_half_units": worst,
+            "not_reproduced": len(bad),
+            "tol_half_units": HALF_UNIT,
+        },
     )
 
 
