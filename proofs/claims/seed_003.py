@@ -287,7 +287,7 @@ def _ppo_true_weight_by_derivative(w, A):
 
 
 PPO_POINTS = tuple(
-    (mpmath.mpf(w), A) for w in ("0.5", "0.9", "1.1", "1.5", "3") for A in (1.0, -1.0)
+    (mpmath.mpf(w), A) for w in ("0.5", "0.9", "1.1", "1.5", "3") for A in (0.5, -2.0)
 )
 
 
