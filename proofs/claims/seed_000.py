@@ -371,7 +371,11 @@ def _sft_gradient(weights_fn):
         f"K = 6 exact rationals (seed {SEED}): max |lhs - rhs| over the 6 logits = {diff:g} "
         f"(exact, tolerance 0); with r - 1.2 'mu r / E[mu r]' has minimum entry "
         f"{float(min(tilde_neg)):.3f}, so it is no distribution",
-        numbers={"max_abs_diff": diff, "tilde_min_with_negative_r": min(tilde_neg)},
+        numbers={
+            "max_abs_diff": diff,
+            "tilde_min_with_negative_r": min(tilde_neg),
+            "tilde_is_distribution": is_dist,
+        },
         conditions="r >= 0 with E_mu[r] > 0 (otherwise mu~ is not a distribution and the forward "
         "KL is undefined)",
         ok_without_conditions=is_dist,
