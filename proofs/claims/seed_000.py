@@ -1148,7 +1148,11 @@ def _table_check(case, entry, extra_cond=None):
         f"case {case}, alpha = 0.1, clipped gamma* at w = 10^(+-k), k = {_KS}: "
         f"{[round(v, 4) for v in vals]}; stated '{entry}'"
         + (f"; {extra_cond[2]}" if extra_cond else ""),
-        numbers={**{f"k{k}": v for k, v in zip(_KS, vals)}, "limit_tol": 0.01},
+        numbers={
+            **{f"k{k}": v for k, v in zip(_KS, vals)},
+            "limit_tol": 0.01,
+            **({f"without_{i}": v for i, v in enumerate(extra_cond[1])} if extra_cond else {}),
+        },
         **kw,
     )
 
