@@ -66,6 +66,19 @@ LINKS_82 = (
 )
 
 
+def _decide(ok, evidence, *, numbers, **kw):
+    """``decide`` with every small tolerance also pinned as its log10: a tolerance such as
+    4e-13 or 1e-35 sits below the snapshot's absolute floor (1e-12), so a changed tolerance
+    would pass unnoticed; its log10 is an O(10) number compared at 1e-9 relative."""
+    extra = {}
+    for k, v in numbers.items():
+        if "tol" in k and k != "tol_fp_is_zero":
+            x = abs(float(v))
+            if 0 < x < 1e-6:
+                extra[f"{k}_log10"] = math.log10(x)
+    return decide(ok, evidence, numbers={**numbers, **extra}, **kw)
+
+
 def _kish_rhs_seed(w, ddof):
     """Section 8.1 as written: n / (1 + Var(w / mean(w))), Var with ``ddof``."""
     wbar = w / w.mean()
@@ -97,7 +110,7 @@ def _kish_variance_form(rhs):
     # terms (relative error <= n eps each, recursive-summation bound) and a few products
     # and divisions; 4 n eps covers the two sums of each side
     tol = 4 * n * EPS
-    return decide(
+    return _decide(
         err_pop < tol,
         f"n={n} log-normal sample: Kish ESS {lhs:.10g}; formula with Var_pop {pop:.10g} "
         f"(rel err {err_pop:.1e}), with Var_unbiased {unbiased:.10g} (rel err {err_unb:.1e}); "
@@ -186,7 +199,7 @@ def _ess_closed_form(closed_form):
     two_point = math.cosh(g * s) ** 2 / math.cosh(2 * g * s)
     closed = float(f(mpmath.mpf(g), mpmath.mpf(s * s)))
     fp_tol = 16 * EPS
-    return decide(
+    return _decide(
         symbolic and worst_exact < exact_tol and worst_z < Z_MAX,
         f"sympy residual log(E[w^g]^2/E[w^2g] / stated) = {residual}; mpmath moment ratio vs "
         f"stated form max rel diff {mpmath.nstr(worst_exact, 3)} over 27 (g, s2, m); "
@@ -271,7 +284,7 @@ def _seed_moments(moments):
             for (g, s2), (q1, q2) in _quad_moments().items()
         )
     tol = mpmath.mpf(10) ** -25  # quadrature at 30 digits: error far below 1e-28
-    return decide(
+    return _decide(
         symbolic and worst < tol,
         f"sympy: log(normal-MGF integral / printed form) simplifies to {res[0]} and {res[1]}; "
         f"30-digit quadrature at 4 (gamma, sigma^2): max rel diff {mpmath.nstr(worst, 3)}",
@@ -336,7 +349,7 @@ def _gamma_star(rule):
     m1 = (1 - p) + p * math.exp(g_rule * a)
     m2 = (1 - p) + p * math.exp(2 * g_rule * a)
     ess_at = m1 * m1 / m2
-    return decide(
+    return _decide(
         worst <= tol,
         f"bisection (110 halvings, 40 digits) on the log-normal moment ratio E[w^g]^2/E[w^2g] "
         f"for the largest feasible gamma in [0, 1], 20 (rho, sigma^2): max |rule - truth| "
@@ -383,11 +396,6 @@ def _geo(mu: np.ndarray, ps: np.ndarray, g: float) -> np.ndarray:
 def _bias(mu: np.ndarray, ps: np.ndarray, g: float) -> float:
     """Definition 7.1: KL(p* || p_g), p_g ~ mu^(1-g) p*^g."""
     return _kl(ps, _geo(mu, ps, g))
-
-
-def _bias_derivative(mu: np.ndarray, ps: np.ndarray, g: float) -> float:
-    """d/dg KL(p* || p_g) = -KL(p* || mu) + E_{p_g}[log p* / mu] (from Bias = (1-g)KL + log Z_g)."""
-    return -_kl(ps, mu) + float(np.sum(_geo(mu, ps, g) * np.log(ps / mu)))
 
 
 def _geo_grid(mu: np.ndarray, ps: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -476,7 +484,7 @@ def _thm_2_1(tilde_of):
     beaten = sum(o > best for o in objs)
     # |log pi| <= ~15 over the draws: 6-term sums of terms of size <= 15 r
     tol = _fp_tol(15 * 3.0, k)
-    return decide(
+    return _decide(
         spread < tol and beaten == 0,
         f"KL(pi_tilde||pi) + E_mu[r log pi]/E_mu[r] over 200 random pi: spread {spread:.1e} "
         f"(tolerance {tol:.1e}, float64 sums of 6 terms); random pi beating pi_tilde on "
@@ -512,7 +520,7 @@ def _thm_2_1_sft(target_of):
             consts.append(kl + float(np.sum(mu * np.log(pi))))
     spread = max(consts) - min(consts)
     tol = _fp_tol(15.0, 5)  # |log pi| <= ~15: 5-term float64 sums
-    return decide(
+    return _decide(
         d_tilde <= 2 * EPS and spread < tol,
         f"|stated target - mu r / E_mu[r] at r = 1| = {d_tilde:.1e}; KL(target||pi) + "
         f"E_mu[log pi] over 20 random pi (reference kl_divergence): spread {spread:.1e} "
@@ -549,7 +557,7 @@ def _is_identity(f):
     mu_gap /= mu_gap.sum()
     gap = _is_both(f, mu_gap, pi, r)
     tol = _fp_tol(3.0, k)  # 5-term sums, |r| <= ~3, |grad log pi| <= 1
-    return decide(
+    return _decide(
         full < tol,
         f"5 outcomes, softmax policy: max |E_mu[f(w) r grad] - E_pi[r grad]| = {full:.1e} "
         f"(tolerance {tol:.1e}) with mu > 0 everywhere, {gap:.3f} when mu(y0) = 0 < pi(y0) = "
@@ -596,7 +604,7 @@ def _thm_2_2(p_star_of):
     # min (not max) of E[r] + tau H
     resid_neg, beaten_neg = run(-tau)
     tol = _fp_tol(20.0, 6)  # |log pi|, |r / tau| <= ~20: 6-term sums
-    return decide(
+    return _decide(
         resid < tol and beaten == 0,
         f"6 outcomes, tau = {tau}: max |KL(pi||p*) - (-H - E[r]/tau + log Z)| over 200 random pi "
         f"{resid:.1e} (tolerance {tol:.1e}); random pi beating p* on E[r] + tau H: {beaten} of "
@@ -658,7 +666,7 @@ def _table_reverse_kl(gradient_of):
     resid = float(np.linalg.norm(g + c * grad_kl) / np.linalg.norm(g))
     cos = float(-(g @ grad_kl) / (np.linalg.norm(g) * np.linalg.norm(grad_kl)))
     tol = _fp_tol(5.0, 5)  # 5-component float64 gradients, |log p| <= ~5
-    return decide(
+    return _decide(
         resid < tol and c > 0,
         f"softmax policy, 5 outcomes (seed {MC_SEED + 7}), tau = 1: best fit g = -c grad KL(pi"
         f"||p*) has c = {c:.4f} and relative residual {resid:.2e} (tolerance {tol:.1e}); "
@@ -698,7 +706,7 @@ def _table_forward_kl(factor_of):
     grad_kl = np.array([(kl_at(theta + h * e) - kl_at(theta - h * e)) / (2 * h) for e in np.eye(k)])
     diff = float(np.max(np.abs(g + factor_of(mu, r) * grad_kl)))
     tol = 1e-9  # central-difference error: h^2 |f'''| / 6 + eps |f| / h <= ~1e-10 here
-    return decide(
+    return _decide(
         diff < tol,
         f"5 outcomes: max |g + factor grad KL| = {diff:.1e} (grad KL by central differences, "
         f"tolerance {tol:g}); E_mu[r] = {float(np.sum(mu * r)):.4f}",
@@ -734,7 +742,7 @@ def _table_variance(fs):
         return float(mu @ (x - mu @ x) ** 2)
 
     v_low, v_high = var(f_low), var(f_high)
-    return decide(
+    return _decide(
         min(margins) >= 0,
         f"E_mu[f_high(w)^2] - E_mu[f_low(w)^2] over 200 random discrete pairs: min "
         f"{min(margins):.4f}; full variance, mu = (1/2, 1/2), w = (1.5, 0.5), h = r grad log pi "
@@ -790,7 +798,7 @@ def _mean_mode_seeking(labels):
     found = {k: ("mode-seeking" if abs(m) > 1.5 else "mean-seeking") for k, (m, _) in fits.items()}
     agree = sum(found[k] == labels[k] for k in found)
     (mf, lsf), (mr, lsr) = fits["forward"], fits["reverse"]
-    return decide(
+    return _decide(
         agree == 2,
         f"Gaussian fit to 0.5 N(-3,1) + 0.5 N(3,1): forward KL gives mean {mf:.3f}, sd "
         f"{math.exp(lsf):.3f} (moment match: 0, sqrt(10) = 3.162), reverse KL mean {mr:.3f}, sd "
@@ -835,7 +843,7 @@ def _endpoints(weights):
     rl = np.exp(lw) * np.array(a) / np.mean(np.exp(lw) * np.array(a))
     d0, d1 = float(np.max(np.abs(w0 - sft))), float(np.max(np.abs(w1 - rl)))
     tol = _fp_tol(8.0, 4)  # float64 r / mean(r) and w r / mean(w r), weights <= ~8
-    return decide(
+    return _decide(
         d0 < tol and d1 < tol,
         f"normalised weights at gamma = 0 vs r / mean(r): {d0:.1e}; at gamma = 1 vs w r / "
         f"mean(w r): {d1:.1e} (tolerance {tol:.1e})",
@@ -905,7 +913,7 @@ def _thm_4_2(eff_log_probs):
                 worst_total = max(worst_total, rel)
     # central differences with h = 1e-5 on O(1) functions: h^2 |f'''| / 6 + eps / h ~ 1e-10
     tol = 1e-8
-    return decide(
+    return _decide(
         worst < tol,
         f"5 outcomes, gamma in (0, 0.3, 0.7, 1): g_gamma = c (-grad KL(pi_eff||pi)) with c > 0, "
         f"worst relative residual {worst:.1e} with pi_eff frozen (tolerance {tol:g}, central "
@@ -955,7 +963,7 @@ def _thm_4_2_steps(wbar_of):
             float(np.max(np.abs((mu * w**g * r) @ jac - z * ((mu * wbar) @ jac)))),
         ]
     tol = _fp_tol(10.0, 5)  # 5-term float64 sums, w^g r <= ~10
-    return decide(
+    return _decide(
         max(errs) < tol,
         f"max residual of the three steps over 3 gammas: {max(errs):.1e} (tolerance {tol:.1e})",
         numbers={"max_residual": max(errs), "tol": tol},
@@ -985,7 +993,7 @@ def _thm_4_2_limits(eff_log_probs):
     d0b = float(np.max(np.abs(e0 - e0b)))
     d1 = float(np.max(np.abs(e1 - pi * r / np.sum(pi * r))))
     tol = _fp_tol(1.0, 5)  # probabilities, 5-term float64 normalisations
-    return decide(
+    return _decide(
         max(d0, d0b, d1) < tol,
         f"gamma = 0: |pi_eff - pi_tilde| = {d0:.1e} and unchanged when theta moves ({d0b:.1e}); "
         f"gamma = 1: |pi_eff - pi r / E_pi[r]| = {d1:.1e} (tolerance {tol:.1e})",
@@ -1033,7 +1041,7 @@ def _thm_4_2_mc(weights):
     mean = hists.mean(axis=0)
     se = hists.std(axis=0, ddof=1) / math.sqrt(len(hists))
     z = float(np.max(np.abs(mean - eff) / se))
-    return decide(
+    return _decide(
         z < Z_MAX,
         f"{len(hists)} replicates of n = {draws.shape[1]} draws from mu (seed {MC_SEED + 10}), "
         f"gamma = {g}: weighted histogram {np.round(mean, 4).tolist()} vs pi_eff "
@@ -1080,7 +1088,7 @@ def _thm_5_2(minimiser_of):
                 q = _softmax(rng.normal(0, 2, size=len(mu)))
                 beaten += obj(q) < obj(p) - 1e-13
     tol = _fp_tol(30.0, 6)  # 6-component float64 gradients, |log p| <= ~30
-    return decide(
+    return _decide(
         worst_grad < tol and beaten == 0,
         f"60 (mu, p*, gamma): max |grad_logits objective| at the stated minimiser {worst_grad:.1e} "
         f"(tolerance {tol:.1e}; strictly convex objective, so stationary = minimiser); random p "
@@ -1120,7 +1128,7 @@ def _thm_5_2_foc(log_p):
     diff = sp.simplify(sol - log_p)
     free = [sp.simplify(sp.diff(diff, v)) for v in (_lmu, _lps)]
     ok = all(f == 0 for f in free)
-    return decide(
+    return _decide(
         ok,
         f"sympy: log p = {sol}; minus the stated form = {diff} (d/dlog mu: {free[0]}, "
         f"d/dlog p*: {free[1]})",
@@ -1167,7 +1175,7 @@ def _fisher_rao(path_of):
     # rounding of n norms (8 eps each)
     tol = dist**3 / (96 * n * n) + n * 8 * EPS
     excess = length - dist
-    return decide(
+    return _decide(
         abs(excess) <= tol,
         f"mu = (0.7, 0.2, 0.1), p* = (0.1, 0.2, 0.7): Fisher-Rao length of the path "
         f"{length:.8f} vs Fisher-Rao distance 2 arccos(sum sqrt(mu p*)) = {dist:.8f} (excess "
@@ -1229,21 +1237,23 @@ def _eff_and_geo(mu, pi, r, tau, g):
 def _prop_5_3(cases_of):
     rng = np.random.default_rng(MC_SEED + 40)
     # on states the subject says satisfy the condition: total variation between the two
-    tv_cond = 0.0
+    tvs = []
     for _ in range(200):
         mu, pi, r, tau, g = cases_of(rng)
         e, p = _eff_and_geo(mu, pi, r, tau, g)
-        tv_cond = max(tv_cond, 0.5 * float(np.sum(np.abs(e - p))))
+        tvs.append(0.5 * float(np.sum(np.abs(e - p))))
+    tv_cond = float(np.max(tvs))  # np.max propagates a NaN (Python's max would drop it)
     # generic states (r > 0, no condition): they differ
-    tv_generic = math.inf
+    tv_generic = []
     for _ in range(200):
         k = int(rng.integers(2, 6))
         mu, pi = _softmax(rng.normal(size=k)), _softmax(rng.normal(size=k))
         r = rng.uniform(0.2, 3.0, size=k)
         e, p = _eff_and_geo(mu, pi, r, 1.0, 0.5)
-        tv_generic = min(tv_generic, 0.5 * float(np.sum(np.abs(e - p))))
+        tv_generic.append(0.5 * float(np.sum(np.abs(e - p))))
+    tv_generic = float(np.min(tv_generic))
     tol = _fp_tol(1.0, 5)  # 5-term float64 normalisations of probabilities
-    return decide(
+    return _decide(
         tv_cond < tol and tv_generic > tol,
         f"200 states meeting the stated condition: max TV(pi_eff, p_gamma) = {tv_cond:.3g} "
         f"(tolerance {tol:.1e}); 200 generic states (tau = 1, gamma = 0.5): min TV "
@@ -1293,7 +1303,7 @@ def _prop_5_3_direction(target_of):
         cos = float(grad @ d / (np.linalg.norm(grad) * np.linalg.norm(d)))
         worst_cos = min(worst_cos, cos)
         negative += cos < 0
-    return decide(
+    return _decide(
         negative == 0,
         f"{n} random (mu, pi_theta, r > 0, tau, gamma): cosine between g_gamma and the descent "
         f"direction of KL(target || pi_theta) negative in {negative}, worst {worst_cos:.4f}",
@@ -1346,7 +1356,7 @@ def _thm_6_2(rhs_of):
         gap = abs(rhs_of(lp, lm, 1.5) / power_moment_from_logits(lp, lm, 1.5) - 1)
         gap_half = abs(rhs_of(lp, lm, 0.5) / power_moment_from_logits(lp, lm, 0.5) - 1)
     tol = mpmath.mpf(10) ** -35  # 40-digit arithmetic, a few dozen operations
-    return decide(
+    return _decide(
         worst < tol and gap_half < tol,
         f"3 random logit pairs x 7 gammas (incl. 1 by continuity) at 40 digits: max rel diff "
         f"{mpmath.nstr(worst, 3)} (tolerance 1e-35); pi(y3) > 0 = mu(y3): at gamma = 0.5 rel "
@@ -1392,7 +1402,7 @@ def _thm_6_3(rhs_of):
         lp, lm = _GAP_PAIR
         gap = abs(rhs_of(lp, lm, 0.75) / power_moment_from_logits(lp, lm, 1.5) - 1)
     tol = mpmath.mpf(10) ** -35  # 40-digit arithmetic
-    return decide(
+    return _decide(
         worst < tol,
         f"3 random logit pairs x 4 gammas at 40 digits: max rel diff {mpmath.nstr(worst, 3)} "
         f"(tolerance 1e-35); pi not << mu at gamma = 0.75: rel diff {mpmath.nstr(gap, 3)}",
@@ -1432,7 +1442,7 @@ def _variance_proportional_check(proxy):
         rows.append(f"g={g}: Var {var:.3f}, proxy {p:.3f}")
     spread = max(ratios) / min(ratios) - 1
     tol = _fp_tol(10.0, 4)  # one- vs two-pass variance of 4 terms of size <= 10
-    return decide(
+    return _decide(
         spread < tol,
         "mu = (.4,.3,.2,.1), pi = (.1,.2,.3,.4), h = r grad log pi = (3, .5, -.5, .2): "
         + "; ".join(rows)
@@ -1504,12 +1514,19 @@ def _renyi_kl_limit(limit_of):
                 err = abs(renyi_divergence(lp, lm, a) - lim)
                 if err / tol > worst / max(worst_tol, mpmath.mpf(10) ** -60):
                     worst, worst_tol = err, tol
-    return decide(
+    return _decide(
         worst <= worst_tol,
         f"3 random logit pairs at 50 digits, alpha = 1 +- 1e-30: worst |D_alpha - stated limit| "
         f"= {mpmath.nstr(worst, 3)} against the bound eps (Var_pi(log w)/2 + 1) = "
         f"{mpmath.nstr(worst_tol, 3)}",
-        numbers={"worst_err": worst, "its_tol": worst_tol},
+        numbers={
+            "worst_err": worst,
+            "its_tol": worst_tol,
+            # both are O(eps) = 1e-30, below the snapshot's absolute floor: pin them in units
+            # of eps (exact to ~20 digits at 50-digit precision)
+            "worst_err_over_eps": worst / eps,
+            "its_tol_over_eps": worst_tol / eps,
+        },
     )
 
 
@@ -1571,7 +1588,7 @@ def _variance_at_zero(interval):
         inside = [lo - res <= a <= hi + res for a in argmins]
     else:
         inside = [lo + res < a < hi - res for a in argmins]
-    return decide(
+    return _decide(
         all(inside),
         f"argmin of E_mu[w^(2 gamma)] on [0, 1] (bisection on the derivative, 30 digits): "
         f"log-normal sigma^2 = 0.5, 1, 4: {[round(a, 6) for a in argmins[:3]]}; "
@@ -1612,12 +1629,17 @@ def _bias_ends(ends_of):
         errs += [abs(curve[-1] - at1), abs(curve[0] - at0)]
         not_max += bool(np.any(curve > at0 + 1e-12))
     tol = _fp_tol(30.0, 6)  # 6-term float64 KL sums, |log p| <= ~30
-    return decide(
+    return _decide(
         max(errs) < tol and not_max == 0,
         f"100 random discrete (mu, p*): max |Bias from the definition - stated end value| "
         f"{max(errs):.1e} (tolerance {tol:.1e}); pairs where some gamma in [0, 1] has a Bias "
         f"above the stated gamma = 0 value: {not_max}",
-        numbers={"max_end_error": max(errs), "tol": tol, "not_max": not_max},
+        numbers={
+            "max_end_error": max(errs),
+            "tol": tol,
+            "not_max": not_max,
+            "pairs": len(errs) // 2,
+        },
     )
 
 
@@ -1654,7 +1676,7 @@ def _thm_7_2(gamma_range):
     mu = np.array([0.2, 0.3, 0.5])
     d_equal = float(np.max(_fd(lambda g: _bias_curve(mu, mu, g), grid)))
     worst_at_one = max(at_one)
-    return decide(
+    return _decide(
         viol == 0,
         f"counterexample search: {n_checked} (mu, p*, gamma) with gamma in [{lo}, {hi}] "
         f"minus gamma = 1, dBias/dgamma by central differences of Definition 7.1: {viol} with "
@@ -1701,7 +1723,7 @@ def _thm_7_2_step(bound_of):
         at_one = max(
             at_one, float(_fd(lambda g, mu=mu, ps=ps: _log_z(mu, ps, g), np.array([1.0]))[0] - b)
         )
-    return decide(
+    return _decide(
         worst < -_FD_TOL,
         f"d log Z_g / dg by central differences of log sum mu^(1-g) p*^g: over 300 pairs x 34 "
         f"gammas in [0, 0.99] the largest d log Z/dg - bound is {worst:.2e}; at gamma = 1 it is "
@@ -1731,7 +1753,7 @@ def _bias_decomposition(rhs_of):
         for g in (0.1, 0.5, 0.9, 1.3):
             worst = max(worst, abs(_bias(mu, ps, g) - rhs_of(mu, ps, g)))
     tol = _fp_tol(30.0, 6)  # 6-term float64 KL sums, |log p| <= ~30
-    return decide(
+    return _decide(
         worst < tol,
         f"50 random pairs x 4 gammas: max |KL(p*||p_g) from the definition - stated form| "
         f"{worst:.1e} (tolerance {tol:.1e})",
@@ -1754,7 +1776,7 @@ def _assumption_7_3(mean):
     with mpmath.workdps(30):
         worst = max(abs(_normal_mgf_moment(1, f(s), s * s) - 1) for s in (0.5, 1.0, 2.0))
     tol = mpmath.mpf(10) ** -25  # 30-digit quadrature
-    return decide(
+    return _decide(
         e1 == 1 and worst < tol,
         f"sympy: E[w] = {e1}; 30-digit quadrature at sigma = 0.5, 1, 2: max |E[w] - 1| = "
         f"{mpmath.nstr(worst, 3)}",
@@ -1790,7 +1812,7 @@ def _thm_7_4(v_expr):
     with mpmath.workdps(30):
         worst = max(abs(f(g, s2) / q2 - 1) for (g, s2), (_, q2) in _quad_moments().items())
     tol = mpmath.mpf(10) ** -25  # 30-digit quadrature
-    return decide(
+    return _decide(
         resid == 0 and worst < tol,
         f"sympy: log(normal-MGF integral / stated V) = {resid}; 30-digit quadrature at 4 "
         f"(gamma, sigma^2): max rel diff {mpmath.nstr(worst, 3)}",
@@ -1812,7 +1834,7 @@ def _thm_7_4(v_expr):
 )
 def _cor_7_5_derivative(dv_expr):
     resid = sp.simplify(sp.diff(_true_V(), _g_sym) - dv_expr)
-    return decide(
+    return _decide(
         resid == 0,
         f"sympy: d/dgamma of the normal-MGF integral minus the stated derivative = {resid}",
         numbers={"residual_is_zero": resid == 0},
@@ -1846,7 +1868,7 @@ def _cor_7_5_minimum(g_min):
         two_point = float(_argmin_convex(_two_point_V))
     err_ln = max(abs(a - g_min) for a in ln)
     err_other = min(min(abs(a - g_min) for a in disc), abs(two_point - g_min))
-    return decide(
+    return _decide(
         err_ln < _ARGMIN_TOL,
         f"argmin of E[w^2g] by bisection on the derivative: log-normal (mean -sigma^2/2) "
         f"sigma^2 = 0.5, 1, 4: {[round(a, 12) for a in ln]} (max |diff| {err_ln:.1e}); off the "
@@ -1943,7 +1965,7 @@ def _thm_7_6(mse_of):
                 if len(rows) < 3:
                     rows.append(f"(g={g}, n={n}): exact {exact:.4f}, stated {stated:.4f}")
     tol = _fp_tol(10.0, 15)  # sums of <= 15 enumerated tuples, gradients <= ~10
-    return decide(
+    return _decide(
         worst < tol,
         "exact MSE by enumerating all n-tuples (3 outcomes, n = 1 and 4, 3 random states, "
         f"gamma 0, 0.5, 1) vs the stated formula: {'; '.join(rows)}; worst relative "
@@ -1973,7 +1995,7 @@ def _thm_7_6_parts(interval):
         mins_other.append(float(grid[np.argmin(bias2 + b2 / 100)]))
     inside = all(lo - step <= m <= hi + step for m in mins)
     inside_other = all(lo - step <= m <= hi + step for m in mins_other)
-    return decide(
+    return _decide(
         inside,
         f"30 random (mu, p*, sigma^2), n = 100, 401-point grid: minimisers of Bias^2 + V/n in "
         f"[{min(mins):.4f}, {max(mins):.4f}] (log-normal V); with the two-point V of w in "
@@ -2013,7 +2035,7 @@ def _ess_monotone_check(gamma_range):
         ess = kish_ess_ratio_np(grid[:, None] * lw[None, :])
         worst = max(worst, float(np.max(np.diff(ess))))
     tol = _fp_tol(1.0, 8)  # ESS/n in (0, 1]: float64 sums of <= 8 terms
-    return decide(
+    return _decide(
         worst <= tol,
         f"1000 random samples (n = 2..8), gamma grid of 151 points on [{lo}, {hi}]: largest "
         f"increase of the sample ESS/n {worst:.1e} (tolerance {tol:.1e}). On gamma >= 0 it never "
@@ -2076,7 +2098,7 @@ def _alg_8_4(algorithm):
         worst_pop = max(worst_pop, abs(g / pop - 1))
         rows.append(f"n={n}: {g:.4f} vs {unb:.4f} (unbiased Var) / {pop:.4f} (population Var)")
     tol = _fp_tol(1.0, 256)  # float64 variance of <= 256 terms
-    return decide(
+    return _decide(
         worst_unb < tol,
         "log-normal batches: algorithm vs min(1, sqrt(-log 0.3 / Var)): "
         + "; ".join(rows)
@@ -2117,7 +2139,7 @@ def _alg_8_4_threshold(algorithm):
         for rho in (math.exp(-1e-9), 1.0):  # -log rho < 1e-8: the formula gives gamma < 1
             outside.append(abs(float(algorithm(lp, lm, rho)) - float(gamma_star_ess(s2, rho))))
     tol = 4 * EPS  # both sides are 1 or a float64 sqrt of a ratio
-    return decide(
+    return _decide(
         max(inside) <= tol,
         f"unbiased variance 2.5e-9: |shortcut - formula| for rho_min = 0.05, 0.3, 0.9, "
         f"e^-1e-7: max {max(inside):.1e}; for rho_min = e^-1e-9 and 1: "
@@ -2149,7 +2171,7 @@ def _default_rho(threshold):
         found = float(lo)
     tol = 100 * 2.0**-80 + 4 * EPS  # bisection width and float64 rounding of the subject
     err = abs(found - threshold)
-    return decide(
+    return _decide(
         err <= tol,
         f"bisection (80 halvings of [0.01, 100]) on gamma*(sigma^2, 0.3) = 1: boundary "
         f"{found:.15f}; stated {threshold:.15f}; |diff| {err:.1e} (tolerance {tol:.1e})",
@@ -2210,7 +2232,7 @@ def _thm_9_1(rule):
                 f"{float(_reward_ess(got, s2, sr2, tau)):.4f}), largest feasible {float(truth):.4f}"
             )
     tol = mpmath.mpf(10) ** -25  # 30-digit bisection (2^-110) and a 30-digit rule
-    return decide(
+    return _decide(
         worst < tol,
         "(sigma^2, sigma_r^2, tau, rho_min): "
         + "; ".join(rows)
@@ -2245,7 +2267,7 @@ def _thm_9_1_monotone(rule):
             worst_inc = max(worst_inc, max(b - a for a, b in zip(vals, vals[1:])))
             worst_above = max(worst_above, max(vals) - base)
     tol = 4 * EPS  # float64 values of sqrt(-log rho / denominator)
-    return decide(
+    return _decide(
         worst_inc <= tol and worst_above <= tol,
         f"sigma^2 = 0.5, 2, 8, tau = 1, sigma_r^2 = 0..50: largest increase of gamma_r* along "
         f"sigma_r^2 {worst_inc:.2e}, largest excess over gamma* {worst_above:.2e}",
@@ -2278,7 +2300,7 @@ def _thm_9_2(rule):
             for rho in (0.1, 0.3)
         )
     tol = mpmath.mpf(10) ** -25  # 30-digit arithmetic
-    return decide(
+    return _decide(
         diff < tol,
         f"12 (sigma^2, tau, rho) points with sigma_r^2 = 0: max |rule - min(1, sqrt(-log rho / "
         f"sigma^2))| = {mpmath.nstr(diff, 3)}",
@@ -2306,7 +2328,7 @@ def _table_bias(gamma_range):
         inc += bool(np.any(np.diff(_bias_curve(mu, ps, grid)) >= -tol))
     mu = np.array([0.2, 0.3, 0.5])
     flat = float(np.max(np.diff(_bias_curve(mu, mu, grid))))
-    return decide(
+    return _decide(
         inc == 0,
         f"300 random discrete (mu, p*), 51 gammas in [{lo}, {hi}]: {inc} pairs where Bias does "
         f"not fall by more than {tol:.1e} at some step; p* = mu: largest step {flat:.1e} "
@@ -2345,7 +2367,7 @@ def _table_var(start):
             for s2 in (0.1, 1.0, 10.0)
         ]
     other = float(np.min(np.diff(_two_point_right_V(grid))))
-    return decide(
+    return _decide(
         min(steps) > 0,
         f"log-normal V (reference moments, 30 digits) for sigma^2 = 0.1, 1, 10 on ({start}, 1]: "
         f"smallest step {min(steps):.2e}; off the assumption, w = 10 w.p. 0.05 else 0.53 "
@@ -2409,7 +2431,7 @@ def _thm_10_1(objective):
     not_unique = sum(not _unique_min(objective(b2, v, lam), tol) for b2, v, lam in cases)
     # degenerate: p* = mu (Bias = 0) and sigma^2 = 0 (V = 1): constant
     flat = objective(np.zeros_like(grid), np.ones_like(grid), 1.0)
-    return decide(
+    return _decide(
         not_unique == 0,
         f"counterexample search: {len(cases)} random (mu, p*, sigma^2, lambda), 201-point "
         f"grid: {not_unique} without a unique minimiser (one local minimum, endpoints "
@@ -2468,7 +2490,7 @@ def _thm_10_1_proof(hypothesis):
     tol = _fp_tol(2.0, 2)
     meeting = [(name, b2 + v) for name, b2, v in cands if hypothesis(g, b2, v)]
     failing = [name for name, f in meeting if not _unique_min(f, tol)]
-    return decide(
+    return _decide(
         len(meeting) > 0 and len(failing) == 0,
         f"{len(cands)} candidate (Bias^2, Var) pairs, lambda = 1: {len(meeting)} meet the stated "
         f"hypotheses, of which {failing or 'none'} have no unique minimiser (e.g. Bias^2 = 1 - g, "
@@ -2527,7 +2549,7 @@ def _thm_11_1(shape_of):
     a, b = _khat_lognormal_replicates()
     d = b - np.array([float(shape_of(x, 0.5)) for x in a])
     z = float(abs(d.mean()) / (d.std(ddof=1) / math.sqrt(len(d))))
-    return decide(
+    return _decide(
         worst < tol,
         f"Pareto tails, k in (0.3, 0.8, 1.4) x gamma in (0.25, 0.5, 1): shape of w^gamma from "
         f"the survival function vs stated: max |diff| {mpmath.nstr(worst, 3)}; log-normal "
@@ -2591,7 +2613,7 @@ def _khat_bound(bound):
             shapes.append(_pareto_shape_of_power(k, g))
         worst = max(shapes)
         ok = bool(worst < thr - tol) if strict else bool(worst <= thr + tol)
-    return decide(
+    return _decide(
         ok,
         f"Pareto tails with shape k in (0.5, 0.8, 1.4, 2): at gamma = bound(k) the shape of "
         f"w^gamma (survival function, 30 digits) is {mpmath.nstr(worst, 20)}; the guarantee "
@@ -2618,7 +2640,7 @@ def _khat_threshold(threshold_of):
     err_big = max(abs(threshold_of(s) - _vehtari_threshold(s)) for s in big)
     err_small = max(abs(threshold_of(s) - _vehtari_threshold(s)) for s in small)
     tol = 4 * EPS
-    return decide(
+    return _decide(
         err_big <= tol,
         "Vehtari et al. (2024): threshold min(1 - 1/log10(S), 0.7); stated vs it for S = "
         f"2155, 1e4, 1e5: max |diff| {err_big:.2e}; for S = 100, 1000: {err_small:.3f}",
@@ -2674,7 +2696,7 @@ def _trainer_normalisation(weights_of):
             worst = max(worst, float(np.max(np.abs(stated / code - 1))))
             rows.append(f"batch {seed}: stated / code {float(np.mean(stated / code)):.4f}")
     tol = _fp_tol(1.0, 8)  # float64 exp and an 8-term sum
-    return decide(
+    return _decide(
         worst < tol,
         "seed code (reference transcription, 30 digits) vs the stated per-sample weights, "
         "gamma = 0.5, n = 8, log-normal sd 1.5: "
@@ -2740,7 +2762,7 @@ def _trainer_snis_bias(limit_of):
     tol_fp = _fp_tol(3.0, 4)
     # the (16, 32) extrapolation's remainder (estimated by `left`) bounds the (32, 64) one,
     # which is ~4x smaller (O(1/n^2) at twice the n)
-    return decide(
+    return _decide(
         err <= left + tol_fp,
         f"4 outcomes, gamma = {_SNIS_G}: exact mean of the trainer's gradient (enumeration) at n "
         f"= 4, 16, 32, 64: {', '.join(f'{v:.5f}' for v in e.values())}; Richardson limit "
@@ -2794,7 +2816,7 @@ def _trainer_ess_ratio(code):
     two_d = code(lw2, 0.7)
     flat = float(kish_ess_ratio_np(0.7 * lw2.ravel()))
     tol = _fp_tol(1.0, 32)  # 32-term float64 sums
-    return decide(
+    return _decide(
         one_d < tol,
         f"1-D batch of 32: code {code(lw, 0.7):.6f} vs reference {ref:.6f} (rel diff "
         f"{one_d:.1e}, tolerance {tol:.1e}); a (4, 16) batch gives {two_d:.4f} while ESS/n over "
@@ -2834,7 +2856,7 @@ def _trainer_clamp(trainer_gamma):
         ess_default = float(_ln_ess_ratio(g_default, s2))
         ess_min = float(_ln_ess_ratio(g_min, s2))
     tol = _fp_tol(1.0, 4000) / 4000  # float64 variance of 4000 terms, relative
-    return decide(
+    return _decide(
         ess_default >= 0.3 * (1 - tol),
         f"log-normal batch, n = 4000, unbiased sigma^2 = {s2:.3f}: the default clamp [0, 1] gives "
         f"gamma {g_default:.4f} and population ESS/n {ess_default:.6f} (rho_min 0.3); "
@@ -2895,7 +2917,7 @@ def _trainer_sft_style(trainer_gamma):
         worst = max(worst, bad)
         rows.append(f"shift {shift}: gamma {g:.3f}, factor {c:.3f}, residual {rel:.2e}")
     tol = _fp_tol(1.0, 5)  # 5-component float64 gradients of probabilities
-    return decide(
+    return _decide(
         worst < tol,
         "5 outcomes, batches of 64 from mu, the trainer's gamma from the batch; large-batch "
         "limit of the rewards=None gradient = c E_mu[grad log pi] + residual: "
@@ -2943,7 +2965,7 @@ def _spectrum(ends):
     mu, ps = next(_discrete_pairs(1, MC_SEED + 29))
     b_low, b_zero = _bias(mu, ps, low_var), _bias(mu, ps, zero_bias)
     tol = _fp_tol(30.0, 6)
-    return decide(
+    return _decide(
         v[low_var] < v[zero_bias] and abs(b_zero) < tol < b_low,
         f"sigma^2 = 1: V({low_var}) = {v[low_var]:.4f}, V({zero_bias}) = {v[zero_bias]:.4f}, "
         f"V(0.25) = {v_min:.4f} (the minimum); Bias({low_var}) = {b_low:.4f}, "
@@ -2985,7 +3007,7 @@ def _table_13_3(rule):
         vals = [float(rule(s2, 0.3)) for s2 in s2s]
     largest_increase = max(b - a for a, b in zip(vals, vals[1:]))
     tol = 4 * EPS
-    return decide(
+    return _decide(
         largest_increase <= tol and vals[0] == 1 and vals[-1] < vals[0],
         f"gamma(sigma^2) at rho_min 0.3 for sigma^2 = 0.01 .. 1e4: "
         f"{np.round(vals, 4).tolist()} (largest increase {largest_increase:.1e})",
@@ -3032,7 +3054,7 @@ def _table_sft(interval):
     outside = [k for g, k in zip(grid, kls) if not lo <= g <= hi]
     with mpmath.workdps(30):
         ess_rule = float(gamma_star_ess(0.5, 0.3))
-    return decide(
+    return _decide(
         lo <= best <= hi and max(inside) < min(outside),
         f"r = 1, exact expected gamma-gradient ascent (200 steps, rate 0.5, 4 outcomes): "
         f"KL(mu || pi_T) at gamma = 0, 0.5, 0.9, 1: {kls[0]:.2e}, {kls[10]:.2e}, {kls[18]:.2e}, "
