@@ -247,6 +247,12 @@ def cmd_notebooks(args: argparse.Namespace) -> int:
     return run_all(names=args.only, out_dir=args.out)
 
 
+def cmd_selftest(args: argparse.Namespace) -> int:
+    from isreshape.proofs.selftest import run
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="isreshape", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -284,6 +290,14 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--only", action="append", metavar="NAME")
     n.add_argument("--out", default="build/notebooks")
     n.set_defaults(func=cmd_notebooks)
+
+    from isreshape.proofs.selftest import add_arguments as selftest_arguments
+
+    t = sub.add_parser(
+        "selftest", help="mutation testing of the claims ledger (proofs/selftest.py)"
+    )
+    selftest_arguments(t)
+    t.set_defaults(func=cmd_selftest)
     return p
 
 
