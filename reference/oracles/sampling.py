@@ -402,6 +402,151 @@ def _speculative_output_residual(logits_proposal, logits_q):
         return [+(c + reject * r / total) for c, r in zip(acc, res)]
 
 
+# ---------------------------------------------------------------- domains (from the docstrings)
+
+
+def _row_ok(z) -> bool:
+    """Non-empty, no NaN or +inf, at least one finite entry."""
+    return (
+        len(z) > 0
+        and all(not mpmath.isnan(v) and v != mpmath.inf for v in z)
+        and any(mpmath.isfinite(v) for v in z)
+    )
+
+
+def _pair_ok(a, b) -> bool:
+    return len(a) == len(b) and _row_ok(a) and _row_ok(b)
+
+
+def _alpha_ok(alpha) -> bool:
+    return not mpmath.isnan(alpha) and 0 <= alpha <= 1
+
+
+def _meets(a, b) -> bool:
+    """The supports (finite logits) intersect."""
+    return any(mpmath.isfinite(x) and mpmath.isfinite(y) for x, y in zip(a, b))
+
+
+def _same_support(a, b) -> bool:
+    return [mpmath.isfinite(x) for x in a] == [mpmath.isfinite(y) for y in b]
+
+
+def _inside(a, b) -> bool:
+    """supp a inside supp b."""
+    return all(mpmath.isfinite(y) for x, y in zip(a, b) if mpmath.isfinite(x))
+
+
+def _d_entropy(logits):
+    return _row_ok(logits)
+
+
+def _d_pair(logits_theta, logits_target):
+    return _pair_ok(logits_theta, logits_target)
+
+
+def _d_family(logits_theta, logits_target, alpha):
+    """alpha in [0, 1]; inside (0, 1) the family lives on the common support: disjoint supports
+    raise."""
+    if not (_pair_ok(logits_theta, logits_target) and _alpha_ok(alpha)):
+        return False
+    return alpha in (0, 1) or _meets(logits_theta, logits_target)
+
+
+def _d_log_partition(logits_theta, logits_target, alpha):
+    return _pair_ok(logits_theta, logits_target) and _alpha_ok(alpha)  # disjoint: -inf
+
+
+def _d_kl_symmetry_error(logits_theta, logits_target, alpha):
+    """As the family, and both KLs of q_alpha finite: at alpha = 0 q = pi_t needs supp pi_t
+    inside supp pi_theta, at alpha = 1 the reverse."""
+    if not _d_family(logits_theta, logits_target, alpha):
+        return False
+    if alpha == 0:
+        return _inside(logits_target, logits_theta)
+    if alpha == 1:
+        return _inside(logits_theta, logits_target)
+    return True
+
+
+def _d_optimal(logits_theta, logits_target):
+    return _pair_ok(logits_theta, logits_target) and _meets(logits_theta, logits_target)
+
+
+def _d_ess_balance(logits_theta, logits_target):
+    """B(alpha) is evaluated on every token: both supports equal."""
+    return _pair_ok(logits_theta, logits_target) and _same_support(logits_theta, logits_target)
+
+
+def _d_ess_front(logits_theta, logits_target, b):
+    return _pair_ok(logits_theta, logits_target) and not mpmath.isnan(b) and 0 <= b <= 1
+
+
+def _d_ess_4_2(logits_pi, logits_q, n):
+    """n a positive number; E_q[w^2] sums over supp q: zero (no ESS) when pi has no mass there."""
+    return (
+        _pair_ok(logits_pi, logits_q)
+        and mpmath.isfinite(n)
+        and n > 0
+        and _meets(logits_pi, logits_q)
+    )
+
+
+def _d_pareto(logits_q, logits_theta, logits_target):
+    """Both KLs of q finite: supp q inside the common support."""
+    if not (
+        len(logits_q) == len(logits_theta) == len(logits_target)
+        and all(_row_ok(r) for r in (logits_q, logits_theta, logits_target))
+    ):
+        return False
+    return _inside(logits_q, logits_theta) and _inside(logits_q, logits_target)
+
+
+def _d_solve_seed(logits_theta, logits_target, tol=1e-6, max_iter=50, eps=1e-10):
+    tol, eps = mpmath.mpf(tol), mpmath.mpf(eps)
+    return (
+        _pair_ok(logits_theta, logits_target)
+        and mpmath.isfinite(tol)
+        and tol > 0
+        and isinstance(max_iter, int)
+        and max_iter >= 1
+        and mpmath.isfinite(eps)
+        and eps >= 0
+    )
+
+
+def _d_ess_4_5(logits_pi, logits_q):
+    return _pair_ok(logits_pi, logits_q)  # pi with mass outside supp q: 0, a value
+
+
+def _d_speculative(logits_proposal, logits_q):
+    return _pair_ok(logits_proposal, logits_q)
+
+
+_DOMAIN = {
+    "entropy": _d_entropy,
+    "alpha_entropy_approx": _d_pair,
+    "geometric_distribution": _d_family,
+    "log_partition": _d_log_partition,
+    "delta_alpha": _d_family,
+    "kl_q_target": _d_family,
+    "kl_q_theta": _d_family,
+    "kl_symmetry_error": _d_kl_symmetry_error,
+    "optimal_alpha": _d_optimal,
+    "optimal_distribution": _d_optimal,
+    "alpha_ess_balance": _d_ess_balance,
+    "ess_front_distribution": _d_ess_front,
+    "ess_section_4_2": _d_ess_4_2,
+    "ess_section_4_5": _d_ess_4_5,
+    "pareto_margin": _d_pareto,
+    "pareto_dominating_alpha": _d_pareto,
+    "solve_kl_symmetry_seed_code": _d_solve_seed,
+    "speculative_acceptance_rate": _d_speculative,
+    "speculative_output_section_7_7": _d_speculative,
+    "speculative_bias_tv_section_7_7": _d_speculative,
+    "speculative_output_residual": _d_speculative,
+}
+
+
 _SUMS = "plain-probability sums at 30 + digits(max |z|) guard digits: exact to ~75 digits"
 _ZERO = "identical distributions cancel to ~1e-70 where the reference has an exact 0: atol"
 _ROOT = "bisection to 2^-(prec+10) at 30+ guard digits; the root's conditioning costs < 10"
@@ -413,6 +558,7 @@ register_oracle(
     digits=35,
     why=_SUMS,
     atol=1e-45,
+    domain=_DOMAIN["entropy"],
 )
 register_oracle(
     "sampling.alpha_entropy_approx",
@@ -421,6 +567,7 @@ register_oracle(
     _alpha_entropy_approx,
     digits=35,
     why=_SUMS,
+    domain=_DOMAIN["alpha_entropy_approx"],
 )
 register_oracle(
     "sampling.geometric_distribution",
@@ -429,6 +576,7 @@ register_oracle(
     _geometric_distribution,
     digits=35,
     why=_SUMS,
+    domain=_DOMAIN["geometric_distribution"],
 )
 register_oracle(
     "sampling.log_partition",
@@ -437,6 +585,7 @@ register_oracle(
     digits=35,
     why=_SUMS + "; " + _ZERO,
     atol=1e-45,
+    domain=_DOMAIN["log_partition"],
 )
 register_oracle(
     "sampling.delta_alpha",
@@ -447,6 +596,7 @@ register_oracle(
     why="mpmath.diff's central difference at twice the precision: ~50 digits of F' "
     "relative to F's size; " + _ZERO,
     atol=1e-40,
+    domain=_DOMAIN["delta_alpha"],
 )
 register_oracle(
     "sampling.kl_q_target",
@@ -455,6 +605,7 @@ register_oracle(
     digits=35,
     why=_SUMS + "; " + _ZERO,
     atol=1e-45,
+    domain=_DOMAIN["kl_q_target"],
 )
 register_oracle(
     "sampling.kl_q_theta",
@@ -463,6 +614,7 @@ register_oracle(
     digits=35,
     why=_SUMS + "; " + _ZERO,
     atol=1e-45,
+    domain=_DOMAIN["kl_q_theta"],
 )
 register_oracle(
     "sampling.kl_symmetry_error",
@@ -471,6 +623,7 @@ register_oracle(
     _kl_symmetry_error,
     digits=30,
     why=_SUMS + "; the quotient of two KLs loses at most a few digits",
+    domain=_DOMAIN["kl_symmetry_error"],
 )
 register_oracle(
     "sampling.optimal_alpha",
@@ -480,6 +633,7 @@ register_oracle(
     _optimal_alpha,
     digits=30,
     why=_ROOT,
+    domain=_DOMAIN["optimal_alpha"],
 )
 register_oracle(
     "sampling.optimal_distribution",
@@ -488,6 +642,7 @@ register_oracle(
     _optimal_distribution,
     digits=30,
     why=_ROOT,
+    domain=_DOMAIN["optimal_distribution"],
 )
 register_oracle(
     "sampling.alpha_ess_balance",
@@ -496,6 +651,7 @@ register_oracle(
     _alpha_ess_balance,
     digits=30,
     why=_ROOT,
+    domain=_DOMAIN["alpha_ess_balance"],
 )
 register_oracle(
     "sampling.ess_front_distribution",
@@ -503,6 +659,7 @@ register_oracle(
     _ess_front_distribution,
     digits=35,
     why=_SUMS,
+    domain=_DOMAIN["ess_front_distribution"],
 )
 register_oracle(
     "sampling.ess_section_4_2",
@@ -510,6 +667,7 @@ register_oracle(
     _ess_section_4_2,
     digits=35,
     why=_SUMS,
+    domain=_DOMAIN["ess_section_4_2"],
 )
 register_oracle(
     "sampling.ess_section_4_5",
@@ -517,6 +675,7 @@ register_oracle(
     _ess_section_4_5,
     digits=35,
     why=_SUMS,
+    domain=_DOMAIN["ess_section_4_5"],
 )
 register_oracle(
     "sampling.pareto_margin",
@@ -525,6 +684,7 @@ register_oracle(
     _pareto_margin,
     digits=30,
     why=_ROOT,
+    domain=_DOMAIN["pareto_margin"],
 )
 register_oracle(
     "sampling.pareto_dominating_alpha",
@@ -532,6 +692,7 @@ register_oracle(
     _pareto_dominating_alpha,
     digits=30,
     why=_ROOT,
+    domain=_DOMAIN["pareto_dominating_alpha"],
 )
 register_oracle(
     "sampling.solve_kl_symmetry_seed_code",
@@ -541,6 +702,7 @@ register_oracle(
     digits=35,
     why="a dyadic rational: exact unless the root lies within 1e-60 of a grid point (then "
     "treated as the grid point, where the seed's delta is 0)",
+    domain=_DOMAIN["solve_kl_symmetry_seed_code"],
 )
 register_oracle(
     "sampling.speculative_acceptance_rate",
@@ -548,6 +710,7 @@ register_oracle(
     _speculative_acceptance_rate,
     digits=35,
     why=_SUMS,
+    domain=_DOMAIN["speculative_acceptance_rate"],
 )
 register_oracle(
     "sampling.speculative_output_section_7_7",
@@ -556,6 +719,7 @@ register_oracle(
     _speculative_output_section_7_7,
     digits=35,
     why=_SUMS,
+    domain=_DOMAIN["speculative_output_section_7_7"],
 )
 register_oracle(
     "sampling.speculative_bias_tv_section_7_7",
@@ -564,6 +728,7 @@ register_oracle(
     digits=30,
     why=_SUMS + "; the reference reports values below its rounding as 0: atol",
     atol=1e-40,
+    domain=_DOMAIN["speculative_bias_tv_section_7_7"],
 )
 register_oracle(
     "sampling.speculative_output_residual",
@@ -572,4 +737,5 @@ register_oracle(
     _speculative_output_residual,
     digits=35,
     why=_SUMS,
+    domain=_DOMAIN["speculative_output_residual"],
 )
