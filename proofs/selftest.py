@@ -661,18 +661,28 @@ class SelfTest:
         *,
         timeout: float = 30.0,
         equivalent_file: Path | None = EQUIVALENT_FILE,
-        log=None,
+        package: str = CLAIMS_PACKAGE,
+        snapshots: dict | None = None,
     ) -> None:
-        self.log = log or (lambda msg: None)
+        """``package`` holds the claim modules (the ledger's by default; tests pass a toy
+        one); ``snapshots`` replaces the committed evidence snapshot (seed -> pinned)."""
         self.adapter = LedgerAdapter()
         self.ledger = self.adapter.ledger
         self.timeout = timeout
+        self.package = package
         self.sources = self._load_modules(seeds)
-        self.claims = self.ledger.load_all_claims()
+        self.claims = {
+            cid: c
+            for cid, c in self.ledger.REGISTRY.items()
+            if getattr(c.check, "__module__", "") in self.all_sources
+        }
         self.by_module: dict[str, list[str]] = defaultdict(list)
         for cid, c in self.claims.items():
             self.by_module[getattr(c.check, "__module__", "")].append(cid)
-        self.adapter.load_snapshots(sorted({c.seed for c in self.claims.values()}))
+        if snapshots is not None:
+            self.adapter.snapshots = snapshots
+        else:
+            self.adapter.load_snapshots(sorted({c.seed for c in self.claims.values()}))
         self.files = {str(s.path) for s in self.all_sources.values()}
         self.reach = Reach(self.files, set(self.all_sources))
         self.claim_reach = {cid: self.reach.of(claim_roots(c)) for cid, c in self.claims.items()}
@@ -683,17 +693,18 @@ class SelfTest:
         self.base_red_full: set[str] = set()
         self.base_red_verdict: set[str] = set()
         self.base_seconds: dict[str, float] = {}
+        self._tops: dict[tuple, ast.stmt] = {}
 
     # -- loading: the claim modules are executed from the very text that is then mutated, so
     # a file edited during the run cannot put the two out of step
     def _load_modules(self, seeds):
-        pkg = importlib.import_module(CLAIMS_PACKAGE)
+        pkg = importlib.import_module(self.package)
         pkg_dir = Path(pkg.__path__[0])
         self.all_sources: dict[str, SourceModule] = {}
         for path in sorted(pkg_dir.glob("*.py")):
             if path.name.startswith("_"):
                 continue
-            name = f"{CLAIMS_PACKAGE}.{path.stem}"
+            name = f"{self.package}.{path.stem}"
             text = path.read_text()
             src = parse_module(name, path, text)
             self.all_sources[name] = src
@@ -701,7 +712,7 @@ class SelfTest:
                 mod = types.ModuleType(name)
                 mod.__spec__ = importlib.util.spec_from_file_location(name, path)
                 mod.__file__ = str(path)
-                mod.__package__ = CLAIMS_PACKAGE
+                mod.__package__ = self.package
                 sys.modules[name] = mod
                 try:
                     exec(compile(src.tree, str(path), "exec", dont_inherit=True), mod.__dict__)
@@ -768,8 +779,18 @@ class SelfTest:
                 if isinstance(v, functools._lru_cache_wrapper):
                     v.cache_clear()
 
+    def _top(self, src: SourceModule, m: Mutant) -> ast.stmt:
+        """The module-level statement holding the mutated node (found before mutating: a
+        removed unary operator takes its node out of the tree)."""
+        k = (m.module, m.site)
+        if k not in self._tops:
+            node = src.sites[m.site].node
+            self._tops[k] = next(s for s in src.tree.body if _contains(s, node))
+        return self._tops[k]
+
     def _plan(self, m: Mutant) -> tuple[str, list]:
         """('swap', [(function, new code key)...]) or ('exec', [])."""
+        self._top(self.sources[m.module], m)
         if not m.scope:
             return "exec", []
         src = self.sources[m.module]
@@ -857,8 +878,7 @@ class SelfTest:
         self._classify(m, result)
 
     def _compile_stmt(self, src: SourceModule, m: Mutant) -> dict[tuple, types.CodeType]:
-        top = next(s for s in src.tree.body if _contains(s, src.sites[m.site].node))
-        mod = ast.Module(body=[top], type_ignores=[])
+        mod = ast.Module(body=[self._top(src, m)], type_ignores=[])
         code = compile(mod, str(src.path), "exec", flags=src.future_flags, dont_inherit=True)
         return {_key(c): c for c in _code_tree(code)}
 
@@ -919,7 +939,7 @@ class SelfTest:
         old = sys.modules[m.module]
         fresh = types.ModuleType(m.module)
         fresh.__file__ = old.__file__
-        fresh.__package__ = CLAIMS_PACKAGE
+        fresh.__package__ = self.package
         sys.modules[m.module] = fresh
         try:
             exec(code, fresh.__dict__)
@@ -982,6 +1002,7 @@ class SelfTest:
         site = src.sites[m.site]
         node = site.node
         probe = _Probe()
+        mode, keys = self._plan(m)
         boundary = (
             m.op == "compare"
             and isinstance(node, ast.Compare)
@@ -1011,7 +1032,6 @@ class SelfTest:
 
         else:
             undo = _replace(site, call)
-        mode, keys = self._plan(m)
         try:
             code = (
                 self._compile_stmt(src, m)
