@@ -41,8 +41,11 @@ claim modules are cleared around every mutant, and mpmath's precision and NumPy'
 are restored.
 
 Hangs. Each mutant runs under ``signal.setitimer`` with a limit of ``--timeout`` seconds plus
-ten times the baseline time of the claims it runs. A mutant past it is counted **killed
+three times the baseline time of the claims it runs. A mutant past it is counted **killed
 (timeout)**: the audit would not finish (CI's job limit would turn it red), listed separately.
+The address space is capped at its size after loading plus ``--memory-gb`` (4 GiB): a mutant
+that builds a huge array gets MemoryError, which the ledger reports as an ERROR verdict
+(killed; the audit would crash or be killed by the OOM killer).
 
 Survivors and equivalent mutants. A survivor whose every claim outcome (verdict, conditions,
 evidence text and numbers, on the subject and on the variant) is byte-identical to the
@@ -889,7 +892,7 @@ class SelfTest:
         import numpy as np
 
         prec, err = mpmath.mp.prec, np.geterr()
-        limit = self.timeout + 10 * sum(self.base_seconds.get(c, 1.0) for c in cids)
+        limit = self.timeout + 3 * sum(self.base_seconds.get(c, 1.0) for c in cids)
         swapped: list[tuple[types.FunctionType, types.CodeType]] = []
         registry = dict(self.ledger.REGISTRY)
         old_mod = sys.modules.get(m.module)
@@ -1230,13 +1233,47 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--timeout",
         type=float,
         default=30.0,
-        help="seconds per mutant on top of 10x its claims' baseline time (default 30)",
+        help="seconds per mutant on top of 3x its claims' baseline time (default 30)",
+    )
+    p.add_argument(
+        "--memory-gb",
+        type=float,
+        default=4.0,
+        help="address space a mutant may add before MemoryError (default 4 GiB)",
     )
     p.add_argument("--no-probe", action="store_true", help="skip the equivalence probes")
     p.add_argument("--progress", action="store_true", help="a line per mutant on stderr")
 
 
+def _limit_memory(extra_gb: float):
+    """Cap the address space at its current size plus ``extra_gb`` (a mutant that broadcasts
+    to a huge array then gets MemoryError, an ERROR verdict, instead of the OOM killer);
+    returns the function that restores the old limit."""
+    import resource
+
+    old = resource.getrlimit(resource.RLIMIT_AS)
+    try:
+        with open("/proc/self/statm") as f:
+            vsz = int(f.read().split()[0]) * resource.getpagesize()
+    except OSError:
+        return lambda: None
+    cap = int(vsz + extra_gb * 2**30)
+    if old[0] != resource.RLIM_INFINITY and old[0] <= cap:
+        return lambda: None
+    resource.setrlimit(resource.RLIMIT_AS, (cap, old[1]))
+    return lambda: resource.setrlimit(resource.RLIMIT_AS, old)
+
+
 def run(args: argparse.Namespace) -> int:
+    restore: list = []
+    try:
+        return _run_args(args, restore)
+    finally:
+        for r in restore:
+            r()
+
+
+def _run_args(args: argparse.Namespace, restore: list) -> int:
     t0 = time.perf_counter()
     try:
         st = SelfTest(args.seed, timeout=args.timeout)
@@ -1245,6 +1282,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     st.run_baseline()
     t_base = time.perf_counter() - t0
+    restore.append(_limit_memory(args.memory_gb))
     allm = st.mutants()
     chosen = allm
     if args.max is not None and args.max < len(allm):
