@@ -988,7 +988,7 @@ class SelfTest:
         changed = [c for c in result if result[c][2] != self.baseline.get(c)]
         if changed:
             a, b = self.baseline.get(changed[0]), result[changed[0]][2]
-            what = "numbers" if _numbers_differ(a, b) else "evidence text"
+            what = "numbers within tolerance" if _numbers_differ(a, b) else "evidence text"
             m.category = f"outcome changed, not pinned ({what})"
             m.detail = ", ".join(changed)
             return
