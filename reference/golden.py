@@ -265,7 +265,11 @@ def _agree(a: Any, b: Any, digits: int) -> bool:
         return bool(mpmath.isnan(a) and mpmath.isnan(b))
     if mpmath.isinf(a) or mpmath.isinf(b):
         return a == b
-    return abs(a - b) <= mpmath.mpf(10) ** (-digits) * max(abs(b), mpmath.mpf(10) ** -300)
+    if b == 0:
+        return a == 0
+    # relative for every nonzero value, however small: mpmath has no underflow, and a floor
+    # would make values below it agree vacuously (it hid wrong sapo / vespo values ~1e-(4e303))
+    return abs(a - b) <= mpmath.mpf(10) ** (-digits) * abs(b)
 
 
 def evaluate(spec: GoldenSpec, inputs: dict[str, Any], dtype: str = "float64") -> Any:

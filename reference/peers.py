@@ -190,12 +190,16 @@ def sapo(log_w, A, tau_pos=1.0, tau_neg=1.05):
     gate (the loss value per unit A), see ``reference.weights.sapo_weight_section_8_1``.
     Domain: tau_pos, tau_neg > 0 finite. log_w = -inf gives 0.
     """
-    _, w, a = _token_inputs(log_w, A)
+    lw, _, a = _token_inputs(log_w, A)
     tp = require_range("tau_pos", require_finite("tau_pos", tau_pos), lo=0, lo_open=True)
     tn = require_range("tau_neg", require_finite("tau_neg", tau_neg), lo=0, lo_open=True)
     tau = tp if a > 0 else tn
-    z = tau * (w - 1)
-    return 4 * w * _sigmoid(z) * _sigmoid(-z) * a
+    # z = tau (w - 1) has as many integer digits as w; e^{-z} needs them all
+    with mpmath.extradps(_integer_digits_of_exp(lw)):
+        w = mpmath.exp(lw)
+        z = tau * (w - 1)
+        phi = 4 * w * _sigmoid(z) * _sigmoid(-z) * a
+    return +phi
 
 
 def tis_token(log_w, A, clip_min=0.0, clip_max=2.0):
@@ -287,6 +291,14 @@ def gspo(log_w, A, mask=None, clip_ratio_low=3e-4, clip_ratio_high=4e-4):
     return [phi if k else mpmath.mpf(0) for k in keep]
 
 
+def _integer_digits_of_exp(x) -> int:
+    """Guard digits for e^{-c e^x}: e^x has about x / ln 10 digits before the point, and an
+    exponent known to d significant digits fixes e^{-exponent} to d minus that many."""
+    if not mpmath.isfinite(x) or x <= 0:
+        return 10
+    return int(x / mpmath.log(10)) + 10
+
+
 def _sequence_log_ratio(lw, keep):
     return mpmath.fsum(v for v, k in zip(lw, keep) if k)
 
@@ -338,8 +350,15 @@ def vespo(log_w, A, mask=None, k_pos=2.0, lambda_pos=3.0, k_neg=3.0, lambda_neg=
     lp = require_range("lambda_pos", require_finite("lambda_pos", lambda_pos), lo=0)
     ln = require_range("lambda_neg", require_finite("lambda_neg", lambda_neg), lo=0)
     k, lam = (kp, lp) if a >= 0 else (kn, ln)
-    log_W = _sequence_log_ratio(lw, keep)
-    phi = mpmath.exp(lam + k * log_W - lam * mpmath.exp(log_W)) * a
+    # lambda W has as many integer digits as W; e^{-lambda W} needs them all
+    with mpmath.extradps(
+        _integer_digits_of_exp(
+            max(lw_i for lw_i, kk in zip(lw, keep) if kk) * sum(keep) if any(keep) else 0
+        )
+    ):
+        log_W = _sequence_log_ratio(lw, keep)
+        phi = mpmath.exp(lam + k * log_W - lam * mpmath.exp(log_W)) * a
+    phi = +phi
     return [phi if kk else mpmath.mpf(0) for kk in keep]
 
 
