@@ -669,6 +669,14 @@ def _p_wrong_cases():
     cs += [
         case("extreme: C/tau_c overflows", log_w=700.0, A=1e300, tau_c=1e-6),
         case("edge: w = 0, A = 1 gives 1", log_w=-INF, A=1.0, tau_c=1.0),
+        case("edge: w = 0, A = -1 gives 0", log_w=-INF, A=-1.0, tau_c=1.0),
+        case("edge: w = inf, A = 1 gives 0", log_w=INF, A=1.0, tau_c=1.0),
+        case("edge: w = inf, A = -1 gives 1", log_w=INF, A=-1.0, tau_c=1.0),
+        # A = 0 at w = 0 / inf: C = 0 (not 0 * inf = NaN), so P_wrong = 1/2
+        case("edge: A = 0, w = 0 gives 1/2 (C = 0)", log_w=-INF, A=0.0, tau_c=1.0),
+        case("edge: A = -0.0, w = 0 gives 1/2 (C = 0)", log_w=-INF, A=-0.0, tau_c=1e-6),
+        case("edge: A = 0, w = inf gives 1/2 (C = 0)", log_w=INF, A=0.0, tau_c=1e-6),
+        case("edge: A = -0.0, w = inf gives 1/2 (C = 0)", log_w=INF, A=-0.0, tau_c=1e6),
         case("edge: tau_c = 0", log_w=0.5, A=1.0, tau_c=0.0),
         case("edge: tau_c < 0", log_w=0.5, A=1.0, tau_c=-1.0),
         case("edge: A NaN", log_w=0.5, A=NAN, tau_c=1.0),
@@ -715,8 +723,40 @@ register_golden(
     tensor_args=ADAPTIVE_ARGS,
 )
 register_golden(f_gamma, _f_gamma_cases, tensor_args=("log_w", "gamma", "tau"))
-register_golden(
-    f_gamma_adaptive_section_7,
-    lambda: _adaptive_cases(with_tau_h=True),
-    tensor_args=ADAPTIVE_ARGS,
-)
+
+
+def _f_adaptive_cases():
+    """The shared adaptive cases plus gamma(w, A) = 1 exactly at (and near) the ends of w, where
+    the objective is its tanh term alone: 2 / tau_h at w = inf, (2 / tau_h) tanh(-tau_h / 2) at
+    w = 0 (tau_h = 4 tells 2 / tau_h from 1 / tau_h and 2 tau_h)."""
+    cs = _adaptive_cases(with_tau_h=True)
+    rows = (
+        ("w = inf, A = -1 (P_wrong = 1), gamma_max = 1: gamma = 1 gives 2 / tau_h", INF, -1.0, 0.1),
+        ("w = inf, A = 0, gamma_base = gamma_max = 1 gives 2 / tau_h", INF, 0.0, 1.0),
+        ("w = inf, A = 1 (P_wrong = 0), gamma_base = gamma_max = 1 gives 2 / tau_h", INF, 1.0, 1.0),
+        (
+            "w = 0, A = 1 (P_wrong = 1), gamma_max = 1 gives (2/tau_h) tanh(-tau_h/2)",
+            -INF,
+            1.0,
+            0.1,
+        ),
+        ("log_w = 700, A = -1, gamma_max = 1: ~2 / tau_h plus 700 (1 - gamma)", 700.0, -1.0, 0.1),
+        ("log_w = 700, A = -1, gamma_base = gamma_max = 1 gives 2 / tau_h", 700.0, -1.0, 1.0),
+    )
+    for note, lw, A, gb in rows:
+        for tau_h in (4.0, 1.0):
+            cs.append(
+                case(
+                    f"edge: {note} (tau_h={tau_h})",
+                    log_w=lw,
+                    A=A,
+                    gamma_base=gb,
+                    gamma_max=1.0,
+                    tau_h=tau_h,
+                    tau_c=1.0,
+                )
+            )
+    return cs
+
+
+register_golden(f_gamma_adaptive_section_7, _f_adaptive_cases, tensor_args=ADAPTIVE_ARGS)

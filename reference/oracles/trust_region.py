@@ -210,6 +210,57 @@ def oracle_f_gamma_adaptive_7(log_w, A, gamma_base, gamma_max, tau_h, tau_c):
     return _f(log_w, one_minus, g, tau_h)
 
 
+# ---------------------------------------------------------------- domains (from the docstrings)
+# The module docstring: tau, tau_h, tau_c > 0 finite; gamma, gamma_base, gamma_max in [0, 1];
+# log_w not NaN (-inf is w = 0, +inf is w = infinity, both accepted); A finite.
+
+
+def _lw_ok(log_w) -> bool:
+    return not mpmath.isnan(log_w)
+
+
+def _a_ok(A) -> bool:
+    return mpmath.isfinite(A)
+
+
+def _tau_ok(tau) -> bool:
+    return mpmath.isfinite(tau) and tau > 0
+
+
+def _unit_ok(g) -> bool:
+    return not mpmath.isnan(g) and 0 <= g <= 1
+
+
+def _d_h(log_w, tau):
+    return _lw_ok(log_w) and _tau_ok(tau)
+
+
+def _d_g_gamma(log_w, gamma, tau):
+    return _lw_ok(log_w) and _unit_ok(gamma) and _tau_ok(tau)
+
+
+def _d_phi_gamma(log_w, A, gamma, tau):
+    return _d_g_gamma(log_w, gamma, tau) and _a_ok(A)
+
+
+def _d_correctness(log_w, A):
+    return _lw_ok(log_w) and _a_ok(A)
+
+
+def _d_p_wrong(log_w, A, tau_c):
+    # p_wrong's docstring says tau_c > 0; the module's parameter rule adds "finite"
+    return _d_correctness(log_w, A) and _tau_ok(tau_c)
+
+
+def _d_gamma_adaptive(log_w, A, gamma_base, gamma_max, tau_c):
+    # gamma_base and gamma_max in [0, 1] in either order (the docstring)
+    return _d_p_wrong(log_w, A, tau_c) and _unit_ok(gamma_base) and _unit_ok(gamma_max)
+
+
+def _d_adaptive(log_w, A, gamma_base, gamma_max, tau_h, tau_c):
+    return _d_gamma_adaptive(log_w, A, gamma_base, gamma_max, tau_c) and _tau_ok(tau_h)
+
+
 _EXP = "definition from seed 003 written from its text: "
 _DEF_WHY = (
     "exact-arithmetic route: mpmath at 50 + 20 guard digits plus as many digits as the "
@@ -226,6 +277,7 @@ register_oracle(
     oracle_h,
     digits=35,
     why=_DEF_WHY,
+    domain=_d_h,
 )
 register_oracle(
     "trust_region.trust_region_weight",
@@ -233,6 +285,7 @@ register_oracle(
     oracle_weight,
     digits=35,
     why=_DEF_WHY,
+    domain=_d_h,
 )
 register_oracle(
     "trust_region.g_gamma",
@@ -240,6 +293,7 @@ register_oracle(
     oracle_g_gamma,
     digits=35,
     why=_DEF_WHY,
+    domain=_d_g_gamma,
 )
 register_oracle(
     "trust_region.phi_gamma",
@@ -247,6 +301,7 @@ register_oracle(
     oracle_phi_gamma,
     digits=35,
     why=_DEF_WHY,
+    domain=_d_phi_gamma,
 )
 register_oracle(
     "trust_region.correctness",
@@ -254,6 +309,7 @@ register_oracle(
     oracle_correctness,
     digits=35,
     why=_DEF_WHY,
+    domain=_d_correctness,
 )
 register_oracle(
     "trust_region.p_wrong",
@@ -261,6 +317,7 @@ register_oracle(
     oracle_p_wrong,
     digits=35,
     why=_DEF_WHY,
+    domain=_d_p_wrong,
 )
 register_oracle(
     "trust_region.gamma_adaptive",
@@ -269,6 +326,7 @@ register_oracle(
     oracle_gamma_adaptive,
     digits=35,
     why=_DEF_WHY,
+    domain=_d_gamma_adaptive,
 )
 register_oracle(
     "trust_region.g_adaptive",
@@ -277,6 +335,7 @@ register_oracle(
     oracle_g_adaptive,
     digits=35,
     why=_DEF_WHY,
+    domain=_d_adaptive,
 )
 register_oracle(
     "trust_region.phi_adaptive",
@@ -284,6 +343,7 @@ register_oracle(
     oracle_phi_adaptive,
     digits=35,
     why=_DEF_WHY,
+    domain=_d_adaptive,
 )
 register_oracle(
     "trust_region.g_adaptive_max_section_5_4",
@@ -292,6 +352,7 @@ register_oracle(
     oracle_g_max_5_4,
     digits=35,
     why=_DEF_WHY,
+    domain=_d_adaptive,
 )
 register_oracle(
     "trust_region.f_gamma",
@@ -300,6 +361,7 @@ register_oracle(
     oracle_f_gamma,
     digits=30,
     why=_QUAD_WHY,
+    domain=_d_g_gamma,
 )
 register_oracle(
     "trust_region.f_gamma_adaptive_section_7",
@@ -308,4 +370,5 @@ register_oracle(
     oracle_f_gamma_adaptive_7,
     digits=30,
     why=_QUAD_WHY,
+    domain=_d_adaptive,
 )
