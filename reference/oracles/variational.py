@@ -264,6 +264,124 @@ def oracle_code_weight(
         ]
 
 
+# ---------------------------------------------------------------- domains (from the docstrings)
+
+
+def _nan(x) -> bool:
+    return mpmath.isnan(mpmath.mpf(x))
+
+
+def _fin(x) -> bool:
+    return mpmath.isfinite(mpmath.mpf(x))
+
+
+def _pos(x) -> bool:
+    """finite and > 0 (temperature, lam, eps, c_max)."""
+    return _fin(x) and mpmath.mpf(x) > 0
+
+
+def _unit(x) -> bool:
+    return not _nan(x) and 0 <= mpmath.mpf(x) <= 1
+
+
+def _tok(log_w, A) -> bool:
+    """log_w in [-inf, inf] not NaN, A finite."""
+    return not _nan(log_w) and _fin(A)
+
+
+def _d_tok(log_w, A):
+    return _tok(log_w, A)
+
+
+def _d_soft(log_w, A, temperature=1.0):
+    return _tok(log_w, A) and _pos(temperature)
+
+
+def _d_optimal_weight(log_w, A, lam):
+    # A nonzero: f* = phi / (2 lambda |A|)
+    return _tok(log_w, A) and A != 0 and _pos(lam)
+
+
+def _mask_ok(mask, n) -> bool:
+    return mask is None or len(mask) == n
+
+
+def _d_lambda(log_w, A, c_max, mask=None):
+    """Equal-length samples, log_w without NaN, A finite, nonzero where selected, c_max finite
+    > 0, at least one selected entry."""
+    if len(A) != len(log_w) or not _mask_ok(mask, len(log_w)):
+        return False
+    keep = [True] * len(log_w) if mask is None else [bool(m) for m in mask]
+    return (
+        not any(_nan(v) for v in log_w)
+        and all(_fin(a) for a in A)
+        and any(keep)
+        and all(a != 0 for a, k in zip(A, keep) if k)
+        and _pos(c_max)
+    )
+
+
+def _d_gamma_star_exact(log_w, A, lam):
+    # log_w finite and nonzero (w = 1 makes .../log w undefined)
+    return _fin(log_w) and log_w != 0 and _fin(A) and _pos(lam)
+
+
+def _d_gamma_star_approx(log_w, A):
+    return _fin(log_w) and log_w != 0 and _fin(A)
+
+
+def _d_gamma_6_1(log_w, A, eps):
+    return _fin(log_w) and _fin(A) and _pos(eps)
+
+
+def _d_gamma_base(log_w, A, gamma_base):
+    return _tok(log_w, A) and _unit(gamma_base)
+
+
+def _d_gamma_base_t(log_w, A, gamma_base, temperature):
+    return _d_gamma_base(log_w, A, gamma_base) and _pos(temperature)
+
+
+def _d_code_gamma(log_w, A, mask=None, rho_min=0.3, gamma_min=0.0, gamma_max=1.0, temperature=5.0):
+    """Equal-length log_w and A, all finite; rho_min in (0, 1];
+    0 <= gamma_min <= gamma_max <= 1; temperature finite > 0 (an empty mask is valid)."""
+    if len(A) != len(log_w) or not _mask_ok(mask, len(log_w)):
+        return False
+    if not all(_fin(v) for v in list(log_w) + list(A)):
+        return False
+    rho, gmin, gmax = (mpmath.mpf(v) for v in (rho_min, gamma_min, gamma_max))
+    if _nan(rho) or not 0 < rho <= 1 or _nan(gmin) or _nan(gmax):
+        return False
+    return 0 <= gmin <= gmax <= 1 and _pos(temperature)
+
+
+def _d_code_weight(log_w, A, mask=None, rho_min=0.3, gamma_min=0.0, gamma_max=1.0, temperature=5.0):
+    # as the gamma, and the loss divides by mask.sum(): an empty mask is invalid
+    if not _d_code_gamma(log_w, A, mask, rho_min, gamma_min, gamma_max, temperature):
+        return False
+    keep = [True] * len(log_w) if mask is None else [bool(m) for m in mask]
+    return any(keep)
+
+
+_DOMAIN = {
+    "marginal_utility_section_2_3": _d_tok,
+    "marginal_utility_hard": _d_tok,
+    "marginal_utility_soft": _d_soft,
+    "optimal_weight": _d_optimal_weight,
+    "lagrange_multiplier_variance_budget": _d_lambda,
+    "gamma_star_exact": _d_gamma_star_exact,
+    "gamma_star_approx": _d_gamma_star_approx,
+    "gamma_approx_section_6_1": _d_gamma_6_1,
+    "gamma_practical_section_6_2": _d_gamma_base,
+    "gamma_hard": _d_gamma_base,
+    "gamma_soft_section_8_2": _d_gamma_base_t,
+    "gamma_soft_section_8_2_corrected": _d_gamma_base_t,
+    "gamma_soft_section_8_3": _d_gamma_base,
+    "gamma_soft_section_8_3_corrected": _d_gamma_base_t,
+    "is_reshape_v2_gamma": _d_code_gamma,
+    "is_reshape_v2_gradient_weight": _d_code_weight,
+}
+
 _EXACT_WHY = (
     "mpmath at 50 + 30 guard digits: products of doubles are exact, each exp / log correctly "
     "rounded, no cancellation beyond the guard digits; 35 required"
@@ -271,7 +389,7 @@ _EXACT_WHY = (
 
 
 def _reg(name, route, fn, digits=35, why=_EXACT_WHY):
-    register_oracle(f"variational.{name}", route, fn, digits=digits, why=why)
+    register_oracle(f"variational.{name}", route, fn, digits=digits, why=why, domain=_DOMAIN[name])
 
 
 _reg(
