@@ -315,6 +315,106 @@ def oracle_design_seed_code(
 
 # ---------------------------------------------------------------- registration
 
+
+# ---------------------------------------------------------------- domains (from the docstrings)
+# The module docstring: log_w and A finite (NaN or +-inf raise), parameters finite and inside
+# the domain each docstring states.
+
+
+def _fin(*xs) -> bool:
+    return all(mpmath.isfinite(mpmath.mpf(x)) for x in xs)
+
+
+def _ge0(x) -> bool:
+    """finite and >= 0 (lam, tau of Michaelis-Menten)."""
+    return _fin(x) and x >= 0
+
+
+def _gt0(x) -> bool:
+    """finite and > 0 (M, SAPO's tau)."""
+    return _fin(x) and x > 0
+
+
+def _d_power(log_w, A, gamma):
+    # power_weight, box_cox_objective: log_w, A, gamma finite (any real gamma)
+    return _fin(log_w, A, gamma)
+
+
+def _d_asymmetric(log_w, A, gamma_pos, gamma_neg):
+    return _fin(log_w, A, gamma_pos, gamma_neg)
+
+
+def _d_truncated(log_w, A, gamma, M):
+    return _fin(log_w, A, gamma) and _gt0(M)
+
+
+def _d_soft_saturation(log_w, A, gamma, lam):
+    # lam < 0 has a pole at u = 1 - 1 / lam
+    return _fin(log_w, A, gamma) and _ge0(lam)
+
+
+def _d_threshold(log_w, A, gamma, lam, w_th):
+    # threshold_saturation_weight, sigmoid_blend_weight: gamma, w_th finite, lam >= 0 finite
+    return _fin(log_w, A, gamma, w_th) and _ge0(lam)
+
+
+def _d_mixture(log_w, A, gamma_pos, gamma_neg, lam, w_th):
+    return _fin(log_w, A, gamma_pos, gamma_neg, w_th) and _ge0(lam)
+
+
+def _d_mm(log_w, A, tau):
+    # tau >= 0 finite (tau < 0 has a pole at w = -tau; tau = 0 is the SFT limit)
+    return _fin(log_w, A) and _ge0(tau)
+
+
+def _d_sapo(log_w, A, tau):
+    # tau > 0 finite (tau = 0 divides by 0)
+    return _fin(log_w, A) and _gt0(tau)
+
+
+def _d_sft(log_w, gamma, use_michaelis_menten=False, mm_tau=1.0):
+    return _fin(log_w, gamma) and _ge0(mpmath.mpf(mm_tau))
+
+
+def _d_sft_seed_code(log_w, log_mu, gamma, use_michaelis_menten=False, mm_tau=1.0):
+    return _fin(log_w, log_mu, gamma) and _ge0(mpmath.mpf(mm_tau))
+
+
+def _d_design(
+    log_w,
+    A,
+    gamma_pos,
+    gamma_neg,
+    use_soft_saturation=True,
+    saturation_threshold=3.0,
+    saturation_lambda=1.0,
+):
+    # gamma_pos, gamma_neg, saturation_threshold finite; saturation_lambda >= 0 (finite, as
+    # every parameter of the module), whether or not the soft saturation is used
+    return _fin(log_w, A, gamma_pos, gamma_neg, saturation_threshold) and _ge0(
+        mpmath.mpf(saturation_lambda)
+    )
+
+
+_DOMAIN = {
+    "power_weight": _d_power,
+    "box_cox_objective": _d_power,
+    "asymmetric_power_weight": _d_asymmetric,
+    "truncated_power_weight": _d_truncated,
+    "soft_saturation_weight": _d_soft_saturation,
+    "threshold_saturation_weight": _d_threshold,
+    "sigmoid_blend_weight": _d_threshold,
+    "mixture_weight": _d_mixture,
+    "michaelis_menten_weight": _d_mm,
+    "michaelis_menten_objective": _d_mm,
+    "sapo_weight_section_8_1": _d_sapo,
+    "sapo_weight": _d_sapo,
+    "sft_gradient_weight": _d_sft,
+    "sft_gradient_weight_seed_code": _d_sft_seed_code,
+    "gradient_weight_design": _d_design,
+    "gradient_weight_design_seed_code": _d_design,
+}
+
 _DEF_WHY = (
     "mpmath at 50 + 30 guard digits (more where a sigmoid's argument is large): exp, power "
     "and the rational forms are correctly rounded there; 35 required"
@@ -330,7 +430,9 @@ _DIFF_WHY = (
 
 
 def _reg(name, route, fn, digits=35, why=_DEF_WHY, atol=0.0):
-    register_oracle(f"weights.{name}", route, fn, digits=digits, why=why, atol=atol)
+    register_oracle(
+        f"weights.{name}", route, fn, digits=digits, why=why, atol=atol, domain=_DOMAIN[name]
+    )
 
 
 _reg(
