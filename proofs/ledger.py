@@ -63,6 +63,7 @@ EVIDENCE_ATOL = 1e-12
 # absolute floor, so loosening MP_TOL = 1e-25 to 1e-13 is a red audit. Keys that name one:
 TOLERANCE_KEY = re.compile(r"(?:^|_)(?:tol|tolerance|threshold|z_max)(?:$|_)")
 TOLERANCE_RTOL = 1e-12
+PRINTED_ATOL = 1e-10
 # the largest snapshot tolerance a claim may state: a measured float32 rounding error moves
 # by a few 1e-3 between NumPy's summation orders (004-7.4-b); looser than 5% is not pinning
 MAX_EVIDENCE_RTOL = 0.05
@@ -316,6 +317,45 @@ class Result:
             out[v[0]] = dict(self.variant_outcome.numbers)
         return out
 
+    def pinned_text(self) -> dict[str, list[str]]:
+        """The numbers printed in each evidence text, as printed (see ``_printed_numbers``)."""
+        out = {"subject": _printed_numbers(self.outcome.evidence)}
+        v = self.claim.variant
+        if v is not None and self.variant_outcome is not None:
+            out[v[0]] = _printed_numbers(self.variant_outcome.evidence)
+        return out
+
+
+# a number as printed in evidence text, not the digits inside a name (float64, s2, x_1)
+_PRINTED = re.compile(r"(?<![A-Za-z_0-9.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
+
+
+def _printed_numbers(text: str) -> list[str]:
+    return _PRINTED.findall(text)
+
+
+def _last_digit_unit(token: str) -> float:
+    """One unit of the last printed digit: 0.1234 -> 1e-4, 2.5e-3 -> 1e-4, 1000 -> 1."""
+    mant, _, exp = token.lower().partition("e")
+    decimals = len(mant.split(".")[1]) if "." in mant else 0
+    return 10.0 ** (int(exp or 0) - decimals)
+
+
+def _printed_close(a: str, b: str, rtol: float, atol: float) -> bool:
+    x, y = float(a), float(b)
+    if x == y:
+        return True
+    if not (math.isfinite(x) and math.isfinite(y)):
+        return False
+    # a printed value may round the other way when it sits on a digit boundary: one unit of
+    # the last printed digit; otherwise the same rule as the pinned numbers
+    unit = max(_last_digit_unit(a), _last_digit_unit(b))
+    # printed values below 1e-10 are rounding diagnostics (a finite-difference error of 1.4e-11
+    # under NumPy 2.4 prints 1.7e-11 under 1.24); what they are compared with is pinned as a
+    # number
+    floor = max(atol, PRINTED_ATOL)
+    return abs(x - y) <= max(unit, floor + rtol * max(abs(x), abs(y))) * (1 + 1e-12)
+
 
 REGISTRY: dict[str, Claim] = {}
 
@@ -433,7 +473,7 @@ def write_evidence(results: list[Result]) -> list[Path]:
             if r.outcome.verdict in (ERROR, UNCHECKABLE):
                 snap.pop(r.claim.id, None)
                 continue
-            snap[r.claim.id] = r.pinned_numbers()
+            snap[r.claim.id] = {**r.pinned_numbers(), "printed": r.pinned_text()}
         snap = dict(sorted(snap.items(), key=lambda kv: _sort_key(kv[0])))
         p = evidence_path(seed)
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -464,6 +504,20 @@ def evidence_problems(r: Result, snapshot: Mapping[str, Any]) -> list[str]:
     )
     out = []
     fresh = r.pinned_numbers()
+    printed = pinned.get("printed")
+    if printed is not None:
+        # the evidence text is evidence too: h(0.5) printed as 0.5 instead of 0.940 is red
+        for role, tokens in r.pinned_text().items():
+            old = printed.get(role, [])
+            if len(old) != len(tokens):
+                out.append(
+                    f"{c.id} [{role}]: evidence prints {len(tokens)} numbers, pinned {len(old)}"
+                )
+                continue
+            for i, (x, y) in enumerate(zip(tokens, old)):
+                if not _printed_close(x, y, rtol, atol):
+                    out.append(f"{c.id} [{role}]: printed number #{i} is {x}, pinned {y}")
+    pinned = {k: v for k, v in pinned.items() if k != "printed"}
     for role in sorted(set(fresh) | set(pinned)):
         a, b = fresh.get(role, {}), pinned.get(role, {})
         if a.keys() != b.keys():

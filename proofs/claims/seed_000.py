@@ -1374,8 +1374,7 @@ def _code_runs(code):
     lines = [x for x in out.getvalue().splitlines() if x.strip()]
     return decide(
         not err and len(lines) == 5,
-        f"NumPy {np.__version__}: printed {len(lines)} line(s) '{' | '.join(lines)}'; then "
-        f"{err or 'no error'}",
+        f"NumPy: printed {len(lines)} line(s) '{' | '.join(lines)}'; then {err or 'no error'}",
         numbers={"raised": bool(err), "lines_printed": len(lines)},
     )
 
