@@ -528,26 +528,3 @@ def evidence_problems(r: Result, snapshot: Mapping[str, Any]) -> list[str]:
             if not _close(a[k], b[k], *tol):
                 out.append(f"{c.id} [{role}]: {k} = {a[k]!r}, pinned {b[k]!r}")
     return out
-
-
-# ---------------------------------------------------------------- transitional (to be removed)
-# Zero-argument checks that name their own verdict. Every use is a claim still to convert to
-# ``decide`` with a subject and a variant; tests/test_ledger.py counts them down to zero.
-
-
-def holds(evidence: str) -> Outcome:
-    return _mint(Outcome(HOLDS, evidence))
-
-
-def holds_if(conditions: str, evidence: str) -> Outcome:
-    return _mint(Outcome(HOLDS_WITH_CONDITIONS, evidence, conditions))
-
-
-def false(evidence: str) -> Outcome:
-    return _mint(Outcome(FALSE, evidence))
-
-
-def verdict_from(ok: bool, evidence: str, conditions: str = "") -> Outcome:
-    if not ok:
-        return false(evidence)
-    return holds_if(conditions, evidence) if conditions else holds(evidence)
