@@ -246,7 +246,24 @@ for name, printed, ours in rows:
 
 # %%
 sp_ = C._speculative_e1()
-mc = C._speculative_mc()
+# 2e5 seeded draws of both schemes (the claims' shared draws): on rejection, the printed
+# scheme draws from q, the residual scheme from max(0, q - p) / (1 - beta)
+prop, accept, u, q_draw, n_draw = C._spec_draws()
+pt_np = np.array([float(x) for x in sp_["pt"]])
+
+
+def _inverse_cdf(dist):
+    cdf = np.cumsum(dist / dist.sum())
+    return np.minimum(np.searchsorted(cdf, u), len(dist) - 1)
+
+
+out_seed = np.where(accept, prop, _inverse_cdf(q_draw))
+out_res = np.where(accept, prop, _inverse_cdf(np.maximum(0.0, q_draw - pt_np)))
+mc = {
+    "q": q_draw,
+    "f_seed": np.bincount(out_seed, minlength=3) / n_draw,
+    "f_res": np.bincount(out_res, minlength=3) / n_draw,
+}
 with mpmath.workdps(50):
     logits_p = [float(x) for x in lt1]
     logits_q = [float(x) for x in S.log_q_alpha(lt1, lq1, a1)]
