@@ -239,6 +239,26 @@ def check_twin(
     raise AssertionError(f"{spec.key}: no batched call of {len(copies)} rows: {errors}")
 
 
+def _seed_branches_explained(copies, got, wanted, dtype):
+    """The seed's bisection branches on sign(delta): a row whose result differs from the
+    exact-arithmetic path is accepted only where, at the first midpoint the paths part,
+    |delta| is below the dtype's rounding of the sum (at the inputs as the dtype holds them);
+    accepted rows are dropped from the value comparison, every other row is compared."""
+    unit = torch.finfo(dtype).eps
+    keep_got, keep_want = [], []
+    for c, g, w in zip(copies, got, wanted):
+        if g != w:
+            held = {
+                k: torch.tensor(v, dtype=dtype).tolist() if k.startswith("logits") else v
+                for k, v in c.items()
+            }
+            if _seed_delta_below_rounding(held, g, w, unit):
+                continue
+        keep_got.append(g)
+        keep_want.append(w)
+    return keep_got, keep_want
+
+
 def _compare_call(spec, fn, args, inputs, want, dtype, rtol, atol):
     before = {k: v.clone() for k, v in args.items() if isinstance(v, torch.Tensor)}
     try:
@@ -259,6 +279,8 @@ def _check_output(spec, out, args, copies, want, dtype, rtol, atol):
     assert out.dtype == dtype, f"{spec.key}: output dtype {out.dtype}, input dtype {dtype}"
     got = flatten(out)
     wanted = [representable(w, dtype) for w in want]
+    if spec.key == "sampling.solve_kl_symmetry_seed_code":
+        got, wanted = _seed_branches_explained(copies, got, wanted, dtype)
     bad, _ = compare(got, wanted, rtol, atol, [f"[{i}]" for i in range(len(got))])
     assert not bad, "\n".join(
         [f"{spec.key} at {dtype}, {len(copies)} row(s), inputs {copies}:"] + bad
@@ -653,6 +675,14 @@ REPRODUCERS = {
     "sampling.speculative_bias_tv_section_7_7": {
         "logits_proposal": [1.9999999999985474, 1.0, 0.0, -0.9999999999991279],
         "logits_q": [2.0, 0.9994958513065503, -math.inf, -math.inf],
+    },
+    "sampling.solve_kl_symmetry_seed_code": {
+        # nearly equal rows: float64 sign(delta) goes its own way below rounding (0.445 vs 0.5)
+        "tol": 1e-06,
+        "max_iter": 50,
+        "eps": 1e-10,
+        "logits_theta": [0.3, -1.0, 2.0000001083293],
+        "logits_target": [0.2999999999768877, -1.0000000000803229, 2.00000000016927],
     },
     "trust_region.p_wrong": {"log_w": 26.143370271827493, "A": 5.281029364271262, "tau_c": 1.0},
     "trust_region.phi_gamma": {
@@ -1067,22 +1097,25 @@ def test_np_companions_are_all_listed():
 KNOWN_NP: dict[str, str] = {}
 
 
-def _seed_logs(logits):
-    """log(softmax(logits) + 1e-10), the seed's logs, in mpmath."""
-    eps = mpmath.mpf(1e-10)
+def _seed_logs(logits, eps=1e-10):
+    """log(softmax(logits) + eps), the seed's logs, in mpmath."""
+    eps = mpmath.mpf(eps)
     lse = mpmath.log(mpmath.fsum(mpmath.exp(x) for x in logits if x != -math.inf))
     return [
         mpmath.log(mpmath.exp(x - lse) + eps) if x != -math.inf else mpmath.log(eps) for x in logits
     ]
 
 
-def _seed_delta_below_rounding(inputs: dict, r_np: float, r_ref: float) -> bool:
-    """Whether the seed's float64 bisection may legitimately leave the exact one: at the first
-    midpoint where the two paths branch apart, |delta| (exact, mpmath) is below float64
-    rounding of a sum of O(|log(pi + eps)|) terms."""
+def _seed_delta_below_rounding(
+    inputs: dict, r_np: float, r_ref: float, unit: float = 2.0**-52
+) -> bool:
+    """Whether the seed's floating-point bisection may legitimately leave the exact one: at the
+    first midpoint where the two paths branch apart, |delta| (exact, mpmath) is below rounding
+    of a sum of O(|log(pi + eps)|) terms (64 units ``unit`` of the largest |log|)."""
     lo, hi = 0.0, 1.0
+    eps = inputs.get("eps", 1e-10)
     with mpmath.workdps(DPS):
-        lp = [_seed_logs(inputs["logits_theta"]), _seed_logs(inputs["logits_target"])]
+        lp = [_seed_logs(inputs["logits_theta"], eps), _seed_logs(inputs["logits_target"], eps)]
         scale = max(abs(x) for row in lp for x in row)
         for _ in range(inputs["max_iter"]):
             mid = (lo + hi) / 2
@@ -1091,7 +1124,7 @@ def _seed_delta_below_rounding(inputs: dict, r_np: float, r_ref: float) -> bool:
                 c = max(s)
                 e = [mpmath.exp(v - c) for v in s]
                 delta = mpmath.fsum(w * (b - a) for w, a, b in zip(e, *lp)) / mpmath.fsum(e)
-                return abs(delta) <= 64 * 2.0**-52 * scale
+                return abs(delta) <= 64 * unit * scale
             lo, hi = (mid, hi) if r_ref > mid else (lo, mid)
     return False
 
