@@ -722,6 +722,27 @@ def _code_cases():
         case("equal log_w (sigma2 = 0)", log_w=[0.2, 0.2, 0.2], A=[1.0, -1.0, 0.0]),
         case("sigma2 just below 1e-8", log_w=[0.0, 1e-4 * 0.99], A=[1.0, -1.0], rho_min=0.9999),
         case("sigma2 above 1e-8", log_w=[0.0, 1e-3], A=[1.0, -1.0], rho_min=0.9999),
+        # rho_min = 1 makes the floor visible: gamma_max below it, gamma_base = 0 above it
+        case(
+            "sigma2 = 5e-9 < 1e-8, rho_min = 1 (floor: gamma_max)",
+            log_w=[0.0, 1e-4],
+            A=[1.0, -1.0],
+            rho_min=1.0,
+        ),
+        case(
+            "sigma2 = 2e-8 > 1e-8, rho_min = 1 (gamma_base = 0 -> gamma_min)",
+            log_w=[0.0, 2e-4],
+            A=[1.0, -1.0],
+            rho_min=1.0,
+        ),
+        case(
+            "sigma2 = 5e-9 < 1e-8, rho_min = 1, gamma in [0.1, 0.8]",
+            log_w=[0.0, 1e-4],
+            A=[1.0, -1.0],
+            rho_min=1.0,
+            gamma_min=0.1,
+            gamma_max=0.8,
+        ),
         case(
             "gamma_min = gamma_max = 0.5",
             log_w=[0.0, 1.0, -1.0],
