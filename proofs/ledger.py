@@ -325,6 +325,15 @@ class Result:
             out[v[0]] = _printed_numbers(self.variant_outcome.evidence)
         return out
 
+    def pinned_words(self) -> dict[str, str]:
+        """Each evidence text with its numbers replaced by their printed formats (see
+        ``_text_skeleton``): the words and the printed precision are pinned exactly."""
+        out = {"subject": _text_skeleton(self.outcome.evidence)}
+        v = self.claim.variant
+        if v is not None and self.variant_outcome is not None:
+            out[v[0]] = _text_skeleton(self.variant_outcome.evidence)
+        return out
+
 
 # a number as printed in evidence text, not the digits inside a name (float64, s2, x_1)
 _PRINTED = re.compile(r"(?<![A-Za-z_0-9.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
@@ -332,6 +341,30 @@ _PRINTED = re.compile(r"(?<![A-Za-z_0-9.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]
 
 def _printed_numbers(text: str) -> list[str]:
     return _PRINTED.findall(text)
+
+
+# a printed number with this many significant digits or more is a full-precision repr, whose
+# last digits (and so its length) may move between NumPy releases
+_REPR_DIGITS = 13
+
+
+def _number_format(token: str) -> str:
+    """The printed format of a number: ``#d<decimals>`` plus ``e`` when in exponent form;
+    ``#0`` for a value below PRINTED_ATOL (a rounding diagnostic whose form varies between
+    releases: 0 vs 1.7e-11) and ``#r`` for a full-precision repr."""
+    mant, e, _ = token.lower().lstrip("+-").partition("e")
+    if abs(float(token)) < PRINTED_ATOL:
+        return "#0"
+    if len(mant.replace(".", "").lstrip("0")) >= _REPR_DIGITS:
+        return "#r"
+    decimals = len(mant.split(".")[1]) if "." in mant else 0
+    return f"#d{decimals}" + ("e" if e else "")
+
+
+def _text_skeleton(text: str) -> str:
+    """The evidence text with every printed number replaced by its format: "h(0.5) = 0.940"
+    -> "h(#d1) = #d3". Rounding to 5 places where the seed table has 4 changes it."""
+    return _PRINTED.sub(lambda m: _number_format(m.group(0)), text)
 
 
 def _last_digit_unit(token: str) -> float:
@@ -473,7 +506,11 @@ def write_evidence(results: list[Result]) -> list[Path]:
             if r.outcome.verdict in (ERROR, UNCHECKABLE):
                 snap.pop(r.claim.id, None)
                 continue
-            snap[r.claim.id] = {**r.pinned_numbers(), "printed": r.pinned_text()}
+            snap[r.claim.id] = {
+                **r.pinned_numbers(),
+                "printed": r.pinned_text(),
+                "words": r.pinned_words(),
+            }
         snap = dict(sorted(snap.items(), key=lambda kv: _sort_key(kv[0])))
         p = evidence_path(seed)
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -517,7 +554,16 @@ def evidence_problems(r: Result, snapshot: Mapping[str, Any]) -> list[str]:
             for i, (x, y) in enumerate(zip(tokens, old)):
                 if not _printed_close(x, y, rtol, atol):
                     out.append(f"{c.id} [{role}]: printed number #{i} is {x}, pinned {y}")
-    pinned = {k: v for k, v in pinned.items() if k != "printed"}
+    words = pinned.get("words")
+    if words is not None:
+        # the words and the printed precision: only a deliberate --write-evidence changes them
+        for role, skeleton in r.pinned_words().items():
+            if skeleton != words.get(role):
+                out.append(
+                    f"{c.id} [{role}]: evidence text reads {skeleton!r}, pinned "
+                    f"{words.get(role)!r}"
+                )
+    pinned = {k: v for k, v in pinned.items() if k not in ("printed", "words")}
     for role in sorted(set(fresh) | set(pinned)):
         a, b = fresh.get(role, {}), pinned.get(role, {})
         if a.keys() != b.keys():

@@ -188,6 +188,33 @@ def test_a_moved_number_is_reported_by_the_snapshot():
     assert evidence_problems(r, {})  # nothing pinned is a problem too
 
 
+def test_evidence_words_and_printed_precision_are_pinned():
+    def check(value, digits=3, word="vs"):
+        text = f"h(0.5) = {value / 3:.{digits}f} {word} 2"
+        return decide(abs(value - 2.0) < 1e-12, text, numbers={"value": value})
+
+    def toy(**kw):
+        return _toy(lambda v: check(v, **kw), HOLDS, 2.0, counter_case=Variant("3", 3.0))
+
+    r = run_claim(toy())
+    snap = {r.claim.id: {**r.pinned_numbers(), "words": r.pinned_words()}}
+    assert r.pinned_words()["subject"] == "h(#d1) = #d3 vs #d0"
+    assert not evidence_problems(r, snap)
+    # one more printed digit, within one unit of the pinned one: only the format sees it
+    assert evidence_problems(run_claim(toy(digits=4)), snap)
+    assert evidence_problems(run_claim(toy(word="against")), snap)
+
+
+def test_printed_formats_ignore_release_noise():
+    from isreshape.proofs.ledger import _text_skeleton
+
+    # a rounding diagnostic and a full-precision repr are pinned by value, not by form
+    assert _text_skeleton("err 0 / 1.7e-11") == _text_skeleton("err 2.2e-16 / 0")
+    assert _text_skeleton("x 0.30000000000000004") == _text_skeleton("x 0.3000000000000001")
+    assert _text_skeleton("x 0.123") != _text_skeleton("x 0.1230")
+    assert _text_skeleton("x 1.5e-3") != _text_skeleton("x 0.0015")
+
+
 def test_a_loosened_tolerance_is_reported_even_far_below_the_absolute_floor():
     def check(value, tol=1e-25):
         err = abs(value - 2.0)
