@@ -1241,6 +1241,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=4.0,
         help="address space a mutant may add before MemoryError (default 4 GiB)",
     )
+    p.add_argument(
+        "--ids",
+        metavar="FILE",
+        help="run exactly the mutants whose ids (first word of each line) FILE lists",
+    )
     p.add_argument("--no-probe", action="store_true", help="skip the equivalence probes")
     p.add_argument("--progress", action="store_true", help="a line per mutant on stderr")
 
@@ -1285,7 +1290,17 @@ def _run_args(args: argparse.Namespace, restore: list) -> int:
     restore.append(_limit_memory(args.memory_gb))
     allm = st.mutants()
     chosen = allm
-    if args.max is not None and args.max < len(allm):
+    if getattr(args, "ids", None):
+        wanted = [
+            ln.split()[0] for ln in Path(args.ids).read_text().splitlines() if ln.strip()
+        ]
+        by_id = {m.id: m for m in allm}
+        missing = [i for i in wanted if i not in by_id]
+        if missing:
+            print(f"--ids: unknown mutant id(s): {', '.join(missing[:5])}", file=sys.stderr)
+            return 2
+        chosen = [by_id[i] for i in dict.fromkeys(wanted)]
+    elif args.max is not None and args.max < len(allm):
         chosen = random.Random(args.sample_seed).sample(allm, args.max)
         chosen.sort(key=lambda m: (m.module, m.site, m.variant))
     for i, m in enumerate(chosen):
@@ -1308,7 +1323,9 @@ def _run_args(args: argparse.Namespace, restore: list) -> int:
     summary["baseline_red_verdict"] = sorted(st.base_red_verdict)
     stale = st.stale_equivalents(chosen)
     extra = [
-        f"sample: {len(chosen)} of {len(allm)} mutants (sample seed {args.sample_seed})"
+        f"listed: {len(chosen)} of {len(allm)} mutants ({args.ids})"
+        if getattr(args, "ids", None)
+        else f"sample: {len(chosen)} of {len(allm)} mutants (sample seed {args.sample_seed})"
         if len(chosen) < len(allm)
         else f"all {len(allm)} mutants",
         f"ledger: {summary['ledger']}; baseline {t_base:.1f} s, wall {summary['wall_seconds']:.1f} s",
