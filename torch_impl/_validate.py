@@ -73,29 +73,38 @@ def promote(*xs: Any) -> tuple[list[torch.Tensor], torch.dtype]:
     return out, dtype
 
 
-def check(name: str, x: Any, ok_fn, requirement: str) -> None:
-    """Raise ValueError(name, requirement, value) unless ok_fn(x) holds elementwise."""
+def check(name: str, x: Any, ok_fn, requirement: str, scalar_ok=None) -> None:
+    """Raise ValueError(name, requirement, value) unless ok_fn(x) holds elementwise.
+
+    A Python number is checked with ``scalar_ok(float(x))`` (default ``ok_fn``) in plain
+    Python: no tensor is built, so torch.compile(fullgraph=True) folds the check at trace time
+    on every supported torch (2.4's dynamo cannot take ``bool`` of a traced tensor).
+    """
     if not _checkable(x):
         return
     if isinstance(x, torch.Tensor):
         ok = ok_fn(x)
         if not bool(ok.all()):
             raise ValueError(f"{name} must be {requirement}, got {_describe(x, ~ok)}")
-    else:
-        if (
-            isinstance(x, float)
-            and math.isnan(x)
-            or not bool(ok_fn(torch.tensor(x, dtype=torch.float64)))
-        ):
+        return
+    if not isinstance(x, (int, float)):  # NumPy values, lists: checked as a float64 tensor
+        t = torch.as_tensor(x, dtype=torch.float64)
+        if not bool(ok_fn(t).all()):
             raise ValueError(f"{name} must be {requirement}, got {x!r}")
+        return
+    v = float(x)
+    # not `scalar_ok or ok_fn`: torch 2.4's dynamo cannot take the truth of a function
+    fn = ok_fn if scalar_ok is None else scalar_ok
+    if math.isnan(v) or not fn(v):
+        raise ValueError(f"{name} must be {requirement}, got {x!r}")
 
 
 def check_finite(name: str, x: Any) -> None:
-    check(name, x, torch.isfinite, "finite")
+    check(name, x, torch.isfinite, "finite", math.isfinite)
 
 
 def check_not_nan(name: str, x: Any) -> None:
-    check(name, x, lambda t: ~torch.isnan(t), "not NaN")
+    check(name, x, lambda t: ~torch.isnan(t), "not NaN", lambda v: True)
 
 
 def check_range(
@@ -109,7 +118,12 @@ def check_range(
             res &= (t < hi) if hi_open else (t <= hi)
         return res
 
+    def ok_scalar(v: float) -> bool:
+        above = lo is None or (v > lo if lo_open else v >= lo)
+        below = hi is None or (v < hi if hi_open else v <= hi)
+        return above and below
+
     left, right = ("(" if lo_open else "["), (")" if hi_open else "]")
     lo_s = "-inf" if lo is None else lo
     hi_s = "inf" if hi is None else hi
-    check(name, x, ok, f"in {left}{lo_s}, {hi_s}{right}")
+    check(name, x, ok, f"in {left}{lo_s}, {hi_s}{right}", ok_scalar)
