@@ -116,6 +116,47 @@ class Oracle:
 ORACLES: dict[str, Oracle] = {}
 
 
+@dataclass(frozen=True)
+class Enclosure:
+    """A certified enclosure of a spec's value (``reference/certified.py``).
+
+    ``function`` takes the case's inputs as given (floats exact) and returns ``(lo, hi)`` that
+    provably contain the value, or raises ValueError where the value is a convention (an
+    endpoint) rather than a root to enclose; the row then stores ``"enclosure": null``.
+    ``route`` says how it is proved; ``width`` is the widest enclosure accepted.
+    """
+
+    route: str
+    function: Callable[..., Any]
+    width: str
+
+
+ENCLOSURES: dict[str, Enclosure] = {}
+ENCLOSURE_DIGITS = 45  # significant digits of the stored bounds, rounded outward
+
+
+def register_enclosure(key: str, route: str, function: Callable[..., Any], width: str) -> None:
+    """Register the certified enclosure of the golden spec ``key`` ("module.function")."""
+    if key in ENCLOSURES and ENCLOSURES[key].function is not function:
+        raise ValueError(f"enclosure {key!r} registered twice")
+    ENCLOSURES[key] = Enclosure(route, function, width)
+
+
+def _outward(x: Any, up: bool) -> str:
+    """x (an mpf) as a decimal of ENCLOSURE_DIGITS significant digits, rounded down (up=False)
+    or up, so the stored interval still contains the computed one."""
+    # not mpmath.mpf(x): that would round x to the ambient precision first
+    man, exp = (x if isinstance(x, mpmath.mpf) else mpmath.mpf(x)).man_exp
+    with decimal.localcontext() as big:
+        # man * 2^exp has at most bitlen(man) + |exp| significant decimal digits: exact here
+        big.prec = int(man).bit_length() + abs(int(exp)) + 10
+        exact = decimal.Decimal(int(man)) * decimal.Decimal(2) ** int(exp)
+    ctx = decimal.Context(
+        prec=ENCLOSURE_DIGITS, rounding=decimal.ROUND_CEILING if up else decimal.ROUND_FLOOR
+    )
+    return str(ctx.plus(exact))
+
+
 def register_oracle(
     key: str,
     route: str,
@@ -376,7 +417,33 @@ def build_row(spec: GoldenSpec, note: str, fast: bool, inputs: dict[str, Any]) -
     if spec.low_precision:
         for dt in DTYPES:
             row[f"expected_{dt}"] = evaluate(spec, inputs, dt)
+    enclosure = ENCLOSURES.get(spec.key)
+    if enclosure is not None and not isinstance(expected, dict):
+        row["enclosure"] = enclosure_row(spec, enclosure, inputs, expected)
     return row
+
+
+def enclosure_row(spec: GoldenSpec, enclosure: Enclosure, inputs: dict, expected: Any):
+    """``[lo, hi]`` (outward-rounded decimals) of the certified enclosure at ``inputs``, or
+    None where the enclosure declines (a convention value); raises OracleDisagrees when the
+    stored ``expected`` lies outside it by more than its own rounding or it is too wide."""
+    try:
+        lo, hi = enclosure.function(**inputs)
+    except ValueError:
+        return None
+    with mpmath.workdps(ENCLOSURE_DIGITS + 20):
+        if hi - lo > mpmath.mpf(enclosure.width):
+            raise OracleDisagrees(
+                f"{spec.key}: enclosure [{lo}, {hi}] wider than {enclosure.width}"
+            )
+        value = decode_mp(expected)
+        slack = abs(value) * mpmath.mpf(10) ** (1 - STORED_DIGITS)  # the stored rounding
+        if not (lo - slack <= value <= hi + slack):
+            raise OracleDisagrees(
+                f"{spec.key}: the certified enclosure [{lo}, {hi}] excludes the reference's "
+                f"{expected} at {inputs}"
+            )
+    return [_outward(lo, up=False), _outward(hi, up=True)]
 
 
 def build_fixture(spec: GoldenSpec, fast_only: bool = False) -> dict[str, Any]:
@@ -403,6 +470,13 @@ def build_fixture(spec: GoldenSpec, fast_only: bool = False) -> dict[str, Any]:
     oracle = ORACLES.get(spec.key)
     if oracle is not None:
         header["oracle"] = {"route": oracle.route, "digits": oracle.digits, "why": oracle.why}
+    enclosure = ENCLOSURES.get(spec.key)
+    if enclosure is not None:
+        header["enclosure"] = {
+            "route": enclosure.route,
+            "width": enclosure.width,
+            "stored_digits": ENCLOSURE_DIGITS,
+        }
     return {"header": header, "cases": rows}
 
 
