@@ -62,7 +62,10 @@ def _mp(check):
 
 
 def _n(x, digits: int = 4) -> str:
-    return mpmath.nstr(mpmath.mpf(x), digits)
+    """x to ``digits`` significant digits, trailing zeros kept: the printed precision is part of
+    the pinned evidence words (0.500 is #d3, where 0.5 would hide whether 1 or 3 digits were
+    asked for)."""
+    return mpmath.nstr(mpmath.mpf(x), digits, strip_zeros=False)
 
 
 # ---------------------------------------------------------------- independent formulas
@@ -871,17 +874,21 @@ _QUADRANT_POINTS = {
 @_mp
 def _quadrant_signs(signs):
     wrong, n, sizes = 0, 0, []
+    mags = (1e-3, 1.0, 1e3)
     for quadrant, (ws, sign) in _QUADRANT_POINTS.items():
         for w in ws:
-            for a in (1e-3, 1.0, 1e3):
+            for a in mags:
                 c = sign * a * mpmath.log(mpmath.mpf(w))
                 sizes.append(abs(c))
                 n += 1
                 wrong += (1 if c > 0 else -1) != signs[quadrant]
+    pts = "; ".join(
+        f"{q}: w in ({', '.join(_n(w, 10) for w in ws)})" for q, (ws, _) in _QUADRANT_POINTS.items()
+    )
     return decide(
         wrong == 0,
-        f"sign of A log w at {n} points (3 w x 3 |A| per quadrant, w within 1e-9 of 1 and up "
-        f"to 1e6 away): {wrong} disagree with the stated table",
+        f"sign of A log w at {n} points (3 w x 3 |A| per quadrant, |A| in "
+        f"({', '.join(_n(a, 3) for a in mags)}); {pts}): {wrong} disagree with the stated table",
         numbers={
             "points": n,
             "disagreements": wrong,
@@ -1050,27 +1057,34 @@ def _limit_claim(section, letter, w, A, case_no, target):
         HOLDS_WITH_CONDITIONS,
         assumptions="section 5.1 parameters; the quadrant's sign of C = A log w",
         links=(f"{REF}::gamma_adaptive",),
-        subject={"P": p_lim, "gamma": g_lim, "sign_C": c_sign, "example": (w, A)},
+        subject={"P": p_lim, "gamma": g_lim, "name": name, "sign_C": c_sign, "example": (w, A)},
         counter_case=Variant(
             f"Case {case_no}: P_wrong -> {o_p}, gamma -> {other} = {o_lim}",
-            {"P": o_p, "gamma": o_lim, "sign_C": c_sign, "example": (w, A)},
+            {"P": o_p, "gamma": o_lim, "name": other, "sign_C": c_sign, "example": (w, A)},
         ),
     )
     @_mp
     def _check(s):
         gam_lim = _gamma_limit(s["sign_C"])
         p_true = sp.limit(1 / (1 + sp.exp(_C)), _C, s["sign_C"] * sp.oo)
-        exact = sp.simplify(gam_lim - s["gamma"]) == 0 and sp.simplify(p_true - s["P"]) == 0
+        # the stated name must be the parameter of section 5.1 that has the stated value
+        named = sp.Rational(str(SEED[s["name"]]))
+        name_ok = named == s["gamma"]
+        exact = (
+            sp.simplify(gam_lim - s["gamma"]) == 0 and sp.simplify(p_true - s["P"]) == 0 and name_ok
+        )
         ex = _gam(*s["example"])
         gap = abs(ex - float(gam_lim))
         tol = mpmath.mpf("0.05")  # '~' at the printed one-decimal precision of 0.1 / 0.9
         return decide(
             exact,
             f"sympy: as C -> {'+' if s['sign_C'] > 0 else '-'}oo, P_wrong -> {p_true}, gamma -> "
-            f"{gam_lim} (stated {s['P']}, {s['gamma']}); at the seed's own example (w, A) = "
+            f"{gam_lim} (stated {s['P']}, {s['name']} = {s['gamma']}; section 5.1 has "
+            f"{s['name']} = {named}); at the seed's own example (w, A) = "
             f"{s['example']} gamma = {_n(ex)}, {_n(gap, 3)} from the limit (near: within 0.05)",
             numbers={
                 "limits_match": exact,
+                "name_matches_value": name_ok,
                 "gamma_limit": gam_lim,
                 "gamma_at_example": ex,
                 "gap_at_example": gap,
@@ -1093,7 +1107,7 @@ _limit_claim("5.5", "a", 0.5, -1.0, 4, "base")
 
 @lru_cache(maxsize=1)
 def _case1_extent():
-    """(inf, sup, grid min, grid max) of g over case 1 (w > 1, A > 0), section 5.1 parameters.
+    """(inf, sup, grid min, grid max, grid sizes in log w and A) of g over case 1 (w > 1, A > 0), section 5.1 parameters.
     sup: A -> 0+ (gamma -> 1/2) at the maximiser of g in w; inf: w -> oo with A -> 0+."""
     tiny = mpmath.mpf(10) ** -40
     with mpmath.workdps(DPS):
@@ -1105,7 +1119,7 @@ def _case1_extent():
     lw = np.linspace(1e-6, 12, 1201)[:, None]
     A = np.geomspace(1e-4, 1e3, 141)[None, :]
     g = _g_np(lw, A)
-    return inf, sup, float(g.min()), float(g.max())
+    return inf, sup, float(g.min()), float(g.max()), lw.size, A.size
 
 
 @claim(
@@ -1125,19 +1139,26 @@ def _case1_extent():
 )
 @_mp
 def _case1_range(rng_):
-    inf, sup, gmin, gmax = _case1_extent()
+    inf, sup, gmin, gmax, n_lw, n_A = _case1_extent()
     u_lo, u_hi = _half_units(inf, rng_[0]), _half_units(sup, rng_[1])
-    inside = inf - 1e-13 <= gmin and gmax <= sup + 1e-13  # float64 rounding, as BANDIT_TOL
+    # how far the float64 grid pokes out of the mpmath [inf, sup] (negative: inside)
+    grid_out = float(max(inf - gmin, gmax - sup))
+    grid_tol = 1e-13  # float64 rounding, as BANDIT_TOL
+    inside = grid_out <= grid_tol
     return decide(
         u_lo <= HALF_UNIT and u_hi <= HALF_UNIT and inside,
         f"over w > 1, A > 0: inf g = {_n(inf, 6)}, sup g = {_n(sup, 6)} (mpmath limits; a grid "
-        f"of 1201 log w x 141 A lies in [{gmin:.4f}, {gmax:.4f}]); stated {rng_[0]}-{rng_[1]}: "
-        f"{_n(u_lo, 3)} and {_n(u_hi, 3)} half printed units off",
+        f"of {n_lw} log w x {n_A} A lies in [{gmin:.4f}, {gmax:.4f}]); stated "
+        f"{rng_[0]}-{rng_[1]}: {_n(u_lo, 3)} and {_n(u_hi, 3)} half printed units off",
         numbers={
             "inf": inf,
             "sup": sup,
             "grid_min": gmin,
             "grid_max": gmax,
+            "grid_outside": grid_out,
+            "grid_tol": grid_tol,
+            "grid_log_w": n_lw,
+            "grid_A": n_A,
             "lo_half_units": u_lo,
             "hi_half_units": u_hi,
             "tol_half_units": HALF_UNIT,
@@ -1239,12 +1260,21 @@ _A_BOTH = np.concatenate([-np.geomspace(1e-3, 1e3, 61), np.geomspace(1e-3, 1e3, 
 @_mp
 def _g_positive(g):
     vals = g(_LW_WIDE, _A_BOTH)
-    gmin = float(vals.min())
+    gmin, gmax = float(vals.min()), float(vals.max())
+    n_neg, n_pos = int((_A_BOTH < 0).sum()), int((_A_BOTH > 0).sum())
     return decide(
         gmin > 0,
-        f"min of g over log w in [-30, 30] (2001 points) x |A| in [1e-3, 1e3] (both signs): "
-        f"{gmin:.4f}; the per-sample gradient g A grad log pi then has the sign of A",
-        numbers={"min_g": gmin},
+        f"g over log w in [{_LW_WIDE.min():g}, {_LW_WIDE.max():g}] ({_LW_WIDE.size} points) x "
+        f"|A| in [{np.abs(_A_BOTH).min():g}, {np.abs(_A_BOTH).max():g}] ({n_neg} A < 0, {n_pos} "
+        f"A > 0) lies in [{gmin:.4f}, {gmax:.4g}]; min > 0: the per-sample gradient "
+        "g A grad log pi then has the sign of A",
+        numbers={
+            "min_g": gmin,
+            "max_g": gmax,
+            "grid_log_w": _LW_WIDE.size,
+            "grid_A_neg": n_neg,
+            "grid_A_pos": n_pos,
+        },
     )
 
 
@@ -1449,16 +1479,27 @@ def _wrong_more_rl(gamma):
     with mpmath.workdps(DPS):
         correct = max(gamma(w, a) for w in ws for a in As)
         wrong = min(gamma(w, -a) for w in ws for a in As)
+        # the worked examples of 5.3 (w = 3, A = -1) and 5.2 (w = 2, A = +1): table 0.70, 0.37
+        ex_wrong, ex_correct = gamma(mpmath.mpf(3), -1.0), gamma(mpmath.mpf(2), 1.0)
     return decide(
         wrong > correct,
-        f"over w in (1.001 ... 1e4) and |A| in (1e-3 ... 10), any pairing: min gamma(A < 0) = "
-        f"{_n(wrong, 9)} > max gamma(A > 0) = {_n(correct, 9)}; table: 0.70 (w = 3) vs 0.37 "
-        "(w = 2)",
-        numbers={"min_gamma_wrong": wrong, "max_gamma_correct": correct, "margin": wrong - correct},
+        f"over w in ({_n(ws[0])} ... {_n(ws[-1], 2)}) ({len(ws)} w) and |A| in "
+        f"({', '.join(_n(a, 3) for a in As)}), any pairing: min gamma(A < 0) = {_n(wrong, 9)} > max "
+        f"gamma(A > 0) = {_n(correct, 9)}; the worked examples: gamma(3, -1) = {_n(ex_wrong, 3)} "
+        f"vs gamma(2, +1) = {_n(ex_correct, 3)} (table: 0.70 vs 0.37)",
+        numbers={
+            "min_gamma_wrong": wrong,
+            "max_gamma_correct": correct,
+            "margin": wrong - correct,
+            "example_gamma_wrong": ex_wrong,
+            "example_gamma_correct": ex_correct,
+        },
     )
 
 
-def _no_tr_np(lw, A, th):
+def _no_tr_np(lw, A, th=None):
+    """(1 - gamma) + gamma w: the v5 weight without the trust region (h = 1), so ``th``, the
+    trust region's temperature, is accepted for a common signature and unused."""
     gam = _gam_np(lw, A)
     return (1 - gam) + gam * np.exp(lw)
 
@@ -1559,12 +1600,13 @@ def _g_gamma_limit_w_inf():
 def _not_zero(claimed):
     lim = _g_gamma_limit_w_inf()
     diffs = [abs(float((lim - claimed).subs(_gamma, gm))) for gm in (0.3, 0.9)]
-    g_far = _g_gamma(mpmath.mpf(10) ** 6, "0.9")
+    w_far = mpmath.mpf(10) ** 6
+    g_far = _g_gamma(w_far, "0.9")
     return decide(
         max(diffs) < float(MP_TOL),
         f"sympy lim_(w->oo) g_gamma = {lim} (stated {claimed}); g_0.9(10) = "
-        f"{_n(_g_gamma(10, '0.9'))}, g_0.9(1e6) = {_n(g_far)}",
-        numbers={"max_abs_diff": max(diffs), "g_at_1e6": g_far, "tol": MP_TOL},
+        f"{_n(_g_gamma(10, '0.9'))}, g_0.9({_n(w_far, 3)}) = {_n(g_far)}",
+        numbers={"max_abs_diff": max(diffs), "g_at_1e6": g_far, "w_far": w_far, "tol": MP_TOL},
     )
 
 
@@ -1999,7 +2041,7 @@ def _kl_lab():
         mu = _softmax(rng.normal(0, 1.5, k))
         r = rng.normal(0, 1, k)
         A = r - mu @ r
-        for weight, out in ((_g_np, tr), (lambda lw, a: _no_tr_np(lw, a, 1.0), no_tr)):
+        for weight, out in ((_g_np, tr), (_no_tr_np, no_tr)):
             z, kls = np.log(mu), []
             for _ in range(200):
                 pi = _softmax(z)
@@ -2307,10 +2349,15 @@ TABLE_93_SEED = {
 @_mp
 def _sapo_table(table):
     lw = np.linspace(-6, 6, 121)
-    sapo_sign_only = bool(
-        np.allclose(_sapo_np(lw, 0.3), _sapo_np(lw, 5.0), rtol=0, atol=0)
-        and np.allclose(_sapo_np(lw, -0.3), _sapo_np(lw, -5.0), rtol=0, atol=0)
+    a_small, a_big = 0.3, 5.0
+    # |A| changes nothing (exactly) for either sign; the sign changes the temperature
+    size_effect = max(
+        float(np.abs(_sapo_np(lw, a) - _sapo_np(lw, b)).max())
+        for a, b in ((a_small, a_big), (-a_small, -a_big))
     )
+    sapo_sign_only = size_effect == 0
+    # A > 0 has the wider region (tau_pos = 1 < tau_neg = 1.05): weight(A > 0) - weight(A < 0)
+    sign_effect = float((_sapo_np(lw, a_small) - _sapo_np(lw, -a_small)).max())
     # far from on-policy (log w = +-1e4): a weight with an SFT component stays >= 1 - gamma,
     # one without falls below e^-1000; any threshold in between decides alike
     far = [mpmath.exp(mpmath.mpf(v)) for v in (-1e4, 1e4)]
@@ -2326,14 +2373,22 @@ def _sapo_table(table):
         "v5 gamma adapts to (w, A)": v5_adapts > 0,
     }
     wrong = [k for k in table if table[k] != truth[k]]
+    # the SAPO floor underflows float64 (about 10^-4343): pinned by its log10
+    floor_log10 = float(mpmath.log10(sapo_floor))
     return decide(
         not wrong,
-        f"SAPO weight at |A| = 0.3 vs 5 identical: {sapo_sign_only}; weight at log w = +-1e4: "
-        f"SAPO <= {_n(sapo_floor, 3)}, v5 >= {_n(v5_floor, 3)}; v5 gamma over log w in [-6, 6], A in "
-        f"(-2 ... 2) spans {v5_adapts:.3f}; table entries contradicted: {wrong or 'none'}",
+        f"SAPO weight over {lw.size} log w in [{lw[0]:g}, {lw[-1]:g}], |A| = {a_small:g} vs "
+        f"{a_big:g}: max difference {size_effect:g} (identical: {sapo_sign_only}), A = "
+        f"+{a_small:g} vs -{a_small:g}: up to {sign_effect:.4f}; weight at log w = +-1e4: "
+        f"SAPO <= 10^{floor_log10:.3f}, v5 >= {_n(v5_floor, 3)}; v5 gamma over log w in "
+        f"[-6, 6], A in (-2 ... 2) spans {v5_adapts:.3f}; table entries contradicted: "
+        f"{wrong or 'none'}",
         numbers={
             "sapo_sign_only": sapo_sign_only,
+            "sapo_size_effect": size_effect,
+            "sapo_sign_effect": sign_effect,
             "sapo_far_weight": sapo_floor,
+            "sapo_far_weight_log10": floor_log10,
             "v5_far_weight": v5_floor,
             "v5_gamma_span": v5_adapts,
             "wrong": len(wrong),
