@@ -11,6 +11,7 @@ with lambda = 0.05.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 import math
 from fractions import Fraction
@@ -44,6 +45,12 @@ DPS = 30
 # 30-digit mpmath: the checks chain a few dozen operations on O(1)..O(1e3) numbers, losing at
 # most a few digits, so 1e-25 is far above rounding and far below any formula difference.
 MP_TOL = 1e-25
+
+
+def _log10_tail(x) -> float:
+    """log10 of a tail quantity (e^-60, e^-693, ...) far below the snapshot's absolute floor
+    (1e-12), so that its size is pinned; an exact zero is recorded as -999."""
+    return math.log10(x) if x > 0 else -999.0
 
 
 def _tolnums(tol) -> dict[str, float]:
@@ -485,7 +492,13 @@ def _policy_gradient(weights_fn):
         f"softmax policy, K = 6, 40 digits: central differences (h = 1e-15) vs E_pi[r grad log "
         f"pi]: {e1:.1e}; vs E_mu[weights grad log pi]: {e2:.1e} (tolerance {tol:g}); with "
         f"mu(y_0) = 0 the off-policy form is off by {e3:.3g}",
-        numbers={"fd_vs_on_policy": e1, "fd_vs_subject": e2, **_tolnums(tol), "support_broken": e3},
+        numbers={
+            "fd_vs_on_policy": e1,
+            "fd_vs_subject": e2,
+            **_tolnums(tol),
+            "support_broken": e3,
+            **{f"theta_{i}": t for i, t in enumerate(theta)},
+        },
         conditions="mu fixed (independent of theta) with support covering pi_theta",
         ok_without_conditions=e3 < tol,
     )
@@ -554,7 +567,8 @@ def _power_endpoints(f):
     e1 = max(abs(f(w, 1) - w) for w in ws)
     return decide(
         e0 == 0 and e1 == 0,
-        f"59 rational w in (0, 8.5), exact: max |f(w, 0) - 1| = {float(e0):g}, "
+        f"{len(ws)} rational w in [{float(min(ws)):.4f}, {float(max(ws)):.4f}], exact: max "
+        f"|f(w, 0) - 1| = {float(e0):g}, "
         f"max |f(w, 1) - w| = {float(e1):g}",
         numbers={"err_gamma0": e0, "err_gamma1": e1},
     )
@@ -760,8 +774,13 @@ def _f_star_points():
     counter_case=Variant("f* = phi / (lambda |A|)", lambda phi, a, lam: phi / (lam * a)),
 )
 def _f_star(f_star):
+    pts = _f_star_points()
+    # the draws themselves (the design): the grid error in steps does not depend on |A| or
+    # lambda (both scale the grid and the maximiser alike), so only the evidence holds them
+    a_rng = (min(p[1] for p in pts), max(p[1] for p in pts))
+    lam_rng = (min(p[2] for p in pts), max(p[2] for p in pts))
     worst = 0.0
-    for ph, a, lam, best, step in _f_star_points():
+    for ph, a, lam, best, step in pts:
         worst = max(worst, abs(best - f_star(ph, a, lam)) / step)
     tol = 1.0  # in grid steps: the grid argmax is within half a step of the true maximiser
     # lambda < 0: L is convex in f and unbounded on [0, inf); on [0, 100] the maximum sits at
@@ -772,11 +791,21 @@ def _f_star(f_star):
     off_neg = abs(best_neg - f_star(ph, a, lam_neg))
     return decide(
         worst <= tol,
-        f"grid argmax (30001 points on [0, 1/(lambda |A|)]) vs subject at 50 seeded "
-        f"(phi, |A|, lambda): max |diff| = {worst:.3f} grid steps (tolerance {tol:g} step); "
+        f"grid argmax (30001 points on [0, 1/(lambda |A|)]) vs subject at {len(pts)} seeded "
+        f"(phi, |A|, lambda), |A| in [{a_rng[0]:.4f}, {a_rng[1]:.4f}], lambda in "
+        f"[{lam_rng[0]:.4f}, {lam_rng[1]:.4f}]: max |diff| = {worst:.3f} grid steps (tolerance "
+        f"{tol:g} step); "
         f"lambda = -0.1: grid argmax on [0, 100] is {best_neg:g}, formula "
         f"{f_star(ph, a, lam_neg):.3g}",
-        numbers={"max_diff_in_steps": worst, "tol_steps": tol, "lambda_negative_gap": off_neg},
+        numbers={
+            "max_diff_in_steps": worst,
+            "tol_steps": tol,
+            "lambda_negative_gap": off_neg,
+            "abs_a_min": a_rng[0],
+            "abs_a_max": a_rng[1],
+            "lambda_min": lam_rng[0],
+            "lambda_max": lam_rng[1],
+        },
         conditions="lambda > 0 and A != 0 (at A = 0 every f is stationary; lambda <= 0 has no "
         "maximum)",
         ok_without_conditions=off_neg <= 1.0,
@@ -943,12 +972,14 @@ def _case2(asym):
     ok = res < MP_TOL and all(0 < v < 1 for v in vals + lead)
     return decide(
         ok,
-        f"|(raw - stated) log w| at w = 1e100: {res:.1e} (tolerance {MP_TOL:g}); stated form at "
+        f"|(raw - stated) log w| at w = 10^{math.log10(_ASYM_W[1]):g}: {res:.1e} (tolerance "
+        f"{MP_TOL:g}); stated form at "
         f"w = 100, 1e8 (alpha = 0.1): {lead}; clipped gamma* at w = 9.1, 100, 1e8: "
         f"{[round(v, 4) for v in vals]}; at w = 2: {at2:g}",
         numbers={
             "scaled_residual": res,
             **_tolnums(MP_TOL),
+            "log10_w": math.log10(_ASYM_W[1]),
             "at_w2": at2,
             **{f"clipped_{i}": v for i, v in enumerate(vals)},
         },
@@ -984,12 +1015,14 @@ def _case3(subject):
     ok = res < MP_TOL and all(v > 0 for v in lead) and all(0 < v < 1 for v in vals)
     return decide(
         ok,
-        f"alpha = {alpha:g}: |(raw - stated) log w| at w = 1e-100: {res:.1e} (the form is the right "
+        f"alpha = {alpha:g}: |(raw - stated) log w| at w = 10^{math.log10(_ASYM_W[-1]):g}: "
+        f"{res:.1e} (the form is the right "
         f"leading term); its value at w = 1e-3, 1e-9, 1e-30: {[round(v, 4) for v in lead]}; "
         f"clipped gamma*: {[round(v, 4) for v in vals]}",
         numbers={
             "scaled_residual": res,
             **_tolnums(MP_TOL),
+            "log10_w": math.log10(_ASYM_W[-1]),
             **{f"lead_{i}": v for i, v in enumerate(lead)},
             **{f"clipped_{i}": v for i, v in enumerate(vals)},
         },
@@ -1016,11 +1049,13 @@ def _case4(asym):
     ok = res < MP_TOL and deep == sorted(deep) and 1 - deep[-1] < 0.01
     return decide(
         ok,
-        f"|(raw - stated) log w| at w = 1e-100: {res:.1e} (tolerance {MP_TOL:g}); clipped gamma* "
+        f"|(raw - stated) log w| at w = 10^{math.log10(_ASYM_W[-1]):g}: {res:.1e} (tolerance "
+        f"{MP_TOL:g}); clipped gamma* "
         "(alpha = 0.1): " + ", ".join(f"w = {w:g}: {v:.4f}" for w, v in vals.items()),
         numbers={
             "scaled_residual": res,
             **_tolnums(MP_TOL),
+            "log10_w": math.log10(_ASYM_W[-1]),
             "limit_tol": 0.01,
             **{f"clipped_w{w:g}": v for w, v in vals.items()},
         },
@@ -1052,9 +1087,10 @@ def _theorem_41(gamma_fn):
     worst, tol, where = _variational_optimum(gamma_fn)
     try:  # at w = 1 every gamma gives f = 1: the formula must still name an optimum
         at1 = _f(gamma_fn, 0.0, 1.0, LAM)
-        defined = 1.0
     except (ValueError, ZeroDivisionError):
-        at1, defined = float("nan"), 0.0
+        at1 = float("nan")
+    # a raise (0/0, c/0) and a NaN value alike name no optimum
+    defined = 0.0 if math.isnan(at1) else 1.0
     return decide(
         worst <= tol,
         "grid search (20001 points) of the pointwise Lagrangian f |A| phi - lambda f^2 A^2 at "
@@ -1070,7 +1106,7 @@ def _theorem_41(gamma_fn):
         conditions="pointwise (each (w, A) separately, lambda given) and w != 1, where log w = 0 "
         "leaves the ratio undefined; then f = w^gamma is monotone in gamma and the Lagrangian "
         "concave in f, so the clip of the log-ratio is the argmax",
-        ok_without_conditions=bool(defined) and not math.isnan(at1),
+        ok_without_conditions=bool(defined),
     )
 
 
@@ -1127,9 +1163,12 @@ def _case_values(fn, case):
 def _entry_ok(vals, entry):
     if entry == "(0, 1)":
         return all(0 < v < 1 for v in vals)
-    c = float(entry.split()[-1])
+    c = float(entry.removeprefix("-> "))  # "-> c"; any other form raises
     dist = [abs(v - c) for v in vals[2:]]
-    return dist[-1] < 0.01 and all(x >= y - 1e-25 for x, y in zip(dist, dist[1:]))
+    # no slack: vals are float64 roundings of 30-digit values and c is 0 or 1, and rounding to
+    # nearest and |v - c| are both monotone, so a non-increasing exact distance stays
+    # non-increasing in float64
+    return dist[-1] < 0.01 and all(x >= y for x, y in zip(dist, dist[1:]))
 
 
 def _t41_alpha(lw, a):
@@ -1476,18 +1515,22 @@ for _letter, _case, _key, _stated, _expected, _alt, _alt_text in (
 )
 def _p52e(phi_fn):
     lws = np.concatenate([-np.logspace(-6, 2.5, 40), np.logspace(-6, 2.5, 40)])
+    amps = (-2.0, 2.0)
+    npts = len(lws) * len(amps)
     bad = 0
     for lw in lws:
-        for a in (-2.0, 2.0):
+        for a in amps:
             ph = _f(phi_fn, float(lw), a)
             wrong = (lw > 0) != (a > 0)  # cases 2, 3
             bad += not ((ph > 0.5) if wrong else (ph < 0.5))
     return decide(
         bad == 0,
-        f"phi > 1/2 in cases 2, 3 and < 1/2 in cases 1, 4 fails at {bad} of 160 grid points "
-        "(|log w| in [1e-6, 316], A = +-2); the separation is graded (phi -> 0 or 1 only as "
-        "|log w| -> inf), and w = 1 or A = 0 belong to no case (phi = 1/2 there)",
-        numbers={"n_violations": bad, "n_points": 160},
+        f"phi > 1/2 in cases 2, 3 and < 1/2 in cases 1, 4 fails at {bad} of {npts} grid points "
+        f"(log w in [{lws.min():.4g}, {lws[lws < 0].max():.4g}] and "
+        f"[{lws[lws > 0].min():.4g}, {lws.max():.4g}], A = {', '.join(f'{a:g}' for a in amps)}); "
+        "the separation is graded (phi -> 0 or 1 only as |log w| -> inf), and w = 1 or A = 0 "
+        "belong to no case (phi = 1/2 there)",
+        numbers={"n_violations": bad, "n_points": npts},
     )
 
 
@@ -1495,15 +1538,19 @@ def _p52e(phi_fn):
 
 
 DECAY = 10  # "gamma -> 1": the gap shrinks at least tenfold while |log w| grows tenfold
+# |log w| for the decay test; 250 digits resolve a gap as small as e^-500 = 7e-218
+_GAP_LS = (50.0, 500.0)
+_GAP_DPS = 250
+_EPS_61 = 1e-3  # the eps of section 6.1's max(|log w|, eps)
 
 
-def _gap_decay(fn, case, ls=(50.0, 500.0), dps=250):
+def _gap_decay(fn, case, ls=_GAP_LS, dps=_GAP_DPS):
     """1 - gamma at |log w| = 50 and 500 in a case (A = +-1): "gamma -> 1" means the gap
     shrinks at least tenfold while |log w| grows tenfold (an O(1/|log w|) or faster decay);
     a limit other than 1 leaves the gap constant."""
     a, side = _CASES[case]
     with mpmath.workdps(dps):
-        gaps = [1 - fn(side * L, a, 1e-3) for L in ls]
+        gaps = [1 - fn(side * L, a, _EPS_61) for L in ls]
         return [float(g) for g in gaps], bool(abs(gaps[1]) * DECAY <= abs(gaps[0]))
 
 
@@ -1529,9 +1576,19 @@ def _p61a(fn):
     gaps, to_one = _gap_decay(fn, 4)
     return decide(
         to_one,
-        f"case 4 (A = -1): 1 - gamma at log w = -50, -500 (250 digits): {gaps[0]:.3g}, "
-        f"{gaps[1]:.3g}; tends to 1 (gap shrinks >= 10x): {to_one}",
-        numbers={"gap_50": gaps[0], "gap_500": gaps[1], "to_one": to_one, "decay": DECAY},
+        f"case 4 (A = -1), eps = {_EPS_61:g}: 1 - gamma at log w = -{_GAP_LS[0]:g}, "
+        f"-{_GAP_LS[1]:g} ({_GAP_DPS} digits): {gaps[0]:.3g}, {gaps[1]:.3g}; tends to 1 (gap "
+        f"shrinks >= {DECAY}x): {to_one}",
+        numbers={
+            "gap_50": gaps[0],
+            "gap_500": gaps[1],
+            "to_one": to_one,
+            "decay": DECAY,
+            "eps": _EPS_61,
+            "abs_log_w_0": _GAP_LS[0],
+            "abs_log_w_1": _GAP_LS[1],
+            "digits": _GAP_DPS,
+        },
     )
 
 
@@ -1552,14 +1609,15 @@ def _p61b(fn):
     lw = rng.normal(0, 5, 600)
     a = rng.normal(0, 2, 600)
     keep = [(x, y) for x, y in zip(lw, a) if not (x < 0 and y < 0)][:400]  # cases 1-3
-    vals = [_f(fn, float(x), float(y), 1e-3) for x, y in keep]
+    vals = [_f(fn, float(x), float(y), _EPS_61) for x, y in keep]
     margin = 1 - max(vals)
     return decide(
         margin > 0,
-        f"{len(keep)} seeded points in cases 1-3: min 1 - gamma = {margin:.3g} (> 0 needed); it "
+        f"{len(keep)} seeded points in cases 1-3, eps = {_EPS_61:g}: min 1 - gamma = {margin:.3g} "
+        "(> 0 needed); it "
         "holds in case 4 as well (phi log(1/phi) > 0 for every phi in (0, 1)), so it does not "
         "distinguish the cases",
-        numbers={"min_gap": margin, "n_points": len(keep)},
+        numbers={"min_gap": margin, "n_points": len(keep), "eps": _EPS_61},
     )
 
 
@@ -1583,16 +1641,26 @@ def _p61c(fn):
     decay = {c: _gap_decay(fn, c) for c in _CASES}
     only4 = decay[4][1] and not any(decay[c][1] for c in (1, 2, 3))
     grid = [float(x) for x in np.linspace(-3, 3, 61)]
-    vals = [_f(fn, x, a, 1e-3) for x in grid for a in (-1.0, 1.0)]
+    amps = (-1.0, 1.0)
+    vals = [_f(fn, x, a, _EPS_61) for x in grid for a in amps]
     lo, hi = min(vals), max(vals)
     in_range = lo >= 0 and hi <= 1
     return decide(
         only4 and in_range,
-        "1 - gamma at |log w| = 50, 500: "
+        f"1 - gamma at |log w| = {_GAP_LS[0]:g}, {_GAP_LS[1]:g} ({_GAP_DPS} digits): "
         + "; ".join(f"case {c}: {[f'{g:.2g}' for g in decay[c][0]]}" for c in _CASES)
         + f"; tends to 1 in cases {[c for c in _CASES if decay[c][1]]}; range on log w in "
-        f"[-3, 3], A = +-1: [{lo:.3g}, {hi:.3g}]",
+        f"[{grid[0]:g}, {grid[-1]:g}] ({len(grid)} points), A = "
+        f"{', '.join(f'{a:g}' for a in amps)}, eps = {_EPS_61:g}: [{lo:.3g}, {hi:.3g}]",
         numbers={
+            "eps": _EPS_61,
+            "abs_log_w_0": _GAP_LS[0],
+            "abs_log_w_1": _GAP_LS[1],
+            "digits": _GAP_DPS,
+            "grid_lo": grid[0],
+            "grid_hi": grid[-1],
+            "n_grid": len(grid),
+            **{f"a_{i}": a for i, a in enumerate(amps)},
             "decay": DECAY,
             "only_case4": only4,
             "min": lo,
@@ -1664,15 +1732,19 @@ def _four_limits(fn, *extra):
     ),
 )
 def _p62c(stated_fn):
-    worst = 0.0
+    worst, n_off, n_pairs = 0.0, 0, 0
     for gb in (0.2, 0.4, 0.8):
         vals = _four_limits(rv.gamma_practical_section_6_2, gb)
-        worst = max(worst, max(abs(v - s) for v, s in zip(vals, stated_fn(gb))))
+        diffs = [abs(v - s) for v, s in zip(vals, stated_fn(gb))]
+        worst = max(worst, max(diffs))
+        n_off += sum(d >= _TAIL_TOL for d in diffs)
+        n_pairs += len(diffs)
     return decide(
         worst < _TAIL_TOL,
-        f"gamma_base = 0.2, 0.4, 0.8 at |log w| = 60: max |value - stated limit| = {worst:.1e} "
-        f"(tolerance {_TAIL_TOL:g}: sigmoid tails e^-60)",
-        numbers={"max_abs_diff": worst, **_tolnums(_TAIL_TOL)},
+        f"gamma_base = 0.2, 0.4, 0.8 at |log w| = {_TAIL_L:g}: max |value - stated limit| = "
+        f"{worst:.1e} (tolerance {_TAIL_TOL:g}: sigmoid tails e^-60); {n_off} of {n_pairs} "
+        "(gamma_base, case) pairs off",
+        numbers={"max_abs_diff": worst, **_tolnums(_TAIL_TOL), "n_off": n_off},
     )
 
 
@@ -1733,14 +1805,23 @@ _ESS_RULE = Variant(
 def _ess_control(subject):
     weight_fn, params = subject
     lw, a, _ = _budget_sample()
-    ess = [float(kish_ess_ratio_np(np.log(weight_fn(p, lw, a)))) for p in params]
+    weights = [weight_fn(p, lw, a) for p in params]
+    ess = [float(kish_ess_ratio_np(np.log(w))) for w in weights]
+    # what the parameter does move: the budget E[(f A)^2] (C_max itself for the variance budget)
+    budget = [float(np.mean((w * a) ** 2)) for w in weights]
     spread = max(ess) - min(ess)
     tol = 1e-9  # float64 rounding of 2000-term sums is ~1e-13; any real control moves far more
     return decide(
         spread > tol,
-        f"n = 2000 seeded (log w, A): ESS/n at parameters {params} = "
-        f"{[round(e, 10) for e in ess]} (spread {spread:.2e}; control needs > {tol:g})",
-        numbers={"spread": spread, **_tolnums(tol), **{f"ess_{i}": e for i, e in enumerate(ess)}},
+        f"n = {len(lw)} seeded (log w, A): ESS/n at parameters {params} = "
+        f"{[round(e, 10) for e in ess]} (spread {spread:.2e}; control needs > {tol:g}); mean "
+        f"(f A)^2 = {[float(f'{b:.6g}') for b in budget]}",
+        numbers={
+            "spread": spread,
+            **_tolnums(tol),
+            **{f"ess_{i}": e for i, e in enumerate(ess)},
+            **{f"budget_{i}": b for i, b in enumerate(budget)},
+        },
     )
 
 
@@ -1776,16 +1857,26 @@ def _p62e(subject):
 )
 def _p63a(phi_fn):
     worst = 0.0
+    lws = np.linspace(-30, 30, 61)
+    amps = (-1.0, 0.5, 2.0)
     with mpmath.workdps(40):
-        for lw in np.linspace(-30, 30, 61):
-            for a in (-1.0, 0.5, 2.0):
+        for lw in lws:
+            for a in amps:
                 d = rv.marginal_utility_section_2_3(float(lw), a) - phi_fn(float(lw), a)
                 worst = max(worst, float(abs(d)))
     return decide(
         worst > MP_TOL,
-        f"max |phi_2.3 - subject| on 183 points (log w in [-30, 30], A = -1, 0.5, 2; 40 "
-        f"digits) = {worst:.3g}; a different function needs > {MP_TOL:g}",
-        numbers={"max_abs_diff": worst, **_tolnums(MP_TOL)},
+        f"max |phi_2.3 - subject| on {len(lws) * len(amps)} points (log w in [{lws[0]:g}, "
+        f"{lws[-1]:g}], A = {', '.join(f'{a:g}' for a in amps)}; 40 digits) = {worst:.3g}; a "
+        f"different function needs > {MP_TOL:g}",
+        numbers={
+            "max_abs_diff": worst,
+            **_tolnums(MP_TOL),
+            "log_w_lo": lws[0],
+            "log_w_hi": lws[-1],
+            "n_log_w": len(lws),
+            **{f"a_{i}": a for i, a in enumerate(amps)},
+        },
     )
 
 
@@ -1958,8 +2049,9 @@ def _p73a(gamma_fn):
 )
 def _p73b(stated):
     grid = [Fraction(k, 100) for k in range(101)]
+    wsets = ((Fraction(3, 2), Fraction(10)), (Fraction(1, 2), Fraction(1, 10)))
     got = []
-    for ws in ((Fraction(3, 2), Fraction(10)), (Fraction(1, 2), Fraction(1, 10))):
+    for ws in wsets:
         arg = set()
         for w in ws:
             vals = [float(w) ** float(g) for g in grid]
@@ -1968,10 +2060,16 @@ def _p73b(stated):
     ok = got[0] == stated[0] and got[1] == stated[1]
     return decide(
         ok,
-        f"argmin over gamma in [0, 1] (101 points) of w^gamma: w = 1.5, 10 -> {got[0]:g}; "
-        f"w = 0.5, 0.1 -> {got[1]:g}; stated {stated} (w^gamma -> 0 only as gamma -> -inf for "
-        "w > 1, +inf for w < 1)",
-        numbers={"case1": got[0], "case4": got[1]},
+        f"argmin over gamma in [{float(grid[0]):g}, {float(grid[-1]):g}] ({len(grid)} points) of "
+        f"w^gamma: w = {', '.join(f'{float(w):g}' for w in wsets[0])} -> {got[0]:g}; "
+        f"w = {', '.join(f'{float(w):g}' for w in wsets[1])} -> {got[1]:g}; stated {stated} "
+        "(w^gamma -> 0 only as gamma -> -inf for w > 1, +inf for w < 1)",
+        numbers={
+            "case1": got[0],
+            "case4": got[1],
+            "n_grid": len(grid),
+            **{f"w_{i}{j}": w for i, ws in enumerate(wsets) for j, w in enumerate(ws)},
+        },
     )
 
 
@@ -2009,16 +2107,18 @@ def _quad_random():
     ),
 )
 def _p74a(fn):
-    bad = sum(fn(lw, a, gb) != _table_81(lw, a, gb) for lw, a, gb in _quad_random())
+    pts = _quad_random()
+    bad = sum(fn(lw, a, gb) != _table_81(lw, a, gb) for lw, a, gb in pts)
     return decide(
         bad == 0,
-        f"the subject vs the case table at 100 seeded points (exact rational gamma_base): {bad} "
-        "differ",
-        numbers={"n_mismatch": bad, "n_points": 100},
+        f"the subject vs the case table at {len(pts)} seeded points (exact rational gamma_base): "
+        f"{bad} differ",
+        numbers={"n_mismatch": bad, "n_points": len(pts)},
     )
 
 
-_I = sp.symbols("I", real=True)
+# I = 1[w < 1]; the forms compared are polynomial in I, so the identity needs no assumption on it
+_I = sp.symbols("I")
 
 
 @claim(
@@ -2118,17 +2218,19 @@ def _p81a(table):
 
 
 def _table_dev(fn, scale_a=1.0, t=None, lw_scale=1.0):
-    """max |fn - table of 8.1| at the four quadrant points, gamma_base = 0.4."""
+    """max |fn - table of 8.1| at the four quadrant points, gamma_base = 0.4; also the values
+    and the case-1 point (log w, A) used (the other cases flip their signs)."""
     gb = 0.4
-    out = []
+    out, pts = [], []
     with mpmath.workdps(DPS):
         for c in (1, 2, 3, 4):
             a, side = _CASES[c]
             lw = side * math.log(2) * lw_scale
             args = (lw, a * scale_a, gb) + ((t,) if t is not None else ())
             out.append(float(fn(*args)))
+            pts.append((lw, a * scale_a))
     want = [0, gb, gb, 1]
-    return max(abs(x - y) for x, y in zip(out, want)), out
+    return max(abs(x - y) for x, y in zip(out, want)), out, pts[0]
 
 
 @claim(
@@ -2147,16 +2249,20 @@ def _table_dev(fn, scale_a=1.0, t=None, lw_scale=1.0):
     ),
 )
 def _p82a(fn):
-    dev, vals = _table_dev(fn, t=1e3)
+    t = 1e3
+    dev, vals, (lw1, a1) = _table_dev(fn, t=t)
     return decide(
         dev < MP_TOL,
-        f"T = 1000, w = 2 / 0.5, A = +-1, gamma_base = 0.4: cases 1-4 give "
+        f"T = {t:g}, w = {math.exp(lw1):.6g} / {math.exp(-lw1):.6g}, A = +-{a1:g}, gamma_base = "
+        "0.4: cases 1-4 give "
         f"{[round(v, 6) for v in vals]} (table 0, 0.4, 0.4, 1; max |diff| {dev:.3g}, tolerance "
         f"{MP_TOL:g}: the tails e^-693 are below 30-digit resolution)",
         numbers={
             "max_abs_diff": dev,
+            "log10_max_abs_diff": _log10_tail(dev),
             **_tolnums(MP_TOL),
             **{f"case{i + 1}": v for i, v in enumerate(vals)},
+            "temperature": t,
         },
     )
 
@@ -2179,20 +2285,25 @@ _SCALE = 60 / math.log(2)  # |log w| = |A| = 60
     ),
 )
 def _p83a(fn):
-    dev, vals = _table_dev(fn, scale_a=60.0, lw_scale=_SCALE)
+    dev, vals, (lw1, a1) = _table_dev(fn, scale_a=60.0, lw_scale=_SCALE)
     return decide(
         dev < _TAIL_TOL,
-        f"gamma_base = 0.4, |log w| = |A| = 60: cases 1-4 give {[round(v, 6) for v in vals]} "
+        f"gamma_base = 0.4, |log w| = {lw1:.6g}, |A| = {a1:g}: cases 1-4 give "
+        f"{[round(v, 6) for v in vals]} "
         f"(table 0, 0.4, 0.4, 1; max |diff| {dev:.3g}, tolerance {_TAIL_TOL:g}: tails e^-60)",
         numbers={
             "max_abs_diff": dev,
+            "log10_max_abs_diff": _log10_tail(dev),
             **_tolnums(_TAIL_TOL),
             **{f"case{i + 1}": v for i, v in enumerate(vals)},
+            "abs_log_w": lw1,
+            "abs_a": a1,
         },
     )
 
 
-_l, _A = sp.symbols("l A", real=True)
+# l = log w and A; the 8.3-b identity is a relabelling that holds for any l, A (no assumption)
+_l, _A = sp.symbols("l A")
 _P4_PRINTED = pv.sigmoid(_l) * pv.sigmoid(-_A)
 _P1_PRINTED = pv.sigmoid(-_l) * pv.sigmoid(_A)
 
@@ -2292,41 +2403,39 @@ def _p83d(p_fn):
 )
 def _p83e(pair):
     f82, f83 = pair
+    big, temp = 60.0, 1.0  # |log w| = |A| for the limits; temperature T of both forms
     lims = []
     for fn in pair:
         row = []
         with mpmath.workdps(DPS):
             for c in (1, 2, 3, 4):
                 a, side = _CASES[c]
-                row.append(float(fn(side * 60.0, a * 60.0, 0.4, 1.0)))
+                row.append(float(fn(side * big, a * big, 0.4, temp)))
         lims.append(row)
     dev = max(abs(x - y) for x, y in zip(*lims))
+    pts = ((0.7, 1.0), (-0.7, -1.0), (3.0, 0.2), (-2.0, 4.0))
     with mpmath.workdps(DPS):
-        finite = max(
-            abs(float(f82(lw, a, 0.4, 1.0) - f83(lw, a, 0.4, 1.0)))
-            for lw, a in ((0.7, 1.0), (-0.7, -1.0), (3.0, 0.2), (-2.0, 4.0))
-        )
+        diffs = [abs(float(f82(lw, a, 0.4, temp) - f83(lw, a, 0.4, temp))) for lw, a in pts]
+    finite = max(diffs)
     return decide(
         dev < _TAIL_TOL,
-        f"limits (|log w| = |A| = 60, gamma_base = 0.4, T = 1): 8.2 {[round(v, 4) for v in lims[0]]}, "
-        f"8.3 {[round(v, 4) for v in lims[1]]} (max |diff| {dev:.3g}, tolerance {_TAIL_TOL:g}); at "
-        f"4 finite points they differ by up to {finite:.3f}",
-        numbers={"limit_diff": dev, **_tolnums(_TAIL_TOL), "finite_diff": finite},
+        f"limits (|log w| = |A| = {big:g}, gamma_base = 0.4, T = {temp:g}): 8.2 "
+        f"{[round(v, 4) for v in lims[0]]}, 8.3 {[round(v, 4) for v in lims[1]]} (max |diff| "
+        f"{dev:.3g}, tolerance {_TAIL_TOL:g}); at (log w, A) = {list(pts)} they differ by "
+        f"{[round(d, 4) for d in diffs]}",
+        numbers={
+            "limit_diff": dev,
+            "log10_limit_diff": _log10_tail(dev),
+            **_tolnums(_TAIL_TOL),
+            "finite_diff": finite,
+            **{f"finite_diff_{i}": d for i, d in enumerate(diffs)},
+            "abs_log_w": big,
+            "temperature": temp,
+        },
     )
 
 
 # ===================================================================== section 9
-
-
-def _weight_effects(table_fn, gb):
-    """Section 9.1's reading of the four gammas as effects on the weight w^gamma:
-    case 1 maximal compression (w^gamma is the smallest weight over gamma in [0, 1], w > 1),
-    case 2 moderate compression (1 < w^gamma < w), case 3 moderate boost (w < w^gamma < 1),
-    case 4 no boost (w^gamma = w, the smallest over gamma in [0, 1], w < 1). Exact: w and gamma
-    rational, compared through gamma log w."""
-    g1, g2, g3, g4_ = (Fraction(x) for x in table_fn(gb))
-    ok = [g1 == 0, 0 < g2 < 1, 0 < g3 < 1, g4_ == 1]  # log w > 0 resp. < 0 scale gamma
-    return ok
 
 
 @claim(
@@ -2347,25 +2456,41 @@ def _weight_effects(table_fn, gb):
 def _p91a(table_fn):
     # evaluate the weights themselves on exact grids: w > 1 and w < 1, gamma grid in [0, 1]
     grid = [Fraction(k, 20) for k in range(21)]
-    bad = 0
-    for gb in (Fraction(1, 5), Fraction(1, 2), Fraction(4, 5)):
+    lws = (Fraction(1, 3), Fraction(2), Fraction(7))  # log w > 0 (cases 1, 2); -lw: cases 3, 4
+
+    def violations(gb):
+        """Section 9.1's reading of the four gammas as effects on the weight w^gamma: case 1
+        maximal compression (w^gamma the smallest weight over gamma in [0, 1], w > 1), case 2
+        moderate compression (1 < w^gamma < w), case 3 moderate boost (w < w^gamma < 1), case 4
+        no boost (w^gamma = w, the smallest, w < 1). Exact: compared through gamma log w."""
         g = [Fraction(x) for x in table_fn(gb)]
-        for lw in (Fraction(1, 3), Fraction(2), Fraction(7)):  # log w > 0: cases 1, 2
+        bad = 0
+        for lw in lws:
             bad += not all(g[0] * lw <= x * lw for x in grid)  # smallest weight
             bad += not (0 < g[1] * lw < lw)  # 1 < w^gamma < w
-        for lw in (Fraction(-1, 3), Fraction(-2), Fraction(-7)):  # log w < 0: cases 3, 4
+        for lw in (-x for x in lws):
             bad += not (lw < g[2] * lw < 0)  # w < w^gamma < 1
             bad += not (g[3] * lw == lw and all(g[3] * lw <= x * lw for x in grid))
-    edge = 0
-    for gb in (Fraction(0), Fraction(1)):  # gamma_base at the ends of [0, 1]
-        edge += sum(not x for x in _weight_effects(table_fn, gb))
+        return bad
+
+    gbs = (Fraction(1, 5), Fraction(1, 2), Fraction(4, 5))
+    bad = sum(violations(gb) for gb in gbs)
+    # gamma_base at the ends of [0, 1], the same tests
+    edge = sum(violations(gb) for gb in (Fraction(0), Fraction(1)))
     return decide(
         bad == 0,
-        f"exact log-weights gamma log w at gamma_base = 0.2, 0.5, 0.8 and log w = +-1/3, +-2, "
-        f"+-7: {bad} violations; at gamma_base = 0 or 1, {edge} case(s) lose their reading "
-        "(no longer 'moderate'). Overfitting, diversity and gradient saving are training "
-        "behaviour and are not checked here",
-        numbers={"n_violations": bad, "edge_violations": edge},
+        f"exact log-weights gamma log w on gamma in [{grid[0]}, {grid[-1]}] ({len(grid)} points) "
+        f"at gamma_base = {', '.join(str(g) for g in gbs)} and log w = "
+        f"{', '.join(f'+-{x}' for x in lws)}: {bad} violations; at gamma_base = 0 or 1, {edge} "
+        "violations (a case loses its reading, no longer 'moderate'). Overfitting, diversity and "
+        "gradient saving are training behaviour and are not checked here",
+        numbers={
+            "n_violations": bad,
+            "edge_violations": edge,
+            "n_grid": len(grid),
+            **{f"log_w_{i}": x for i, x in enumerate(lws)},
+            **{f"gamma_base_{i}": g for i, g in enumerate(gbs)},
+        },
         conditions="0 < gamma_base < 1 (gamma_base = 1 makes case 3 no boost, 0 makes case 2 "
         "the maximal compression)",
         ok_without_conditions=edge == 0,
@@ -2417,21 +2542,29 @@ def _p92a(mapping):
     ),
 )
 def _p93a(stated):
-    heur, unif = set(), set()
+    heur, unif, used = set(), set(), set()
     for gb in (0.2, 0.5, 0.8):
         for c in (1, 2, 3, 4):
             a, side = _CASES[c]
-            v = _f(rv.gamma_hard, side * 0.7, a, gb)
+            lw = side * 0.7
+            used.add(abs(lw))
+            v = _f(rv.gamma_hard, lw, a, gb)
             heur |= {c} if v != (1.0 if c == 4 else gb) else set()
             unif |= {c} if v != gb else set()
     ok = heur == set(stated[0]) and unif == set(stated[1])
     return decide(
         ok,
-        f"gamma_hard (Theorem 7.1) at gamma_base = 0.2, 0.5, 0.8 differs from the heuristic in "
+        f"gamma_hard (Theorem 7.1) at gamma_base = 0.2, 0.5, 0.8, |log w| = "
+        f"{', '.join(f'{x:g}' for x in sorted(used))} differs from the heuristic in "
         f"cases {sorted(heur)} and from uniform gamma_base in {sorted(unif)}; stated "
         f"{sorted(stated[0])}, {sorted(stated[1])}. Whether case 1 is a 'new finding' refers to "
         "earlier work the seed does not define and is not checked",
-        numbers={"n_heuristic": len(heur), "n_uniform": len(unif), "match": ok},
+        numbers={
+            "n_heuristic": len(heur),
+            "n_uniform": len(unif),
+            "match": ok,
+            **{f"abs_log_w_{i}": x for i, x in enumerate(sorted(used))},
+        },
     )
 
 
@@ -2490,14 +2623,19 @@ def _p10a(code):
         sharp = code(_LW4, _A4, rho_min=0.9, temperature=1000.0)
         dev = float(max(abs(x - y) for x, y in zip(sharp, want)))
         small_lw = [0.1, 0.1, -0.1, -0.1]
-        gb_s, _ = _ess_gamma_base(small_lw, 0.3)
+        # the code's own defaults, which the call below uses
+        params = inspect.signature(code).parameters
+        rho_default, t_default = params["rho_min"].default, params["temperature"].default
+        gb_s, _ = _ess_gamma_base(small_lw, rho_default)
         soft = code(small_lw, _A4)
         dev_soft = float(max(abs(x - y) for x, y in zip(soft, [0, gb_s, gb_s, 1])))
     return decide(
         dev < MP_TOL,
         f"w = 2 / 0.5, A = +-1, rho_min = 0.9 (gamma_base {float(gb):.4f}), T = 1000: "
         f"{[round(float(v), 6) for v in sharp]} (max |diff| {dev:.2g}, tolerance {MP_TOL:g}: "
-        f"tails e^-693); default T = 5 at |log w| = 0.1: {[round(float(v), 4) for v in soft]} "
+        f"tails e^-693); default T = {t_default:g}, rho_min = {rho_default:g} at |log w| "
+        f"= 0.1: "
+        f"{[round(float(v), 4) for v in soft]} "
         f"vs table with gamma_base {float(gb_s):.3f} (max |diff| {dev_soft:.3f})",
         numbers={
             "max_abs_diff": dev,
@@ -2692,12 +2830,18 @@ def _p10f(weight_fn):
             fd.append((loss(up) - loss(dn)) / (2 * h))
         want = weight_fn(lw, a, mask)
         err = max(float(abs(g + wv)) for g, wv in zip(fd, want))
+        shown = [float(wv) for wv in want]
     tol = 1e-20  # 40 digits, h = 1e-15: the loss is linear in log_prob, rounding ~1e-25
     return decide(
         err < tol,
-        f"40-digit central differences of the loss vs -subject: max |diff| {err:.1e} "
+        f"log w = {lw}, A = {a}, mask = {[int(m) for m in mask]}: 40-digit central differences "
+        f"of the loss vs -subject {[round(x, 6) for x in shown]}: max |diff| {err:.1e} "
         f"(tolerance {tol:g})",
-        numbers={"max_abs_diff": err, **_tolnums(tol)},
+        numbers={
+            "max_abs_diff": err,
+            **_tolnums(tol),
+            **{f"subject_{i}": x for i, x in enumerate(shown)},
+        },
     )
 
 
@@ -2755,14 +2899,15 @@ def _p10g(bounds):
 def _pAa(phi_expr):
     d = sp.diff(phi_expr, pv.w)
     fn = sp.lambdify(pv.w, d, "mpmath")
+    ks = np.linspace(-6, 6, 49)
     with mpmath.workdps(DPS):
-        vals = [fn(mpmath.mpf(10) ** k) for k in np.linspace(-6, 6, 49)]
+        vals = [fn(mpmath.mpf(10) ** k) for k in ks]
     top = float(max(vals))
     return decide(
         top < 0,
-        f"sympy d phi / dw = {sp.simplify(d)}; its maximum on w = 10^[-6, 6] (49 points) is "
-        f"{top:.3g} (< 0 needed)",
-        numbers={"max_derivative": top},
+        f"sympy d phi / dw = {sp.simplify(d)}; its maximum on w = 10^[{ks[0]:g}, {ks[-1]:g}] "
+        f"({len(ks)} points) is {top:.3g} (< 0 needed)",
+        numbers={"max_derivative": top, "log10_w_lo": ks[0], "log10_w_hi": ks[-1], "n": len(ks)},
     )
 
 
@@ -2779,20 +2924,26 @@ def _pAa(phi_expr):
     ),
 )
 def _pAb(phi_fn):
+    lws = (-700.0, -50.0, -1.0, 0.0, 1.0, 50.0, 700.0)
+    amps = (-1.0, 0.0, 2.0)
     with mpmath.workdps(400):
-        vals = [
-            phi_fn(lw, a)
-            for lw in (-700.0, -50.0, -1.0, 0.0, 1.0, 50.0, 700.0)
-            for a in (-1.0, 0.0, 2.0)
-        ]
+        vals = [phi_fn(lw, a) for lw in lws for a in amps]
         lo, hi_gap = min(vals), min(1 - v for v in vals)
         ok = lo > 0 and hi_gap > 0
         shown = (mpmath.nstr(lo, 4), mpmath.nstr(hi_gap, 4))
     return decide(
         ok,
-        f"log w in {{+-700, +-50, +-1, 0}}, A = -1, 0, 2 at 400 digits: min phi = {shown[0]}, "
+        f"log w = {', '.join(f'{x:g}' for x in lws)}; A = {', '.join(f'{x:g}' for x in amps)} "
+        f"at 400 digits: min phi = {shown[0]}, "
         f"min 1 - phi = {shown[1]} (both > 0 needed; w in (0, inf), so log w is finite)",
-        numbers={"min_phi": lo, "min_one_minus_phi": hi_gap},
+        numbers={
+            "min_phi": lo,
+            "min_one_minus_phi": hi_gap,
+            "log10_min_phi": float(mpmath.log10(lo)) if lo > 0 else -999.0,
+            "log10_min_one_minus_phi": float(mpmath.log10(hi_gap)) if hi_gap > 0 else -999.0,
+            **{f"log_w_{i}": x for i, x in enumerate(lws)},
+            **{f"a_{i}": x for i, x in enumerate(amps)},
+        },
     )
 
 
@@ -2880,10 +3031,18 @@ def _pBb(lam_fn):
         err = float(abs(cost - c))
     return decide(
         err < MP_TOL,
-        f"50-point sample, C_max = 0.7: mean (f* A)^2 with f* = phi / (2 lambda |A|) = "
+        f"{len(lw)}-point sample (|A| in [{min(abs(y) for y in a):.4f}, "
+        f"{max(abs(y) for y in a):.4f}]), E[phi^2] = {float(m2):.10f}, C_max = 0.7, lambda = "
+        f"{float(lam):.10f}: mean (f* A)^2 with f* = phi / (2 lambda |A|) = "
         f"{mpmath.nstr(cost, 20)} (|diff| {err:.1e}, tolerance {MP_TOL:g}); sympy: {n_pos} "
         "positive root of E[phi^2] / (4 lambda^2) = C_max",
-        numbers={"abs_diff": err, **_tolnums(MP_TOL), "n_positive_roots": n_pos},
+        numbers={
+            "abs_diff": err,
+            **_tolnums(MP_TOL),
+            "n_positive_roots": n_pos,
+            "mean_phi2": m2,
+            "lambda": lam,
+        },
     )
 
 
