@@ -87,8 +87,8 @@ def _covariance_trace(phi: np.ndarray, pi: np.ndarray, mu: np.ndarray) -> tuple[
 
 
 def _mp_softmax(t):
-    m = max(t)
-    e = [mpmath.exp(x - m) for x in t]
+    # no max-shift: mpmath's exponent range is unbounded, so exp cannot overflow
+    e = [mpmath.exp(x) for x in t]
     s = mpmath.fsum(e)
     return [x / s for x in e]
 
@@ -170,6 +170,16 @@ def _f(x: float, d: int = 4) -> str:
     return f"{x:.{d}g}"
 
 
+def _grid_txt(x) -> str:
+    return f"[{x[0]:.4g}, {x[-1]:.4g}] ({x.size} points)"
+
+
+def _grid_nums(name: str, x) -> dict[str, float]:
+    """A grid's ends and size for ``numbers`` (pinned at 1e-9; a printed size of 601 vs 602
+    is within the text pin's one unit of the last digit)."""
+    return {f"{name}_lo": float(x[0]), f"{name}_hi": float(x[-1]), f"{name}_n": int(x.size)}
+
+
 # =======================================================================================
 # Part 1: the gradient-weight view (sections 1-3)
 # =======================================================================================
@@ -223,6 +233,10 @@ def _phi_is(w, A):
 
 def _phi_sft(w, A):
     return A + 0 * w
+
+
+def _phi_2wA(w, A):
+    return 2 * w * A
 
 
 def _phi_clip(w, A, eps=0.2):
@@ -295,7 +309,9 @@ def _is_unbiased_row(phi):
     links=(NB,),
     subject=_phi_sft,
     counter_case=Variant(
-        "phi = w A (standard IS) is biased and has lower variance than phi = w A", _phi_is
+        "phi = 2 w A is biased and has lower variance than phi = w A (biased, but its variance "
+        "is 4 times that of w A)",
+        _phi_2wA,
     ),
 )
 def _sft_row(phi):
@@ -420,15 +436,15 @@ def _thm21_only_if(family):
     tested for unbiasedness on random bandits; each must be unbiased iff the family contains
     it (least-squares fit of b on a grid)."""
     cases = _bandits(MC_SEED + 2, 60, 5)
-    cands = {
-        "w A": lambda w, A: w * A,
-        "w (A - 3)": lambda w, A: w * (A - 3.0),
-        "w (A + 0.5)": lambda w, A: w * (A + 0.5),
-        "w (A + 7)": lambda w, A: w * (A + 7.0),
-        "w^0.9 A": lambda w, A: w**0.9 * A,
-        "w A + 0.5": lambda w, A: w * A + 0.5,
-        "w A (1 + 0.1 w)": lambda w, A: w * A * (1 + 0.1 * w),
-    }
+    # the names are built from the constants, so the evidence text pins each candidate
+    cands = {"w A": lambda w, A: w * A}
+    bs = (-3.0, 0.5, 7.0)
+    for b0 in bs:
+        cands[f"w (A {b0:+g})"] = lambda w, A, b0=b0: w * (A + b0)
+    p0, c0, k0 = 0.9, 0.5, 0.1
+    cands[f"w^{p0:g} A"] = lambda w, A: w**p0 * A
+    cands[f"w A + {c0:g}"] = lambda w, A: w * A + c0
+    cands[f"w A (1 + {k0:g} w)"] = lambda w, A: w * A * (1 + k0 * w)
     wg, Ag = np.meshgrid(np.exp(np.linspace(-2, 2, 9)), np.linspace(-2, 2, 9))
     mismatch, rows = 0, []
     for name, phi in cands.items():
@@ -444,7 +460,15 @@ def _thm21_only_if(family):
         mismatch == 0,
         "60 random 5-action bandits (bias tolerance " + f"{FD_TOL:g}); b on a 0.1 grid in "
         "[-10, 10]: " + "; ".join(rows),
-        numbers={"mismatches": mismatch, "candidates": len(cands), "tol": FD_TOL},
+        numbers={
+            "mismatches": mismatch,
+            "candidates": len(cands),
+            "tol": FD_TOL,
+            **{f"b0_{i}": b0 for i, b0 in enumerate(bs)},
+            "p0": p0,
+            "c0": c0,
+            "k0": k0,
+        },
     )
 
 
@@ -470,11 +494,13 @@ def _bias_formula_no_w(phi_vals, w, A, pi, mu):
     ),
 )
 def _bias_formula(bias):
+    p0, lo, hi = 0.5, 0.8, 1.2  # printed below
+
     def worst_over(cases):
         worst = 0.0
         for _t, pi, mu, A, g in cases:
             w = _weights_where_mu(pi, mu)
-            for phi in (w**0.5 * A, np.clip(w, 0.8, 1.2) * A, A + 0 * w):
+            for phi in (w**p0 * A, np.clip(w, lo, hi) * A, A + 0 * w):
                 true = _estimator(phi, pi, mu) - g
                 worst = max(worst, float(np.abs(bias(phi, w, A, pi, mu) - true).max()))
         return worst
@@ -483,7 +509,7 @@ def _bias_formula(bias):
     miss = worst_over((_support_violation(),))
     return decide(
         full < FD_TOL,
-        f"phi in (w^0.5 A, clip(w) A, A) on 50 random bandits: max |formula - (E_mu[phi grad "
+        f"phi in (w^{p0:g} A, clip(w, {lo:g}, {hi:g}) A, A) on 50 random bandits: max |formula - (E_mu[phi grad "
         f"log pi] - g* (mpmath))| = {full:.1e} (tolerance {FD_TOL:g}); with mu(a0) = 0 "
         f"the formula is off by {miss:.3f}",
         numbers={"max_err_full_support": full, "err_support_violated": miss, "tol": FD_TOL},
@@ -540,7 +566,7 @@ def _variance_formula(proxy):
         f"quantity, phi in (w A, w^0.5 A), 500 random bandits: ratio in "
         f"[{min(ratios):.4f}, {max(ratios):.4f}] (a proportionality needs one constant; "
         f"tolerance {tol:g} relative)",
-        numbers={"ratio_min": min(ratios), "ratio_max": max(ratios), "tol": tol},
+        numbers={"ratio_min": min(ratios), "ratio_max": max(ratios), "spread": spread, "tol": tol},
     )
 
 
@@ -582,12 +608,12 @@ def _separability(phi):
     )
 
 
-def _antiderivative_seed(phi, x, lo=1.0):
+def _antiderivative_seed(phi, x, lo):
     """Theorem 3.1: f(w) = int phi(u) / u du (+ h(A)), taken as int_lo^w."""
     return quad(lambda t: phi(t) / t, lo, x, epsabs=1e-13, epsrel=1e-13, limit=200)[0]
 
 
-def _antiderivative_no_div(phi, x, lo=1.0):
+def _antiderivative_no_div(phi, x, lo):
     return quad(lambda t: phi(t), lo, x, epsabs=1e-13, epsrel=1e-13, limit=200)[0]
 
 
@@ -600,15 +626,23 @@ _DESIGNS = {
     "sapo": lambda x: float(4 * expit(2.0 * (x - 1)) / 2.0),
 }
 _X_POINTS = (0.05, 0.4, 1.3, 2.2, 3.7, 6.0, 20.0)  # away from the kinks
+# the lower limit of the antiderivatives (any point > 0: it only adds a constant, h(A))
+ANTIDERIV_LO = 1.0
+
+
+def _design_values() -> dict[str, float]:
+    """sum of each design's phi over _X_POINTS: pinned, so the designs and points are too."""
+    return {f"sum_phi_{k}": math.fsum(phi(x) for x in _X_POINTS) for k, phi in _DESIGNS.items()}
 
 
 def _antiderivative_worst(recipe) -> float:
-    """max rel err of w F'(w) = phi(w), F = recipe(phi, .), over the seed's designs."""
+    """max rel err of w F'(w) = phi(w), F = recipe(phi, ., ANTIDERIV_LO), over the seed's
+    designs."""
     worst = 0.0
     for phi in _DESIGNS.values():
         for x in _X_POINTS:
             h = 1e-4 * x
-            got = x * (recipe(phi, x + h) - recipe(phi, x - h)) / (2 * h)
+            got = x * (recipe(phi, x + h, ANTIDERIV_LO) - recipe(phi, x - h, ANTIDERIV_LO)) / (2 * h)
             worst = max(worst, abs(got / phi(x) - 1))
     return worst
 
@@ -635,15 +669,27 @@ def _thm31(recipe):
     worst = _antiderivative_worst(recipe)
     # the condition: a lower limit where phi / w is integrable; from 0, phi = 1 gives
     # int_d^1 du / u = log(1/d), which grows without bound as d -> 0
-    from_zero = [recipe(lambda t: 1.0, 1.0, lo=d) for d in (1e-4, 1e-8, 1e-16)]
-    diverges = from_zero[2] - from_zero[1] > 1 and from_zero[1] - from_zero[0] > 1
+    from_zero = [recipe(lambda t: 1.0, 1.0, d) for d in (1e-4, 1e-8, 1e-16)]
+    # diverging: each 10^4-fold smaller d adds more than 1 (log(1e4) = 9.2 for phi = 1; a
+    # convergent integral adds less than d <= 1e-4)
+    growth, step_min = min(from_zero[2] - from_zero[1], from_zero[1] - from_zero[0]), 1.0
+    diverges = growth > step_min
     return decide(
         worst < ANTIDERIV_TOL,
-        f"F = recipe(phi) by quadrature from 1: w F'(w) = phi(w) for truncation, both soft "
-        f"saturations, the mixture, Michaelis-Menten and SAPO at 7 points each, max rel err "
-        f"{worst:.1e} (tolerance {ANTIDERIV_TOL:g}); from the lower limit d -> 0 with phi = 1: "
-        f"{', '.join(_f(v) for v in from_zero)} (d = 1e-4, 1e-8, 1e-16)",
-        numbers={"max_rel_err": worst, "tol": ANTIDERIV_TOL, "from_zero_1e-16": from_zero[2]},
+        f"F = recipe(phi) by quadrature from {ANTIDERIV_LO:g}: w F'(w) = phi(w) for truncation, "
+        f"both soft saturations, the mixture, Michaelis-Menten and SAPO at w in {_X_POINTS}, "
+        f"max rel err {worst:.1e} (tolerance {ANTIDERIV_TOL:g}); from the lower limit d -> 0 "
+        f"with phi = 1: {', '.join(_f(v) for v in from_zero)} (d = 1e-4, 1e-8, 1e-16; "
+        f"diverges iff each step adds > {step_min:g}: min step {growth:.4g})",
+        numbers={
+            "max_rel_err": worst,
+            "tol": ANTIDERIV_TOL,
+            "from_zero_1e-16": from_zero[2],
+            "from_zero_min_step": growth,
+            "step_min": step_min,
+            "lower_limit": ANTIDERIV_LO,
+            **_design_values(),
+        },
         conditions="'integrable' means locally integrable on (0, inf) and the integral an "
         "antiderivative (from a point > 0); int_0^w diverges whenever phi(0+) != 0 (phi = A "
         "gives f = A log w)",
@@ -779,13 +825,18 @@ def _non_integrable(phi):
         quad(lambda t: phi(t) / t, 1 + d, 2.0, epsabs=1e-12, limit=200)[0]
         for d in (1e-2, 1e-4, 1e-6)
     ]
-    diverges = partial[2] > 10 * partial[1] > 100 * partial[0] > 0
+    k = 10.0  # growth factor per 100-fold smaller d that counts as divergence
+    diverges = partial[2] > k * partial[1] and partial[1] > k * partial[0] and partial[0] > 0
     # the seed's designs all integrate (002-3.2-a), so the case never arises for them
     worst = _antiderivative_worst(_antiderivative_seed)
+    # phi itself is finite where phi / w is not integrable (at u = 1), and at the end u = 2
+    ends = (float(phi(1.0)), float(phi(2.0)))
     return decide(
         diverges,
         f"int_(1+d)^2 phi(u)/u du = {', '.join(_f(p) for p in partial)} for d = 1e-2, 1e-4, "
-        f"1e-6 (diverges: no f exists); the case needs a singular phi: every design of the seed integrates (max rel err of w F' = phi {worst:.1e})",
+        f"1e-6 (diverges iff each step grows it more than {k:g}-fold: no f exists); phi(1) = "
+        f"{ends[0]:g}, phi(2) = {ends[1]:g}; the case needs a singular phi: every design of the "
+        f"seed integrates (max rel err of w F' = phi {worst:.1e})",
         numbers={
             "partial_1e-2": partial[0],
             "partial_1e-6": partial[2],
@@ -945,9 +996,11 @@ def _sign_rule_flipped(g):
     ),
 )
 def _power_variance(sign_rule):
+    s2s = (0.25, 1.0, 4.0)  # printed below
+
     def wrong(gammas):
         bad = 0
-        for s2 in (0.25, 1.0, 4.0):
+        for s2 in s2s:
             v1 = variance_lognormal_power(1, s2)
             for g in gammas:
                 actual = int(mpmath.sign(variance_lognormal_power(g, s2) - v1))
@@ -955,14 +1008,15 @@ def _power_variance(sign_rule):
         return bad
 
     within = (0.0, 0.1, 0.25, 0.5, 0.9, 1.1, 1.5, 2.0)  # the seed's gamma >= 0
-    bad_in, bad_out = wrong(within), wrong((-0.75, -1.0))
+    below = (-0.75, -1.0)
+    bad_in, bad_out = wrong(within), wrong(below)
     with mpmath.workdps(30):
         m = {g: variance_lognormal_power(g, 1.0) for g in (0, 0.25, 0.5, 1)}
     return decide(
         bad_in == 0,
-        f"E[w^(2g)] = exp(s2 g (2g - 1)) at s2 in (0.25, 1, 4): the stated sign of "
-        f"E[w^(2g)] - E[w^2] is wrong at {bad_in}/24 points with gamma in {within} and at "
-        f"{bad_out}/6 with gamma in (-0.75, -1); s2 = 1: "
+        f"E[w^(2g)] = exp(s2 g (2g - 1)) at s2 in {s2s}: the stated sign of "
+        f"E[w^(2g)] - E[w^2] is wrong at {bad_in}/{len(s2s) * len(within)} points with gamma in "
+        f"{within} and at {bad_out}/{len(s2s) * len(below)} with gamma in {below}; s2 = 1: "
         + ", ".join(f"g={g}: {mpmath.nstr(x, 4)}" for g, x in m.items())
         + " (smallest at gamma = 1/4, so from 1/4 towards SFT it rises again; 'highest' "
         "at gamma = 1 is among gamma <= 1; below gamma = -1/2, outside the seed's gamma >= 0, "
@@ -1010,15 +1064,39 @@ def _table_42(table):
         return bad
 
     vs_is, vs_sft = failures(lambda x: x), failures(lambda x: np.ones_like(x))
+    n_rows = sum(len(gammas) for gammas, _ in table.values())
+    grids = " and ".join(
+        f"[{x[0]:g}, {x[-1]:g}] ({x.size} points)" for x in sides.values()
+    )
+    gam = "; ".join(f"A {s}, {side}: {gammas}" for (s, side), (gammas, _) in table.items())
     return decide(
         vs_is == 0,
-        f"grid w in [0.01, 0.99] and [1.01, 50]: rows x gammas where |w^g A| fails the "
-        f"table's effect relative to the IS weight |w A|: {vs_is}/12; relative to SFT "
-        f"(|A|): {vs_sft}/12 (e.g. 0.25^0.5 = 0.5 < 1: new good samples are damped vs SFT)",
-        numbers={"failures_vs_is": vs_is, "failures_vs_sft": vs_sft},
+        f"grid w in {grids}; gammas {gam}: rows x gammas where |w^g A| fails the "
+        f"table's effect relative to the IS weight |w A|: {vs_is}/{n_rows}; relative to SFT "
+        f"(|A|): {vs_sft}/{n_rows} (e.g. 0.25^0.5 = 0.5 < 1: new good samples are damped vs SFT)",
+        numbers={
+            "failures_vs_is": vs_is,
+            "failures_vs_sft": vs_sft,
+            **_grid_nums("grid_below_1", sides["w<1"]),
+            **_grid_nums("grid_above_1", sides["w>1"]),
+        },
         conditions="'amplify / reduce' is relative to the standard IS weight w A, not to SFT",
         ok_without_conditions=vs_sft == 0,
     )
+
+
+def _in_pos_range(gp) -> bool:
+    """gamma_+ in (0, 1), section 4.3's open range."""
+    return 0 < gp and gp < 1
+
+
+def _in_neg_range(gn) -> bool:
+    """gamma_- in (1, 2), section 4.3's open range."""
+    return 1 < gn and gn < 2
+
+
+def _in_seed_ranges(gp, gn) -> bool:
+    return _in_pos_range(gp) and _in_neg_range(gn)
 
 
 def _rule_without_one(sigma2, rho_min, eps=0.01):
@@ -1046,28 +1124,34 @@ def _gamma_ranges(rule):
     out_rule = out_code = 0
     lo_p, hi_p, lo_n, hi_n = 1.0, 0.0, 2.0, 1.0
     rng = np.random.default_rng(MC_SEED + 12)
-    for s2 in (1e-6, 0.01, 0.5, 1.0, 5.0, 100.0, 1e4):
+    s2s, n_draws = (1e-6, 0.01, 0.5, 1.0, 5.0, 100.0, 1e4), 256
+    for s2 in s2s:
         for rho in _RHO_GRID:
             gp, gn = rule(s2, rho)
-            lw = _lognormal_batch(rng, 256, s2)
+            lw = _lognormal_batch(rng, n_draws, s2)
             cp, _ = _seed_compute_gamma(lw, np.ones_like(lw), rho)
             _, cn = _seed_compute_gamma(lw, -np.ones_like(lw), rho)
-            out_rule += not (0 < gp < 1 < gn < 2)
-            out_code += not (0 < cp < 1 < cn < 2)
+            out_rule += not _in_seed_ranges(gp, gn)
+            out_code += not _in_seed_ranges(cp, cn)
             lo_p, hi_p = min(lo_p, gp, cp), max(hi_p, gp, cp)
             lo_n, hi_n = min(lo_n, gn, cn), max(hi_n, gn, cn)
     gp1, gn1 = rule(1.0, 1.0)  # rho_min = 1: s = 0
-    edge_ok = 0 < gp1 < 1 < gn1 < 2
+    edge_pos, edge_neg = _in_pos_range(gp1), _in_neg_range(gn1)
+    edge_ok = edge_pos and edge_neg
+    n = len(s2s) * len(_RHO_GRID)
     return decide(
         out_rule == 0 and out_code == 0,
-        f"sigma^2 in [1e-6, 1e4] x rho_min in {_RHO_GRID}: outside the ranges {out_rule}/28 "
-        f"(rule), {out_code}/28 (code); gamma_+ in [{lo_p:.4g}, {hi_p:.4g}], gamma_- in "
+        f"sigma^2 in {s2s} x rho_min in {_RHO_GRID} (code: {n_draws} log-normal draws each): "
+        f"outside the ranges {out_rule}/{n} (rule), {out_code}/{n} (code); gamma_+ in [{lo_p:.4g}, {hi_p:.4g}], gamma_- in "
         f"[{lo_n:.4g}, {hi_n:.4g}]; at rho_min = 1 the rule gives ({gp1:.4g}, {gn1:.4g})",
         numbers={
             "outside_rule": out_rule,
             "outside_code": out_code,
+            "draws_per_batch": n_draws,
             "gamma_pos_rho1": gp1,
             "gamma_neg_rho1": gn1,
+            "gamma_pos_rho1_inside": edge_pos,
+            "gamma_neg_rho1_inside": edge_neg,
         },
         conditions="0 < rho_min < 1 (rho_min = 1 gives s = 0, gamma_+ = 0 and gamma_- = 1, the "
         "ends of the open ranges); sigma^2 > 0 finite; the code's clip at 0.1 / 1.01 keeps it "
@@ -1162,7 +1246,7 @@ def _power_unbounded(rows):
     slopes = {k: _far_slope(phi) for k, phi in rows.items()}
     return decide(
         all(s > SLOPE_TOL for s in slopes.values()),
-        "log-log slope at w = 1e12 (a power w^p has slope p; bounded weights ~0): "
+        f"log-log slope at w = {W_FAR:g} (a power w^p has slope p; bounded weights ~0): "
         + ", ".join(f"{k}: {v:.4g}" for k, v in slopes.items())
         + f"; unbounded iff > {SLOPE_TOL:g}. (Within the seed's gamma > 0; gamma <= 0 would "
         "be bounded)",
@@ -1185,16 +1269,23 @@ def _clip_row(w):
 )
 def _clip_bounded(subj):
     phi, limit = subj
-    x = np.exp(np.linspace(-30, 30, 601))
+    e_lo, e_hi, n = -30, 30, 601
+    x = np.exp(np.linspace(e_lo, e_hi, n))
     y = phi(x)
     far = float(phi(np.array([W_FAR]))[0])
     gap = abs(far - limit)
     return decide(
         _far_slope(phi) <= SLOPE_TOL and gap <= EXACT_TOL and y.max() <= limit + EXACT_TOL,
-        f"eps = 0.2 over w in [e^-30, e^30]: clip(w) in [{y.min()}, {y.max()}], value at "
-        f"w = 1e12 {far} vs the stated limit {limit}. (PPO's actual weight for A < 0 and "
+        f"eps = 0.2 over w in [e^{e_lo}, e^{e_hi}] ({n} points): clip(w) in [{y.min()}, "
+        f"{y.max()}], value at w = {W_FAR:g} {far} vs the stated limit {limit}. (PPO's actual weight for A < 0 and "
         f"w > 1 + eps is w A, unbounded; 002-1.3-c)",
-        numbers={"sup": y.max(), "value_far": far, "gap_to_limit": gap, "tol": EXACT_TOL},
+        numbers={
+            "sup": y.max(),
+            "value_far": far,
+            "gap_to_limit": gap,
+            "tol": EXACT_TOL,
+            **_grid_nums("grid_log_w", np.log(x)),
+        },
     )
 
 
@@ -1215,15 +1306,25 @@ def _clip_bounded(subj):
 )
 def _gate_bounded(gates):
     slopes = {k: _far_slope(g) for k, g in gates.items()}
-    x = np.exp(np.linspace(-30, 30, 601))
+    e_lo, e_hi, n = -30, 30, 601
+    x = np.exp(np.linspace(e_lo, e_hi, n))
     sups = {k: float(np.max(g(x))) for k, g in gates.items()}
+    # the gates' values at w = 2 pin their shape (steepness, height, centre)
+    at2 = {k: float(np.asarray(g(np.array([2.0])))[0]) for k, g in gates.items()}
     return decide(
         all(s <= SLOPE_TOL for s in slopes.values()),
-        "tau = 2: log-log slope at w = 1e12 "
+        f"tau = 2: log-log slope at w = {W_FAR:g} "
         + ", ".join(f"{k}: {v:.3g}" for k, v in slopes.items())
-        + "; sup over w in [e^-30, e^30] "
-        + ", ".join(f"{k}: {v:.4g}" for k, v in sups.items()),
-        numbers={**{f"slope_{k}": v for k, v in slopes.items()}, "tol": SLOPE_TOL},
+        + f"; sup over w in [e^{e_lo}, e^{e_hi}] ({n} points) "
+        + ", ".join(f"{k}: {v:.4g}" for k, v in sups.items())
+        + "; value at w = 2 "
+        + ", ".join(f"{k}: {v:.6g}" for k, v in at2.items()),
+        numbers={
+            **{f"slope_{k}": v for k, v in slopes.items()},
+            **{f"at_2_{k}": v for k, v in at2.items()},
+            **_grid_nums("grid_log_w", np.log(x)),
+            "tol": SLOPE_TOL,
+        },
     )
 
 
@@ -1266,6 +1367,12 @@ def _candidate_properties() -> dict[str, dict[str, bool]]:
     return {k: _properties(f) for k, f in _CANDIDATES.items()}
 
 
+@lru_cache(maxsize=1)
+def _candidate_maxima() -> dict[str, float]:
+    """max of each candidate on _X_LOG (pinned, so the candidates' constants are too)."""
+    return {k: float(np.max(np.asarray(f(_X_LOG), dtype=float))) for k, f in _CANDIDATES.items()}
+
+
 def _impossible(props) -> tuple[bool, list[str]]:
     """(no candidate has all the properties, names of those that do)."""
     found = [k for k, p in _candidate_properties().items() if all(p[q] for q in props)]
@@ -1291,10 +1398,17 @@ def _thm51(props):
         ok,
         "proof (the seed gives none, 'see v7'): if phi is increasing and convex, s = phi(2) - "
         "phi(1) > 0 and convexity gives phi(w) >= phi(2) + s (w - 2) -> inf. Search over "
-        f"{len(_CANDIDATES)} candidates ({', '.join(_CANDIDATES)}) on w in [e^-8, e^8] "
-        f"(convexity, monotonicity) and w = 1e12 (boundedness): with all of {list(props)}: "
-        f"{found or 'none'}",
-        numbers={"candidates": len(_CANDIDATES), "with_all_properties": len(found)},
+        f"{len(_CANDIDATES)} candidates ({', '.join(_CANDIDATES)}) on w in {_grid_txt(_X_LOG)} "
+        f"(convexity), {_grid_txt(_X_MONO)} (monotonicity) and w = {W_FAR:g} (boundedness): "
+        f"with all of {list(props)}: {found or 'none'}",
+        numbers={
+            "candidates": len(_CANDIDATES),
+            "with_all_properties": len(found),
+            **_grid_nums("grid_log", _X_LOG),
+            **_grid_nums("grid_mono", _X_MONO),
+            "w_far": W_FAR,
+            **{f"max_{k}": v for k, v in _candidate_maxima().items()},
+        },
     )
 
 
@@ -1339,13 +1453,23 @@ def _truncation(phi):
     step = _min_step(phi)
     bounded = not _unbounded(phi)
     strict = _min_step(phi, _X_LOG) > 0
+    # where the weight first reaches its largest value on the grid (M^(1/gamma) for the seed's
+    # min(w^gamma, M), up to the grid step 0.01)
+    y = np.asarray(phi(_X_LIN), dtype=float)
+    sup, w_flat = float(y.max()), float(_X_LIN[np.argmax(y == y.max())])
     return decide(
         bounded and step > -SHAPE_TOL,
-        f"gamma = 1.5, M = 4: log-log slope at 1e12 {_far_slope(phi):.3g}; min step on "
-        f"w in [0.01, 50] {step:.3g} (non-decreasing iff >= -{SHAPE_TOL:g}); strictly "
-        f"increasing on [e^-8, e^8]: {strict} (flat above M^(1/gamma) = {4 ** (1 / 1.5):.4f}, "
-        f"where samples get no gradient)",
-        numbers={"far_slope": _far_slope(phi), "min_step": step, "tol": SHAPE_TOL},
+        f"seed: gamma = 1.5, M = 4: log-log slope at {W_FAR:g} {_far_slope(phi):.3g}; min step "
+        f"on w in {_grid_txt(_X_LIN)} {step:.3g} (non-decreasing iff >= -{SHAPE_TOL:g}); "
+        f"strictly increasing on {_grid_txt(_X_LOG)}: {strict}; largest value {sup:.6g}, first "
+        f"reached at w = {w_flat:.4g} (flat above, where samples get no gradient)",
+        numbers={
+            "far_slope": _far_slope(phi),
+            "min_step": step,
+            "sup_on_grid": sup,
+            "w_flat": w_flat,
+            "tol": SHAPE_TOL,
+        },
         conditions="increasing only weakly: constant above M^(1/gamma), where the weight "
         "has zero slope; phi(1) = 1 needs M >= 1",
         ok_without_conditions=strict,
@@ -1382,7 +1506,7 @@ def _sat54_bounded(family):
     sups = {lam: float(family(_X_LOG, lam).max()) for lam in (0.25, 1.0, 2.0)}
     return decide(
         all(s <= SLOPE_TOL for s in slopes.values()),
-        "gamma = 1.5: log-log slope at 1e12 "
+        f"gamma = 1.5: log-log slope at {W_FAR:g} "
         + ", ".join(f"lambda={k}: {v:.3g}" for k, v in slopes.items())
         + "; sup on [e^-8, e^8] "
         + ", ".join(f"lambda={k}: {v:.4f}" for k, v in sups.items())
@@ -1410,14 +1534,18 @@ def _sat54_monotone(family):
     f = ws.soft_saturation_54_facts()
     steps = {lam: _min_step(lambda w, lam=lam: family(w, lam)) for lam in (0.25, 0.5, 1.0, 2.0)}
     ok = all(steps[lam] > 0 for lam in (0.25, 0.5))
-    ok_all = all(s > 0 for s in steps.values())
+    n_increasing = sum(s > 0 for s in steps.values())
+    ok_all = n_increasing == len(steps)
     return decide(
         ok,
         "min relative step of phi on w in [0.01, 50] (strictly increasing iff > 0): "
         + ", ".join(f"lambda={k}: {v:.3g}" for k, v in steps.items())
         + f"; sympy d/du (u = w^gamma >= 1) = {f['d_du']}: lambda = 1 (the code's default "
         "saturation_lambda) flattens phi to A for all w >= 1, lambda > 1 makes it decrease",
-        numbers={f"min_step_lambda_{k}": v for k, v in steps.items()},
+        numbers={
+            **{f"min_step_lambda_{k}": v for k, v in steps.items()},
+            "n_increasing": n_increasing,
+        },
         conditions="lambda < 1",
         ok_without_conditions=ok_all,
     )
@@ -1474,8 +1602,11 @@ def _mm_not_s(phi):
     "increasing in w, which the IS weight w A satisfies.",
     HOLDS,
     links=(NB,),
-    subject=lambda w: np.asarray(w, dtype=float) * 1.0,
-    counter_case=Variant("the SFT weight phi = A satisfies the principle", lambda w: 0 * w + 1.0),
+    subject=lambda w: np.asarray(w, dtype=float),
+    counter_case=Variant(
+        "the SFT weight phi = A satisfies the principle",
+        lambda w: np.ones_like(np.asarray(w, dtype=float)),
+    ),
 )
 def _is_principle(phi_over_A):
     step = _min_step(phi_over_A, _X_LOG)
@@ -1533,18 +1664,20 @@ def _gate_pos_decreasing(gate):
 )
 def _sapo_is_weight(weight):
     x = np.linspace(1e-3, 10, 100001)
-    dec = all(bool(np.all(np.diff(weight(x, t)) < 0)) for t in (0.5, 1.0, 2.0))
+    taus = (0.5, 1.0, 2.0)
+    dec = all(bool(np.all(np.diff(weight(x, t)) < 0)) for t in taus)
     rows = []
     times_w = True
-    for tau in (0.5, 1.0, 2.0):
+    for tau in taus:
         ww = x * weight(x, tau)
         times_w &= bool(np.all(np.diff(ww) < 0))
         rows.append(f"tau={tau}: w * gate peaks at w = {x[np.argmax(ww)]:.3f}")
     return decide(
         dec,
-        f"the weight alone strictly decreasing on (0, 10] for tau in (0.5, 1, 2): {dec}; if "
+        f"the weight alone strictly decreasing on w in {_grid_txt(x)} for tau in {taus}: "
+        f"{dec}; if "
         f"the gate multiplies the IS ratio w (the snippet does not show), " + "; ".join(rows),
-        numbers={"decreasing": dec, "w_times_gate_decreasing": times_w},
+        numbers={"decreasing": dec, "w_times_gate_decreasing": times_w, **_grid_nums("grid", x)},
         conditions="the weight is the gate itself (as the snippet shows); w * gate_pos "
         "increases up to its peak and decreases only beyond it",
         ok_without_conditions=times_w,
@@ -1579,9 +1712,10 @@ def _shape_threshold_check(c, want_concave: bool):
     _, d2 = ws.power_derivatives()
     fn = sp.lambdify((ws.w, ws.gamma), d2, "math")
     gammas = (0.1, 0.3, 0.5, 0.7, 0.9, 0.99, 1.01, 1.1, 1.5, 1.9)
+    ws_ = (0.1, 1.0, 10.0)
     bad = 0
     for g in gammas:
-        vals = [fn(x, g) for x in (0.1, 1.0, 10.0)]
+        vals = [fn(x, g) for x in ws_]
         shape = all(v < 0 for v in vals) if want_concave else all(v > 0 for v in vals)
         stated = g < c if want_concave else g > c
         bad += shape != stated
@@ -1589,8 +1723,9 @@ def _shape_threshold_check(c, want_concave: bool):
     return decide(
         bad == 0,
         f"sympy phi'' = {d2}; '{word} iff gamma {'<' if want_concave else '>'} {c}' disagrees "
-        f"with the sign of phi'' at {bad}/{len(gammas)} gammas in {gammas} (the seed's gamma "
-        f"> 0; phi is w^gamma per unit A, as in the seed's table)",
+        f"with the sign of phi'' at w in ({', '.join(f'{x:.2f}' for x in ws_)}) at "
+        f"{bad}/{len(gammas)} gammas in ({', '.join(f'{g:.2f}' for g in gammas)}) (the seed's "
+        f"gamma > 0; phi is w^gamma per unit A, as in the seed's table)",
         numbers={"disagreements": bad, "threshold": c},
     )
 
@@ -1804,11 +1939,12 @@ def _correspondence_check(alpha_of, groups, label):
     with one constant c per (gamma, A) group over random pairs (A constant per group), and,
     the condition violated, with an action-dependent A."""
     pairs = _dist_pairs(MC_SEED + 7, 40)
-    spread = 0.0
+    spread, consts = 0.0, []
     for g, A in groups:
         a = alpha_of(g)
         ratios = [A * float(q @ ((p / q) ** g - 1)) / g / _d_alpha(p, q, a) for p, q in pairs]
         spread = max(spread, (max(ratios) - min(ratios)) / max(abs(r) for r in ratios))
+        consts.append(ratios[0])  # the group's constant c (A (gamma - 1) when alpha = gamma)
     rng = np.random.default_rng(MC_SEED + 7)
     a = alpha_of(1.5)
     ratios = []
@@ -1826,6 +1962,7 @@ def _correspondence_check(alpha_of, groups, label):
             "relative_spread": spread,
             "relative_spread_action_A": spread_var,
             "tol": EXACT_TOL,
+            **{f"constant_group_{i}": c for i, c in enumerate(consts)},
         },
         conditions="gamma not in {0, 1}; A constant (within each sign group): then "
         "E_mu[f A] = A (gamma - 1) D_gamma(pi || mu); with an action-dependent A the "
@@ -2200,10 +2337,12 @@ def _sapo_integrable_inner(phi):
     def g(t):
         return float(phi(np.array([t]), tau)[0]) / t
 
+    lim = 200  # quad's subinterval cap (a pole exhausts it; a continuous phi needs few)
+
     def part(d):
         return (
-            quad(g, 1 + d, 2.0, epsabs=1e-12, limit=200)[0]
-            + quad(g, 0.5, 1 - d, epsabs=1e-12, limit=200)[0]
+            quad(g, 1 + d, 2.0, epsabs=1e-12, limit=lim)[0]
+            + quad(g, 0.5, 1 - d, epsabs=1e-12, limit=lim)[0]
         )
 
     change = abs(part(1e-8) - part(1e-4))
@@ -2234,6 +2373,7 @@ def _sapo_integrable_inner(phi):
             "max_rel_err": worst,
             "tol_change": tol_change,
             "tol": ANTIDERIV_TOL,
+            "quad_limit": lim,
         },
     )
 
@@ -2272,6 +2412,8 @@ def _sapo_not_fdiv(phi):
     tol = 1e-6
     x = np.array([0.2, 0.5, 1.0, 2.0, 3.0, 10.0])
     rows, standard, fdiv = [], 0, 0
+    fam = ("alpha", "Jensen-Shannon", "triangular")
+    best_of = dict.fromkeys(fam, math.inf)  # each family's smallest misfit over the taus
     for tau in (0.5, 1.0, 2.0, 5.0):
         c = _objective_curvatures(phi, tau)
         one_sign = bool(np.all(c > 0) or np.all(c < 0))
@@ -2284,6 +2426,8 @@ def _sapo_not_fdiv(phi):
             for norm in (x * (1 + x), (1 + x) ** 3):
                 r = c * norm
                 fits.append(float((r.max() - r.min()) / np.abs(r).max()))
+            for k, v in zip(fam, fits):
+                best_of[k] = min(best_of[k], v)
         best = min(fits) if fits else math.inf
         standard += best < tol
         rows.append(
@@ -2297,7 +2441,15 @@ def _sapo_not_fdiv(phi):
         f"sign (an f-divergence up to sign and affine terms, standard or not) for {fdiv}/4 tau; "
         f"in a standard family (alpha, Jensen-Shannon, triangular; misfit < {tol:g}) for "
         f"{standard}/4",
-        numbers={"taus_in_standard_family": standard, "taus_f_divergence": fdiv, "tol": tol},
+        numbers={
+            "taus_in_standard_family": standard,
+            "taus_f_divergence": fdiv,
+            "tol": tol,
+            # the central differences carry ~1e-10 that moves between NumPy versions: the
+            # misfits are pinned to 6 significant digits, and a fitting family (misfit below
+            # tol, i.e. the differences' noise) as 0
+            **{f"min_misfit_{k}": float(f"{v:.6g}") if v >= tol else 0.0 for k, v in best_of.items()},
+        },
     )
 
 
@@ -2334,20 +2486,23 @@ def _sapo_interpretation():
 )
 def _table_83(pair):
     theory, engineering = pair
-    c = _objective_curvatures(theory, 1.0)
+    tau = 1.0  # the columns' second argument (the theory column ignores it)
+    c = _objective_curvatures(theory, tau)
     fdiv = bool(np.all(c > 0) or np.all(c < 0))
-    theory_unbounded = _unbounded(lambda w: theory(w, 1.0))
-    eng_bounded = not _unbounded(lambda w: engineering(w, 1.0))
-    true_bounded = not _unbounded(lambda w: _sapo_true_weight(w, 1.0))
+    theory_unbounded = _unbounded(lambda w: theory(w, tau))
+    eng_bounded = not _unbounded(lambda w: engineering(w, tau))
+    true_bounded = not _unbounded(lambda w: _sapo_true_weight(w, tau))
     return decide(
         fdiv and theory_unbounded and eng_bounded,
         f"theory column (gamma = 1.5): objective F'' of one sign {fdiv}, unbounded "
-        f"{theory_unbounded}; engineering column (tau = 1): bounded {eng_bounded} (SAPO's true "
+        f"{theory_unbounded}; engineering column (tau = {tau:g}): bounded {eng_bounded} (SAPO's true "
         f"weight 4 w s (1 - s) bounded {true_bounded})",
         numbers={
             "theory_f_divergence": fdiv,
             "theory_unbounded": theory_unbounded,
             "engineering_bounded": eng_bounded,
+            "true_weight_bounded": true_bounded,
+            "tau": tau,
         },
     )
 
@@ -2409,6 +2564,7 @@ ESS_TOL = 1e-12
 )
 def _gamma_plus_rule(rule):
     worst, worst_laplace, in_range = math.inf, math.inf, True
+    floor = 1 - ESS_TOL  # ESS/(n rho_min) must reach 1, up to the closed form's rounding
     for s2 in _SIGMA2_GRID:
         for rho in _RHO_GRID:
             gp, _ = rule(s2, rho)
@@ -2416,7 +2572,7 @@ def _gamma_plus_rule(rule):
             worst = min(worst, float(ess_ratio_lognormal_closed_form(gp, s2)) / rho)
             worst_laplace = min(worst_laplace, _laplace_ess(gp, s2) / rho)
     return decide(
-        in_range and worst >= 1 - ESS_TOL,
+        in_range and worst >= floor,
         f"grid sigma^2 in {_SIGMA2_GRID} x rho_min in {_RHO_GRID}: gamma_+ in (0, 1): "
         f"{in_range}; min ESS/(n rho_min) = {worst:.6f} under log-normal log w (>= 1 - "
         f"{ESS_TOL:g}; equality where the cap is inactive); {worst_laplace:.4f} for a Laplace "
@@ -2428,7 +2584,7 @@ def _gamma_plus_rule(rule):
         },
         conditions="log w normal (the closed form the rule inverts); for heavier-tailed log w "
         "with the same variance (Laplace) E[w^(2 gamma)] can be infinite and the ESS 0",
-        ok_without_conditions=worst_laplace >= 1 - ESS_TOL,
+        ok_without_conditions=worst_laplace >= floor,
     )
 
 
@@ -2460,10 +2616,11 @@ def _rule_minus_ess_safe(sigma2, rho_min, eps=0.01):
     ),
 )
 def _gamma_minus_rule(rule):
-    bad, worst = 0, math.inf
+    bad, worst, g_max = 0, math.inf, -math.inf
     for s2 in _SIGMA2_GRID:
         for rho in _RHO_GRID:
             _, gn = rule(s2, rho)
+            g_max = max(g_max, gn)
             r = float(ess_ratio_lognormal_closed_form(gn, s2)) / rho
             worst = min(worst, r)
             bad += r < 1 - ESS_TOL
@@ -2471,9 +2628,14 @@ def _gamma_minus_rule(rule):
     return decide(
         bad == 0,
         f"ESS/(n rho_min) < 1 on {bad}/{len(_SIGMA2_GRID) * len(_RHO_GRID)} grid points, min "
-        f"{worst:.4g}; e.g. sigma^2 = 1, rho_min = 0.3: gamma_- = {gn:.4f}, ESS/n = "
-        f"{float(ess_ratio_lognormal_closed_form(gn, 1.0)):.4f}",
-        numbers={"violations": bad, "min_ess_over_rho": worst, "tol": ESS_TOL},
+        f"{worst:.4g}; largest gamma_- on the grid {g_max:.4f}; e.g. sigma^2 = 1, rho_min = 0.3: "
+        f"gamma_- = {gn:.4f}, ESS/n = {float(ess_ratio_lognormal_closed_form(gn, 1.0)):.4f}",
+        numbers={
+            "violations": bad,
+            "min_ess_over_rho": worst,
+            "max_gamma_minus": g_max,
+            "tol": ESS_TOL,
+        },
     )
 
 
@@ -2481,7 +2643,7 @@ def _all_unbounded(designs):
     slopes = {k: _far_slope(phi) for k, phi in designs.items()}
     return decide(
         all(s > SLOPE_TOL for s in slopes.values()),
-        "log-log slope at w = 1e12 (unbounded iff > "
+        f"log-log slope at w = {W_FAR:g} (unbounded iff > "
         + f"{SLOPE_TOL:g}): "
         + ", ".join(f"{k}: {v:.4g}" for k, v in slopes.items()),
         numbers={**{f"slope_{k}": v for k, v in slopes.items()}, "tol": SLOPE_TOL},
@@ -2537,7 +2699,7 @@ def _sat92_bounded(phi):
     y = phi(np.array([10.0, 1e3, 1e6, 1e9]))
     return decide(
         slope <= SLOPE_TOL,
-        f"gamma = 1.5, lambda = 1, w_th = 3: log-log slope at 1e12 {slope:.4g} (bounded iff <= "
+        f"gamma = 1.5, lambda = 1, w_th = 3: log-log slope at {W_FAR:g} {slope:.4g} (bounded iff <= "
         f"{SLOPE_TOL:g}); phi(10, 1e3, 1e6, 1e9) = "
         + ", ".join(_f(v) for v in y)
         + f"; sympy for the 9.2 form: phi / w^(gamma - 1) -> {f['ratio_limit']}",
@@ -2648,7 +2810,7 @@ def _saturates_at(phi, limit):
     tol = 1e-10
     return decide(
         slope <= SLOPE_TOL and gap < tol,
-        f"log-log slope at 1e12 {slope:.3g}; phi(1e12) = {far:.12g} vs the stated limit {limit} "
+        f"log-log slope at {W_FAR:g} {slope:.3g}; phi({W_FAR:g}) = {far:.12g} vs the stated limit {limit} "
         f"(gap {gap:.2g}, tolerance {tol:g})",
         numbers={"far_slope": slope, "gap": gap, "tol": tol},
     )
@@ -2706,7 +2868,7 @@ def _mm_convexity(designs):
         rows.append(f"{k}: convex part {cp}, bounded {bd}")
     return decide(
         ok,
-        "second differences on w in [0.001, 20] and the log-log slope at 1e12: " + "; ".join(rows),
+        f"second differences on w in [0.001, 20] and the log-log slope at {W_FAR:g}: " + "; ".join(rows),
         numbers={
             "designs_with_both": sum(
                 _convex_part(p) and not _unbounded(p) for p in designs.values()
@@ -2774,7 +2936,7 @@ def _mixture_large(phi):
         dev < tol,
         f"gamma = 1.5, lambda = 1, w_th = 3: phi(1e3) / 1e3 - 1 = {y[0] / 1e3 - 1:.3g}, "
         f"phi(1e6) / 1e6 - 1 = {dev:.3g} (tolerance {tol:g}); sympy phi / w -> "
-        f"{f['ratio_limit_inf']}; log-log slope at 1e12 {slope:.4g}: phi itself is unbounded",
+        f"{f['ratio_limit_inf']}; log-log slope at {W_FAR:g} {slope:.4g}: phi itself is unbounded",
         numbers={"rel_dev_at_1e6": dev, "far_slope": slope, "tol": tol},
         conditions="'bounded growth' only as a bounded slope (phi' -> 1); phi itself is "
         "unbounded, so the mixture does not make the weight bounded",
@@ -2943,7 +3105,8 @@ def _sft_weight_autograd(ell, m, g):
 def _sft_loss(weight):
     gw = ad.sft_loss_gradient_weight()
     worst = 0.0
-    for ell, m, g in ((-0.5, -0.2, 0.6), (-3.0, -3.0, 0.5), (-1.0, -2.0, 0.9), (-0.1, -0.1, 0.3)):
+    pts = ((-0.5, -0.2, 0.6), (-3.0, -3.0, 0.5), (-1.0, -2.0, 0.9), (-0.1, -0.1, 0.3))
+    for ell, m, g in pts:
         # -dL/d ell of L = -exp(g (ell - m)) ell, central difference in 30-digit mpmath
         with mpmath.workdps(30):
             true = float(mpmath.diff(lambda e, g=g, m=m: mpmath.exp(g * (e - m)) * e, ell))
@@ -2951,8 +3114,8 @@ def _sft_loss(weight):
     tol = 1e-12  # float64 evaluation against 30-digit values of size <= 3
     return decide(
         worst < tol,
-        f"-dL/d log pi by mpmath differentiation vs the stated weight at 4 (log pi, log mu, "
-        f"gamma) points: max |diff| {worst:.3g} (tolerance {tol:g}); sympy: {gw}; at pi = mu = "
+        f"-dL/d log pi by mpmath differentiation vs the stated weight at (log pi, log mu, "
+        f"gamma) = {', '.join(str(p) for p in pts)}: max |diff| {worst:.3g} (tolerance {tol:g}); sympy: {gw}; at pi = mu = "
         f"0.05, gamma = 0.5 the weight is {1 + 0.5 * math.log(0.05):.3f} < 0",
         numbers={"max_abs_diff": worst, "tol": tol},
     )
@@ -3135,7 +3298,7 @@ def _summary_3(stated):
     return decide(
         imp and all(bounded.values()),
         f"no candidate has all of {list(stated['impossible'])}: {imp}; bounded (log-log slope "
-        f"at 1e12 <= {SLOPE_TOL:g}): "
+        f"at {W_FAR:g} <= {SLOPE_TOL:g}): "
         + ", ".join(f"{k}: {v}" for k, v in bounded.items())
         + f"; the 9.2 soft saturation: {s92}",
         numbers={"impossibility_holds": imp, **{f"bounded_{k}": v for k, v in bounded.items()}},
@@ -3224,7 +3387,7 @@ def _gamma_boundary(sigma2, rho_min):
 def _appendix_a(rule):
     """The largest gamma with ESS_gamma / n >= rho_min solves ESS = rho_min: the check
     bisects exp(-sigma^2 gamma^2) = rho_min independently and compares."""
-    worst, worst_laplace, above_one = 0.0, 0.0, 0
+    devs, devs_laplace, above_one = [], [], 0
     for s2 in _SIGMA2_GRID:
         for rho in _RHO_GRID:
             g = rule(s2, rho)
@@ -3235,9 +3398,10 @@ def _appendix_a(rule):
                     solver="bisect",
                 )
             )
-            worst = max(worst, abs(g / root - 1))
-            worst_laplace = max(worst_laplace, abs(_laplace_ess(g, s2) / rho - 1))
+            devs.append(abs(g / root - 1))
+            devs_laplace.append(abs(_laplace_ess(g, s2) / rho - 1))
             above_one += g > 1
+    worst, worst_laplace = max(devs), max(devs_laplace)
     tol = 1e-12  # bisection in mpmath to 15 digits and float64 sqrt / log
     return decide(
         worst < tol,
@@ -3346,11 +3510,11 @@ def _code_gamma_minus(rule):
     )
 
 
-def _var_by_sign(lw, A, sign):
-    return float(np.var(lw[sign * A > 0], ddof=1))
+def _var_by_sign(lw, A, positive):
+    return float(np.var(lw[A > 0] if positive else lw[A < 0], ddof=1))
 
 
-def _var_all(lw, A, sign):
+def _var_all(lw, A, positive):
     return float(np.var(lw, ddof=1))
 
 
@@ -3377,21 +3541,29 @@ def _code_sigma(estimator):
     clamped = np.clip(lw, -20, 20)
     code = _seed_compute_gamma(clamped, A)
     worst = 0.0
-    for which, sign in ((0, 1.0), (1, -1.0)):
-        stated = gamma_rule_section_9_1(estimator(clamped, A, sign), 0.3)[which]
+    # (index of the code's output, positive group?)
+    for which, positive in ((0, True), (1, False)):
+        stated = gamma_rule_section_9_1(estimator(clamped, A, positive), 0.3)[which]
         worst = max(worst, abs(code[which] - stated))
     # the conditions violated: the estimator on log w before the clamp
-    raw = max(
+    raws = [
         abs(code[k] - gamma_rule_section_9_1(estimator(lw, A, s), 0.3)[k])
-        for k, s in ((0, 1.0), (1, -1.0))
-    )
+        for k, s in ((0, True), (1, False))
+    ]
+    raw = max(raws)
     return decide(
         worst < CODE_TOL,
         f"41 positive (sd 0.3) and 41 negative (sd 0.9) tokens incl. log w = 25 and -24: code "
         f"gammas {np.round(code, 4).tolist()}; the stated estimator on the clamped log w "
         f"reproduces them to {worst:.2g} (tolerance {CODE_TOL:g}); on the unclamped log w it is "
         f"off by {raw:.3g}",
-        numbers={"max_abs_diff": worst, "max_abs_diff_unclamped": raw, "tol": CODE_TOL},
+        numbers={
+            "max_abs_diff": worst,
+            "max_abs_diff_unclamped": raw,
+            "abs_diff_unclamped_pos": raws[0],
+            "abs_diff_unclamped_neg": raws[1],
+            "tol": CODE_TOL,
+        },
         conditions="the variance is torch's Bessel-corrected (n - 1) one, of log w after the "
         "clamp to [-20, 20] that __call__ applies first; the mask is ignored (padding with "
         "A != 0 counts); one token gives NaN and then the cap",
@@ -3433,8 +3605,9 @@ def _code_soft_sat(formula):
     the code writes them), against the stated formula in float64 (tolerance 1e-12 relative:
     a handful of roundings of values <= 20)."""
     gn, lam, wth = 1.5, 1.0, 3.0
+    xs = (0.3, 1.0, 2.0, 3.0, 5.0, 10.0)
     worst = 0.0
-    for x in (0.3, 1.0, 2.0, 3.0, 5.0, 10.0):
+    for x in xs:
         with mpmath.workdps(30):
             w = mpmath.mpf(x)
             beta = 1 / (1 + mpmath.exp(-(-lam * (w - wth))))
@@ -3443,11 +3616,12 @@ def _code_soft_sat(formula):
     tol = 1e-12
     return decide(
         worst < tol,
-        f"gamma_- = 1.5, code defaults lambda = 1, threshold 3, w in (0.3 .. 10): max rel diff "
+        f"gamma_- = {gn:g}, code defaults lambda = {lam:g}, threshold {wth:g}, w in {xs}: max "
+        f"rel diff "
         f"between the code's weight and the stated formula {worst:.3g} (tolerance {tol:g}). "
         f"The code calls the 9.3 design 'soft saturation'; 9.2's differently defined soft "
         f"saturation is not what it computes",
-        numbers={"max_rel_diff": worst, "tol": tol},
+        numbers={"max_rel_diff": worst, "tol": tol, "gamma": gn, "lambda": lam, "w_th": wth},
     )
 
 
@@ -3496,9 +3670,9 @@ def _code_loss(weight):
     worst, rows = 0.0, []
     for lp, A in (
         (-0.5, 1.0),
-        (0.3, 1.0),
+        (0.3, 2.5),  # |A| != 1: the weight must scale with A
         (1.0, 1.0),
-        (-0.4, -1.0),
+        (-0.4, -0.5),
         (math.log(5.0), -1.0),
         (25.0, -1.0),
     ):
@@ -3537,8 +3711,9 @@ def _code_sft_phi(forms):
     (tolerance 1e-15 relative: two or three roundings)."""
     mm_t, pw_t = (sp.lambdify((ws.w, ws.tau, ws.gamma), f, "mpmath") for f in forms)
     x = np.exp(np.linspace(-20, 20, 41))
+    params = ((1.0, 0.5), (0.3, 0.8))
     worst = 0.0
-    for tau, g in ((1.0, 0.5), (0.3, 0.8)):
+    for tau, g in params:
         with mpmath.workdps(30):
             for xi in x:
                 code_mm = (1 + tau) * xi / (tau + xi)
@@ -3549,10 +3724,15 @@ def _code_sft_phi(forms):
     tol = 1e-15
     return decide(
         worst < tol,
-        f"w in [e^-20, e^20] x (tau, gamma) in ((1, 0.5), (0.3, 0.8)): max rel diff between "
+        f"w in {_grid_txt(x)} x (tau, gamma) in {params}: max rel diff between "
         f"the code's expressions and the stated formulas {worst:.2g} (tolerance {tol:g}); the "
         f"code's loss is 002-10.3-a's",
-        numbers={"max_rel_diff": worst, "tol": tol},
+        numbers={
+            "max_rel_diff": worst,
+            "tol": tol,
+            **_grid_nums("grid", x),
+            **{f"tau_{i}": t for i, (t, _) in enumerate(params)},
+        },
     )
 
 
