@@ -76,7 +76,8 @@ def _markdown(results, seconds: float) -> str:
             section = d["section"]
             out += ["", f"### Section {section}"]
         flag = "" if r.matches else f" (expected {d['expected']})"
-        out += ["", f"- **{d['id']}** [{d['verdict']}{flag}] {d['statement']}"]
+        method = f", {d['method']}" if d["method"] else ""
+        out += ["", f"- **{d['id']}** [{d['verdict']}{flag}{method}] {d['statement']}"]
         if d["assumptions"]:
             out.append(f"  - assumptions: {d['assumptions']}")
         if d["conditions"]:
@@ -198,6 +199,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
             f"{len(incomplete)} claim(s) not yet deciding (no subject or no variant)",
             file=sys.stderr,
         )
+    no_method = [r.claim.id for r in results if r.method is None]
+    if no_method:
+        print(f"{len(no_method)} claim(s) without a method (issue 15)", file=sys.stderr)
     for p in problems:
         print(p, file=sys.stderr)
     return 0 if not problems else 1

@@ -69,6 +69,30 @@ PRINTED_ATOL = 1e-10
 MAX_EVIDENCE_RTOL = 0.05
 
 
+# How a check knows (issue 15). "proof" and "certified" are witnessed: the check must run a
+# general proof (proofs/theorems.py, Proof.verify) or compute a certified enclosure
+# (theorems.enclose_alpha_star) while it decides, or the audit reports the claim.
+METHODS = {
+    "proof": "a general sympy proof (proofs/theorems.py), every step checked in the run",
+    "certified": "a rigorous interval enclosure (reference/certified.py) computed in the run",
+    "exhaustive": "every case of a finite statement enumerated, or exact arithmetic on the "
+    "statement's own numbers",
+    "sampled": "a random search, a grid or a Monte Carlo estimate (its size in the evidence)",
+    "counterexample": "FALSE from an explicit, reproducible counterexample",
+    "none": "UNCHECKABLE: no computation can decide",
+}
+WITNESSED_METHODS = ("proof", "certified")
+_WITNESSED: set[str] = set()
+
+
+def witness(method: str) -> None:
+    """Record that the running check did the work ``method`` names (called by
+    ``theorems.Proof.verify`` and the certified-enclosure helper, never by a check)."""
+    if method not in WITNESSED_METHODS:
+        raise ValueError(f"method must be one of {WITNESSED_METHODS}, got {method!r}")
+    _WITNESSED.add(method)
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What a check computed: the verdict, the conditions (for HOLDS-WITH-CONDITIONS), the
@@ -204,6 +228,7 @@ class Claim:
     correction: Variant | None = None
     counter_case: Variant | None = None
     evidence_tolerance: tuple[float, float, str] | None = None
+    method: str | None = None
 
     @property
     def seed(self) -> str:
@@ -229,6 +254,7 @@ class Claim:
 
 def _run_check(c: Claim, subject: Any) -> Outcome:
     _MINTED.clear()
+    _WITNESSED.clear()
     try:
         outcome = c.check(subject) if c.has_subject else c.check()
         if not isinstance(outcome, Outcome):
@@ -247,6 +273,11 @@ class Result:
     outcome: Outcome
     seconds: float
     variant_outcome: Outcome | None = None
+    witnessed: frozenset = frozenset()
+
+    @property
+    def method(self) -> str | None:
+        return "none" if self.claim.expected == UNCHECKABLE else self.claim.method
 
     @property
     def matches(self) -> bool:
@@ -258,6 +289,10 @@ class Result:
         out = []
         if o.verdict != c.expected:
             out.append(f"{c.id}: computed {o.verdict}, recorded {c.expected}")
+        if c.method in WITNESSED_METHODS and c.method not in self.witnessed:
+            out.append(f"{c.id}: method {c.method!r} declared, but the check ran no {c.method}")
+        if c.method == "counterexample" and c.expected != FALSE:
+            out.append(f"{c.id}: method 'counterexample' is for FALSE claims")
         if c.expected == UNCHECKABLE:
             if c.has_subject or c.variant is not None:
                 out.append(f"{c.id}: an UNCHECKABLE claim has a subject or a variant")
@@ -296,6 +331,7 @@ class Result:
             "section": c.section,
             "statement": c.statement,
             "verdict": o.verdict,
+            "method": self.method,
             "conditions": o.conditions,
             "evidence": o.evidence,
             "numbers": dict(o.numbers),
@@ -405,6 +441,7 @@ def claim(
     correction: Variant | None = None,
     counter_case: Variant | None = None,
     evidence_tolerance: tuple[float, float, str] | None = None,
+    method: str | None = None,
 ) -> Callable[[Callable[..., Outcome]], Callable[..., Outcome]]:
     """Register the decorated check as claim ``id``.
 
@@ -413,6 +450,8 @@ def claim(
     ``correction`` (FALSE claims) or ``counter_case`` (HOLDS / HWC claims). An UNCHECKABLE claim
     has no subject and its zero-argument check returns ``uncheckable(reason)``.
     ``evidence_tolerance = (rtol, atol, reason)`` replaces the default snapshot tolerance.
+    ``method`` says how the check knows (one of :data:`METHODS` but "none", which UNCHECKABLE
+    claims get by themselves); "proof" and "certified" must be witnessed in the run.
     """
     m = ID_PATTERN.match(id)
     if not m or m["seed"] not in SEEDS:
@@ -427,6 +466,10 @@ def claim(
         raise ValueError(f"{id}: only a FALSE claim has a correction")
     if counter_case is not None and expected not in (HOLDS, HOLDS_WITH_CONDITIONS):
         raise ValueError(f"{id}: only a HOLDS / HOLDS-WITH-CONDITIONS claim has a counter_case")
+    if method is not None and (method not in METHODS or method == "none"):
+        raise ValueError(f"{id}: method must be one of {sorted(set(METHODS) - {'none'})}")
+    if method is not None and expected == UNCHECKABLE:
+        raise ValueError(f"{id}: an UNCHECKABLE claim has no method")
     if (correction or counter_case) and subject is _NO_SUBJECT:
         raise ValueError(f"{id}: a variant needs the subject it varies")
     if evidence_tolerance is not None:
@@ -450,6 +493,7 @@ def claim(
             correction,
             counter_case,
             evidence_tolerance,
+            method,
         )
         return fn
 
@@ -474,11 +518,12 @@ def _sort_key(claim_id: str):
 def run_claim(c: Claim) -> Result:
     t0 = time.perf_counter()
     outcome = _run_check(c, c.subject)
+    witnessed = frozenset(_WITNESSED)
     variant_outcome = None
     v = c.variant
     if v is not None:
         variant_outcome = _run_check(c, v[1].subject)
-    return Result(c, outcome, time.perf_counter() - t0, variant_outcome)
+    return Result(c, outcome, time.perf_counter() - t0, variant_outcome, witnessed)
 
 
 # ---------------------------------------------------------------- the evidence snapshot

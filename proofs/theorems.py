@@ -40,10 +40,14 @@ from functools import lru_cache
 
 import sympy as sp
 
+from isreshape.proofs import ledger
+from isreshape.reference import certified
+
 __all__ = [
     "Proof",
     "Step",
     "alpha_star_proof",
+    "enclose_alpha_star",
     "ess_lognormal_proof",
     "pareto_proof",
     "renyi_identity_proof",
@@ -95,6 +99,8 @@ class Proof:
     notes: tuple[str, ...] = field(default=())
 
     def verify(self) -> list[tuple[Step, bool | None]]:
+        """Every step, decided now (and witnessed for the ledger's ``method="proof"``)."""
+        ledger.witness("proof")
         return [(s, s.holds()) for s in self.steps]
 
     @property
@@ -359,6 +365,13 @@ def _delta_endpoint_residual() -> sp.Expr:
     r0 = pt * (b - a) - pt * sp.log(pt / pth)
     r1 = pth * (b - a) + pth * sp.log(pth / pt)
     return sp.expand_log(r0, force=True) ** 2 + sp.expand_log(r1, force=True) ** 2
+
+
+def enclose_alpha_star(logits_theta, logits_target, width="1e-40"):
+    """:func:`isreshape.reference.certified.optimal_alpha_enclosure`, witnessed for the ledger's
+    ``method="certified"``."""
+    ledger.witness("certified")
+    return certified.optimal_alpha_enclosure(logits_theta, logits_target, width)
 
 
 def alpha_star_support_example() -> tuple[sp.Expr, sp.Expr]:

@@ -229,6 +229,36 @@ def test_a_loosened_tolerance_is_reported_even_far_below_the_absolute_floor():
     assert not evidence_problems(run_claim(c), snap)
 
 
+def test_declared_proof_or_certificate_must_be_witnessed():
+    """method="proof" / "certified" holds only when the check ran a Proof / an enclosure."""
+    import sympy as sp
+
+    from isreshape.proofs import theorems
+
+    def by_proof(value):
+        p = theorems.Proof(
+            "toy", "x = 2", (), (theorems.Step("x - 2 = 0", "identity", sp.S(value) - 2),)
+        )
+        return decide(p.holds, "toy proof", numbers={"value": value})
+
+    def by_hand(value):
+        return decide(value == 2, "compared", numbers={"value": value})
+
+    counter = Variant("the value is 3", 3)
+    for method, check, bad in (
+        ("proof", by_proof, False),
+        ("proof", by_hand, True),
+        ("certified", by_proof, True),
+        ("sampled", by_hand, False),
+    ):
+        c = dataclasses.replace(_toy(check, HOLDS, 2, counter_case=counter), method=method)
+        r = run_claim(c)
+        assert r.method == method and r.as_dict()["method"] == method
+        assert any("declared" in p for p in r.problems()) == bad, (method, check)
+    c = dataclasses.replace(_toy(by_hand, HOLDS, 2, counter_case=counter), method="counterexample")
+    assert any("counterexample" in p for p in run_claim(c).problems())
+
+
 def test_claim_registration_is_validated():
     with pytest.raises(ValueError):
         claim("9-1-a", "1", "x", FALSE)
@@ -240,6 +270,14 @@ def test_claim_registration_is_validated():
         claim("000-0-y", "0", "x", FALSE, subject=1, counter_case=Variant("c", 2))
     with pytest.raises(ValueError, match="subject"):
         claim("000-0-y", "0", "x", FALSE, correction=Variant("c", 2))
+    with pytest.raises(ValueError, match="method"):
+        claim("000-0-y", "0", "x", HOLDS, subject=1, method="guessed")
+    with pytest.raises(ValueError, match="method"):
+        claim("000-0-y", "0", "x", HOLDS, subject=1, method="none")
+    with pytest.raises(ValueError, match="method"):
+        claim("000-0-y", "0", "x", UNCHECKABLE, method="sampled")
+    with pytest.raises(ValueError, match="method"):
+        ledger.witness("sampled")
     assert uncheckable("an opinion").verdict == UNCHECKABLE
 
 
