@@ -69,12 +69,15 @@ PRINTED_ATOL = 1e-10
 MAX_EVIDENCE_RTOL = 0.05
 
 
-# How a check knows (issue 15). "proof" and "certified" are witnessed: the check must run a
-# general proof (proofs/theorems.py, Proof.verify) or compute a certified enclosure
-# (theorems.enclose_alpha_star) while it decides, or the audit reports the claim.
+# How a check knows (issue 15; "symbolic" is ours: many checks decide by one sympy identity in
+# general symbols, stronger than a sample, short of a proof chain). "proof" and "certified" are
+# witnessed: the check must run a general proof (proofs/theorems.py, Proof.verify) or compute
+# a certified enclosure (theorems.enclose_alpha_star) while it decides, or the audit reports it.
 METHODS = {
     "proof": "a general sympy proof (proofs/theorems.py), every step checked in the run",
     "certified": "a rigorous interval enclosure (reference/certified.py) computed in the run",
+    "symbolic": "a sympy identity, solution or series in general symbols decides (one step, "
+    "not a proof chain)",
     "exhaustive": "every case of a finite statement enumerated, or exact arithmetic on the "
     "statement's own numbers",
     "sampled": "a random search, a grid or a Monte Carlo estimate (its size in the evidence)",
