@@ -899,7 +899,8 @@ _l2 = sp.log(2 * pv.lam * pv.a)
 )
 def _expansion(printed):
     lhs = sp.log(1 / (2 * pv.lam * pv.a * (1 + pv.w**_s)))
-    return _sym_decide(sp.expand_log(lhs - printed, force=True), "log(1/(...)) minus the expansion")
+    # w, lambda, |A| are positive symbols, so expand_log needs no force
+    return _sym_decide(sp.expand_log(lhs - printed), "log(1/(...)) minus the expansion")
 
 
 # the asymptotic forms of section 4.3: the unclipped Theorem 4.1 ratio raw minus the seed's
@@ -968,19 +969,21 @@ def _case2(asym):
     with mpmath.workdps(DPS):
         lead = [float(fn(mpmath.mpf(w), mpmath.mpf(0.1))) for w in (100.0, 1e8)]
     vals = [_clipped(w, -1) for w in (9.1, 100.0, 1e8)]
-    at2 = _clipped(2.0, -1)
+    w2, s2 = 2.0, -1  # case 2 below w = 1/alpha - 1
+    at2, raw2 = _clipped(w2, s2), raw_gamma(w2, s2)
     ok = res < MP_TOL and all(0 < v < 1 for v in vals + lead)
     return decide(
         ok,
         f"|(raw - stated) log w| at w = 10^{math.log10(_ASYM_W[1]):g}: {res:.1e} (tolerance "
         f"{MP_TOL:g}); stated form at "
         f"w = 100, 1e8 (alpha = 0.1): {lead}; clipped gamma* at w = 9.1, 100, 1e8: "
-        f"{[round(v, 4) for v in vals]}; at w = 2: {at2:g}",
+        f"{[round(v, 4) for v in vals]}; at w = {w2:g}: {at2:g} (unclipped {raw2:.4f})",
         numbers={
             "scaled_residual": res,
             **_tolnums(MP_TOL),
             "log10_w": math.log10(_ASYM_W[1]),
             "at_w2": at2,
+            "unclipped_at_w2": raw2,
             **{f"clipped_{i}": v for i, v in enumerate(vals)},
         },
         conditions="only for w > 1/alpha - 1 (below, the ratio exceeds 1 and is clipped to 1); it "
@@ -1046,7 +1049,8 @@ def _case4(asym):
     deep = [vals[w] for w in (1e-10, 1e-100, 1e-300)]
     # "tends to 1": increasing and within 0.01 at w = 1e-300, where the remainder
     # log(1/alpha)/|log w| is 0.0033 at alpha = 0.1
-    ok = res < MP_TOL and deep == sorted(deep) and 1 - deep[-1] < 0.01
+    lim_tol = 0.01
+    ok = res < MP_TOL and deep == sorted(deep) and 1 - deep[-1] < lim_tol
     return decide(
         ok,
         f"|(raw - stated) log w| at w = 10^{math.log10(_ASYM_W[-1]):g}: {res:.1e} (tolerance "
@@ -1056,7 +1060,7 @@ def _case4(asym):
             "scaled_residual": res,
             **_tolnums(MP_TOL),
             "log10_w": math.log10(_ASYM_W[-1]),
-            "limit_tol": 0.01,
+            "limit_tol": lim_tol,
             **{f"clipped_w{w:g}": v for w, v in vals.items()},
         },
         conditions="only as a limit, and slowly: 1 - gamma* ~ log(1/alpha) / |log w|, so gamma* "
@@ -1085,12 +1089,13 @@ def _approx_lam(lw, a, lam):
 )
 def _theorem_41(gamma_fn):
     worst, tol, where = _variational_optimum(gamma_fn)
+    a_w1 = 1.0  # the test point (log w, A) = (0, 1)
     try:  # at w = 1 every gamma gives f = 1: the formula must still name an optimum
-        at1 = _f(gamma_fn, 0.0, 1.0, LAM)
+        at1 = _f(gamma_fn, 0.0, a_w1, LAM)
     except (ValueError, ZeroDivisionError):
         at1 = float("nan")
     # a raise (0/0, c/0) and a NaN value alike name no optimum
-    defined = 0.0 if math.isnan(at1) else 1.0
+    defined = float(not math.isnan(at1))
     return decide(
         worst <= tol,
         "grid search (20001 points) of the pointwise Lagrangian f |A| phi - lambda f^2 A^2 at "
@@ -1101,6 +1106,7 @@ def _theorem_41(gamma_fn):
             "max_abs_diff": worst,
             **_tolnums(tol),
             "defined_at_w1": defined,
+            "a_at_w1": a_w1,
             "n_points": len(_variational_points()),
         },
         conditions="pointwise (each (w, A) separately, lambda given) and w != 1, where log w = 0 "
@@ -1153,6 +1159,8 @@ def _approx_error(approx):
 # means every value at k = 1, 3, 9, 30, 100, 300 is strictly inside
 _CASES = {1: (1.0, 1), 2: (-1.0, 1), 3: (1.0, -1), 4: (-1.0, -1)}  # case: (A, side of w = 1)
 _KS = (1, 3, 9, 30, 100, 300)
+_LIMIT_TOL = 0.01  # "-> c": within 0.01 of c at k = 300 (the slowest remainder is 0.0033)
+_MONO_FROM = 2  # the distance to c must not grow from k = _KS[_MONO_FROM] = 9 on
 
 
 def _case_values(fn, case):
@@ -1164,11 +1172,11 @@ def _entry_ok(vals, entry):
     if entry == "(0, 1)":
         return all(0 < v < 1 for v in vals)
     c = float(entry.removeprefix("-> "))  # "-> c"; any other form raises
-    dist = [abs(v - c) for v in vals[2:]]
+    dist = [abs(v - c) for v in vals[_MONO_FROM:]]
     # no slack: vals are float64 roundings of 30-digit values and c is 0 or 1, and rounding to
     # nearest and |v - c| are both monotone, so a non-increasing exact distance stays
     # non-increasing in float64
-    return dist[-1] < 0.01 and all(x >= y for x, y in zip(dist, dist[1:]))
+    return dist[-1] < _LIMIT_TOL and all(x >= y for x, y in zip(dist, dist[1:]))
 
 
 def _t41_alpha(lw, a):
@@ -1185,11 +1193,13 @@ def _table_check(case, entry, extra_cond=None):
     return decide(
         ok,
         f"case {case}, alpha = 0.1, clipped gamma* at w = 10^(+-k), k = {_KS}: "
-        f"{[round(v, 4) for v in vals]}; stated '{entry}'"
+        f"{[round(v, 4) for v in vals]}; stated '{entry}' (a limit: within {_LIMIT_TOL:g} at k = "
+        f"{_KS[-1]}, distance non-increasing over k = {_KS[_MONO_FROM:]})"
         + (f"; {extra_cond[2]}" if extra_cond else ""),
         numbers={
             **{f"k{k}": v for k, v in zip(_KS, vals)},
-            "limit_tol": 0.01,
+            "limit_tol": _LIMIT_TOL,
+            "monotone_from_k": _KS[_MONO_FROM],
             **({f"without_{i}": v for i, v in enumerate(extra_cond[1])} if extra_cond else {}),
         },
         **kw,
@@ -1609,15 +1619,25 @@ def _p61b(fn):
     lw = rng.normal(0, 5, 600)
     a = rng.normal(0, 2, 600)
     keep = [(x, y) for x, y in zip(lw, a) if not (x < 0 and y < 0)][:400]  # cases 1-3
+    n_case = [
+        sum((x > 0) == want_x and (y > 0) == want_y for x, y in keep)
+        for want_x, want_y in ((True, True), (True, False), (False, True))
+    ]
     vals = [_f(fn, float(x), float(y), _EPS_61) for x, y in keep]
     margin = 1 - max(vals)
     return decide(
         margin > 0,
-        f"{len(keep)} seeded points in cases 1-3, eps = {_EPS_61:g}: min 1 - gamma = {margin:.3g} "
+        f"{len(keep)} seeded points in cases 1-3 ({n_case[0]}, {n_case[1]}, {n_case[2]}), eps = "
+        f"{_EPS_61:g}: min 1 - gamma = {margin:.3g} "
         "(> 0 needed); it "
         "holds in case 4 as well (phi log(1/phi) > 0 for every phi in (0, 1)), so it does not "
         "distinguish the cases",
-        numbers={"min_gap": margin, "n_points": len(keep), "eps": _EPS_61},
+        numbers={
+            "min_gap": margin,
+            "n_points": len(keep),
+            "eps": _EPS_61,
+            **{f"n_case{i + 1}": n for i, n in enumerate(n_case)},
+        },
     )
 
 
@@ -1769,7 +1789,13 @@ def _p62d(fn):
         diff > _TAIL_TOL,
         f"case 1 at log w = 60, gamma_base = 0.4: subject {prac:.6g}, Theorem 4.1 {t41:g} "
         f"(|diff| {diff:.3g}; equal limits would differ by < {_TAIL_TOL:g})",
-        numbers={"subject": prac, "theorem_41": t41, "abs_diff": diff, **_tolnums(_TAIL_TOL)},
+        numbers={
+            "subject": prac,
+            "theorem_41": t41,
+            "abs_diff": diff,
+            "log10_abs_diff": _log10_tail(diff),
+            **_tolnums(_TAIL_TOL),
+        },
     )
 
 
@@ -1883,6 +1909,11 @@ def _p63a(phi_fn):
 _QUAD_PTS = [(lw, a) for lw in (0.01, 0.7, 5.0) for a in (0.1, 1.0, 30.0)]
 
 
+def _quad_nums():
+    """The quadrant points as pinned numbers (|log w|_i, |A|_i): the design of 6.3-b/c."""
+    return {f"pt{i}_{n}": v for i, pt in enumerate(_QUAD_PTS) for n, v in zip(("lw", "a"), pt)}
+
+
 @claim(
     "000-6.3-b",
     "6.3",
@@ -1903,9 +1934,9 @@ def _p63b(phi_fn):
             bad += _f(phi_fn, side * lw, a_sign * a) != want[c]
     return decide(
         bad == 0,
-        f"9 points in each open quadrant (|log w| in {{0.01, 0.7, 5}}, |A| in {{0.1, 1, 30}}): "
-        f"{bad} differ from the table 0, 1, 1, 0 (the boundaries w = 1, A = 0 belong to no case)",
-        numbers={"n_mismatch": bad, "n_points": 36},
+        f"{len(_QUAD_PTS)} points in each open quadrant (|log w|, |A|) = {_QUAD_PTS}: {bad} differ "
+        "from the table 0, 1, 1, 0 (the boundaries w = 1, A = 0 belong to no case)",
+        numbers={"n_mismatch": bad, "n_points": len(_QUAD_PTS) * len(_CASES), **_quad_nums()},
     )
 
 
@@ -1931,10 +1962,15 @@ def _p63c(phi_fn):
     tol = 1e-40  # at T = 1e4 and |log w| >= 0.01 the sigmoid tail is <= e^-100 = 3.7e-44
     return decide(
         worst < tol,
-        f"T = 1e4, 9 points per open quadrant (|log w| >= 0.01), 60 digits: max |phi - "
-        f"indicator| = {mpmath.nstr(worst, 3)} (tolerance {tol:g}); pointwise, not uniform near "
-        "w = 1 (phi = 1/2 there for every T)",
-        numbers={"max_abs_diff": worst, **_tolnums(tol)},
+        f"T = 1e4, {len(_QUAD_PTS)} points per open quadrant (|log w| >= 0.01), 60 digits: max "
+        f"|phi - indicator| = {mpmath.nstr(worst, 3)} (tolerance {tol:g}); pointwise, not uniform "
+        "near w = 1 (phi = 1/2 there for every T)",
+        numbers={
+            "max_abs_diff": worst,
+            "log10_max_abs_diff": _log10_tail(float(worst)),
+            **_tolnums(tol),
+            **_quad_nums(),
+        },
     )
 
 
@@ -1978,12 +2014,11 @@ def _p71a(stated):
     ),
 )
 def _f_star_corrected(f_fn):
-    rng = np.random.default_rng(SEED + 72)
+    seed, n = SEED + 72, 200
+    rng = np.random.default_rng(seed)
     worst = 0.0
     with mpmath.workdps(40):
-        for lw, a, lam in zip(
-            rng.normal(0, 4, 200), rng.normal(0, 2, 200), rng.uniform(0.01, 1, 200)
-        ):
+        for lw, a, lam in zip(rng.normal(0, 4, n), rng.normal(0, 2, n), rng.uniform(0.01, 1, n)):
             d = f_fn(float(lw), float(a), float(lam)) - rv.optimal_weight(
                 float(lw), float(a), float(lam)
             )
@@ -1991,9 +2026,9 @@ def _f_star_corrected(f_fn):
             worst = max(worst, float(abs(d)))
     return decide(
         worst > MP_TOL,
-        f"subject vs the section 3.4 f* at 200 seeded (log w, A, lambda), 40 digits: max "
-        f"relative difference = {worst:.3g} (a different weight needs > {MP_TOL:g})",
-        numbers={"max_rel_diff": worst, **_tolnums(MP_TOL)},
+        f"subject vs the section 3.4 f* at {n} seeded (log w, A, lambda) (seed {seed}), 40 "
+        f"digits: max relative difference = {worst:.3g} (a different weight needs > {MP_TOL:g})",
+        numbers={"max_rel_diff": worst, **_tolnums(MP_TOL), "rng_seed": seed, "n_points": n},
     )
 
 
@@ -2563,6 +2598,11 @@ def _p93a(stated):
             "n_heuristic": len(heur),
             "n_uniform": len(unif),
             "match": ok,
+            # the case sets as bitmasks sum 2^c (computed, then stated)
+            "heuristic_cases": sum(2**c for c in heur),
+            "uniform_cases": sum(2**c for c in unif),
+            "stated_heuristic_cases": sum(2**c for c in stated[0]),
+            "stated_uniform_cases": sum(2**c for c in stated[1]),
             **{f"abs_log_w_{i}": x for i, x in enumerate(sorted(used))},
         },
     )
@@ -2930,17 +2970,20 @@ def _pAb(phi_fn):
         vals = [phi_fn(lw, a) for lw in lws for a in amps]
         lo, hi_gap = min(vals), min(1 - v for v in vals)
         ok = lo > 0 and hi_gap > 0
+        n_out = sum(not (0 < v < 1) for v in vals)
         shown = (mpmath.nstr(lo, 4), mpmath.nstr(hi_gap, 4))
     return decide(
         ok,
         f"log w = {', '.join(f'{x:g}' for x in lws)}; A = {', '.join(f'{x:g}' for x in amps)} "
         f"at 400 digits: min phi = {shown[0]}, "
-        f"min 1 - phi = {shown[1]} (both > 0 needed; w in (0, inf), so log w is finite)",
+        f"min 1 - phi = {shown[1]} (both > 0 needed; w in (0, inf), so log w is finite); "
+        f"{n_out} of {len(vals)} values outside (0, 1)",
         numbers={
             "min_phi": lo,
             "min_one_minus_phi": hi_gap,
-            "log10_min_phi": float(mpmath.log10(lo)) if lo > 0 else -999.0,
-            "log10_min_one_minus_phi": float(mpmath.log10(hi_gap)) if hi_gap > 0 else -999.0,
+            "log10_min_phi": _log10_tail(float(lo)),
+            "log10_min_one_minus_phi": _log10_tail(float(hi_gap)),
+            "n_outside": n_out,
             **{f"log_w_{i}": x for i, x in enumerate(lws)},
             **{f"a_{i}": x for i, x in enumerate(amps)},
         },
