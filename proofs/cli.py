@@ -257,6 +257,41 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def cmd_lab(args: argparse.Namespace) -> int:
+    import mpmath
+
+    from isreshape.reference import lab
+
+    with mpmath.workdps(50):
+        rows = lab.lab_table(lab.INSTANCES[args.instance]())
+    records = [
+        {
+            "instance": r["instance"],
+            "design": r["design"],
+            "params": r["params"],
+            "bias": float(r["bias"]),
+            "variance": float(r["variance"]),
+            "mse": {str(n): float(v) for n, v in r["mse"].items()},
+            "ess": float(r["ess"]),
+        }
+        for r in rows
+    ]
+    if args.format == "json":
+        print(json.dumps(records, indent=1))
+        return 0
+    print(f"instance {args.instance}: exact (50-digit enumeration); ess = 1 / E_mu[w^2] per draw")
+    head = f"{'design':24s} {'bias':>11s} {'variance':>11s} {'mse n=1':>11s} {'n=64':>11s} {'n=4096':>11s}"
+    print(head)
+    for r in records:
+        m = r["mse"]
+        print(
+            f"{r['design']:24s} {r['bias']:11.4e} {r['variance']:11.4e} {m['1']:11.4e} "
+            f"{m['64']:11.4e} {m['4096']:11.4e}"
+        )
+    print(f"ess {records[0]['ess']:.6f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="isreshape", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -294,6 +329,11 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--only", action="append", metavar="NAME")
     n.add_argument("--out", default="build/notebooks")
     n.set_defaults(func=cmd_notebooks)
+
+    lb = sub.add_parser("lab", help="exact bias / variance of every design (reference/lab.py)")
+    lb.add_argument("--instance", choices=("bandit8",), default="bandit8")
+    lb.add_argument("--format", choices=("table", "json"), default="table")
+    lb.set_defaults(func=cmd_lab)
 
     from isreshape.proofs.selftest import add_arguments as selftest_arguments
 

@@ -1,0 +1,170 @@
+"""The exact off-policy laboratory (issue 12): bias and variance of every gradient-weight design
+on problems small enough to enumerate, every expectation a finite sum at the working precision.
+
+Instance (a single-step bandit): softmax policies pi_theta = softmax(z_theta) and the behaviour
+policy mu = softmax(z_mu) on V actions, rewards r, advantage A(y) = r(y) - sum_y' pi_theta(y')
+r(y'). One draw y ~ mu gives the logit-space gradient estimate
+
+    g_hat(y) = phi(w(y), A(y)) (e_y - pi_theta),    w = pi_theta / mu,
+
+(e_y - pi_theta is the gradient of log pi_theta(y) with respect to the logits), whose target is
+the policy gradient g = sum_y pi_theta(y) A(y) (e_y - pi_theta). For a design phi:
+
+    bias     = || E_mu[g_hat] - g ||                      (Euclidean)
+    variance = E_mu || g_hat - E_mu[g_hat] ||^2           (trace of one draw's covariance)
+    mse(n)   = bias^2 + variance / n                      (the mean of n independent draws)
+    ess      = 1 / E_mu[w^2]                              (Kish ESS per draw, E_mu[w] = 1)
+
+Plain importance sampling (phi = w A) is unbiased: E_mu[w A (e_y - pi)] = g exactly.
+
+``bandit8`` is the canonical instance; its numbers are fixed by issue 12 so that results can be
+compared across versions and with other implementations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import mpmath
+
+from isreshape.reference import peers, trust_region, weights
+
+__all__ = ["DESIGNS", "Instance", "bandit8", "design_moments", "lab_table"]
+
+NO_GOLDEN = {
+    "bandit8": "a fixed problem instance (issue 12's numbers), not a formula; its moments are "
+    "checked against an independent torch enumeration in tests/test_lab.py",
+    "design_moments": "exact bias / variance of a design on an instance; tests/test_lab.py "
+    "checks it against an independent torch float64 enumeration to 1e-12",
+    "lab_table": "design_moments for every design of DESIGNS (the `isreshape lab` table)",
+}
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A single-step bandit: logits of pi_theta and of mu, and the rewards (equal lengths)."""
+
+    name: str
+    logits_theta: tuple[float, ...]
+    logits_mu: tuple[float, ...]
+    rewards: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        n = len(self.logits_theta)
+        if n < 2 or len(self.logits_mu) != n or len(self.rewards) != n:
+            raise ValueError(
+                f"logits_theta, logits_mu, rewards must have one equal length >= 2, got "
+                f"{n}, {len(self.logits_mu)}, {len(self.rewards)}"
+            )
+        for name in ("logits_theta", "logits_mu", "rewards"):
+            vals = getattr(self, name)
+            if not all(mpmath.isfinite(mpmath.mpf(v)) for v in vals):
+                raise ValueError(f"{name} must be finite, got {vals!r}")
+
+
+def bandit8() -> Instance:
+    """V = 8, the numbers of issue 12 (z_theta, z_mu, r)."""
+    return Instance(
+        "bandit8",
+        (0.5, -0.3, 1.2, 0.0, -1.0, 0.8, -0.5, 0.2),
+        (0.0, 0.4, 0.6, -0.2, -0.6, 1.0, 0.1, -0.3),
+        (1.0, 0.0, 0.5, 0.2, -0.5, 0.9, 0.1, 0.3),
+    )
+
+
+INSTANCES: dict[str, Callable[[], Instance]] = {"bandit8": bandit8}
+
+# name -> (phi(log_w, A, **params), default params). Peer names as in torch_impl.losses.
+DESIGNS: dict[str, tuple[Callable[..., Any], dict[str, float]]] = {
+    "is": (weights.power_weight, {"gamma": 1.0}),
+    "power": (weights.power_weight, {"gamma": 0.5}),
+    "sft_weighted": (weights.power_weight, {"gamma": 0.0}),
+    "asymmetric_power": (weights.asymmetric_power_weight, {"gamma_pos": 0.5, "gamma_neg": 1.5}),
+    "truncated_power": (weights.truncated_power_weight, {"gamma": 1.0, "M": 2.0}),
+    "soft_saturation": (weights.soft_saturation_weight, {"gamma": 1.0, "lam": 0.5}),
+    "mixture": (
+        weights.mixture_weight,
+        {"gamma_pos": 0.5, "gamma_neg": 1.5, "lam": 1.0, "w_th": 3.0},
+    ),
+    "michaelis_menten": (weights.michaelis_menten_weight, {"tau": 1.0}),
+    "sapo_weight": (weights.sapo_weight, {"tau": 1.0}),
+    "trust_region": (trust_region.phi_gamma, {"gamma": 1.0, "tau": 1.0}),
+    "trust_region_adaptive": (
+        trust_region.phi_adaptive,
+        {"gamma_base": 0.5, "gamma_max": 1.0, "tau_h": 1.0, "tau_c": 1.0},
+    ),
+    "ppo_clip": (peers.ppo_clip, {"clip_ratio_low": 0.2, "clip_ratio_high": 0.2}),
+    "ppo_dual_clip": (
+        peers.ppo_dual_clip,
+        {"clip_ratio_low": 0.2, "clip_ratio_high": 0.2, "clip_ratio_c": 3.0},
+    ),
+    "cispo_verl": (peers.cispo_verl, {"clip_ratio_low": 0.2, "clip_ratio_high": 0.2}),
+    "cispo_trl": (peers.cispo_trl, {"epsilon_high": 5.0}),
+    "sapo": (peers.sapo, {"tau_pos": 1.0, "tau_neg": 1.05}),
+    "tis_token": (peers.tis_token, {"clip_min": 0.0, "clip_max": 2.0}),
+    "mis_token": (peers.mis_token, {"clip_min": 0.5, "clip_max": 5.0}),
+    "topr": (peers.topr, {}),
+}
+
+
+def _softmax(z: Sequence[Any]) -> list:
+    zs = [mpmath.mpf(v) for v in z]
+    m = max(zs)
+    e = [mpmath.exp(v - m) for v in zs]
+    s = mpmath.fsum(e)
+    return [v / s for v in e]
+
+
+def design_moments(
+    instance: Instance, design: str, params: dict[str, float] | None = None
+) -> dict[str, Any]:
+    """Exact bias, variance, mse(n) for n = 1, 64, 4096 and ess of ``design`` on ``instance``
+    (module docstring), at the ambient mpmath precision. ``params`` override the design's
+    defaults (``ValueError`` for an unknown design or parameter name)."""
+    if design not in DESIGNS:
+        raise ValueError(f"design must be one of {sorted(DESIGNS)}, got {design!r}")
+    fn, defaults = DESIGNS[design]
+    params = dict(defaults, **(params or {}))
+    unknown = set(params) - set(defaults)
+    if unknown:
+        raise ValueError(f"params {sorted(unknown)} unknown for design {design!r}")
+    pi = _softmax(instance.logits_theta)
+    mu = _softmax(instance.logits_mu)
+    r = [mpmath.mpf(v) for v in instance.rewards]
+    V = len(pi)
+    baseline = mpmath.fsum(p * v for p, v in zip(pi, r))
+    adv = [v - baseline for v in r]
+    log_w = [mpmath.log(p) - mpmath.log(m) for p, m in zip(pi, mu)]
+    phi = [fn(lw, a, **params) for lw, a in zip(log_w, adv)]
+
+    def g_hat(y: int, coef) -> list:
+        return [coef * ((1 if k == y else 0) - pi[k]) for k in range(V)]
+
+    rows = [g_hat(y, phi[y]) for y in range(V)]
+    mean = [mpmath.fsum(mu[y] * rows[y][k] for y in range(V)) for k in range(V)]
+    target = [
+        mpmath.fsum(pi[y] * adv[y] * ((1 if k == y else 0) - pi[k]) for y in range(V))
+        for k in range(V)
+    ]
+    bias = mpmath.sqrt(mpmath.fsum((a - b) ** 2 for a, b in zip(mean, target)))
+    variance = mpmath.fsum(
+        mu[y] * mpmath.fsum((rows[y][k] - mean[k]) ** 2 for k in range(V)) for y in range(V)
+    )
+    ess = 1 / mpmath.fsum(m * mpmath.exp(2 * lw) for m, lw in zip(mu, log_w))
+    return {
+        "instance": instance.name,
+        "design": design,
+        "params": params,
+        "bias": bias,
+        "variance": variance,
+        "mse": {n: bias**2 + variance / n for n in (1, 64, 4096)},
+        "ess": ess,
+    }
+
+
+def lab_table(instance: Instance | None = None) -> list[dict[str, Any]]:
+    """:func:`design_moments` of every design in :data:`DESIGNS` (default params)."""
+    inst = bandit8() if instance is None else instance
+    return [design_moments(inst, d) for d in DESIGNS]
