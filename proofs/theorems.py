@@ -37,6 +37,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import sympy as sp
 
@@ -44,6 +45,7 @@ from isreshape.proofs import ledger
 from isreshape.reference import certified
 
 __all__ = [
+    "Formula",
     "Proof",
     "Step",
     "alpha_star_proof",
@@ -113,6 +115,17 @@ class Proof:
 
     def n_checked(self) -> int:
         return sum(1 for s in self.steps if s.kind != "cited")
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A statement's formula in the two forms a claim needs: ``sym`` (the sympy callable a proof
+    builder takes) and ``num`` (the NumPy / mpmath function the numerical searches evaluate). A
+    check that takes a Formula must also show the two agree numerically, so a subject cannot
+    pass the proof with one formula and the search with another."""
+
+    sym: Callable[..., Any]
+    num: Callable[..., Any]
 
 
 # ------------------------------------------------------------------------------ symbols
