@@ -258,3 +258,30 @@ def test_module_function_design_names():
             assert math.isclose(float(grad[b, t]), want, rel_tol=1e-13, abs_tol=1e-300)
     with pytest.raises(ValueError, match="design"):
         losses.policy_loss(log_prob, old, adv, mask, "nosuchmodule.fn")
+
+
+def test_batch_statistic_designs_see_the_response_mask():
+    """design='variational.is_reshape_v2_gradient_weight' got no mask (issue 13): padding entered
+    its variance and 1/n. Now the padded entries' values cannot change a valid token's phi."""
+    from isreshape.torch_impl import variational as tv
+
+    g = torch.Generator().manual_seed(3)
+    lp = torch.randn(2, 6, generator=g, dtype=torch.float64) * 0.3 - 1.0
+    old = lp + torch.randn(2, 6, generator=g, dtype=torch.float64) * 0.2
+    adv = torch.randn(2, 1, generator=g, dtype=torch.float64)
+    mask = torch.tensor([[1, 1, 1, 1, 0, 0], [1, 1, 1, 0, 0, 0]], dtype=torch.bool)
+    design = "variational.is_reshape_v2_gradient_weight"
+    phi = losses.gradient_weights(lp, old, adv, mask, design=design)
+    want = tv.is_reshape_v2_gradient_weight(lp - old, adv, mask=mask)
+    assert torch.allclose(phi[mask], want[mask], rtol=1e-15, atol=0)
+    garbage = torch.where(mask, old, old + 50.0)
+    phi2 = losses.gradient_weights(lp, garbage, adv, mask, design=design)
+    assert torch.equal(phi, phi2)
+    # without the mask the padding would have counted: the unmasked call differs
+    unmasked = tv.is_reshape_v2_gradient_weight(lp - garbage, adv)
+    assert not torch.allclose(unmasked[mask], want[mask])
+    # a callable design with a mask parameter gets it too
+    phi3 = losses.gradient_weights(lp, garbage, adv, mask, design=tv.is_reshape_v2_gradient_weight)
+    assert torch.equal(phi3, phi)
+    with pytest.raises(ValueError, match="response_mask"):
+        losses.gradient_weights(lp, old, adv, mask, design=design, mask=mask)

@@ -28,6 +28,7 @@ gradient, not its value. Inputs are never modified.
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -98,16 +99,31 @@ def gradient_weights(
         elif design in SEQUENCE_DESIGNS:
             phi = SEQUENCE_DESIGNS[design](log_w, adv, mask=mask, **params)
         elif "." in design:
-            phi = _resolve(design)(log_w, adv, **params)
+            phi = _call_with_mask(_resolve(design), log_w, adv, mask, params)
         else:
             known = sorted(TOKEN_DESIGNS) + sorted(SEQUENCE_DESIGNS)
             raise ValueError(f"design must be one of {known} or a callable, got {design!r}")
     elif callable(design):
-        phi = design(log_w, adv, **params)
+        phi = _call_with_mask(design, log_w, adv, mask, params)
     else:
         raise ValueError(f"design must be a name or a callable, got {design!r}")
     phi = torch.broadcast_to(phi, log_prob.shape).to(compute)
     return torch.where(mask, phi, torch.zeros_like(phi)).detach()
+
+
+def _call_with_mask(fn: Callable[..., Tensor], log_w, adv, mask, params) -> Tensor:
+    """fn(log_w, A, **params), with ``mask=response_mask`` when fn takes a mask: a design with
+    batch statistics (``variational.is_reshape_v2_gradient_weight``'s variance and 1 / n) must
+    not count padding."""
+    try:
+        takes_mask = "mask" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # builtins without a signature
+        takes_mask = False
+    if takes_mask:
+        if "mask" in params:
+            raise ValueError("pass the mask as response_mask, not as a design parameter 'mask'")
+        return fn(log_w, adv, mask=mask, **params)
+    return fn(log_w, adv, **params)
 
 
 def policy_loss(
