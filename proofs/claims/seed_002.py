@@ -63,7 +63,7 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 def _bandit(rng: np.random.Generator, k: int = 4):
     """(theta, pi, mu, A): pi = softmax(theta), mu a random full-support distribution."""
     theta = rng.normal(0, 1, k)
-    mu = _softmax(rng.normal(0, 1, k))
+    mu = _softmax(rng.standard_normal(k))  # = rng.normal(0, 1, k), the same draws
     A = rng.normal(0, 1, k)
     return theta, _softmax(theta), mu, A
 
@@ -168,6 +168,12 @@ def _lognormal_batch(rng, n, s2):
 
 def _f(x: float, d: int = 4) -> str:
     return f"{x:.{d}g}"
+
+
+def _tup(xs, fmt: str = ".2f") -> str:
+    """a tuple printed with a fixed format (a doubled 0.1 or 1 is then more than the text
+    pin's one unit of the last printed digit)"""
+    return "(" + ", ".join(f"{v:{fmt}}" for v in xs) + ")"
 
 
 def _grid_txt(x) -> str:
@@ -391,7 +397,7 @@ def _ppo_row(phi):
         "eps = 0.2, PPO f = min(w A, clip(w) A), finite-difference w f' vs the stated weight: "
         + "; ".join(rows)
         + f"; max |diff| {worst:.3g} (tolerance {tol:g})",
-        numbers={"max_abs_diff": worst, "tol": tol},
+        numbers={"max_abs_diff": worst, "tol": tol, "fd_step": h},
     )
 
 
@@ -435,7 +441,8 @@ def _thm21_only_if(family):
     """The subject is the stated set of unbiased weights, family(w, A, b). Candidates are
     tested for unbiasedness on random bandits; each must be unbiased iff the family contains
     it (least-squares fit of b on a grid)."""
-    cases = _bandits(MC_SEED + 2, 60, 5)
+    rng_seed = MC_SEED + 2
+    cases = _bandits(rng_seed, 60, 5)
     # the names are built from the constants, so the evidence text pins each candidate
     cands = {"w A": lambda w, A: w * A}
     bs = (-3.0, 0.5, 7.0)
@@ -445,10 +452,12 @@ def _thm21_only_if(family):
     cands[f"w^{p0:g} A"] = lambda w, A: w**p0 * A
     cands[f"w A + {c0:g}"] = lambda w, A: w * A + c0
     cands[f"w A (1 + {k0:g} w)"] = lambda w, A: w * A * (1 + k0 * w)
-    wg, Ag = np.meshgrid(np.exp(np.linspace(-2, 2, 9)), np.linspace(-2, 2, 9))
-    mismatch, rows = 0, []
+    lw_grid, A_grid = np.linspace(-2, 2, 9), np.linspace(-2, 2, 9)
+    wg, Ag = np.meshgrid(np.exp(lw_grid), A_grid)
+    mismatch, rows, biases = 0, [], {}
     for name, phi in cands.items():
-        unbiased = _bias_of(phi, cases) < FD_TOL
+        biases[name] = _bias_of(phi, cases)
+        unbiased = biases[name] < FD_TOL
         target = phi(wg, Ag)
         fit = min(
             float(np.abs(family(wg, Ag, b) - target).max()) for b in np.linspace(-10, 10, 201)
@@ -468,6 +477,12 @@ def _thm21_only_if(family):
             "p0": p0,
             "c0": c0,
             "k0": k0,
+            "rng_seed": rng_seed,
+            **_grid_nums("fit_grid_log_w", lw_grid),
+            **_grid_nums("fit_grid_A", A_grid),
+            # |bias| of each candidate: ~1e-14 (rounding, below the pin's 1e-12 floor) when
+            # unbiased, O(0.1) otherwise
+            **{f"bias_{k}": v for k, v in biases.items()},
         },
     )
 
@@ -496,23 +511,30 @@ def _bias_formula_no_w(phi_vals, w, A, pi, mu):
 def _bias_formula(bias):
     p0, lo, hi = 0.5, 0.8, 1.2  # printed below
 
-    def worst_over(cases):
-        worst = 0.0
+    def worst_over(cases) -> list[float]:
+        """max error per phi (w^p0 A, clip(w) A, A) over the cases"""
+        worst = [0.0, 0.0, 0.0]
         for _t, pi, mu, A, g in cases:
             w = _weights_where_mu(pi, mu)
-            for phi in (w**p0 * A, np.clip(w, lo, hi) * A, A + 0 * w):
+            for i, phi in enumerate((w**p0 * A, np.clip(w, lo, hi) * A, A + 0 * w)):
                 true = _estimator(phi, pi, mu) - g
-                worst = max(worst, float(np.abs(bias(phi, w, A, pi, mu) - true).max()))
+                worst[i] = max(worst[i], float(np.abs(bias(phi, w, A, pi, mu) - true).max()))
         return worst
 
-    full = worst_over(_bandits(MC_SEED + 3, 50, 4))
-    miss = worst_over((_support_violation(),))
+    full = max(worst_over(_bandits(MC_SEED + 3, 50, 4)))
+    misses = worst_over((_support_violation(),))
+    miss = max(misses)
     return decide(
         full < FD_TOL,
         f"phi in (w^{p0:g} A, clip(w, {lo:g}, {hi:g}) A, A) on 50 random bandits: max |formula - (E_mu[phi grad "
         f"log pi] - g* (mpmath))| = {full:.1e} (tolerance {FD_TOL:g}); with mu(a0) = 0 "
         f"the formula is off by {miss:.3f}",
-        numbers={"max_err_full_support": full, "err_support_violated": miss, "tol": FD_TOL},
+        numbers={
+            "max_err_full_support": full,
+            "err_support_violated": miss,
+            **{f"err_support_violated_{k}": v for k, v in zip(("power", "clip", "sft"), misses)},
+            "tol": FD_TOL,
+        },
         conditions="the conditions of g* = E_mu[w A grad log pi] (002-1.1-a): supp pi "
         "contained in supp mu",
         ok_without_conditions=miss < FD_TOL,
@@ -614,7 +636,8 @@ def _antiderivative_seed(phi, x, lo):
 
 
 def _antiderivative_no_div(phi, x, lo):
-    return quad(lambda t: phi(t), lo, x, epsabs=1e-13, epsrel=1e-13, limit=200)[0]
+    # the same quadrature as the seed's recipe, of phi itself
+    return _antiderivative_seed(lambda t: phi(t) * t, x, lo)
 
 
 _DESIGNS = {
@@ -1016,7 +1039,8 @@ def _power_variance(sign_rule):
         bad_in == 0,
         f"E[w^(2g)] = exp(s2 g (2g - 1)) at s2 in {s2s}: the stated sign of "
         f"E[w^(2g)] - E[w^2] is wrong at {bad_in}/{len(s2s) * len(within)} points with gamma in "
-        f"{within} and at {bad_out}/{len(s2s) * len(below)} with gamma in {below}; s2 = 1: "
+        f"{_tup(within)} and at {bad_out}/{len(s2s) * len(below)} with gamma in {_tup(below)}; "
+        f"s2 = 1: "
         + ", ".join(f"g={g}: {mpmath.nstr(x, 4)}" for g, x in m.items())
         + " (smallest at gamma = 1/4, so from 1/4 towards SFT it rises again; 'highest' "
         "at gamma = 1 is among gamma <= 1; below gamma = -1/2, outside the seed's gamma >= 0, "
@@ -1141,7 +1165,8 @@ def _gamma_ranges(rule):
     n = len(s2s) * len(_RHO_GRID)
     return decide(
         out_rule == 0 and out_code == 0,
-        f"sigma^2 in {s2s} x rho_min in {_RHO_GRID} (code: {n_draws} log-normal draws each): "
+        f"sigma^2 in {_tup(s2s, '.2e')} x rho_min in {_RHO_GRID} (code: {n_draws} log-normal "
+        f"draws each): "
         f"outside the ranges {out_rule}/{n} (rule), {out_code}/{n} (code); gamma_+ in [{lo_p:.4g}, {hi_p:.4g}], gamma_- in "
         f"[{lo_n:.4g}, {hi_n:.4g}]; at rho_min = 1 the rule gives ({gp1:.4g}, {gn1:.4g})",
         numbers={
@@ -1244,13 +1269,19 @@ def _why_bounded(designs):
 )
 def _power_unbounded(rows):
     slopes = {k: _far_slope(phi) for k, phi in rows.items()}
+    # the values there pin the rows themselves (exponent, clip ends, tau)
+    far = {k: float(np.asarray(phi(np.array([W_FAR])), dtype=float)[0]) for k, phi in rows.items()}
     return decide(
         all(s > SLOPE_TOL for s in slopes.values()),
         f"log-log slope at w = {W_FAR:g} (a power w^p has slope p; bounded weights ~0): "
         + ", ".join(f"{k}: {v:.4g}" for k, v in slopes.items())
         + f"; unbounded iff > {SLOPE_TOL:g}. (Within the seed's gamma > 0; gamma <= 0 would "
         "be bounded)",
-        numbers={**{f"slope_{k}": v for k, v in slopes.items()}, "tol": SLOPE_TOL},
+        numbers={
+            **{f"slope_{k}": v for k, v in slopes.items()},
+            **{f"value_far_{k}": v for k, v in far.items()},
+            "tol": SLOPE_TOL,
+        },
     )
 
 
@@ -1369,8 +1400,13 @@ def _candidate_properties() -> dict[str, dict[str, bool]]:
 
 @lru_cache(maxsize=1)
 def _candidate_maxima() -> dict[str, float]:
-    """max of each candidate on _X_LOG (pinned, so the candidates' constants are too)."""
-    return {k: float(np.max(np.asarray(f(_X_LOG), dtype=float))) for k, f in _CANDIDATES.items()}
+    """max of each candidate on _X_LOG and its value at w = 2 (pinned, so the candidates'
+    constants are too)."""
+    out = {}
+    for k, f in _CANDIDATES.items():
+        out[f"max_{k}"] = float(np.max(np.asarray(f(_X_LOG), dtype=float)))
+        out[f"at_2_{k}"] = float(np.asarray(f(np.array([2.0])), dtype=float)[0])
+    return out
 
 
 def _impossible(props) -> tuple[bool, list[str]]:
@@ -1407,7 +1443,7 @@ def _thm51(props):
             **_grid_nums("grid_log", _X_LOG),
             **_grid_nums("grid_mono", _X_MONO),
             "w_far": W_FAR,
-            **{f"max_{k}": v for k, v in _candidate_maxima().items()},
+            **_candidate_maxima(),
         },
     )
 
@@ -1826,8 +1862,9 @@ def _d_alpha_unscaled(pi, mu, a):
 )
 def _d_alpha_def(D):
     alphas = (-1.0, 0.3, 0.7, 1.5, 2.0, 3.0)
-    worst = min(D(p, q, a) for p, q in _dist_pairs(MC_SEED + 5, 300) for a in alphas)
-    zero = max(abs(D(q, q, a)) for _, q in _dist_pairs(MC_SEED + 5, 5) for a in alphas)
+    n_pairs, n_equal = 300, 5
+    worst = min(D(p, q, a) for p, q in _dist_pairs(MC_SEED + 5, n_pairs) for a in alphas)
+    zero = max(abs(D(q, q, a)) for _, q in _dist_pairs(MC_SEED + 5, n_equal) for a in alphas)
     # the condition violated: pi has mass where mu has none (E_mu[w] < 1)
     pi, mu = np.array([0.7, 0.2, 0.1]), np.array([0.0, 0.5, 0.5])
     outside = min(D(pi, mu, a) for a in alphas)
@@ -1841,6 +1878,8 @@ def _d_alpha_def(D):
             "max_D_at_equal": zero,
             "min_D_support_violated": outside,
             "tol": EXACT_TOL,
+            "pairs": n_pairs,
+            "pairs_at_equal": n_equal,
         },
         conditions="supp pi contained in supp mu (E_mu[w] = 1); alpha not in {0, 1} (there "
         "only as limits, 002-7.3-a/b)",
@@ -2086,11 +2125,16 @@ def _alpha_two(target):
 _FIT_ALPHAS = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0, 1.5, 2.0)
 
 
+_FIT_GRID = np.linspace(-14, 14, 4001)
+# _fit_label's thresholds (its docstring gives the reasons)
+_FIT_M_TOL, _FIT_S_COVER, _FIT_S_MODE = 0.05, 1.5, 0.7
+
+
 @lru_cache(maxsize=1)
 def gaussian_fits() -> dict[float, tuple[float, float]]:
     """Best single Gaussian pi = N(m, s^2) for D_alpha(pi || mu), mu = an equal mixture of
     N(-2, 0.6^2) and N(2, 0.6^2), by quadrature on a grid and Nelder-Mead from two starts."""
-    x = np.linspace(-14, 14, 4001)
+    x = _FIT_GRID
     dx = x[1] - x[0]
 
     def lognorm(m, s):
@@ -2128,9 +2172,9 @@ def _fit_label(a) -> str:
     x 7 and far from +-2) and spans both (s > 1.5, more than the mode sd 0.6 and of the order
     of the half-distance 2); 'mode': it sits on one mode (||m| - 2| < 0.05) with s < 0.7."""
     m, s = gaussian_fits()[a]
-    if abs(m) < 0.05 and s > 1.5:
+    if abs(m) < _FIT_M_TOL and s > _FIT_S_COVER:
         return "cover"
-    if abs(abs(m) - 2) < 0.05 and s < 0.7:
+    if abs(abs(m) - 2) < _FIT_M_TOL and s < _FIT_S_MODE:
         return "mode"
     return "between"
 
@@ -2153,6 +2197,10 @@ def _labels_check(stated: dict, extra: str = ""):
         numbers={
             "wrong_labels": bad,
             **{f"fit_sd_alpha_{a}": gaussian_fits()[a][1] for a in stated},
+            **_grid_nums("fit_grid", _FIT_GRID),
+            "label_m_tol": _FIT_M_TOL,
+            "label_s_cover": _FIT_S_COVER,
+            "label_s_mode": _FIT_S_MODE,
         },
     )
 
@@ -2835,8 +2883,11 @@ def _mm_saturates(limit_at_tau_1):
     )
 
 
+_CONVEX_X = np.linspace(1e-3, 20, 4000)
+
+
 def _convex_part(phi) -> bool:
-    x = np.linspace(1e-3, 20, 4000)
+    x = _CONVEX_X
     d2 = np.diff(np.asarray(phi(x), dtype=float), 2)
     return bool(np.any(d2 > SHAPE_TOL * np.abs(d2).max()))
 
@@ -2872,7 +2923,14 @@ def _mm_convexity(designs):
         numbers={
             "designs_with_both": sum(
                 _convex_part(p) and not _unbounded(p) for p in designs.values()
-            )
+            ),
+            **_grid_nums("grid", _CONVEX_X),
+            # the designs' values at w = 2 and at W_FAR pin their parameters
+            **{f"at_2_{k}": float(np.asarray(p(np.array([2.0])))[0]) for k, p in designs.items()},
+            **{
+                f"value_far_{k}": float(np.asarray(p(np.array([W_FAR])))[0])
+                for k, p in designs.items()
+            },
         },
     )
 
@@ -3115,7 +3173,7 @@ def _sft_loss(weight):
     return decide(
         worst < tol,
         f"-dL/d log pi by mpmath differentiation vs the stated weight at (log pi, log mu, "
-        f"gamma) = {', '.join(str(p) for p in pts)}: max |diff| {worst:.3g} (tolerance {tol:g}); sympy: {gw}; at pi = mu = "
+        f"gamma) = {', '.join(_tup(p) for p in pts)}: max |diff| {worst:.3g} (tolerance {tol:g}); sympy: {gw}; at pi = mu = "
         f"0.05, gamma = 0.5 the weight is {1 + 0.5 * math.log(0.05):.3f} < 0",
         numbers={"max_abs_diff": worst, "tol": tol},
     )
@@ -3147,13 +3205,20 @@ def _inverse_power_sft(w):
 )
 def _sft_relative(phi):
     lo, hi = np.linspace(0.01, 0.99, 99), np.linspace(1.01, 50, 99)
+    sft = 1.0  # standard SFT's weight, the reference
     up = float(np.min(phi(lo)))
     down = float(np.max(phi(hi)))
     return decide(
-        up > 1 and down < 1,
-        f"gamma = 0.5: min weight over w in [0.01, 0.99] = {up:.4g} (SFT gives 1), max over "
-        f"[1.01, 50] = {down:.4g}",
-        numbers={"min_weight_new": up, "max_weight_learned": down},
+        up > sft and down < sft,
+        f"gamma = 0.5: min weight over w in {_grid_txt(lo)} = {up:.4g} (SFT gives {sft:g}), max "
+        f"over {_grid_txt(hi)} = {down:.4g}",
+        numbers={
+            "min_weight_new": up,
+            "max_weight_learned": down,
+            "sft_weight": sft,
+            **_grid_nums("grid_new", lo),
+            **_grid_nums("grid_learned", hi),
+        },
     )
 
 
@@ -3301,7 +3366,16 @@ def _summary_3(stated):
         f"at {W_FAR:g} <= {SLOPE_TOL:g}): "
         + ", ".join(f"{k}: {v}" for k, v in bounded.items())
         + f"; the 9.2 soft saturation: {s92}",
-        numbers={"impossibility_holds": imp, **{f"bounded_{k}": v for k, v in bounded.items()}},
+        numbers={
+            "impossibility_holds": imp,
+            **{f"bounded_{k}": v for k, v in bounded.items()},
+            "sat92_bounded": s92,
+            # the resolvers' values at w = 2 pin their parameters
+            **{
+                f"at_2_{k}": float(np.asarray(phi(np.array([2.0])))[0])
+                for k, phi in stated["resolvers"].items()
+            },
+        },
     )
 
 
