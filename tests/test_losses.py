@@ -79,8 +79,8 @@ def _expected_grad(phi, mask, mode) -> list[list[float]]:
             scale = 1 / n_seq
         elif mode == "seq-mean-token-mean":
             scale = 1 / (max(counts[b], 1) * n_seq)
-        else:  # seq-mean-token-sum-norm
-            scale = 1 / (n_seq * T)
+        else:  # seq-mean-token-sum-norm: verl sums the sequence losses and divides by T
+            scale = 1 / T
         out.append([-p * scale for p in row])
     return out
 

@@ -14,8 +14,10 @@ aggregated as verl's ``agg_loss`` does:
 - ``"token-sum"``: sum over selected tokens;
 - ``"seq-mean-token-sum"``: per-sequence token sum, mean over sequences with >= 1 token;
 - ``"seq-mean-token-mean"``: per-sequence token mean, mean over sequences with >= 1 token;
-- ``"seq-mean-token-sum-norm"``: ``seq-mean-token-sum`` / ``loss_scale_factor`` (default: the
-  number of token positions T, as verl).
+- ``"seq-mean-token-sum-norm"``: the *sum* of the per-sequence token sums / ``loss_scale_factor``
+  (default: the number of token positions T), as verl's ``agg_loss`` (Dr. GRPO). Not divided
+  by the number of sequences: TRL's ``dr_grpo`` divides by B T, i.e. pass
+  ``loss_scale_factor=B * T`` for it.
 
 Edges: an empty mask (no selected token anywhere) gives loss 0 and zero gradient, never NaN
 (verl would divide by 0); fully masked sequences are left out of the sequence means, as verl
@@ -175,14 +177,14 @@ def aggregate(
     else:
         seq_loss = seq_sum
     nonempty = counts > 0
-    n_seq = nonempty.sum().clamp(min=1).to(loss_mat.dtype)
-    loss = torch.where(nonempty, seq_loss, zero).sum() / n_seq
     if loss_agg_mode == "seq-mean-token-sum-norm":
         scale = loss_mat.shape[-1] if loss_scale_factor is None else loss_scale_factor
         if not scale > 0:
             raise ValueError(f"loss_scale_factor must be > 0, got {scale!r}")
-        loss = loss / scale
-    return loss
+        # verl: sum over sequences (no 1 / n_seq), then / scale
+        return torch.where(nonempty, seq_loss, zero).sum() / scale
+    n_seq = nonempty.sum().clamp(min=1).to(loss_mat.dtype)
+    return torch.where(nonempty, seq_loss, zero).sum() / n_seq
 
 
 def _resolve(design: str) -> Callable[..., Tensor]:
