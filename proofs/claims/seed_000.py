@@ -53,6 +53,12 @@ def _log10_tail(x) -> float:
     return math.log10(x) if x > 0 else -999.0
 
 
+def _r(vals, digits) -> str:
+    """A list printed at a fixed number of decimals (the printed format, not only the value,
+    is then pinned by the evidence words)."""
+    return "[" + ", ".join(f"{float(v):.{digits}f}" for v in vals) + "]"
+
+
 def _tolnums(tol) -> dict[str, float]:
     """A tolerance for the pinned numbers: itself and its log10, so that a tenfold change of a
     tolerance far below the snapshot's absolute floor (1e-12) still moves a pinned number."""
@@ -405,7 +411,9 @@ def _ratio(pi, mu):
     ),
 )
 def _is_identity(ratio_fn):
-    mu, pi, r, _, _, _ = _discrete()
+    mu, pi, r, mu2, ref, _ = _discrete()
+    # the exact identities need exactly normalised distributions
+    exact_norm = all(sum(d) == 1 for d in (mu, pi, mu2, ref))
     lhs = sum(p * x for p, x in zip(pi, r))
     w = ratio_fn(pi, mu)
     rhs = sum(m * wi * x for m, wi, x in zip(mu, w, r))
@@ -420,7 +428,13 @@ def _is_identity(ratio_fn):
         diff == 0,
         f"K = 6 exact: E_pi[r] = {float(lhs):.12f}, E_mu[w r] = {float(rhs):.12f} (|diff| {diff:g}, "
         f"exact); with mu(y_0) = 0 < pi(y_0) the right side is {float(broken):.6f}",
-        numbers={"E_pi_r": lhs, "E_mu_wr": rhs, "abs_diff": diff, "broken_support": broken},
+        numbers={
+            "E_pi_r": lhs,
+            "E_mu_wr": rhs,
+            "abs_diff": diff,
+            "broken_support": broken,
+            "exactly_normalised": exact_norm,
+        },
         conditions="support of pi_theta inside the support of mu (mu > 0 wherever pi_theta > 0)",
         ok_without_conditions=broken == lhs,
     )
@@ -547,7 +561,7 @@ def _unified_baseline(baselines):
         not bad and worst_rl == 0,
         f"K = 6 exact: baselines {[float(b) for b in baselines]}; SFT direction lost for b in "
         f"{bad} (max 2x2 minor {float(worst_sft):.3g}; E_mu[grad log pi] = "
-        f"{[round(float(x), 4) for x in drift]} != 0 since mu != pi); RL with baseline vs without: "
+        f"{_r(drift, 4)} != 0 since mu != pi); RL with baseline vs without: "
         f"max |diff| {worst_rl:g} (exact)",
         numbers={"sft_max_minor": worst_sft, "rl_max_diff": worst_rl, "n_bad": len(bad)},
     )
@@ -862,9 +876,10 @@ def _f_star_sub(printed):
 )
 def _matching(gamma_fn):
     worst = mpmath.mpf(0)
+    ws, amps = (0.01, 0.5, 2.0, 50.0), (-1.0, 1.0)
     with mpmath.workdps(DPS):
-        for w in (0.01, 0.5, 2.0, 50.0):
-            for a in (-1.0, 1.0):
+        for w in ws:
+            for a in amps:
                 fs = rv.optimal_weight(math.log(w), a, LAM)
                 g = gamma_fn(fs, mpmath.mpf(w))
                 worst = max(worst, abs(mpmath.mpf(w) ** g / fs - 1))
@@ -873,10 +888,17 @@ def _matching(gamma_fn):
     worst = float(worst)
     return decide(
         worst < MP_TOL,
-        f"max |w^gamma / f* - 1| at 8 points (w = 0.01, 0.5, 2, 50; A = +-1; lambda = 0.05; 30 "
-        f"digits) = {worst:.1e} (tolerance {MP_TOL:g}); at w = 1 every gamma gives 1 but "
-        f"f* = {float(f1):g}",
-        numbers={"max_rel_err": worst, **_tolnums(MP_TOL), "w1_gap": gap1},
+        f"max |w^gamma / f* - 1| at {len(ws) * len(amps)} points (w = "
+        f"{', '.join(f'{w:g}' for w in ws)}; A = {', '.join(f'{a:g}' for a in amps)}; lambda = "
+        f"{LAM:g}; {DPS} digits) = {worst:.1e} (tolerance {MP_TOL:g}); at w = 1 every gamma gives "
+        f"1 but f* = {float(f1):g}",
+        numbers={
+            "max_rel_err": worst,
+            **_tolnums(MP_TOL),
+            "w1_gap": gap1,
+            **{f"w_{i}": w for i, w in enumerate(ws)},
+            **{f"a_{i}": a for i, a in enumerate(amps)},
+        },
         conditions="w != 1 (at w = 1 there is no solution unless f* = 1)",
         ok_without_conditions=gap1 < MP_TOL,
     )
@@ -939,15 +961,22 @@ def _clipped(w, sign, alpha=0.1):
 def _case1(stated):
     lim_stated, clip_stated = stated
     lim = pv.gamma_raw_limits()["case 1 (A>0, w->oo)"]
-    vals = {w: _clipped(w, 1) for w in (9.1, 1e3, 1e6)}
-    at2 = _clipped(2.0, 1)
+    sign = 1  # case 1: A > 0
+    vals = {w: _clipped(w, sign) for w in (9.1, 1e3, 1e6)}
+    raws = [raw_gamma(w, sign) for w in vals]
+    at2 = _clipped(2.0, sign)
     ok = sp.simplify(lim - lim_stated) == 0 and all(v == clip_stated for v in vals.values())
     return decide(
         ok,
         f"sympy limit of the unclipped ratio as w -> inf: {lim} (stated {lim_stated}); clipped "
         f"(alpha = 0.1) at w = 9.1, 1e3, 1e6: {list(vals.values())} (stated {clip_stated}); "
         f"at w = 2 (case 1, w small): {at2:g}",
-        numbers={"limit": lim, **{f"clipped_w{w:g}": v for w, v in vals.items()}, "at_w2": at2},
+        numbers={
+            "limit": lim,
+            **{f"clipped_w{w:g}": v for w, v in vals.items()},
+            **{f"unclipped_w{w:g}": v for w, v in zip(vals, raws)},
+            "at_w2": at2,
+        },
         conditions="asymptotically; the clipped gamma* is 0 only once w >= 1/alpha - 1 (w >= 9 "
         "at alpha = 0.1) and equals 1 just above w = 1",
         ok_without_conditions=at2 == clip_stated,
@@ -977,7 +1006,7 @@ def _case2(asym):
         f"|(raw - stated) log w| at w = 10^{math.log10(_ASYM_W[1]):g}: {res:.1e} (tolerance "
         f"{MP_TOL:g}); stated form at "
         f"w = 100, 1e8 (alpha = 0.1): {lead}; clipped gamma* at w = 9.1, 100, 1e8: "
-        f"{[round(v, 4) for v in vals]}; at w = {w2:g}: {at2:g} (unclipped {raw2:.4f})",
+        f"{_r(vals, 4)}; at w = {w2:g}: {at2:g} (unclipped {raw2:.4f})",
         numbers={
             "scaled_residual": res,
             **_tolnums(MP_TOL),
@@ -1020,8 +1049,8 @@ def _case3(subject):
         ok,
         f"alpha = {alpha:g}: |(raw - stated) log w| at w = 10^{math.log10(_ASYM_W[-1]):g}: "
         f"{res:.1e} (the form is the right "
-        f"leading term); its value at w = 1e-3, 1e-9, 1e-30: {[round(v, 4) for v in lead]}; "
-        f"clipped gamma*: {[round(v, 4) for v in vals]}",
+        f"leading term); its value at w = 1e-3, 1e-9, 1e-30: {_r(lead, 4)}; "
+        f"clipped gamma*: {_r(vals, 4)}",
         numbers={
             "scaled_residual": res,
             **_tolnums(MP_TOL),
@@ -1193,8 +1222,13 @@ def _table_check(case, entry, extra_cond=None):
     return decide(
         ok,
         f"case {case}, alpha = 0.1, clipped gamma* at w = 10^(+-k), k = {_KS}: "
-        f"{[round(v, 4) for v in vals]}; stated '{entry}' (a limit: within {_LIMIT_TOL:g} at k = "
-        f"{_KS[-1]}, distance non-increasing over k = {_KS[_MONO_FROM:]})"
+        f"{_r(vals, 4)}; stated '{entry}'"
+        + (
+            f" (a limit: within {_LIMIT_TOL:g} at k = {_KS[-1]}, distance non-increasing over "
+            f"k = {_KS[_MONO_FROM:]})"
+            if entry != "(0, 1)"
+            else ""
+        )
         + (f"; {extra_cond[2]}" if extra_cond else ""),
         numbers={
             **{f"k{k}": v for k, v in zip(_KS, vals)},
@@ -1223,7 +1257,7 @@ def _t41_case1(entry):
         (
             "w >= 1/alpha - 1 (w >= 9 at alpha = 0.1); just above w = 1 gamma* is 1",
             near,
-            f"w = 1.5 .. 8: {[round(v, 4) for v in near]}",
+            f"w = 1.5 .. 8: {_r(near, 4)}",
         ),
     )
 
@@ -1238,14 +1272,17 @@ def _t41_case1(entry):
     counter_case=Variant("case 2: gamma* -> 1", "-> 1"),
 )
 def _t41_case2(entry):
-    big = [_f(rv.gamma_star_exact, k * math.log(10), -1.0, 1.0) for k in _KS]  # alpha = 2
+    a_big, lam_big = -1.0, 1.0  # alpha = 2 lambda |A| = 2
+    lws = [k * math.log(10) for k in _KS]
+    big = [_f(rv.gamma_star_exact, lw, a_big, lam_big) for lw in lws]
     return _table_check(
         2,
         entry,
         (
             "alpha < 1 and w > 1/alpha - 1; the values tend to 0 as w -> inf",
             big,
-            f"alpha = 2: {[round(v, 4) for v in big]}",
+            f"alpha = {2 * lam_big * abs(a_big):g} (A = {a_big:g}) at log10 w = "
+            f"{_r([lw / math.log(10) for lw in lws], 3)}: {_r(big, 4)}",
         ),
     )
 
@@ -1284,7 +1321,7 @@ def _t41_case4(entry):
         (
             "as w -> 0 only; convergence like 1 - log(1/alpha)/|log w|",
             near,
-            f"w = 0.5 .. 0.01: {[round(v, 4) for v in near]}",
+            f"w = 0.5 .. 0.01: {_r(near, 4)}",
         ),
     )
 
@@ -1313,7 +1350,7 @@ def _approx_table(entries):
     return decide(
         not bad,
         "approximate form at w = 10^(+-k), k = 1 .. 300: "
-        + "; ".join(f"case {c}: {[round(v, 4) for v in vals[c]]}" for c in _CASES)
+        + "; ".join(f"case {c}: {_r(vals[c], 4)}" for c in _CASES)
         + f"; stated {entries}; mismatching cases {bad}",
         numbers={
             "n_mismatch": len(bad),
@@ -1449,7 +1486,7 @@ def _verify_case4(pairs):
     rising = all(b > a for a, b in zip(vals, vals[1:]))
     return decide(
         max(errs) <= PRINT_TOL and rising,
-        f"formula at w = {[w for w, _ in pairs]}: {[round(v, 4) for v in vals]} vs stated "
+        f"formula at w = {[w for w, _ in pairs]}: {_r(vals, 4)} vs stated "
         f"{[p for _, p in pairs]} (max |diff| {max(errs):.4f}, tolerance {PRINT_TOL}); rising "
         f"towards 1 as w falls: {rising}",
         numbers={
@@ -1840,7 +1877,7 @@ def _ess_control(subject):
     return decide(
         spread > tol,
         f"n = {len(lw)} seeded (log w, A): ESS/n at parameters {params} = "
-        f"{[round(e, 10) for e in ess]} (spread {spread:.2e}; control needs > {tol:g}); mean "
+        f"{_r(ess, 10)} (spread {spread:.2e}; control needs > {tol:g}); mean "
         f"(f A)^2 = {[float(f'{b:.6g}') for b in budget]}",
         numbers={
             "spread": spread,
@@ -2016,9 +2053,11 @@ def _p71a(stated):
 def _f_star_corrected(f_fn):
     seed, n = SEED + 72, 200
     rng = np.random.default_rng(seed)
+    draws = list(zip(rng.normal(0, 4, n), rng.normal(0, 2, n), rng.uniform(0.01, 1, n)))
+    spans = [max(abs(float(d[i])) for d in draws) for i in range(3)]  # max |log w|, |A|, lambda
     worst = 0.0
     with mpmath.workdps(40):
-        for lw, a, lam in zip(rng.normal(0, 4, n), rng.normal(0, 2, n), rng.uniform(0.01, 1, n)):
+        for lw, a, lam in draws:
             d = f_fn(float(lw), float(a), float(lam)) - rv.optimal_weight(
                 float(lw), float(a), float(lam)
             )
@@ -2028,7 +2067,15 @@ def _f_star_corrected(f_fn):
         worst > MP_TOL,
         f"subject vs the section 3.4 f* at {n} seeded (log w, A, lambda) (seed {seed}), 40 "
         f"digits: max relative difference = {worst:.3g} (a different weight needs > {MP_TOL:g})",
-        numbers={"max_rel_diff": worst, **_tolnums(MP_TOL), "rng_seed": seed, "n_points": n},
+        numbers={
+            "max_rel_diff": worst,
+            **_tolnums(MP_TOL),
+            "rng_seed": seed,
+            "n_points": n,
+            "max_abs_log_w": spans[0],
+            "max_abs_a": spans[1],
+            "max_lambda": spans[2],
+        },
     )
 
 
@@ -2203,8 +2250,8 @@ def _p74c(form):
     return decide(
         e_hard < MP_TOL,
         f"w = 2 / 0.5, A = +-1, gamma_base = 0.4: with the hard phi of 6.3: "
-        f"{[round(float(v), 4) for v in hard]}; with the sigmoid phi of 7.1 (T = 1): "
-        f"{[round(float(v), 4) for v in soft]} (table 0, 0.4, 0.4, 1)",
+        f"{_r(hard, 4)}; with the sigmoid phi of 7.1 (T = 1): "
+        f"{_r(soft, 4)} (table 0, 0.4, 0.4, 1)",
         numbers={"err_hard_phi": e_hard, "err_sigmoid_phi": e_soft, **_tolnums(MP_TOL)},
         conditions="with phi in {0, 1} (the hard indicator); with the 7.1 sigmoid phi only in the "
         "limit |log w| -> inf",
@@ -2290,7 +2337,7 @@ def _p82a(fn):
         dev < MP_TOL,
         f"T = {t:g}, w = {math.exp(lw1):.6g} / {math.exp(-lw1):.6g}, A = +-{a1:g}, gamma_base = "
         "0.4: cases 1-4 give "
-        f"{[round(v, 6) for v in vals]} (table 0, 0.4, 0.4, 1; max |diff| {dev:.3g}, tolerance "
+        f"{_r(vals, 6)} (table 0, 0.4, 0.4, 1; max |diff| {dev:.3g}, tolerance "
         f"{MP_TOL:g}: the tails e^-693 are below 30-digit resolution)",
         numbers={
             "max_abs_diff": dev,
@@ -2324,7 +2371,7 @@ def _p83a(fn):
     return decide(
         dev < _TAIL_TOL,
         f"gamma_base = 0.4, |log w| = {lw1:.6g}, |A| = {a1:g}: cases 1-4 give "
-        f"{[round(v, 6) for v in vals]} "
+        f"{_r(vals, 6)} "
         f"(table 0, 0.4, 0.4, 1; max |diff| {dev:.3g}, tolerance {_TAIL_TOL:g}: tails e^-60)",
         numbers={
             "max_abs_diff": dev,
@@ -2455,9 +2502,9 @@ def _p83e(pair):
     return decide(
         dev < _TAIL_TOL,
         f"limits (|log w| = |A| = {big:g}, gamma_base = 0.4, T = {temp:g}): 8.2 "
-        f"{[round(v, 4) for v in lims[0]]}, 8.3 {[round(v, 4) for v in lims[1]]} (max |diff| "
+        f"{_r(lims[0], 4)}, 8.3 {_r(lims[1], 4)} (max |diff| "
         f"{dev:.3g}, tolerance {_TAIL_TOL:g}); at (log w, A) = {list(pts)} they differ by "
-        f"{[round(d, 4) for d in diffs]}",
+        f"{_r(diffs, 4)}",
         numbers={
             "limit_diff": dev,
             "log10_limit_diff": _log10_tail(dev),
@@ -2578,7 +2625,8 @@ def _p92a(mapping):
 )
 def _p93a(stated):
     heur, unif, used = set(), set(), set()
-    for gb in (0.2, 0.5, 0.8):
+    gbs = (0.2, 0.5, 0.8)
+    for gb in gbs:
         for c in (1, 2, 3, 4):
             a, side = _CASES[c]
             lw = side * 0.7
@@ -2589,7 +2637,7 @@ def _p93a(stated):
     ok = heur == set(stated[0]) and unif == set(stated[1])
     return decide(
         ok,
-        f"gamma_hard (Theorem 7.1) at gamma_base = 0.2, 0.5, 0.8, |log w| = "
+        f"gamma_hard (Theorem 7.1) at gamma_base = {', '.join(f'{g:g}' for g in gbs)}, |log w| = "
         f"{', '.join(f'{x:g}' for x in sorted(used))} differs from the heuristic in "
         f"cases {sorted(heur)} and from uniform gamma_base in {sorted(unif)}; stated "
         f"{sorted(stated[0])}, {sorted(stated[1])}. Whether case 1 is a 'new finding' refers to "
@@ -2604,6 +2652,7 @@ def _p93a(stated):
             "stated_heuristic_cases": sum(2**c for c in stated[0]),
             "stated_uniform_cases": sum(2**c for c in stated[1]),
             **{f"abs_log_w_{i}": x for i, x in enumerate(sorted(used))},
+            **{f"gamma_base_{i}": g for i, g in enumerate(gbs)},
         },
     )
 
@@ -2672,10 +2721,10 @@ def _p10a(code):
     return decide(
         dev < MP_TOL,
         f"w = 2 / 0.5, A = +-1, rho_min = 0.9 (gamma_base {float(gb):.4f}), T = 1000: "
-        f"{[round(float(v), 6) for v in sharp]} (max |diff| {dev:.2g}, tolerance {MP_TOL:g}: "
+        f"{_r(sharp, 6)} (max |diff| {dev:.2g}, tolerance {MP_TOL:g}: "
         f"tails e^-693); default T = {t_default:g}, rho_min = {rho_default:g} at |log w| "
         f"= 0.1: "
-        f"{[round(float(v), 4) for v in soft]} "
+        f"{_r(soft, 4)} "
         f"vs table with gamma_base {float(gb_s):.3f} (max |diff| {dev_soft:.3f})",
         numbers={
             "max_abs_diff": dev,
@@ -2830,8 +2879,8 @@ def _p10e(denominator_fn):
     return decide(
         diff == 0,
         f"K = 6 exact, gamma = 1: E_mu[(pi / denominator) A grad log pi] = "
-        f"{[round(float(x), 4) for x in code]} vs the policy gradient E_pi[A grad log pi] = "
-        f"{[round(float(x), 4) for x in pg]} (max |diff| {diff:.3g}, exact; pi_ref != mu)",
+        f"{_r(code, 4)} vs the policy gradient E_pi[A grad log pi] = "
+        f"{_r(pg, 4)} (max |diff| {diff:.3g}, exact; pi_ref != mu)",
         numbers={"max_abs_diff": diff},
     )
 
@@ -2875,7 +2924,7 @@ def _p10f(weight_fn):
     return decide(
         err < tol,
         f"log w = {lw}, A = {a}, mask = {[int(m) for m in mask]}: 40-digit central differences "
-        f"of the loss vs -subject {[round(x, 6) for x in shown]}: max |diff| {err:.1e} "
+        f"of the loss vs -subject {_r(shown, 6)}: max |diff| {err:.1e} "
         f"(tolerance {tol:g})",
         numbers={
             "max_abs_diff": err,
@@ -2947,7 +2996,14 @@ def _pAa(phi_expr):
         top < 0,
         f"sympy d phi / dw = {sp.simplify(d)}; its maximum on w = 10^[{ks[0]:g}, {ks[-1]:g}] "
         f"({len(ks)} points) is {top:.3g} (< 0 needed)",
-        numbers={"max_derivative": top, "log10_w_lo": ks[0], "log10_w_hi": ks[-1], "n": len(ks)},
+        numbers={
+            "max_derivative": top,
+            # the margin from 0 is ~1e-12 at w = 1e6, below the snapshot's absolute floor
+            "log10_abs_max_derivative": _log10_tail(abs(top)),
+            "log10_w_lo": ks[0],
+            "log10_w_hi": ks[-1],
+            "n": len(ks),
+        },
     )
 
 
