@@ -285,3 +285,27 @@ def test_batch_statistic_designs_see_the_response_mask():
     assert torch.equal(phi3, phi)
     with pytest.raises(ValueError, match="response_mask"):
         losses.gradient_weights(lp, old, adv, mask, design=design, mask=mask)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16])
+def test_log_ratios_of_200_give_finite_losses_and_gradients(dtype):
+    """A float32 log-ratio of +200 gave a loss of inf (ppo_clip) or NaN (power weight): the
+    default clamp at +-20 (verl's) keeps every design finite; without it the overflow shows."""
+    lp = torch.tensor([[-1.0, -2.0, -0.5, -3.0]], dtype=dtype)
+    old = lp - torch.tensor([[200.0, -200.0, 150.0, -150.0]], dtype=dtype)
+    adv = torch.tensor([[1.0]], dtype=dtype)
+    designs = [*losses.TOKEN_DESIGNS, *losses.SEQUENCE_DESIGNS, "weights.power_weight"]
+    for design in designs:
+        params = {"gamma": 0.5} if design == "weights.power_weight" else {}
+        x = lp.clone().requires_grad_(True)
+        loss = losses.policy_loss(x, old, adv, None, design, **params)
+        (grad,) = torch.autograd.grad(loss, x)
+        assert torch.isfinite(loss) and torch.isfinite(grad).all(), design
+    x = lp.clone().requires_grad_(True)
+    raw = losses.policy_loss(
+        x, old, adv, None, "weights.power_weight", log_ratio_clamp=None, gamma=0.5
+    )
+    if dtype != torch.float64:
+        assert not torch.isfinite(raw)
+    with pytest.raises(ValueError, match="log_ratio_clamp"):
+        losses.policy_loss(lp, old, adv, None, "ppo_clip", log_ratio_clamp=0.0)

@@ -19,6 +19,9 @@ aggregated as verl's ``agg_loss`` does:
   by the number of sequences: TRL's ``dr_grpo`` divides by B T, i.e. pass
   ``loss_scale_factor=B * T`` for it.
 
+The log-ratio is clamped to [-20, 20] before the design sees it (``log_ratio_clamp``, verl's
+bound; ``None`` for the exact phi), so no finite input gives inf / NaN in any dtype.
+
 Edges: an empty mask (no selected token anywhere) gives loss 0 and zero gradient, never NaN
 (verl would divide by 0); fully masked sequences are left out of the sequence means, as verl
 does. Masked-out positions may hold any value (padding, +-inf, NaN): they are replaced before
@@ -67,15 +70,24 @@ AGG_MODES = (
 )
 
 
+#: the default bound on |log_prob - old_log_prob| (verl's clamp of the log-ratio)
+LOG_RATIO_CLAMP = 20.0
+
+
 def gradient_weights(
     log_prob: Tensor,
     old_log_prob: Tensor,
     advantages: Tensor,
     response_mask: Tensor | None = None,
     design: str | Callable[..., Tensor] = "ppo_clip",
+    log_ratio_clamp: float | None = LOG_RATIO_CLAMP,
     **params: Any,
 ) -> Tensor:
     """phi_t (detached, 0 at masked-out positions) for every token; shape of log_prob.
+
+    ``log_ratio_clamp``: log w = log_prob - old_log_prob is clamped to [-c, c] before the
+    design sees it (verl clamps at 20), so no finite input overflows w = e^(log w) to inf in
+    float32 / bfloat16 (e^20 = 4.9e8); ``None`` passes log w unchanged (the exact phi).
 
     ``design`` is a name in ``TOKEN_DESIGNS`` / ``SEQUENCE_DESIGNS``, a ``"module.function"``
     token design of ``torch_impl`` (e.g. ``"weights.power_weight"``, with ``gamma=...``), or a
@@ -93,6 +105,10 @@ def gradient_weights(
     compute = _compute_dtype(log_prob)
     zero = torch.zeros((), dtype=compute, device=log_prob.device)
     diff = log_prob.detach().to(compute) - old_log_prob.detach().to(compute)
+    if log_ratio_clamp is not None:
+        if not log_ratio_clamp > 0:
+            raise ValueError(f"log_ratio_clamp must be > 0 or None, got {log_ratio_clamp!r}")
+        diff = diff.clamp(-log_ratio_clamp, log_ratio_clamp)
     log_w = torch.where(mask, diff, zero)
     adv = advantages.detach() if isinstance(advantages, Tensor) else advantages
     if isinstance(design, str):
@@ -136,6 +152,7 @@ def policy_loss(
     design: str | Callable[..., Tensor] = "ppo_clip",
     loss_agg_mode: str = "token-mean",
     loss_scale_factor: float | None = None,
+    log_ratio_clamp: float | None = LOG_RATIO_CLAMP,
     **params: Any,
 ) -> Tensor:
     """Scalar loss whose gradient w.r.t. log_prob is -agg(phi) (see the module docstring).
@@ -146,7 +163,9 @@ def policy_loss(
     """
     if loss_agg_mode not in AGG_MODES:
         raise ValueError(f"loss_agg_mode must be one of {AGG_MODES}, got {loss_agg_mode!r}")
-    phi = gradient_weights(log_prob, old_log_prob, advantages, response_mask, design, **params)
+    phi = gradient_weights(
+        log_prob, old_log_prob, advantages, response_mask, design, log_ratio_clamp, **params
+    )
     mask = _mask(response_mask, log_prob)
     zero = torch.zeros((), dtype=phi.dtype, device=log_prob.device)
     lp = torch.where(mask, log_prob.to(phi.dtype), zero)  # masked garbage never reaches arithmetic
