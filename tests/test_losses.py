@@ -309,3 +309,25 @@ def test_log_ratios_of_200_give_finite_losses_and_gradients(dtype):
         assert not torch.isfinite(raw)
     with pytest.raises(ValueError, match="log_ratio_clamp"):
         losses.policy_loss(lp, old, adv, None, "ppo_clip", log_ratio_clamp=0.0)
+
+
+def test_inputs_that_would_broadcast_or_fail_silently_are_refused():
+    """(B,) advantages with B == T broadcast along T silently; a NaN log-prob was reported as
+    'log_w must be not NaN'; a mismatched advantage shape gave a raw torch error (issue 13)."""
+    lp = torch.full((3, 3), -1.0, dtype=torch.float64)
+    old = lp - 0.1
+    with pytest.raises(ValueError, match=r"per sequence: shape \(3, 1\)"):
+        losses.policy_loss(lp, old, torch.ones(3, dtype=torch.float64))
+    with pytest.raises(ValueError, match="does not broadcast"):
+        losses.policy_loss(lp, old, torch.ones(3, 2, dtype=torch.float64))
+    bad = lp.clone()
+    bad[1, 2] = float("nan")
+    with pytest.raises(ValueError, match="log_prob is NaN at a selected token"):
+        losses.policy_loss(bad, old, torch.ones(3, 1, dtype=torch.float64))
+    mask = torch.ones(3, 3, dtype=torch.bool)
+    mask[1, 2] = False  # a NaN where the mask is False is padding: accepted
+    loss = losses.policy_loss(bad, old, torch.ones(3, 1, dtype=torch.float64), mask)
+    assert torch.isfinite(loss)
+    # the accepted shapes: scalar, (B, 1), (B, T)
+    for adv in (torch.tensor(1.0, dtype=torch.float64), torch.ones(3, 1), torch.ones(3, 3)):
+        assert torch.isfinite(losses.policy_loss(lp, old, adv.to(torch.float64)))

@@ -40,7 +40,7 @@ from typing import Any
 import torch
 
 from isreshape.torch_impl import peers
-from isreshape.torch_impl._validate import LOW_PRECISION
+from isreshape.torch_impl._validate import LOW_PRECISION, _checkable
 
 Tensor = torch.Tensor
 
@@ -102,6 +102,7 @@ def gradient_weights(
             f"old_log_prob has shape {tuple(old_log_prob.shape)}, log_prob {tuple(log_prob.shape)}"
         )
     mask = _mask(response_mask, log_prob)
+    _check_inputs(log_prob, old_log_prob, advantages, mask)
     compute = _compute_dtype(log_prob)
     zero = torch.zeros((), dtype=compute, device=log_prob.device)
     diff = log_prob.detach().to(compute) - old_log_prob.detach().to(compute)
@@ -221,6 +222,36 @@ def _compute_dtype(x: Tensor) -> torch.dtype:
     if not x.dtype.is_floating_point:
         raise ValueError(f"log_prob must be a floating tensor, got {x.dtype}")
     return torch.float32 if x.dtype in LOW_PRECISION else x.dtype
+
+
+def _check_inputs(log_prob: Tensor, old_log_prob: Tensor, advantages: Any, mask: Tensor) -> None:
+    """Shapes and devices always; NaN at selected tokens where ``_validate`` checks values (CPU
+    tensors, or every device after set_device_validation)."""
+    for name, t in (("old_log_prob", old_log_prob), ("advantages", advantages)):
+        if isinstance(t, Tensor) and t.device != log_prob.device:
+            raise ValueError(f"{name} is on {t.device}, log_prob on {log_prob.device}")
+    if isinstance(advantages, Tensor) and advantages.dim() > 0:
+        shape, want = tuple(advantages.shape), tuple(log_prob.shape)
+        if advantages.dim() != log_prob.dim():
+            hint = (
+                f" (per sequence: shape {want[:-1] + (1,)})"
+                if advantages.dim() == log_prob.dim() - 1
+                else ""
+            )
+            raise ValueError(
+                f"advantages must have log_prob's {log_prob.dim()} dimensions {want} or be a "
+                f"scalar, got shape {shape}{hint}: a (B,) tensor would broadcast along T"
+            )
+        try:
+            torch.broadcast_shapes(shape, want)
+        except RuntimeError:
+            raise ValueError(f"advantages of shape {shape} does not broadcast to {want}") from None
+    for name, t in (("log_prob", log_prob), ("old_log_prob", old_log_prob)):
+        if not _checkable(t):
+            continue
+        sel = t.detach()[mask]
+        if bool(torch.isnan(sel).any()):
+            raise ValueError(f"{name} is NaN at a selected token (response_mask is True there)")
 
 
 def _mask(mask: Any, like: Tensor) -> Tensor:
