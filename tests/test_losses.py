@@ -331,3 +331,37 @@ def test_inputs_that_would_broadcast_or_fail_silently_are_refused():
     # the accepted shapes: scalar, (B, 1), (B, T)
     for adv in (torch.tensor(1.0, dtype=torch.float64), torch.ones(3, 1), torch.ones(3, 3)):
         assert torch.isfinite(losses.policy_loss(lp, old, adv.to(torch.float64)))
+
+
+def test_metrics_are_tensors_with_the_values_computed_by_hand():
+    g = torch.Generator().manual_seed(0)
+    lp = -torch.rand(4, 8, generator=g, dtype=torch.float64) * 2
+    old = lp + torch.randn(4, 8, generator=g, dtype=torch.float64) * 0.3
+    adv = torch.randn(4, 1, generator=g, dtype=torch.float64)
+    mask = torch.ones(4, 8, dtype=torch.bool)
+    mask[0, 5:] = False
+    loss, m = losses.policy_loss_and_metrics(lp, old, adv, mask, "ppo_clip")
+    assert torch.equal(loss, losses.policy_loss(lp, old, adv, mask, "ppo_clip"))
+    assert all(isinstance(v, torch.Tensor) and v.dim() == 0 for v in m.values())
+    lw = [float(a - b) for a, b, k in zip(lp.flatten(), old.flatten(), mask.flatten()) if k]
+    A = [float(adv[i // 8, 0]) for i, k in enumerate(mask.flatten().tolist()) if k]
+    w = [math.exp(x) for x in lw]
+    n = len(w)
+    # PPO clip (0.2): phi = 0 exactly where the clipped branch is active
+    clipped = sum(1 for wi, a in zip(w, A) if (a > 0 and wi > 1.2) or (a < 0 and wi < 0.8))
+    assert clipped > 0
+    assert float(m["zeroed_fraction"]) == pytest.approx(clipped / n, abs=1e-15)
+    assert float(m["reshaped_fraction"]) == pytest.approx(clipped / n, abs=1e-15)
+    assert float(m["ratio/mean"]) == pytest.approx(sum(w) / n, rel=1e-14)
+    assert float(m["ratio/max"]) == pytest.approx(max(w), rel=1e-15)
+    assert float(m["ess_fraction"]) == pytest.approx(
+        sum(w) ** 2 / sum(x * x for x in w) / n, rel=1e-13
+    )
+    assert float(m["kl/k1"]) == pytest.approx(-sum(lw) / n, rel=1e-13)
+    assert float(m["kl/k3"]) == pytest.approx(sum(math.expm1(x) - x for x in lw) / n, rel=1e-12)
+    # plain importance sampling reshapes nothing
+    _, m_is = losses.policy_loss_and_metrics(lp, old, adv, mask, "weights.power_weight", gamma=1.0)
+    assert float(m_is["reshaped_fraction"]) == 0.0 and float(m_is["zeroed_fraction"]) == 0.0
+    # nothing selected: loss 0, metrics NaN
+    loss0, m0 = losses.policy_loss_and_metrics(lp, old, adv, torch.zeros_like(mask), "ppo_clip")
+    assert float(loss0) == 0.0 and all(math.isnan(float(v)) for v in m0.values())

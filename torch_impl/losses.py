@@ -174,6 +174,82 @@ def policy_loss(
     return aggregate(per_token, mask, loss_agg_mode, loss_scale_factor).to(log_prob.dtype)
 
 
+def policy_loss_and_metrics(
+    log_prob: Tensor,
+    old_log_prob: Tensor,
+    advantages: Tensor,
+    response_mask: Tensor | None = None,
+    design: str | Callable[..., Tensor] = "ppo_clip",
+    loss_agg_mode: str = "token-mean",
+    loss_scale_factor: float | None = None,
+    log_ratio_clamp: float | None = LOG_RATIO_CLAMP,
+    **params: Any,
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """:func:`policy_loss` and a dict of 0-d tensor metrics over the selected tokens (no host
+    synchronisation; computed without gradient):
+
+    - ``ratio/mean``, ``ratio/min``, ``ratio/max``: w = exp(log_prob - old_log_prob), clamped
+      as the design saw it; ``log_ratio/std`` and ``log_ratio/max_abs`` of the unclamped log w;
+    - ``reshaped_fraction``: tokens where phi differs from plain importance sampling w A (by
+      more than 64 eps of the compute dtype, relative); ``zeroed_fraction``: phi = 0 while
+      A != 0 (clipped out or masked by the design);
+    - ``ess_fraction``: Kish ESS / n of w; ``khat``: PSIS k-hat of w (+inf below 5 tail draws);
+    - ``kl/k1``, ``kl/k2``, ``kl/k3``: estimates of KL(behaviour || current) from the tokens
+      (log r = log w; see ``kl_estimators``).
+    With no selected token every metric is NaN (a mean over nothing), the loss 0.
+    """
+    from isreshape.torch_impl import diagnostics, kl_estimators
+
+    loss = policy_loss(
+        log_prob,
+        old_log_prob,
+        advantages,
+        response_mask,
+        design,
+        loss_agg_mode,
+        loss_scale_factor,
+        log_ratio_clamp,
+        **params,
+    )
+    with torch.no_grad():
+        mask = _mask(response_mask, log_prob)
+        compute = _compute_dtype(log_prob)
+        raw = (log_prob.to(compute) - old_log_prob.to(compute))[mask]
+        lw = raw if log_ratio_clamp is None else raw.clamp(-log_ratio_clamp, log_ratio_clamp)
+        w = lw.exp()
+        adv = advantages if isinstance(advantages, Tensor) else torch.tensor(advantages)
+        adv = torch.broadcast_to(adv.to(device=log_prob.device, dtype=compute), log_prob.shape)
+        a = adv[mask]
+        phi = gradient_weights(
+            log_prob, old_log_prob, advantages, response_mask, design, log_ratio_clamp, **params
+        )[mask].to(compute)
+        n = torch.tensor(a.numel(), dtype=compute, device=log_prob.device)
+        nan = torch.tensor(float("nan"), dtype=compute, device=log_prob.device)
+
+        def mean(x: Tensor) -> Tensor:
+            return x.to(compute).sum() / n if a.numel() else nan
+
+        eps = torch.finfo(compute).eps
+        is_phi = w * a
+        reshaped = (phi - is_phi).abs() > 64 * eps * is_phi.abs().clamp(
+            min=torch.finfo(compute).tiny
+        )
+        metrics = {
+            "ratio/mean": mean(w),
+            "ratio/min": w.min() if a.numel() else nan,
+            "ratio/max": w.max() if a.numel() else nan,
+            "log_ratio/std": raw.std(correction=0) if a.numel() else nan,
+            "log_ratio/max_abs": raw.abs().max() if a.numel() else nan,
+            "reshaped_fraction": mean(reshaped),
+            "zeroed_fraction": mean((phi == 0) & (a != 0)),
+            "ess_fraction": (w.sum() ** 2 / (w * w).sum() / n) if a.numel() else nan,
+            "khat": diagnostics.psis_khat(lw) if a.numel() else nan,
+        }
+        for k in ("k1", "k2", "k3"):
+            metrics[f"kl/{k}"] = mean(getattr(kl_estimators, f"kl_{k}")(lw))
+    return loss, {k: v.to(compute) for k, v in metrics.items()}
+
+
 def aggregate(
     loss_mat: Tensor,
     mask: Tensor,
