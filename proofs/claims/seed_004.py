@@ -53,6 +53,11 @@ def _lp(pair):
     return S.log_probs(pair[0]), S.log_probs(pair[1])
 
 
+def _fr(t) -> str:
+    """A tuple of exact rationals as printed in evidence: (1/2, 3/10, 0)."""
+    return "(" + ", ".join(str(x) for x in t) + ")"
+
+
 # ----------------------------------------------------------------------------------------
 # shared, cached computations
 # ----------------------------------------------------------------------------------------
@@ -336,7 +341,8 @@ def _is_weight_flipped(pi, q):
 
 def _is_cases(weight):
     """Exact rationals: E_q[w f] over q's support vs E_pi[f]; returns (max gap with q > 0
-    wherever pi f != 0, max gap where q misses part of pi's support)."""
+    wherever pi f != 0, max gap where q misses part of pi's support, sum of the supported
+    cases' gaps: each case moves it, the max only the largest; sum of their targets E_pi f)."""
     F = Fraction
     cases = [
         ((F(1, 2), F(1, 2)), (F(4, 5), F(1, 5)), (F(1), F(1))),
@@ -349,7 +355,9 @@ def _is_cases(weight):
         lhs = sum(qq * weight(p, qq) * ff for p, qq, ff in zip(pi, q, f) if qq > 0)
         return abs(lhs - sum(p * ff for p, ff in zip(pi, f)))
 
-    return max(gap(*c) for c in cases), max(gap(*c) for c in bad)
+    gaps = [gap(*c) for c in cases]
+    target = sum(sum(p * ff for p, ff in zip(pi, f)) for pi, _, f in cases)
+    return max(gaps), max(gap(*c) for c in bad), sum(gaps), target
 
 
 @claim(
@@ -361,12 +369,18 @@ def _is_cases(weight):
     counter_case=Variant("E_q[(q/pi) f] = E_pi[f] (the weight inverted)", _is_weight_flipped),
 )
 def _c_1_4_c(weight):
-    ok_gap, bad_gap = _is_cases(weight)
+    ok_gap, bad_gap, sum_gap, target = _is_cases(weight)
     return decide(
         ok_gap == 0,
         f"exact rationals, 3 (pi, q, f) with q > 0 on pi's support: max |E_q[w f] - E_pi f| = "
-        f"{float(ok_gap):g}; pi = (1/2, 1/2), q = (1, 0), f = 1: {float(bad_gap):g}",
-        numbers={"max_gap_supported": ok_gap, "gap_unsupported": bad_gap},
+        f"{float(ok_gap):g} (sum over the 3: {float(sum_gap):g}); pi = (1/2, 1/2), q = (1, 0), "
+        f"f = 1: {float(bad_gap):g}",
+        numbers={
+            "max_gap_supported": ok_gap,
+            "gap_unsupported": bad_gap,
+            "sum_gap_supported": sum_gap,
+            "sum_targets_supported": target,
+        },
         conditions="q(y) > 0 wherever pi(y) f(y) != 0",
         ok_without_conditions=bad_gap == 0,
     )
@@ -390,7 +404,7 @@ def _change_of_measure(weights):
     """Exact rationals on 3 points: grad J = sum pi_theta (e_y - pi_theta) A (on-policy) vs
     E_q[w_theta (e_y - pi_theta) A]; J = E_pi_t[g] vs E_q[w_t g] for a test function g
     (log pi is irrational; any g tests the change of measure). Returns (gap with q > 0,
-    gap with q(y0) = 0)."""
+    gap with q(y0) = 0, the design as printed)."""
     F = Fraction
     pth, pt = (F(1, 2), F(3, 10), F(1, 5)), (F(1, 5), F(3, 10), F(1, 2))
     A, g = (F(1), F(-2), F(3)), (F(-1), F(2), F(5))
@@ -407,7 +421,13 @@ def _change_of_measure(weights):
         est_j = sum(qq * w * x for qq, w, x in zip(q, wt, g))
         return max(out, abs(true_j - est_j))
 
-    return gap((F(1, 3), F(1, 3), F(1, 3))), gap((F(0), F(1, 2), F(1, 2)))
+    q_ok, q_bad = (F(1, 3), F(1, 3), F(1, 3)), (F(0), F(1, 2), F(1, 2))
+    design = (
+        f"pi_theta = {_fr(pth)}, pi_t = {_fr(pt)}, A = {_fr(A)}, g = {_fr(g)}, softmax score",
+        _fr(q_ok),
+        _fr(q_bad),
+    )
+    return gap(q_ok), gap(q_bad), design, sum(q_ok)
 
 
 @claim(
@@ -423,12 +443,12 @@ def _change_of_measure(weights):
     ),
 )
 def _c_2_1_a(weights):
-    ok_gap, bad_gap = _change_of_measure(weights)
+    ok_gap, bad_gap, (design, q_ok, q_bad), q_mass = _change_of_measure(weights)
     return decide(
         ok_gap == 0,
-        f"exact rationals, pi_theta = (1/2, 3/10, 1/5), pi_t = (1/5, 3/10, 1/2), softmax "
-        f"score: q uniform: max gap {float(ok_gap):g}; q = (0, 1/2, 1/2): {float(bad_gap):.4g}",
-        numbers={"max_gap_supported": ok_gap, "gap_unsupported": bad_gap},
+        f"exact rationals, {design}: q = {q_ok}: max gap {float(ok_gap):g}; q = {q_bad}: "
+        f"{float(bad_gap):.4g}",
+        numbers={"max_gap_supported": ok_gap, "gap_unsupported": bad_gap, "q_mass": q_mass},
         conditions="q > 0 wherever pi_theta A != 0 (resp. pi_t log pi != 0)",
         ok_without_conditions=bad_gap == 0,
     )
@@ -688,24 +708,34 @@ def _ess_42_inverted(pi, q, n):
 def _c_4_2_b(ess):
     F = Fraction
     rng = np.random.default_rng(MC_SEED + 13)
-    n = 100
+    n, n_pairs, n_pts, w_max = 100, 50, 4, 19
     worst_excess = None
-    for _ in range(50):
-        k = rng.integers(1, 20, size=4)
+    for _ in range(n_pairs):
+        k = rng.integers(1, w_max + 1, size=n_pts)
         pi = tuple(F(int(x), int(k.sum())) for x in k)
-        j = rng.integers(1, 20, size=4)
+        j = rng.integers(1, w_max + 1, size=n_pts)
         q = tuple(F(int(x), int(j.sum())) for x in j)
         e = ess(pi, q, n)
         excess = max(e - n, -e)  # > 0 iff outside [0, N]
         worst_excess = excess if worst_excess is None else max(worst_excess, excess)
     at_pi = ess((F(1, 5), F(3, 10), F(1, 2)), (F(1, 5), F(3, 10), F(1, 2)), n)
-    bad = ess((F(1, 2), F(1, 2)), (F(1), F(0)), n)
+    bad_pi, bad_q = (F(1, 2), F(1, 2)), (F(1), F(0))
+    bad = ess(bad_pi, bad_q, n)
     return decide(
         worst_excess <= 0 and at_pi == n,
-        f"N = {n}, 50 seeded full-support rational pairs on 4 points: max distance outside "
+        f"N = {n}, {n_pairs} seeded full-support rational pairs on {n_pts} points (weights "
+        f"1 to {w_max}): max distance outside "
         f"[0, N] {float(max(worst_excess, 0)):g} (largest ESS - N {float(worst_excess):.4g}); "
-        f"q = pi gives {float(at_pi):g}; pi = (1/2, 1/2), q = (1, 0): {float(bad):g} > N",
-        numbers={"worst_excess": worst_excess, "ess_at_pi": at_pi, "ess_missing_support": bad},
+        f"q = pi gives {float(at_pi):g}; pi = {_fr(bad_pi)}, q = {_fr(bad_q)}: {float(bad):g} > N",
+        numbers={
+            "worst_excess": worst_excess,
+            "ess_at_pi": at_pi,
+            "ess_missing_support": bad,
+            "pi_mass_missing_support": sum(bad_pi),
+            "pairs": n_pairs,
+            "points": n_pts,
+            "weight_max": w_max,
+        },
         conditions="q > 0 on the support of pi (then E_q[w^2] >= (E_q w)^2 = 1); otherwise the "
         "formula can exceed N",
         ok_without_conditions=bad <= n,
@@ -938,21 +968,33 @@ def _div_renyi2(lp, lq):
 )
 def _c_4_4_b(div):
     rng = np.random.default_rng(MC_SEED + 15)
-    lp = np.log(np.array([0.6, 0.3, 0.1]))
-    lq = np.log(rng.dirichlet(np.ones(3), size=300))
+    pi, n_q = np.array([0.6, 0.3, 0.1]), 300
+    lp = np.log(pi)
+    lq = np.log(rng.dirichlet(np.ones(pi.size), size=n_q))
     d = div(lp, lq)
     ess = S.ess_fraction_np(np.broadcast_to(lp, lq.shape), lq)
     # a pair is discordant when q_i is closer in D and also has the smaller ESS; margins of
-    # 1e-12 relative keep float64 rounding (~1e-15) from counting
-    closer = d[:, None] < d[None, :] * (1 - 1e-12) - 1e-12
-    smaller = ess[:, None] < ess[None, :] * (1 - 1e-12)
+    # 1e-12 (relative, and absolute for D) keep float64 rounding (~1e-15) from counting
+    tol = 1e-12
+    closer = d[:, None] < d[None, :] * (1 - tol) - tol
+    smaller = ess[:, None] < ess[None, :] * (1 - tol)
     disc = int(np.sum(closer & smaller))
+    # ordered pairs decided strictly by each quantity: n(n-1)/2 when no two q tie within the
+    # margins (a tie, or a self-pair counted as closer, would show here)
+    n_closer, n_smaller = int(np.sum(closer)), int(np.sum(smaller))
+    pi_txt = ", ".join(f"{x:g}" for x in pi)
     return decide(
         disc == 0,
-        f"pi = (0.6, 0.3, 0.1), 300 seeded Dirichlet(1) q: {disc} of {300 * 299 // 2} pairs where "
-        "the q closer in the divergence has the smaller ESS (margins 1e-12 relative: float64 "
-        "rounding)",
-        numbers={"discordant_pairs": disc},
+        f"pi = ({pi_txt}), {n_q} seeded Dirichlet(1) q: {disc} of {n_q * (n_q - 1) // 2} pairs "
+        "where the q closer in the divergence has the smaller ESS (margins 1e-12 relative: "
+        f"float64 rounding); pairs strictly ordered by the divergence {n_closer}, by the ESS "
+        f"{n_smaller}",
+        numbers={
+            "discordant_pairs": disc,
+            "pairs_ordered_by_divergence": n_closer,
+            "pairs_ordered_by_ess": n_smaller,
+            "margin_tol": tol,
+        },
     )
 
 
@@ -1055,6 +1097,7 @@ def _c_5_1_a(family):
     d = _e1()
     worst, rows = mpmath.mpf(0), []
     with mpmath.workdps(30):
+        dps = mpmath.mp.dps
         for a in (mpmath.mpf("0.25"), mpmath.mpf("0.5"), mpmath.mpf("0.75")):
             res, b = _ess_kkt_residual(d["lt"], d["lq"], family(d["lt"], d["lq"], a))
             bad = res if 0 <= b <= 1 else max(res, mpmath.mpf(1))
@@ -1063,13 +1106,13 @@ def _c_5_1_a(family):
     fb, eth, et = _ess_front_dominates_qstar()
     return decide(
         worst < KKT_TOL,
-        f"E1 pi_theta = {E1[0]}, pi_t = {E1[1]}, 30 digits: ESS-front KKT test (b pi_theta^2 + "
+        f"E1 pi_theta = {E1[0]}, pi_t = {E1[1]}, {dps} digits: ESS-front KKT test (b pi_theta^2 + "
         "(1-b) pi_t^2 ∝ q^2 for some b in [0, 1]) on family members: "
         + "; ".join(rows)
         + f" (tolerance {_n(KKT_TOL, 2)}). The geometric q* (ESS {_n(d['ess_th'])}, "
         f"{_n(d['ess_t'])}) is beaten in both ESS by the ESS-front member b = {_n(fb, 3)} "
         f"({_n(eth)}, {_n(et)})",
-        numbers={"worst_kkt_residual": worst, "kkt_tol": KKT_TOL},
+        numbers={"dps": dps, "worst_kkt_residual": worst, "kkt_tol": KKT_TOL},
     )
 
 
@@ -1114,12 +1157,13 @@ def _undominated(fam_th, fam_t, k_th, k_t):
 @lru_cache(maxsize=4)
 def _front_pair(kind: str):
     """Seeded test pairs: 'full' (common full support, V = 6) and 'gap' (pi_theta = 0 on one
-    point, pi_t = 0 on another). Returns (lt, lq, log q of random test distributions)."""
+    point, pi_t = 0 on another). Returns (lt, lq, log q of the test distributions, the design
+    as printed)."""
     rng = np.random.default_rng(MC_SEED + 12)
-    V = 6
+    V, conc, geo_a = 6, 0.3, (0.123, 0.377, 0.611, 0.888)
     lt = S.log_softmax_np(rng.normal(size=V) * 2)
     lq = S.log_softmax_np(rng.normal(size=V))
-    qs = rng.dirichlet(np.ones(V) * 0.3, size=600)
+    qs = rng.dirichlet(np.ones(V) * conc, size=600)
     if kind == "gap":
         with np.errstate(divide="ignore"):
             pt_, pq_ = np.exp(lt), np.exp(lq)
@@ -1133,11 +1177,15 @@ def _front_pair(kind: str):
                 a * np.where(np.isinf(lt), -800.0, lt)
                 + (1 - a) * np.where(np.isinf(lq), -800.0, lq)
             )
-            for a in (0.123, 0.377, 0.611, 0.888)
+            for a in geo_a
         ]
         extra = np.array([g / g.sum() for g in geo])
         lqs = np.log(np.vstack([qs, extra]))
-    return lt, lq, lqs
+    design = (
+        f"V = {V} seeded pair, {len(qs)} sparse Dirichlet({conc:g}) q plus {len(extra)} off-grid "
+        f"geometric members (a = {', '.join(f'{a:g}' for a in geo_a)})"
+    )
+    return lt, lq, lqs, design
 
 
 @claim(
@@ -1157,19 +1205,25 @@ def _c_5_2_a(family):
     alphas = np.linspace(0, 1, 4001)
     out = {}
     for kind in ("full", "gap"):
-        lt, lq, lqs = _front_pair(kind)
+        lt, lq, lqs, design = _front_pair(kind)
         fam = family(lt, lq, alphas)
         out[kind] = _undominated(
             _kl_inf(fam, lt), _kl_inf(fam, lq), _kl_inf(lqs, lt), _kl_inf(lqs, lq)
         )
     return decide(
         out["full"] == 0,
-        "V = 6 seeded pair, 600 sparse Dirichlet(0.3) q plus 4 off-grid geometric members, "
-        f"4001 family points: {out['full']} test points not weakly dominated (tolerance "
+        f"{design}, {alphas.size} family points: {out['full']} of {len(lqs)} test points not "
+        f"weakly dominated (tolerance "
         f"{DOM_TOL:g}); the same with pi_theta(y0) = 0 and pi_t(y1) = 0 (infinite KLs, "
         f"inf <= inf): {out['gap']}. The objectives are lower semicontinuous on the compact "
         "simplex, so a Pareto point dominating q exists",
-        numbers={"undominated_full": out["full"], "undominated_gap": out["gap"], "tol": DOM_TOL},
+        numbers={
+            "undominated_full": out["full"],
+            "undominated_gap": out["gap"],
+            "tol": DOM_TOL,
+            "test_points": len(lqs),
+            "family_points": alphas.size,
+        },
         conditions="common full support (finite KLs)",
         ok_without_conditions=out["gap"] == 0,
     )
@@ -1212,7 +1266,7 @@ def _c_5_3_a(family):
     alphas = np.linspace(0, 1, 4001)
     out = {}
     for kind in ("full", "gap"):
-        lt, lq, lqs = _front_pair(kind)
+        lt, lq, lqs, design = _front_pair(kind)
         fam = family(lt, lq, alphas)
         und = _undominated(_kl_inf(fam, lt), _kl_inf(fam, lq), _kl_inf(lqs, lt), _kl_inf(lqs, lq))
         beaten = _beaten_members(family, lt, lq, np.random.default_rng(MC_SEED + 5))
@@ -1221,12 +1275,15 @@ def _c_5_3_a(family):
     return decide(
         resid == 0 and u1 == 0 and b1 == 0,
         f"sympy: alpha KL(q||pi_theta) + (1-alpha) KL(q||pi_t) = KL(q||q_alpha) - log Z_alpha "
-        f"(residual {resid}), so each q_alpha is the unique weighted-sum minimiser. Search, V = 6 "
-        f"seeded pair: {u1} of 604 test q not dominated by the family (4001 points), {b1} of 21 "
+        f"(residual {resid}), so each q_alpha is the unique weighted-sum minimiser. Search, "
+        f"{design}: {u1} of {len(lqs)} test q not dominated by the family ({alphas.size} "
+        f"points), {b1} of 21 "
         f"family members strictly beaten by one of 300 local perturbations; with pi_theta(y0) = 0, "
         f"pi_t(y1) = 0: {u2} and {b2}",
         numbers={
             "weighted_sum_residual_is_zero": resid == 0,
+            "test_points": len(lqs),
+            "family_points": alphas.size,
             "undominated_full": u1,
             "members_beaten_full": b1,
             "undominated_gap": u2,
@@ -1257,6 +1314,7 @@ def _c_5_3_b(integrand):
     f = sp.lambdify((_al, _a, _b, _lq), integrand, "mpmath")
     d = _e1()
     with mpmath.workdps(30):
+        dps = mpmath.mp.dps
         q = S.log_probs([0.3, 0.5, 0.2])
         worst = mpmath.mpf(0)
         for al in (mpmath.mpf("0.2"), mpmath.mpf("0.7")):
@@ -1268,9 +1326,14 @@ def _c_5_3_b(integrand):
     tol = mpmath.mpf(10) ** -25  # 30-digit sums of three terms
     return decide(
         r == 0 and worst < tol,
-        f"sympy pointwise residual {r}; E1 with q = (0.3, 0.5, 0.2) at alpha 0.2, 0.7 (30 "
+        f"sympy pointwise residual {r}; E1 with q = (0.3, 0.5, 0.2) at alpha 0.2, 0.7 ({dps} "
         f"digits): max |weighted KL sum - sum q (integrand)| = {_n(worst, 3)}",
-        numbers={"symbolic_residual_is_zero": r == 0, "max_abs_diff": worst, "tol": tol},
+        numbers={
+            "dps": dps,
+            "symbolic_residual_is_zero": r == 0,
+            "max_abs_diff": worst,
+            "tol": tol,
+        },
     )
 
 
@@ -1299,6 +1362,7 @@ def _c_5_3_c(logq):
     d = _e1()
     rng = np.random.default_rng(MC_SEED + 16)
     with mpmath.workdps(30):
+        dps = mpmath.mp.dps
         al = mpmath.mpf("0.3")
         lq0 = S.log_normalize([f(al, x, y, 0) for x, y in zip(d["lt"], d["lq"])])
 
@@ -1307,7 +1371,8 @@ def _c_5_3_c(logq):
 
         base = obj(lq0)
         best_gain = mpmath.mpf(-1)
-        for z in rng.normal(size=(150, 3)):
+        n_pert = 150
+        for z in rng.normal(size=(n_pert, 3)):
             pert = S.log_normalize(
                 [x + mpmath.mpf(float(e)) * mpmath.mpf("0.01") for x, e in zip(lq0, z)]
             )
@@ -1316,9 +1381,16 @@ def _c_5_3_c(logq):
     return decide(
         symbolic and best_gain < tol,
         f"sympy: d/dq(y) of the Lagrangian at the stated log q, differentiated in (a, b, alpha): "
-        f"{free}; E1 at alpha = 0.3: largest decrease of alpha KL_theta + (1-alpha) KL_t over "
-        f"150 seeded perturbations (step 0.01) of the normalised stated q = {_n(best_gain, 3)}",
-        numbers={"stationary_is_constant": symbolic, "best_gain": best_gain, "tol": tol},
+        f"{free}; E1 at alpha = 0.3 ({dps} digits): largest decrease of alpha KL_theta + (1-alpha) KL_t over "
+        f"{n_pert} seeded perturbations (step 0.01) of the normalised stated q = "
+        f"{_n(best_gain, 3)}",
+        numbers={
+            "dps": dps,
+            "stationary_is_constant": symbolic,
+            "perturbations": n_pert,
+            "best_gain": best_gain,
+            "tol": tol,
+        },
     )
 
 
@@ -1420,22 +1492,24 @@ def _geo_prob_swapped(pth, pt, a):
 )
 def _c_5_4_a(family):
     pairs = [E1, E2, ([0.5, 0.5, 0], [1 / 3, 1 / 3, 1 / 3])]
-    worst = mpmath.mpf(0)
+    worst = total = mpmath.mpf(0)
     with mpmath.workdps(30):
+        dps = mpmath.mp.dps
         for pth, pt in pairs:
             pth_n = [mpmath.mpf(x) / mpmath.fsum(map(mpmath.mpf, pth)) for x in pth]
             pt_n = [mpmath.mpf(x) / mpmath.fsum(map(mpmath.mpf, pt)) for x in pt]
             e1 = max(abs(x - y) for x, y in zip(family(pth, pt, 1), pth_n))
             e0 = max(abs(x - y) for x, y in zip(family(pth, pt, 0), pt_n))
             worst = max(worst, e1, e0)
+            total += e1 + e0  # every pair's endpoints move it, the max only the largest
     tol = mpmath.mpf(10) ** -25
     return decide(
         worst < tol,
-        f"E1, E2 and pi_theta = (1/2, 1/2, 0) vs uniform (30 digits, 0^0 = 1): max |q_1 - "
+        f"E1, E2 and pi_theta = (1/2, 1/2, 0) vs uniform ({dps} digits, 0^0 = 1): max |q_1 - "
         f"pi_theta|, |q_0 - pi_t| = {_n(worst, 3)}. (As alpha -> 0 with pi_theta = 0 < pi_t "
         "somewhere, q_alpha does not tend to pi_t: continuity, not the endpoint, needs a "
         "common support)",
-        numbers={"max_endpoint_err": worst, "tol": tol},
+        numbers={"dps": dps, "max_endpoint_err": worst, "sum_endpoint_err": total, "tol": tol},
     )
 
 
@@ -1454,6 +1528,7 @@ def _c_5_4_b(family):
     d = _e1()
     spread = mpmath.mpf(0)
     with mpmath.workdps(30):
+        dps = mpmath.mp.dps
         for a in (mpmath.mpf("0.3"), mpmath.mpf("0.7")):
             lqa = family(d["lt"], d["lq"], a)
             consts = [z - (a * x + (1 - a) * y) for x, y, z in zip(d["lt"], d["lq"], lqa)]
@@ -1461,9 +1536,10 @@ def _c_5_4_b(family):
     tol = mpmath.mpf(10) ** -25  # 30-digit logs
     return decide(
         spread < tol,
-        f"E1 at alpha = 0.3, 0.7: log q - (alpha log pi_theta + (1-alpha) log pi_t) has "
+        f"E1 at alpha = 0.3, 0.7 ({dps} digits): log q - (alpha log pi_theta + (1-alpha) log "
+        f"pi_t) has "
         f"spread {_n(spread, 3)} over y (a constant = -log Z_alpha iff ~0; tolerance 1e-25)",
-        numbers={"max_spread": spread, "tol": tol},
+        numbers={"dps": dps, "max_spread": spread, "tol": tol},
     )
 
 
@@ -1482,6 +1558,7 @@ def _c_5_4_b(family):
 def _c_5_4_c(family):
     d = _e1()
     with mpmath.workdps(40):
+        dps = mpmath.mp.dps
 
         def natural(a):  # natural parameters: log q_alpha(y) - log q_alpha(y_0)
             lqa = family(d["lt"], d["lq"], mpmath.mpf(a))
@@ -1492,10 +1569,11 @@ def _c_5_4_c(family):
     tol = mpmath.mpf(10) ** -35  # 40-digit logs
     return decide(
         curvature < tol,
-        f"E1, natural parameters log q(y) - log q(y0) at alpha 0.2/0.5/0.8: max |n(0.2) + "
+        f"E1 ({dps} digits), natural parameters log q(y) - log q(y0) at alpha 0.2/0.5/0.8: max "
+        f"|n(0.2) + "
         f"n(0.8) - 2 n(0.5)| = {_n(curvature, 3)} (0 iff affine in alpha: a straight line of "
         "the exponential connection, Amari)",
-        numbers={"curvature": curvature, "tol": tol},
+        numbers={"dps": dps, "curvature": curvature, "tol": tol},
     )
 
 
@@ -1533,6 +1611,7 @@ def _fr_path(pth, pt, s):
 def _c_5_4_d(path):
     pth, pt = [0.5, 0.49, 0.01], [0.01, 0.49, 0.5]
     with mpmath.workdps(20):
+        dps = mpmath.mp.dps
 
         def speed(s):
             q = path(pth, pt, s)
@@ -1547,8 +1626,8 @@ def _c_5_4_d(path):
         excess <= tol,
         f"pi_theta = {pth}, pi_t = {pt}: Fisher length of the path int sqrt(sum q'^2/q) ds = "
         f"{_n(length, 8)}, Fisher-Rao distance 2 arccos(sum sqrt(pi_theta pi_t)) = "
-        f"{_n(dist, 8)}: excess {_n(excess, 3)} (tolerance 1e-10)",
-        numbers={"length": length, "distance": dist, "excess": excess, "tol": tol},
+        f"{_n(dist, 8)}: excess {_n(excess, 3)} (tolerance 1e-10, {dps} digits)",
+        numbers={"dps": dps, "length": length, "distance": dist, "excess": excess, "tol": tol},
     )
 
 
@@ -1586,15 +1665,17 @@ def _c_6_1_a(family):
         return ok, kth, kt
 
     with mpmath.workdps(30):
+        dps = mpmath.mp.dps
         ok, kth, kt = monotone(*_lp(E1))
         ok_same, _, _ = monotone(*_lp((E1[0], E1[0])))
     return decide(
         (r0, r1, r2) == (0, 0, 0) and ok,
         f"sympy: (log Z)' + m = {r0}, KL_theta' + (1-alpha) Var = {r1}, KL_t' - alpha Var = "
-        f"{r2}; E1 on 21 alphas: KL(q||pi_theta) {_n(kth[0])} -> {_n(kth[-1])}, KL(q||pi_t) "
+        f"{r2}; E1 on 21 alphas ({dps} digits): KL(q||pi_theta) {_n(kth[0])} -> {_n(kth[-1])}, KL(q||pi_t) "
         f"{_n(kt[0])} -> {_n(kt[-1])}, strictly monotone as stated: {ok}; pi_theta = pi_t: "
         f"{ok_same}",
         numbers={
+            "dps": dps,
             "strict_e1": ok,
             "strict_equal_pair": ok_same,
             "kl_theta_at_0": kth[0],
@@ -1667,6 +1748,7 @@ def _c_6_2_b(rule):
     d = _e1()
     mid = _fisher_midpoint_e1()
     with mpmath.workdps(30):
+        dps = mpmath.mp.dps
         got = mpmath.mpf(rule(d["lt"], d["lq"]))
     # trapezoid at n = 4000 on a smooth speed: error ~ h^2/12 max|speed''| ~ 1e-8; 1e-6 keeps
     # a hundredfold margin and is far below the 6e-3 gap to alpha*
@@ -1674,10 +1756,17 @@ def _c_6_2_b(rule):
     err = abs(got - mid)
     return decide(
         err < tol,
-        f"E1 pi_theta = {E1[0]}, pi_t = {E1[1]}: the rule gives alpha = {_n(got, 8)}; the "
+        f"E1 pi_theta = {E1[0]}, pi_t = {E1[1]} ({dps} digits): the rule gives alpha = "
+        f"{_n(got, 8)}; the "
         f"Fisher arc-length midpoint (mpmath quad + findroot) is {_n(mid, 8)}; the parameter "
         f"midpoint is 0.5; |diff| = {_n(err, 3)} (tolerance {tol:g})",
-        numbers={"alpha_rule": got, "fisher_midpoint": mid, "abs_diff": err, "tol": tol},
+        numbers={
+            "dps": dps,
+            "alpha_rule": got,
+            "fisher_midpoint": mid,
+            "abs_diff": err,
+            "tol": tol,
+        },
     )
 
 
@@ -1697,6 +1786,7 @@ def _c_6_2_b(rule):
 def _c_6_2_c(predictor):
     d = _e1()
     with mpmath.workdps(30):
+        dps = mpmath.mp.dps
         lqb = S.log_q_alpha(d["lt"], d["lq"], d["alpha_ess"])
         q = S.probs(lqb)
         pth, pt = S.probs(d["lt"]), S.probs(d["lq"])
@@ -1710,10 +1800,17 @@ def _c_6_2_c(predictor):
     tol = mpmath.mpf(10) ** -20  # 30-digit sums
     return decide(
         worst < tol,
-        f"E1 at the ESS-balance alpha {_n(d['alpha_ess'], 6)}: ESS_theta = {_n(e_th, 6)}, ESS_t = "
-        f"{_n(e_t, 6)}; for f in (1{{y=0}}, 1{{y=1}}, y+1) the ratio of the two channels' IS "
-        f"variances vs the predicted ratio: max relative mismatch {_n(worst, 4)}",
-        numbers={"max_ratio_mismatch": worst, "ess_theta": e_th, "ess_t": e_t, "tol": tol},
+        f"E1 at the ESS-balance alpha {_n(d['alpha_ess'], 6)} ({dps} digits): ESS_theta = "
+        f"{_n(e_th, 6)}, ESS_t = {_n(e_t, 6)}; for f in (1{{y=0}}, 1{{y=1}}, y+1) the ratio of the "
+        f"two channels' IS variances vs the predicted ratio: max relative mismatch "
+        f"{float(worst):.3e}",
+        numbers={
+            "dps": dps,
+            "max_ratio_mismatch": worst,
+            "ess_theta": e_th,
+            "ess_t": e_t,
+            "tol": tol,
+        },
     )
 
 
@@ -1827,31 +1924,39 @@ def _kl_sum_np(lt, lq, alphas):
 def _c_6_4_a(delta_fn):
     resid = S.delta_derivative_residual()
     rng = np.random.default_rng(MC_SEED + 6)
-    n_pairs, good = 300, 0
+    n_pairs, good, sum_d0, sum_d1 = 300, 0, 0.0, 0.0
+    v_lo, v_hi, s_lo, s_hi = 2, 7, 0.1, 6.0  # vocabulary sizes, logit scales
     grid = np.linspace(0, 1, 401)
     for _ in range(n_pairs):
-        V = int(rng.integers(2, 8))
-        lt = S.log_softmax_np(rng.normal(size=V) * rng.uniform(0.1, 6))
-        lq = S.log_softmax_np(rng.normal(size=V) * rng.uniform(0.1, 6))
+        V = int(rng.integers(v_lo, v_hi + 1))
+        lt = S.log_softmax_np(rng.normal(size=V) * rng.uniform(s_lo, s_hi))
+        lq = S.log_softmax_np(rng.normal(size=V) * rng.uniform(s_lo, s_hi))
         d = delta_fn(lt, lq, grid)
         sign_changes = int(np.sum(np.diff(np.sign(d)) != 0))
         good += int(np.all(np.isfinite(d)) and sign_changes == 1 and d[0] > 0 > d[-1])
+        sum_d0, sum_d1 = sum_d0 + float(d[0]), sum_d1 + float(d[-1])
     with np.errstate(divide="ignore"):
         lt2, lq2 = np.log([0.5, 0.5, 0.0]), np.log([1 / 3, 1 / 3, 1 / 3])
     d2 = delta_fn(lt2, lq2, grid)
     good2 = bool(np.all(np.isfinite(d2)) and int(np.sum(np.diff(np.sign(d2)) != 0)) == 1)
+    mid = grid.size // 2
     return decide(
         resid == 0 and good == n_pairs,
         f"sympy: dDelta/dalpha + Var_q(ell) = {resid} (generic 3 points), so Delta is strictly "
-        f"decreasing; {good} of {n_pairs} seeded full-support pairs (V 2-7, 401 alphas) have "
-        f"finite values, Delta(0) > 0 > Delta(1) and exactly one sign change. pi_theta = "
-        f"(1/2, 1/2, 0), pi_t uniform: Delta(0) = {d2[0]:.4g}, Delta(0.5) = {d2[200]:.4g}, "
-        f"Delta(1) = {d2[-1]:.4g}: no root in (0, 1)",
+        f"decreasing; {good} of {n_pairs} seeded full-support pairs (V {v_lo}-{v_hi}, logits "
+        f"N(0, 1) x U({s_lo:g}, {s_hi:g}), {grid.size} alphas) have finite values, Delta(0) > 0 > "
+        f"Delta(1) and exactly one sign change (mean Delta(0) {sum_d0 / n_pairs:.4f}, mean "
+        f"Delta(1) {sum_d1 / n_pairs:.4f}). pi_theta = (1/2, 1/2, 0), pi_t uniform: Delta(0) = "
+        f"{d2[0]:.4g}, Delta({grid[mid]:g}) = {d2[mid]:.4g}, Delta(1) = {d2[-1]:.4g}: no root in "
+        "(0, 1)",
         numbers={
             "pairs_with_unique_root": good,
             "pairs": n_pairs,
+            "grid_points": grid.size,
             "degenerate_ok": good2,
-            "delta_mid_degenerate": float(d2[200]),
+            "delta_mid_degenerate": float(d2[mid]),
+            "mean_delta_at_0": sum_d0 / n_pairs,
+            "mean_delta_at_1": sum_d1 / n_pairs,
         },
         conditions="pi_theta != pi_t with a common full support (then Delta(0) = "
         "KL(pi_t||pi_theta) > 0 > -KL(pi_theta||pi_t) = Delta(1) and Delta' = -Var_q(ell) < 0)",
@@ -1884,6 +1989,7 @@ def _kl_step1_swapped(m, lz, a):
 def _c_6_4_b(formula):
     worst = mpmath.mpf(0)
     with mpmath.workdps(50):
+        dps = mpmath.mp.dps
         for pair in (E1, E2):
             lt, lq = _lp(pair)
             for a in (mpmath.mpf("0.3"), mpmath.mpf("0.8")):
@@ -1895,9 +2001,9 @@ def _c_6_4_b(formula):
     tol = mpmath.mpf(10) ** -40  # 50-digit sums of logs
     return decide(
         worst < tol,
-        f"E1 and E2 at alpha 0.3, 0.8 (50 digits): max |KL computed directly - formula| = "
+        f"E1 and E2 at alpha 0.3, 0.8 ({dps} digits): max |KL computed directly - formula| = "
         f"{_n(worst, 3)} (tolerance 1e-40)",
-        numbers={"max_abs_diff": worst, "tol": tol},
+        numbers={"dps": dps, "max_abs_diff": worst, "tol": tol},
     )
 
 
@@ -1925,6 +2031,7 @@ def _c_6_4_c(delta_fn):
     _, _, r3 = S.kl_pointwise_residuals()
     worst = mpmath.mpf(0)
     with mpmath.workdps(50):
+        dps = mpmath.mp.dps
         for pair in (E1, E2):
             lt, lq = _lp(pair)
             for a in (mpmath.mpf("0.1"), mpmath.mpf("0.5"), mpmath.mpf("0.9")):
@@ -1932,9 +2039,9 @@ def _c_6_4_c(delta_fn):
     tol = mpmath.mpf(10) ** -40
     return decide(
         r3 == 0 and worst < tol,
-        f"sympy: log(q/pi_theta) - log(q/pi_t) - ell = {r3}; E1, E2 at alpha 0.1/0.5/0.9 (50 "
+        f"sympy: log(q/pi_theta) - log(q/pi_t) - ell = {r3}; E1, E2 at alpha 0.1/0.5/0.9 ({dps} "
         f"digits): max |KL(q||pi_theta) - KL(q||pi_t) - formula| = {_n(worst, 3)}",
-        numbers={"max_abs_diff": worst, "tol": tol},
+        numbers={"dps": dps, "max_abs_diff": worst, "tol": tol},
     )
 
 
@@ -1943,8 +2050,8 @@ def _delta_ends(lt, lq):
     return S.kl(lq, lt), -S.kl(lt, lq)
 
 
-def _delta_ends_swapped(lt, lq):
-    return S.kl(lt, lq), -S.kl(lq, lt)
+def _delta_ends_flipped(lt, lq):
+    return -S.kl(lq, lt), S.kl(lt, lq)
 
 
 @claim(
@@ -1954,14 +2061,15 @@ def _delta_ends_swapped(lt, lq):
     HOLDS_WITH_CONDITIONS,
     subject=_delta_ends,
     counter_case=Variant(
-        "Delta(0) = KL(pi_theta||pi_t), Delta(1) = -KL(pi_t||pi_theta) (directions swapped)",
-        _delta_ends_swapped,
+        "Delta(0) = -KL(pi_t||pi_theta) and Delta(1) = KL(pi_theta||pi_t) (signs flipped)",
+        _delta_ends_flipped,
     ),
 )
 def _c_6_4_d(ends):
     worst = mpmath.mpf(0)
     signs = True
     with mpmath.workdps(50):
+        dps = mpmath.mp.dps
         for pair in (E1, E2):
             lt, lq = _lp(pair)
             e0, e1 = ends(lt, lq)
@@ -1974,9 +2082,10 @@ def _c_6_4_d(ends):
     tol = mpmath.mpf(10) ** -40
     return decide(
         worst < tol and signs,
-        f"E1, E2 (50 digits): max |E_q[ell] at alpha = 0, 1 - formula| = {_n(worst, 3)}, signs "
+        f"E1, E2 ({dps} digits): max |E_q[ell] at alpha = 0, 1 - formula| = {_n(worst, 3)}, signs "
         f"Delta(0) > 0 > Delta(1): {signs}; pi_theta = pi_t: ends ({_n(e0s)}, {_n(e1s)})",
         numbers={
+            "dps": dps,
             "max_abs_diff": worst,
             "signs_ok": signs,
             "signs_ok_equal_pair": signs_same,
@@ -2012,6 +2121,7 @@ def _c_6_4_e(deriv):
     resid = S.delta_derivative_residual()
     worst, strict = mpmath.mpf(0), True
     with mpmath.workdps(30):
+        dps = mpmath.mp.dps
         for pair in (E1, E2):
             lt, lq = _lp(pair)
             for a in (mpmath.mpf("0.2"), mpmath.mpf("0.4"), mpmath.mpf("0.8")):
@@ -2024,10 +2134,12 @@ def _c_6_4_e(deriv):
     tol = mpmath.mpf(10) ** -15  # mpmath.diff at 30 digits: ~1e-20 absolute
     return decide(
         resid == 0 and worst < tol and strict,
-        f"sympy: dDelta/dalpha + Var = {resid}; E1, E2 at alpha 0.2/0.4/0.8: max |numerical "
+        f"sympy: dDelta/dalpha + Var = {resid}; E1, E2 at alpha 0.2/0.4/0.8 ({dps} digits): max "
+        f"|numerical "
         f"derivative of KL_theta - KL_t - formula| = {_n(worst, 3)}, formula < 0 everywhere: "
         f"{strict}; pi_theta = pi_t: derivative < 0: {strict_same}",
         numbers={
+            "dps": dps,
             "max_abs_diff": worst,
             "strict": strict,
             "strict_equal_pair": strict_same,
@@ -2170,6 +2282,7 @@ def _alpha_ess_rule(lt, lq):
 def _c_7_1_a(rule):
     worst, rows = mpmath.mpf(0), []
     with mpmath.workdps(30):
+        dps = mpmath.mp.dps
         for pair in (E1, E2):
             lt, lq = _lp(pair)
             a = rule(lt, lq)
@@ -2181,8 +2294,10 @@ def _c_7_1_a(rule):
     tol = mpmath.mpf(10) ** -20  # 30-digit root and sums
     return decide(
         worst < tol,
-        "E1, E2 (30 digits): " + "; ".join(rows) + f"; max |log(ESS_theta/ESS_t)| = {_n(worst, 3)}",
-        numbers={"max_abs_log_ratio": worst, "tol": tol},
+        f"E1, E2 ({dps} digits): "
+        + "; ".join(rows)
+        + f"; max |log(ESS_theta/ESS_t)| = {_n(worst, 3)}",
+        numbers={"dps": dps, "max_abs_log_ratio": worst, "tol": tol},
     )
 
 
@@ -2220,6 +2335,7 @@ def _ess_front_balanced(lt, lq):
 def _c_7_1_b(rule):
     d = _e1()
     with mpmath.workdps(30):
+        dps = mpmath.mp.dps
         lqs = rule(d["lt"], d["lq"])
         res, b = _ess_kkt_residual(d["lt"], d["lq"], lqs)
         e_th, e_t = S.ess_fraction(d["lt"], lqs), S.ess_fraction(d["lq"], lqs)
@@ -2227,10 +2343,16 @@ def _c_7_1_b(rule):
     fb, eth, et = _ess_front_dominates_qstar()
     return decide(
         bad < KKT_TOL,
-        f"E1 (30 digits): the distribution has (ESS_theta, ESS_t) = ({_n(e_th)}, {_n(e_t)}); "
+        f"E1 ({dps} digits): the distribution has (ESS_theta, ESS_t) = ({_n(e_th)}, {_n(e_t)}); "
         f"ESS-front KKT residual {_n(res, 3)} (b = {_n(b, 4)}; tolerance {_n(KKT_TOL, 2)}). "
         f"For q*, the front member b = {_n(fb, 3)} has ({_n(eth)}, {_n(et)}): better in both",
-        numbers={"kkt_residual": bad, "ess_theta": e_th, "ess_t": e_t, "kkt_tol": KKT_TOL},
+        numbers={
+            "dps": dps,
+            "kkt_residual": bad,
+            "ess_theta": e_th,
+            "ess_t": e_t,
+            "kkt_tol": KKT_TOL,
+        },
     )
 
 
@@ -2256,6 +2378,7 @@ def _div_renyi2_mp(lp, lq):
 )
 def _c_7_2_a(div):
     with mpmath.workdps(30):
+        dps = mpmath.mp.dps
         lp = S.log_probs([0.9, 0.1])
         ratios = []
         for q in ([0.99, 0.01], [0.6, 0.4], [0.3, 0.7]):
@@ -2265,10 +2388,11 @@ def _c_7_2_a(div):
     tol = mpmath.mpf(10) ** -20
     return decide(
         spread < tol,
-        "pi = (0.9, 0.1), q in (0.99, 0.01), (0.6, 0.4), (0.3, 0.7): ESS_pi(q) / exp(-D) = "
+        f"pi = (0.9, 0.1), q in (0.99, 0.01), (0.6, 0.4), (0.3, 0.7), {dps} digits: ESS_pi(q) / "
+        "exp(-D) = "
         + ", ".join(_n(r) for r in ratios)
         + f" (spread {_n(spread, 3)}; proportional iff ~0)",
-        numbers={"ratio_spread": spread, "tol": tol},
+        numbers={"dps": dps, "ratio_spread": spread, "tol": tol},
     )
 
 
@@ -2473,15 +2597,23 @@ def _c_7_5_b(spec):
     # a binomial share from 100 pairs: judged at 5 standard errors sqrt(p(1-p)/n) of the
     # stated share
     se = math.sqrt(share * (1 - share) / r.size)
+    se_a = math.sqrt(share * (1 - share) / ra.size)
     return decide(
         frac >= share - 5 * se,
-        f"seed's 7.4 generator (iid softmax(randn), 100 pairs, V = 1e4): {frac:.0%} in "
-        f"[{lo}, {hi}] (range {r.min():.3f}-{r.max():.3f}); with pi_t's logits x3 (50 pairs): "
-        f"{frac_a:.0%} (mean ratio {ra.mean():.3f}); stated {share:.0%}, 5 SE = {5 * se:.3f}",
-        numbers={"frac_seed": frac, "frac_sharp": frac_a, "stated": share, "five_se": 5 * se},
+        f"seed's 7.4 generator (iid softmax(randn), {r.size} pairs, V = 1e4): {frac:.0%} in "
+        f"[{lo}, {hi}] (range {r.min():.3f}-{r.max():.3f}); with pi_t's logits x3 ({ra.size} "
+        f"pairs): {frac_a:.0%} (mean ratio {ra.mean():.3f}); stated {share:.0%}, 5 SE = "
+        f"{5 * se:.3f} ({5 * se_a:.3f} for {ra.size} pairs)",
+        numbers={
+            "frac_seed": frac,
+            "frac_sharp": frac_a,
+            "stated": share,
+            "five_se": 5 * se,
+            "five_se_sharp": 5 * se_a,
+        },
         conditions="pairs exchangeable like the seed's own generator; for policies of "
         "different sharpness KL symmetry does not balance the ESS",
-        ok_without_conditions=frac_a >= share - 5 * math.sqrt(share * (1 - share) / ra.size),
+        ok_without_conditions=frac_a >= share - 5 * se_a,
     )
 
 
@@ -2518,9 +2650,10 @@ def _validation3_pair():
     lt = S.log_softmax_np(rng.normal(size=V))
     lq = S.log_softmax_np(rng.normal(size=V) * 1.5)
     qs = rng.dirichlet(np.ones(V), size=1000)
-    geo = [np.exp(a * lt + (1 - a) * lq) for a in (0.151, 0.433, 0.727)]
+    geo_a = (0.151, 0.433, 0.727)
+    geo = [np.exp(a * lt + (1 - a) * lq) for a in geo_a]
     lqs = np.log(np.vstack([qs, [g / g.sum() for g in geo]]))
-    return lt, lq, lqs
+    return lt, lq, lqs, geo_a
 
 
 @claim(
@@ -2536,14 +2669,21 @@ def _validation3_pair():
     ),
 )
 def _c_7_5_d(family):
-    lt, lq, lqs = _validation3_pair()
+    lt, lq, lqs, geo_a = _validation3_pair()
     fam = family(lt, lq, np.linspace(0, 1, 4001))
     und = _undominated(_kl_inf(fam, lt), _kl_inf(fam, lq), _kl_inf(lqs, lt), _kl_inf(lqs, lq))
     return decide(
         und == 0,
-        f"V = 8 seeded pair, 1000 Dirichlet(1) q plus 3 off-grid geometric members, 4001 family "
-        f"points: {und} of 1003 not weakly dominated (tolerance {DOM_TOL:g})",
-        numbers={"undominated": und, "tol": DOM_TOL},
+        f"V = {lt.size} seeded pair, {len(lqs) - len(geo_a)} Dirichlet(1) q plus {len(geo_a)} "
+        f"off-grid geometric members (a = {', '.join(f'{a:g}' for a in geo_a)}), {fam.shape[0]} "
+        f"family points: {und} of {len(lqs)} not weakly dominated "
+        f"(tolerance {DOM_TOL:g})",
+        numbers={
+            "undominated": und,
+            "tol": DOM_TOL,
+            "test_points": len(lqs),
+            "family_points": fam.shape[0],
+        },
     )
 
 
@@ -2669,6 +2809,7 @@ def _c_7_5_g(table):
 def _c_7_5_h(rule):
     rows, worst_margin, worst_bal = [], None, mpmath.mpf(0)
     with mpmath.workdps(30):
+        dps = mpmath.mp.dps
         for pair in (E1, E2):
             lt, lq = _lp(pair)
             lqs = rule(lt, lq)
@@ -2681,9 +2822,11 @@ def _c_7_5_h(rule):
     # balanced: the two ESS within 10% (Validation 2's band)
     return decide(
         worst_margin > 0 and worst_bal < math.log(1.1),
-        "30 digits: " + "; ".join(rows) + f"; worst margin of the worse channel over the endpoints "
+        f"{dps} digits: "
+        + "; ".join(rows)
+        + f"; worst margin of the worse channel over the endpoints "
         f"{_n(worst_margin)}, worst |log ESS ratio| {_n(worst_bal)} (balanced: < log 1.1)",
-        numbers={"worst_margin": worst_margin, "worst_abs_log_ratio": worst_bal},
+        numbers={"dps": dps, "worst_margin": worst_margin, "worst_abs_log_ratio": worst_bal},
     )
 
 
@@ -2713,6 +2856,7 @@ def _c_7_6_a(links):
     _, _, ratio = S.log_ess_kl_series()
     d = _e1()
     with mpmath.workdps(30):
+        dps = mpmath.mp.dps
         res, _ = _ess_kkt_residual(d["lt"], d["lq"], d["lqa"])
     front_same = bool(res < KKT_TOL)
     balance_same = bool(abs(d["alpha"] - d["alpha_ess"]) < mpmath.mpf(10) ** -20)
@@ -2721,9 +2865,14 @@ def _c_7_6_a(links):
     return decide(
         not wrong,
         f"computed: Theorem 2 coefficient {ratio} (004-4.4-a), q* on the ESS front: {front_same} "
-        f"(KKT residual {_n(res, 3)}, 004-5.1-a), alpha* = alpha_ESS: {balance_same} (E1 "
+        f"(KKT residual {_n(res, 3)} at {dps} digits, 004-5.1-a), alpha* = alpha_ESS: {balance_same} (E1 "
         f"{_n(d['alpha'], 5)} vs {_n(d['alpha_ess'], 5)}); links stated wrongly: {wrong or 'none'}",
-        numbers={"links_wrong": len(wrong), "theorem2_coef": ratio, "kkt_residual": res},
+        numbers={
+            "dps": dps,
+            "links_wrong": len(wrong),
+            "theorem2_coef": ratio,
+            "kkt_residual": res,
+        },
     )
 
 
@@ -2856,6 +3005,7 @@ def _c_7_7_c(closed_form):
     p, r = sorted(cand.free_symbols, key=lambda s: s.name)
     worst = mpmath.mpf(0)
     with mpmath.workdps(40):
+        dps = mpmath.mp.dps
         for pv, rv in (("0.3", "0.8"), ("0.9", "0.2"), ("0.01", "0.5")):
             val = mpmath.mpf(str(sp.N(cand.subs({p: sp.Rational(pv), r: sp.Rational(rv)}), 45)))
             exact = S.alpha_star(
@@ -2868,9 +3018,9 @@ def _c_7_7_c(closed_form):
     return decide(
         verified == (closed_form is not None),
         f"V = 2: elementary candidate alpha* = {cand}; max |candidate - numerical root| over 3 "
-        f"(p, r) = {_n(worst, 3)} at 40 digits (verified: {verified}); the statement "
+        f"(p, r) = {_n(worst, 3)} at {dps} digits (verified: {verified}); the statement "
         + ("asserts none exists" if closed_form is None else "gives this formula"),
-        numbers={"max_abs_diff": worst, "verified": verified, "tol": tol},
+        numbers={"dps": dps, "max_abs_diff": worst, "verified": verified, "tol": tol},
     )
 
 
@@ -2894,6 +3044,7 @@ def _c_7_7_d(spec):
     ex, asym = _seed_example(), _asym_example()
     med, q90 = (float(x) for x in np.quantile(ex["ent_err"], [0.5, 0.9]))
     with mpmath.workdps(30):
+        dps = mpmath.mp.dps
         lt, lq = _lp(E_ENT)
         a, ae = S.alpha_star(lt, lq), S.alpha_entropy(lt, lq)
     extreme = float(abs(ae / a - 1))
@@ -2905,8 +3056,15 @@ def _c_7_7_d(spec):
         f"seed's generator (100 pairs): relative error median {med:.2%}, 90th percentile "
         f"{q90:.2%}; pi_t's logits x3: mean {asym['ent_err'].mean():.1%}, max "
         f"{asym['ent_err'].max():.1%}; pi_theta = {E_ENT[0]}, pi_t = {E_ENT[1]}: alpha* = "
-        f"{_n(a, 5)}, rule {_n(ae, 5)} ({extreme:.0%}); stated typical [{lo:g}, {hi:g}], max {mx}",
-        numbers={"median": med, "q90": q90, "worst": worst, "typical_ok": ok_typ, "max_ok": ok_max},
+        f"{_n(a, 5)}, rule {_n(ae, 5)} ({extreme:.0%}, {dps} digits); stated typical [{lo:g}, {hi:g}], max {mx}",
+        numbers={
+            "dps": dps,
+            "median": med,
+            "q90": q90,
+            "worst": worst,
+            "typical_ok": ok_typ,
+            "max_ok": ok_max,
+        },
     )
 
 
