@@ -259,7 +259,8 @@ def _is_identity(est):
     return decide(
         err_full < BANDIT_TOL,
         f"6 full-support bandits: max |E_mu[w A s] - E_pi[A s]| = {err_full:.1e} (tolerance "
-        f"{BANDIT_TOL:g}); with mu = {mu0.tolist()} (no mass where pi = 0.25): {err_gap:.4f}",
+        f"{BANDIT_TOL:g}); with mu = {mu0.tolist()} (no mass where pi = 0.25) and A = "
+        f"{adv0.tolist()}: {err_gap:.4f}",
         numbers={"err_full_support": err_full, "err_missing_support": err_gap, "tol": BANDIT_TOL},
         conditions="mu > 0 wherever pi_theta A grad log pi_theta != 0 (support condition)",
         ok_without_conditions=err_gap < BANDIT_TOL,
@@ -612,11 +613,13 @@ GRID_W = tuple(mpmath.mpf(v) for v in ("0.05", "0.2", "0.5", "0.9", "1.3", "2", 
 def _h_symmetry(mirror):
     m = sp.lambdify(_w, mirror, "mpmath")
     with mpmath.workdps(DPS):
-        worst = max(abs(_h(w, t) - _h(m(w), t)) for w in GRID_W for t in (0.5, 1, 2))
+        taus = (0.5, 1, 2)
+        worst = max(abs(_h(w, t) - _h(m(w), t)) for w in GRID_W for t in taus)
         h2, hhalf = _h(2), _h(m(mpmath.mpf(2)))
     return decide(
         worst < MP_TOL,
-        f"max |h(w) - h(mirror(w))| over 8 w x tau in (0.5, 1, 2): {_n(worst, 3)}; tau = 1: "
+        f"max |h(w) - h(mirror(w))| over {len(GRID_W)} w x tau in "
+        f"({', '.join(_n(t, 3) for t in taus)}): {_n(worst, 3)}; tau = 1: "
         f"h(2) = {_n(h2)}, h(mirror(2)) = {_n(hhalf)}",
         numbers={"max_abs_diff": worst, "h_2": h2, "h_mirror_2": hhalf, "tol": MP_TOL},
     )
@@ -638,9 +641,11 @@ def _h_smooth(h):
     f = sp.lambdify((_w, _tau), h, "mpmath")
     step = mpmath.mpf(10) ** -12
     worst = mpmath.mpf(0)
+    extra = (mpmath.mpf(1), mpmath.mpf(3), mpmath.mpf("0.5"))
+    taus = (1, 2)
     with mpmath.workdps(40):
-        for w in GRID_W + (mpmath.mpf(1), mpmath.mpf(3), mpmath.mpf("0.5")):
-            for t in (1, 2):
+        for w in GRID_W + extra:
+            for t in taus:
                 right = (f(w + step, t) - f(w, t)) / step
                 left = (f(w, t) - f(w - step, t)) / step
                 worst = max(worst, abs(right - left))
@@ -649,8 +654,10 @@ def _h_smooth(h):
     tol = 10 * step
     return decide(
         worst < tol,
-        f"max |right - left difference quotient| (step 1e-12, 40 digits) over 11 w incl. w = 1 "
-        f"and tau in (1, 2): {_n(worst, 3)} (tolerance 10 step = {_n(tol, 2)}: step |h''|)",
+        f"max |right - left difference quotient| (step 1e-12, 40 digits) over "
+        f"{len(GRID_W + extra)} w incl. w = {', '.join(_n(w, 3) for w in extra)} and tau in "
+        f"({', '.join(_n(t, 3) for t in taus)}): {_n(worst, 3)} (tolerance 10 step = "
+        f"{_n(tol, 2)}: step |h''|)",
         numbers={"max_one_sided_gap": worst, "tol": tol},
     )
 
@@ -754,14 +761,16 @@ def _peak_location(rng_):
     lo, hi = mpmath.mpf(rng_[0]) - mpmath.mpf("0.05"), mpmath.mpf(rng_[1]) + mpmath.mpf("0.05")
     inside = lo <= w_star <= hi
     with mpmath.workdps(DPS):
-        after = [w_star + d for d in (mpmath.mpf("0.01"), 1, 3, 10, 50)]
+        offsets = (mpmath.mpf("0.01"), 1, 3, 10, 50)
+        after = [w_star + d for d in offsets]
         vals = [x * _h(x) for x in after]
     decays = all(b < a for a, b in zip([peak] + vals, vals))
     return decide(
         inside and decays,
         f"maximiser of w h(w) (root of its mpmath derivative): w* = {_n(w_star, 6)}, max "
         f"{_n(peak, 6)}; stated range widened by half a printed unit: [{_n(lo, 3)}, {_n(hi, 3)}]"
-        f" ({'contains' if inside else 'misses'} w*); decreasing after w*: {decays}",
+        f" ({'contains' if inside else 'misses'} w*); decreasing after w* (at w* + "
+        f"{', '.join(_n(d, 3) for d in offsets)}): {decays}",
         numbers={
             "w_star": w_star,
             "peak": peak,
@@ -870,6 +879,12 @@ _QUADRANT_POINTS = {
         "C = A log w is + for (w<1, A>0) (case 3 sign flipped)",
         {**QUADRANT_SIGNS_SEED, "w<1, A>0": 1},
     ),
+    evidence_tolerance=(
+        1e-9,
+        0.0,
+        "the numbers are 30-digit mpmath values and counts; min_abs_C is 1e-12 by design (w "
+        "within 1e-9 of 1), so no absolute floor",
+    ),
 )
 @_mp
 def _quadrant_signs(signs):
@@ -903,6 +918,9 @@ def _rule_seed(log_w, A):
     return A * log_w > 0
 
 
+_SPREADS = (0.05,) * 20 + (2.0,) * 20  # logit noise of pi around mu: 20 bandits near, 20 far
+
+
 @lru_cache(maxsize=1)
 def _direction_samples():
     """(log w_y, A_y, |E_pi A| < |A_y|, 'right direction') for every action of 40 seeded
@@ -911,7 +929,7 @@ def _direction_samples():
     moved the way the objective pulls)."""
     rng = np.random.default_rng(MC_SEED + 42)
     out = []
-    for spread in (0.05,) * 20 + (2.0,) * 20:
+    for spread in _SPREADS:
         mu = _softmax(rng.normal(0, 1, 5))
         r = rng.normal(0, 1, 5)
         A = r - mu @ r  # the advantage under the behaviour policy
@@ -948,7 +966,8 @@ def _c_meaning(rule):
         bad_in == 0,
         f"{len(rows)} samples of 40 bandits: the rule disagrees with the sign of the policy "
         f"gradient on {bad_in} of the {len(in_cond)} samples with |E_pi A| < |A_y| and on "
-        f"{bad_all} of all {len(rows)}",
+        f"{bad_all} of all {len(rows)} (seed {MC_SEED + 42}, logit noise "
+        f"{', '.join(_n(v, 3) for v in sorted(set(_SPREADS)))})",
         numbers={
             "samples": len(rows),
             "samples_in_condition": len(in_cond),
@@ -1107,7 +1126,7 @@ _limit_claim("5.5", "a", 0.5, -1.0, 4, "base")
 
 @lru_cache(maxsize=1)
 def _case1_extent():
-    """(inf, sup, grid min, grid max, grid sizes in log w and A) of g over case 1 (w > 1, A > 0), section 5.1 parameters.
+    """(inf, sup, grid min, grid max, grid sizes in log w and A, A range) of g over case 1 (w > 1, A > 0), section 5.1 parameters.
     sup: A -> 0+ (gamma -> 1/2) at the maximiser of g in w; inf: w -> oo with A -> 0+."""
     tiny = mpmath.mpf(10) ** -40
     with mpmath.workdps(DPS):
@@ -1119,7 +1138,7 @@ def _case1_extent():
     lw = np.linspace(1e-6, 12, 1201)[:, None]
     A = np.geomspace(1e-4, 1e3, 141)[None, :]
     g = _g_np(lw, A)
-    return inf, sup, float(g.min()), float(g.max()), lw.size, A.size
+    return inf, sup, float(g.min()), float(g.max()), lw.size, A.size, float(A.min()), float(A.max())
 
 
 @claim(
@@ -1139,7 +1158,7 @@ def _case1_extent():
 )
 @_mp
 def _case1_range(rng_):
-    inf, sup, gmin, gmax, n_lw, n_A = _case1_extent()
+    inf, sup, gmin, gmax, n_lw, n_A, a_lo, a_hi = _case1_extent()
     u_lo, u_hi = _half_units(inf, rng_[0]), _half_units(sup, rng_[1])
     # how far the float64 grid pokes out of the mpmath [inf, sup] (negative: inside)
     grid_out = float(max(inf - gmin, gmax - sup))
@@ -1148,7 +1167,8 @@ def _case1_range(rng_):
     return decide(
         u_lo <= HALF_UNIT and u_hi <= HALF_UNIT and inside,
         f"over w > 1, A > 0: inf g = {_n(inf, 6)}, sup g = {_n(sup, 6)} (mpmath limits; a grid "
-        f"of {n_lw} log w x {n_A} A lies in [{gmin:.4f}, {gmax:.4f}]); stated "
+        f"of {n_lw} log w x {n_A} A in [{_n(a_lo, 3)}, {_n(a_hi, 3)}] lies in [{gmin:.4f}, "
+        f"{gmax:.4f}]); stated "
         f"{rng_[0]}-{rng_[1]}: {_n(u_lo, 3)} and {_n(u_hi, 3)} half printed units off",
         numbers={
             "inf": inf,
@@ -1159,6 +1179,8 @@ def _case1_range(rng_):
             "grid_tol": grid_tol,
             "grid_log_w": n_lw,
             "grid_A": n_A,
+            "grid_A_lo": a_lo,
+            "grid_A_hi": a_hi,
             "lo_half_units": u_lo,
             "hi_half_units": u_hi,
             "tol_half_units": HALF_UNIT,
@@ -1261,19 +1283,17 @@ _A_BOTH = np.concatenate([-np.geomspace(1e-3, 1e3, 61), np.geomspace(1e-3, 1e3, 
 def _g_positive(g):
     vals = g(_LW_WIDE, _A_BOTH)
     gmin, gmax = float(vals.min()), float(vals.max())
-    n_neg, n_pos = int((_A_BOTH < 0).sum()), int((_A_BOTH > 0).sum())
     return decide(
         gmin > 0,
         f"g over log w in [{_LW_WIDE.min():g}, {_LW_WIDE.max():g}] ({_LW_WIDE.size} points) x "
-        f"|A| in [{np.abs(_A_BOTH).min():g}, {np.abs(_A_BOTH).max():g}] ({n_neg} A < 0, {n_pos} "
-        f"A > 0) lies in [{gmin:.4f}, {gmax:.4g}]; min > 0: the per-sample gradient "
+        f"|A| in [{np.abs(_A_BOTH).min():g}, {np.abs(_A_BOTH).max():g}] (both signs, "
+        f"{_A_BOTH.size} A) lies in [{gmin:.4f}, {gmax:.4g}]; min > 0: the per-sample gradient "
         "g A grad log pi then has the sign of A",
         numbers={
             "min_g": gmin,
             "max_g": gmax,
             "grid_log_w": _LW_WIDE.size,
-            "grid_A_neg": n_neg,
-            "grid_A_pos": n_pos,
+            "grid_A": _A_BOTH.size,
         },
     )
 
@@ -1310,9 +1330,16 @@ def _case3_below_one(bound):
         ex = _g(mpmath.mpf("0.5"), 1)
     return decide(
         gmax < bound,
-        f"max of g over log w in -(1e-9 ... 10, 30) x A in 1e-4 ... 1e4 (mpmath): {_n(gmax, 12)}"
-        f" vs the bound {bound}; example g(0.5, 1) = {_n(ex)}",
-        numbers={"max_g": gmax, "bound": bound, "example_g": ex},
+        f"max of g over log w in ({_n(lws[0], 3)} ... {_n(lws[-2], 3)}, {_n(lws[-1], 3)}) x A "
+        f"in {_n(As[0], 3)} ... {_n(As[-1], 3)} ({len(lws)} x {len(As)} points, mpmath): "
+        f"{_n(gmax, 12)} vs the bound {bound}; example g(0.5, 1) = {_n(ex)}",
+        numbers={
+            "max_g": gmax,
+            "bound": bound,
+            "example_g": ex,
+            "points": len(lws) * len(As),
+            "log_w_far": lws[-1],
+        },
     )
 
 
@@ -1527,12 +1554,23 @@ def _bounded(g):
         excess = max(excess, m - bound)
         rows.append(f"tau_h = {th}: max g {m:.5g} vs {bound:.5f}")
     tol = 1e-13  # float64 rounding of ~10 operations on values <= 10: 10 * 10 * eps = 2e-14
+    neg, pos = A[A < 0], A[A > 0]
     return decide(
         excess <= tol,
-        "over log w in [-40, 40] (4001 points) x 62 A, against max(1, max_w w h(w)): "
+        f"over log w in [{lw[0, 0]:g}, {lw[-1, 0]:g}] ({lw.size} points) x {A.size} A (A < 0 in "
+        f"[{_n(neg.min(), 3)}, {_n(neg.max(), 3)}], A > 0 in [{_n(pos.min(), 3)}, "
+        f"{_n(pos.max(), 3)}]), against max(1, max_w w h(w)): "
         + "; ".join(rows)
         + " (the bound grows like 0.9 / tau_h as tau_h -> 0)",
-        numbers={"max_excess": excess, "tol": tol},
+        numbers={
+            "max_excess": excess,
+            "tol": tol,
+            "grid_log_w": lw.size,
+            "A_neg_lo": float(neg.min()),
+            "A_neg_hi": float(neg.max()),
+            "A_pos_lo": float(pos.min()),
+            "A_pos_hi": float(pos.max()),
+        },
     )
 
 
@@ -1668,9 +1706,10 @@ FAR_LIMITS_SEED = {(1, "w->oo"): 0, (-1, "w->oo"): 0, (1, "w->0"): 0, (-1, "w->0
 @_mp
 def _far_limit(lims):
     worst, rows, per_key = mpmath.mpf(0), [], {}
+    lw_far = 200  # the limits are reached to e^-200
     with mpmath.workdps(DPS):
         for (a, where), claimed in lims.items():
-            w = mpmath.exp(200 if where == "w->oo" else -200)  # limits reached to e^-200
+            w = mpmath.exp(lw_far if where == "w->oo" else -lw_far)
             g = _g(w, a)
             worst = max(worst, abs(g - mpmath.mpf(claimed)))
             per_key[f"diff_A{a:+d}_{where}"] = abs(g - mpmath.mpf(claimed))
@@ -1678,8 +1717,8 @@ def _far_limit(lims):
     tol = mpmath.mpf("0.01")  # 'almost stops' / the limits are printed with one decimal
     return decide(
         worst < tol,
-        "; ".join(rows) + f" (log w = +-200, 30 digits; tolerance {tol})",
-        numbers={"max_abs_diff": worst, "tol": tol, **per_key},
+        "; ".join(rows) + f" (log w = +-{lw_far}, {DPS} digits; tolerance {tol})",
+        numbers={"max_abs_diff": worst, "tol": tol, "log_w_far": lw_far, **per_key},
     )
 
 
@@ -1781,12 +1820,14 @@ def _fprime(fp):
 def _antiderivative(F):
     f = sp.lambdify((_w, _tau), F, "mpmath")
     with mpmath.workdps(DPS):
+        taus = (1, 2)
         worst = max(
-            abs(mpmath.diff(lambda x, t=t: f(x, t), w) - _h(w, t)) for w in GRID_W for t in (1, 2)
+            abs(mpmath.diff(lambda x, t=t: f(x, t), w) - _h(w, t)) for w in GRID_W for t in taus
         )
     return decide(
         worst < MP_TOL,
-        f"max |d/dw F - sech^2(tau (w-1)/2)| (mpmath.diff) over 8 w x tau (1, 2): {_n(worst, 3)}",
+        f"max |d/dw F - sech^2(tau (w-1)/2)| (mpmath.diff) over {len(GRID_W)} w x tau "
+        f"({', '.join(_n(t, 3) for t in taus)}): {_n(worst, 3)}",
         numbers={"max_abs_diff": worst, "tol": MP_TOL},
     )
 
@@ -1971,15 +2012,17 @@ def _bound_form(bound):
     A = np.concatenate([-np.geomspace(1e-3, 1e3, 31), np.geomspace(1e-3, 1e3, 31)])[None, :]
     peak = float(_wh_peak(1.0)[1])
     worst = -np.inf
-    for gb, gm in ((0.0, 0.0), (0.3, 0.3), (1.0, 1.0), (0.1, 0.9)):
+    pairs = ((0.0, 0.0), (0.3, 0.3), (1.0, 1.0), (0.1, 0.9))
+    for gb, gm in pairs:
         g = _g_np(lw, A, gb, gm)
         gam = _gam_np(lw, A, gb, gm)
         worst = max(worst, float((np.abs(g) - bound(gam, peak)).max()))
     tol = 1e-13  # float64 rounding of ~10 operations on values <= 10: 10 * 10 * eps = 2e-14
     return decide(
         worst <= tol,
-        f"4001 log w x 62 A, gamma fixed at 0, 0.3, 1 and adaptive (0.1, 0.9): max of |g| - "
-        f"bound = {worst:.3g} (tolerance {tol:g})",
+        f"{lw.size} log w x {A.size} A, (gamma_base, gamma_max) = "
+        + ", ".join(f"({_n(gb, 3)}, {_n(gm, 3)})" for gb, gm in pairs)
+        + f" (fixed gamma where equal): max of |g| - bound = {worst:.3g} (tolerance {tol:g})",
         numbers={"max_excess": worst, "tol": tol, "peak": peak},
     )
 
@@ -2007,9 +2050,16 @@ def _bound_15(c):
     tol = 1e-13  # float64 rounding of ~10 operations on values <= 10: 10 * 10 * eps = 2e-14
     return decide(
         excess <= tol and gmax < c,
-        f"section 5.1 parameters, 4001 log w x 61 A < 0: max g = {gmax:.5f}, max of g - "
-        f"((1 - gamma) + {c} gamma) = {excess:.4g}",
-        numbers={"max_g": gmax, "max_excess": excess, "c": c, "tol": tol},
+        f"section 5.1 parameters, {lw.size} log w x {A.size} A < 0: max g = {gmax:.5f}, max of "
+        f"g - ((1 - gamma) + {c} gamma) = {excess:.4g}",
+        numbers={
+            "max_g": gmax,
+            "max_excess": excess,
+            "c": c,
+            "tol": tol,
+            "grid_log_w": lw.size,
+            "grid_A": A.size,
+        },
     )
 
 
@@ -2188,11 +2238,19 @@ def _tau_zero(claimed):
     dh = sp.simplify(lim_h - claimed[0])
     dg = sp.simplify(lim_g - claimed[1])
     ok = dh == 0 and dg == 0
+    # the differences at one point, so that a wrong statement is pinned by how wrong it is
+    at = {_w: sp.Integer(2), _gamma: sp.Rational(3, 10)}
+    dh_at, dg_at = float(sp.sympify(dh).subs(at)), float(sp.sympify(dg).subs(at))
     return decide(
         ok,
         f"sympy: lim_(tau->0) h = {lim_h}, lim g_gamma = {lim_g} (pointwise); stated "
-        f"{claimed[0]}, {claimed[1]}",
-        numbers={"h_limit_matches": dh == 0, "g_limit_matches": dg == 0},
+        f"{claimed[0]}, {claimed[1]}; limit - stated at w = 2, gamma = 0.3: {dh_at:g}, {dg_at:g}",
+        numbers={
+            "h_limit_matches": dh == 0,
+            "g_limit_matches": dg == 0,
+            "h_diff_at_w2_g03": dh_at,
+            "g_diff_at_w2_g03": dg_at,
+        },
     )
 
 
@@ -2314,8 +2372,13 @@ def _bias_variance(key):
         rows.append(f"s^2 = {s2}: Var = {_n(var)} vs Var(w) = {_n(var_w)}, E - 1 = {_n(bias)}")
     return decide(
         ok,
-        "30-digit quadrature: " + "; ".join(rows),
-        numbers={"min_abs_bias": min_bias, "max_var_ratio": max_var_ratio, "tol": MP_TOL},
+        f"{DPS}-digit quadrature: " + "; ".join(rows),
+        numbers={
+            "min_abs_bias": min_bias,
+            "max_var_ratio": max_var_ratio,
+            "tol": MP_TOL,
+            "digits": DPS,
+        },
     )
 
 
@@ -2360,11 +2423,16 @@ def _sapo_table(table):
     sign_effect = float((_sapo_np(lw, a_small) - _sapo_np(lw, -a_small)).max())
     # far from on-policy (log w = +-1e4): a weight with an SFT component stays >= 1 - gamma,
     # one without falls below e^-1000; any threshold in between decides alike
-    far = [mpmath.exp(mpmath.mpf(v)) for v in (-1e4, 1e4)]
+    far_lw = (-1e4, 1e4)
+    far = [mpmath.exp(mpmath.mpf(v)) for v in far_lw]
     sapo_floor = max(w * _h(w, t) for w in far for t in (1, mpmath.mpf("1.05")))
-    v5_floor = min(_g(w, a) for w in far for a in (1.0, -1.0))
+    far_A = (1.0, -1.0)
+    # v5 at each (far w, A): 1 - gamma there, 0.1 or 0.9 (it has an SFT component either way)
+    v5_far = {(v, a): _g(w, a) for v, w in zip(far_lw, far) for a in far_A}
+    v5_floor = min(v5_far.values())
     tiny = mpmath.exp(-1000)
-    gam = _gam_np(lw[:, None], np.array([[-2.0, -0.5, 0.5, 2.0]]))
+    gam_A = (-2.0, -0.5, 0.5, 2.0)
+    gam = _gam_np(lw[:, None], np.array([gam_A]))
     v5_adapts = float(gam.max() - gam.min())
     truth = {
         "SAPO uses A only through sign(A)": sapo_sign_only,
@@ -2379,10 +2447,11 @@ def _sapo_table(table):
         not wrong,
         f"SAPO weight over {lw.size} log w in [{lw[0]:g}, {lw[-1]:g}], |A| = {a_small:g} vs "
         f"{a_big:g}: max difference {size_effect:g} (identical: {sapo_sign_only}), A = "
-        f"+{a_small:g} vs -{a_small:g}: up to {sign_effect:.4f}; weight at log w = +-1e4: "
-        f"SAPO <= 10^{floor_log10:.3f}, v5 >= {_n(v5_floor, 3)}; v5 gamma over log w in "
-        f"[-6, 6], A in (-2 ... 2) spans {v5_adapts:.3f}; table entries contradicted: "
-        f"{wrong or 'none'}",
+        f"+{a_small:g} vs -{a_small:g}: up to {sign_effect:.4f}; weight at log w = "
+        f"{', '.join(_n(v, 3) for v in far_lw)}: SAPO <= 10^{floor_log10:.3f}, v5 "
+        + ", ".join(f"{_n(g, 3)} (log w {_n(v, 3)}, A {_n(a, 3)})" for (v, a), g in v5_far.items())
+        + f"; v5 gamma over log w in [-6, 6], A in ({', '.join(_n(a, 3) for a in gam_A)}) "
+        f"spans {v5_adapts:.3f}; table entries contradicted: {wrong or 'none'}",
         numbers={
             "sapo_sign_only": sapo_sign_only,
             "sapo_size_effect": size_effect,
@@ -2390,6 +2459,7 @@ def _sapo_table(table):
             "sapo_far_weight": sapo_floor,
             "sapo_far_weight_log10": floor_log10,
             "v5_far_weight": v5_floor,
+            **{f"v5_far_lw{v:+.0e}_A{a:+g}": g for (v, a), g in v5_far.items()},
             "v5_gamma_span": v5_adapts,
             "wrong": len(wrong),
         },
