@@ -365,3 +365,37 @@ def test_metrics_are_tensors_with_the_values_computed_by_hand():
     # nothing selected: loss 0, metrics NaN
     loss0, m0 = losses.policy_loss_and_metrics(lp, old, adv, torch.zeros_like(mask), "ppo_clip")
     assert float(loss0) == 0.0 and all(math.isnan(float(v)) for v in m0.values())
+
+
+def test_seed_designs_by_name_use_the_selected_tokens_only():
+    from isreshape.torch_impl import gamma as tg
+    from isreshape.torch_impl import weights as tw
+
+    g = torch.Generator().manual_seed(0)
+    lp = -torch.rand(4, 8, generator=g, dtype=torch.float64) * 2
+    old = lp + torch.randn(4, 8, generator=g, dtype=torch.float64) * 1.5
+    adv = torch.randn(4, 1, generator=g, dtype=torch.float64)
+    mask = torch.ones(4, 8, dtype=torch.bool)
+    mask[0, 5:] = False
+    mask[2, 3:] = False
+    lw_sel = (lp - old)[mask]
+    # ESS rule: gamma from the variance of the selected log w (population variance)
+    gamma = tg.gamma_star_ess(lw_sel.var(correction=0), 0.3)
+    assert 0 < float(gamma) < 1
+    phi = losses.gradient_weights(lp, old, adv, mask, "is_reshape_ess")
+    want = tw.power_weight(lp - old, adv, gamma)
+    assert torch.allclose(phi[mask], want[mask], rtol=1e-14, atol=0)
+    # counting the padding (log w = 0 there) would change gamma, hence phi
+    wrong = tg.gamma_star_ess(torch.where(mask, lp - old, 0.0).var(correction=0), 0.3)
+    assert abs(float(wrong) - float(gamma)) > 1e-3
+    # per-sign rule over the selected tokens
+    A_full = torch.broadcast_to(adv, lp.shape)
+    gp, gn = tg.per_sign_gamma(lp - old, A_full, mask, 0.3)
+    phi = losses.gradient_weights(lp, old, adv, mask, "per_sign_power")
+    want = tw.asymmetric_power_weight(lp - old, adv, gp, gn)
+    assert torch.allclose(phi[mask], want[mask], rtol=1e-14, atol=0)
+    for name in losses.SEED_DESIGNS:
+        loss = losses.policy_loss(lp, old, adv, mask, name)
+        assert torch.isfinite(loss), name
+    with pytest.raises(ValueError, match="is_reshape_ess"):
+        losses.policy_loss(lp, old, adv, mask, "no_such_design")

@@ -61,6 +61,87 @@ SEQUENCE_DESIGNS: dict[str, Callable[..., Tensor]] = {
     "mis_sequence": peers.mis_sequence,
     "vespo": peers.vespo,
 }
+
+
+# ------------------------------------------------------------------ the seeds' designs
+# Batch statistics (the variance of log w, per-sign variances) are computed over the selected
+# tokens only: gradient_weights passes response_mask as ``mask``.
+
+
+def _selected(log_w: Tensor, mask: Tensor | None) -> Tensor:
+    return torch.ones_like(log_w, dtype=torch.bool) if mask is None else mask.to(torch.bool)
+
+
+def is_reshape_ess(log_w: Tensor, A: Tensor, mask: Tensor | None = None, rho_min: float = 0.3):
+    """phi = w^gamma A, gamma = min(1, sqrt(-log rho_min / s^2)) with s^2 the variance of log w
+    over the selected tokens (seed 001 theorem 8.3: under log-normal weights ESS / n =
+    exp(-s^2 gamma^2) >= rho_min). gamma is a batch statistic, detached; no token or s^2 = 0
+    gives gamma = 1 (plain importance sampling). Default rho_min = 0.3, the seed's."""
+    from isreshape.torch_impl import gamma as tg
+    from isreshape.torch_impl import weights as tw
+
+    keep = _selected(log_w, mask)
+    lw = log_w.detach()
+    n = keep.sum().clamp(min=1).to(lw.dtype)
+    zero = torch.zeros((), dtype=lw.dtype, device=lw.device)
+    mean = torch.where(keep, lw, zero).sum() / n
+    var = torch.where(keep, (lw - mean) ** 2, zero).sum() / n
+    g = tg.gamma_star_ess(var, rho_min)
+    return tw.power_weight(log_w, A, g)
+
+
+def per_sign_power(log_w: Tensor, A: Tensor, mask: Tensor | None = None, rho_min: float = 0.3):
+    """phi = w^gamma_+ A for A > 0, w^gamma_- A for A < 0, with seed 002's corrected per-sign rule
+    over the selected tokens (``gamma.per_sign_gamma``: gamma_+ in [0.1, 0.99], gamma_- in
+    [1.01, 1.99], detached)."""
+    from isreshape.torch_impl import gamma as tg
+    from isreshape.torch_impl import weights as tw
+
+    A_full = torch.broadcast_to(
+        torch.as_tensor(A, dtype=log_w.dtype, device=log_w.device), log_w.shape
+    )
+    gp, gn = tg.per_sign_gamma(log_w.detach(), A_full, _selected(log_w, mask), rho_min).unbind(0)
+    return tw.asymmetric_power_weight(log_w, A, gp, gn)
+
+
+def trust_region_adaptive(
+    log_w: Tensor,
+    A: Tensor,
+    gamma_base: float = 0.1,
+    gamma_max: float = 0.9,
+    tau_h: float = 1.0,
+    tau_c: float = 1.0,
+):
+    """Seed 003's soft trust region with the adaptive gamma (``trust_region.phi_adaptive``), at
+    the seed's section 5.1 parameters."""
+    from isreshape.torch_impl import trust_region as ttr
+
+    return ttr.phi_adaptive(log_w, A, gamma_base, gamma_max, tau_h, tau_c)
+
+
+def truncated_power(log_w: Tensor, A: Tensor, gamma: float = 1.0, M: float = 2.0):
+    """Seed 002's truncation min(w^gamma, M) A (``weights.truncated_power_weight``); defaults
+    gamma = 1 (importance sampling below the cap), M = 2."""
+    from isreshape.torch_impl import weights as tw
+
+    return tw.truncated_power_weight(log_w, A, gamma, M)
+
+
+def soft_saturation(log_w: Tensor, A: Tensor, gamma: float = 1.0, lam: float = 0.5):
+    """Seed 002's soft saturation w^gamma / (1 + lam (w^gamma - 1)^+) A; defaults gamma = 1,
+    lam = 0.5 (the weight tends to A / lam = 2 A)."""
+    from isreshape.torch_impl import weights as tw
+
+    return tw.soft_saturation_weight(log_w, A, gamma, lam)
+
+
+SEED_DESIGNS: dict[str, Callable[..., Tensor]] = {
+    "is_reshape_ess": is_reshape_ess,
+    "per_sign_power": per_sign_power,
+    "trust_region_adaptive": trust_region_adaptive,
+    "truncated_power": truncated_power,
+    "soft_saturation": soft_saturation,
+}
 AGG_MODES = (
     "token-mean",
     "token-sum",
@@ -117,10 +198,12 @@ def gradient_weights(
             phi = TOKEN_DESIGNS[design](log_w, adv, **params)
         elif design in SEQUENCE_DESIGNS:
             phi = SEQUENCE_DESIGNS[design](log_w, adv, mask=mask, **params)
+        elif design in SEED_DESIGNS:
+            phi = _call_with_mask(SEED_DESIGNS[design], log_w, adv, mask, params)
         elif "." in design:
             phi = _call_with_mask(_resolve(design), log_w, adv, mask, params)
         else:
-            known = sorted(TOKEN_DESIGNS) + sorted(SEQUENCE_DESIGNS)
+            known = sorted(TOKEN_DESIGNS) + sorted(SEQUENCE_DESIGNS) + sorted(SEED_DESIGNS)
             raise ValueError(f"design must be one of {known} or a callable, got {design!r}")
     elif callable(design):
         phi = _call_with_mask(design, log_w, adv, mask, params)
