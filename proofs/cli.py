@@ -231,17 +231,21 @@ def cmd_golden(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     import importlib
+    import pkgutil
 
-    try:
-        module = importlib.import_module(f"isreshape.torch_impl.benchmarks.{args.name}")
-    except ModuleNotFoundError:
-        import pkgutil
+    from isreshape.torch_impl import benchmarks
 
-        from isreshape.torch_impl import benchmarks
-
-        names = sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__))
+    names = sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__))
+    if args.name is None:  # the list, one line each (the module docstring's first line)
+        for name in names:
+            mod = importlib.import_module(f"isreshape.torch_impl.benchmarks.{name}")
+            doc = (mod.__doc__ or "").strip().splitlines()
+            print(f"{name:12s} {doc[0] if doc else ''}")
+        return 0
+    if args.name not in names:
         print(f"unknown benchmark {args.name!r}; valid: {', '.join(names)}", file=sys.stderr)
         return 2
+    module = importlib.import_module(f"isreshape.torch_impl.benchmarks.{args.name}")
     return int(module.main(args.rest) or 0)
 
 
@@ -321,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.set_defaults(func=cmd_golden)
 
     b = sub.add_parser("bench", help="run a benchmark (torch_impl/benchmarks/NAME.py)")
-    b.add_argument("name")
+    b.add_argument("name", nargs="?", help="a benchmark; without it, the list")
     b.add_argument("rest", nargs=argparse.REMAINDER)
     b.set_defaults(func=cmd_bench)
 

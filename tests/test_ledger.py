@@ -331,6 +331,9 @@ def test_commands_refuse_what_they_cannot_do(capsys):
     assert "peers" in capsys.readouterr().err
     assert cli.main(["bench", "nosuchbench"]) == 2
     assert "valid: alpha" in capsys.readouterr().err
+    assert cli.main(["bench"]) == 0  # the list, one line per benchmark
+    listing = capsys.readouterr().out.splitlines()
+    assert listing and listing[0].startswith("alpha ") and "bisection" in listing[0]
     with pytest.raises(SystemExit) as exc:
         cli.main(["audit", "--format", "yaml"])
     assert exc.value.code == 2
