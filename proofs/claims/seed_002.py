@@ -278,16 +278,22 @@ def _unbiasedness(phi, label: str):
 )
 def _on_policy_gradient(phi):
     # the middle form E_pi[A grad log pi] against finite differences (independent of phi)
+    n_bandits, k = 50, 5
     score = max(
         float(np.abs((pi * A) @ _score(pi) - g).max())
-        for _t, pi, _m, A, g in _bandits(MC_SEED, 50, 5)
+        for _t, pi, _m, A, g in _bandits(MC_SEED, n_bandits, k)
     )
     out = _unbiasedness(phi, "phi = w A")
     return decide(
         out.verdict != FALSE and score < FD_TOL,
         f"score-function form E_pi[A grad log pi] vs finite differences: max diff {score:.1e}; "
         + out.evidence,
-        numbers={**out.numbers, "max_score_form_error": score},
+        numbers={
+            **out.numbers,
+            "max_score_form_error": score,
+            "score_form_bandits": n_bandits,
+            "score_form_actions": k,
+        },
         conditions=out.conditions or "supp pi contained in supp mu",
         ok_without_conditions=out.verdict == HOLDS,
     )
@@ -394,10 +400,11 @@ def _ppo_row(phi):
         rows.append(f"(w={w}, A={a}): w f' = {true:.4g}, stated {got:.4g}")
     return decide(
         worst < tol,
-        "eps = 0.2, PPO f = min(w A, clip(w) A), finite-difference w f' vs the stated weight: "
+        f"eps = {eps:g}, PPO f = min(w A, clip(w) A), finite-difference w f' vs the stated "
+        "weight: "
         + "; ".join(rows)
         + f"; max |diff| {worst:.3g} (tolerance {tol:g})",
-        numbers={"max_abs_diff": worst, "tol": tol, "fd_step": h},
+        numbers={"max_abs_diff": worst, "tol": tol, "fd_step": h, "eps": eps},
     )
 
 
@@ -521,17 +528,19 @@ def _bias_formula(bias):
                 worst[i] = max(worst[i], float(np.abs(bias(phi, w, A, pi, mu) - true).max()))
         return worst
 
-    full = max(worst_over(_bandits(MC_SEED + 3, 50, 4)))
+    n_bandits = 50
+    full = max(worst_over(_bandits(MC_SEED + 3, n_bandits, 4)))
     misses = worst_over((_support_violation(),))
     miss = max(misses)
     return decide(
         full < FD_TOL,
-        f"phi in (w^{p0:g} A, clip(w, {lo:g}, {hi:g}) A, A) on 50 random bandits: max |formula - (E_mu[phi grad "
+        f"phi in (w^{p0:g} A, clip(w, {lo:g}, {hi:g}) A, A) on {n_bandits} random bandits: max |formula - (E_mu[phi grad "
         f"log pi] - g* (mpmath))| = {full:.1e} (tolerance {FD_TOL:g}); with mu(a0) = 0 "
         f"the formula is off by {miss:.3f}",
         numbers={
             "max_err_full_support": full,
             "err_support_violated": miss,
+            "bandits": n_bandits,
             **{f"err_support_violated_{k}": v for k, v in zip(("power", "clip", "sft"), misses)},
             "tol": FD_TOL,
         },
@@ -740,11 +749,19 @@ def _objective_check(f, phi, label, extra=None):
     pts = [
         {ad.w: x, ad.A: a, ad.gamma: g} for x in (0.3, 1.7) for a in (-1.3, 2.0) for g in (0.4, 1.6)
     ]
-    with mpmath.workdps(30):
-        worst = float(max(abs(sp.N((ad.w * sp.diff(f, ad.w) - phi).subs(p), 30)) for p in pts))
+    dps = 30
+    with mpmath.workdps(dps):
+        worst = float(max(abs(sp.N((ad.w * sp.diff(f, ad.w) - phi).subs(p), dps)) for p in pts))
     tol = 1e-25
     zero = bool(res == 0)
-    nums = {"sympy_residual_is_zero": zero, "max_numeric_residual": worst, "tol": tol}
+    nums = {
+        "sympy_residual_is_zero": zero,
+        "max_numeric_residual": worst,
+        "tol": tol,
+        "dps": dps,
+        "points": len(pts),
+        "point_sum": float(sum(float(v) for p in pts for v in p.values())),
+    }
     if extra:
         nums.update(extra)
     ev = f"sympy: w df/dw - {label} = {res}; numeric max |residual| {worst:.1e}"
@@ -1159,7 +1176,8 @@ def _gamma_ranges(rule):
             out_code += not _in_seed_ranges(cp, cn)
             lo_p, hi_p = min(lo_p, gp, cp), max(hi_p, gp, cp)
             lo_n, hi_n = min(lo_n, gn, cn), max(hi_n, gn, cn)
-    gp1, gn1 = rule(1.0, 1.0)  # rho_min = 1: s = 0
+    s2_edge = 1.0
+    gp1, gn1 = rule(s2_edge, 1.0)  # rho_min = 1: s = 0
     edge_pos, edge_neg = _in_pos_range(gp1), _in_neg_range(gn1)
     edge_ok = edge_pos and edge_neg
     n = len(s2s) * len(_RHO_GRID)
@@ -1176,6 +1194,7 @@ def _gamma_ranges(rule):
             "gamma_pos_rho1": gp1,
             "gamma_neg_rho1": gn1,
             "gamma_pos_rho1_inside": edge_pos,
+            "sigma2_at_rho1": s2_edge,
             "gamma_neg_rho1_inside": edge_neg,
         },
         conditions="0 < rho_min < 1 (rho_min = 1 gives s = 0, gamma_+ = 0 and gamma_- = 1, the "
@@ -1381,13 +1400,16 @@ _CANDIDATES = {
 _X_MONO = np.exp(np.linspace(-8, math.log(10.0), 1000))  # before the saturating ones round
 
 
+_X_LOCAL = np.linspace(1e-3, 3.0, 1500)  # 'convex on [0, 3]'
+
+
 def _properties(phi, x=_X_LOG) -> dict[str, bool]:
     y = np.asarray(phi(x), dtype=float)
     return {
         "increasing": _min_step(phi, _X_MONO) > 0,
         "convex": _min_chord_change(phi, x) > -SHAPE_TOL,
         "concave": _min_chord_change(lambda w: -np.asarray(phi(w), dtype=float), x) > -SHAPE_TOL,
-        "convex_on_[0,3]": _min_chord_change(phi, np.linspace(1e-3, 3.0, 1500)) > -SHAPE_TOL,
+        "convex_on_[0,3]": _min_chord_change(phi, _X_LOCAL) > -SHAPE_TOL,
         "bounded": not _unbounded(phi) and bool(np.isfinite(y).all()),
         "phi(1)=1": abs(float(phi(np.array([1.0]))[0]) - 1) < EXACT_TOL,
     }
@@ -1469,7 +1491,11 @@ def _cor51(props):
         f"candidates with all of {list(props)} (convex on all of w > 0): {found or 'none'}; "
         f"convex only on [0, 3] (not 'convex' in 6.3's sense, phi'' > 0 for all w; it must "
         f"turn concave beyond): {found_local or 'none'}",
-        numbers={"with_all_properties": len(found), "with_local_convexity": len(found_local)},
+        numbers={
+            "with_all_properties": len(found),
+            "with_local_convexity": len(found_local),
+            **_grid_nums("grid_local", _X_LOCAL),
+        },
     )
 
 
@@ -1675,14 +1701,21 @@ def _gate_neg(w, tau):
 def _gate_pos_decreasing(gate):
     dp, _ = ws.sapo_gate_derivatives()
     x = np.linspace(0.01, 10, 2000)
-    worst = max(float(np.diff(gate(x, t)).max()) for t in (0.5, 2.0, 10.0))
-    at1 = [float(gate(np.array([1.0]), t)[0]) for t in (0.5, 2.0)]
+    taus = (0.5, 2.0, 10.0)
+    worst = max(float(np.diff(gate(x, t)).max()) for t in taus)
+    at1 = [float(gate(np.array([1.0]), t)[0]) for t in taus[:2]]
+    at2 = {t: float(gate(np.array([2.0]), t)[0]) for t in taus}
     return decide(
         worst < 0,
-        f"largest step of the gate on w in [0.01, 10], tau in (0.5, 2, 10): {worst:.3g} "
+        f"largest step of the gate on w in {_grid_txt(x)}, tau in {_tup(taus)}: {worst:.3g} "
         f"(decreasing iff < 0; for tau = 10 the gate underflows towards 0 far out but stays "
         f"strictly decreasing on this range); value at w = 1: {at1}; sympy d gate_pos/dw = {dp}",
-        numbers={"max_step": worst},
+        numbers={
+            "max_step": worst,
+            **_grid_nums("grid", x),
+            # the gate's values at w = 2 pin each tau
+            **{f"at_2_tau_{t}": v for t, v in at2.items()},
+        },
     )
 
 
@@ -1977,7 +2010,8 @@ def _correspondence_check(alpha_of, groups, label):
     """E_mu[f(w) A] with f the Box-Cox objective of w^gamma must be c D_alpha(gamma)(pi || mu)
     with one constant c per (gamma, A) group over random pairs (A constant per group), and,
     the condition violated, with an action-dependent A."""
-    pairs = _dist_pairs(MC_SEED + 7, 40)
+    n_pairs = 40
+    pairs = _dist_pairs(MC_SEED + 7, n_pairs)
     spread, consts = 0.0, []
     for g, A in groups:
         a = alpha_of(g)
@@ -1995,13 +2029,14 @@ def _correspondence_check(alpha_of, groups, label):
     return decide(
         spread < EXACT_TOL,
         f"sympy: (w^gamma - 1)/gamma - (gamma - 1) F_gamma = {r}. {label}: relative spread of "
-        f"E_mu[f A] / D_alpha over 40 random pairs {spread:.1e} (one constant iff < "
+        f"E_mu[f A] / D_alpha over {n_pairs} random pairs {spread:.1e} (one constant iff < "
         f"{EXACT_TOL:g}); with an action-dependent A {spread_var:.3g}",
         numbers={
             "relative_spread": spread,
             "relative_spread_action_A": spread_var,
             "tol": EXACT_TOL,
             **{f"constant_group_{i}": c for i, c in enumerate(consts)},
+            "pairs": n_pairs,
         },
         conditions="gamma not in {0, 1}; A constant (within each sign group): then "
         "E_mu[f A] = A (gamma - 1) D_gamma(pi || mu); with an action-dependent A the "
@@ -2331,8 +2366,8 @@ def _sapo_true_weight(w, tau):
 )
 def _sapo_phi(phi):
     x = np.array([0.3, 0.5, 1.0, 2.0, 5.0])
-    worst = 0.0
-    for tau in (0.5, 1.0, 4.0):
+    taus, per_tau = (0.5, 1.0, 4.0), []
+    for tau in taus:
         # w f' by central differences in 30-digit mpmath: error < 1e-20
         with mpmath.workdps(30):
             true = [
@@ -2342,14 +2377,20 @@ def _sapo_phi(phi):
                 )
                 for t in x
             ]
-        worst = max(worst, float(np.max(np.abs(np.asarray(phi(x, tau)) - true))))
+        per_tau.append(float(np.max(np.abs(np.asarray(phi(x, tau)) - true))))
+    worst = max(per_tau)
     tol = 1e-12  # float64 evaluation of the stated weight against 30-digit values
     return decide(
         worst < tol,
         f"SAPO's objective f = 4 sigmoid(tau (w - 1)) / tau; w f' (mpmath) vs the stated weight "
-        f"at w in {x.tolist()} x tau in (0.5, 1, 4): max |diff| {worst:.3g} (tolerance {tol:g}); "
-        f"sympy: w f' = {ws.sapo_gradient_weight()}",
-        numbers={"max_abs_diff": worst, "tol": tol},
+        f"at w in {x.tolist()} x tau in {_tup(taus)}: max |diff| {worst:.3g} (tolerance "
+        f"{tol:g}); sympy: w f' = {ws.sapo_gradient_weight()}",
+        numbers={
+            "max_abs_diff": worst,
+            "tol": tol,
+            # per tau: ~1e-16 (below the pin's 1e-12 floor) where the weight is right
+            **{f"max_abs_diff_tau_{t}": v for t, v in zip(taus, per_tau)},
+        },
     )
 
 
@@ -2395,7 +2436,8 @@ def _sapo_integrable_inner(phi):
 
     change = abs(part(1e-8) - part(1e-4))
     worst = 0.0
-    for x in (0.2, 3.0, 7.0):
+    xs = (0.2, 3.0, 7.0)
+    for x in xs:
         h = 1e-4 * x
         if not math.isfinite(g(x)):
             worst = math.inf
@@ -2414,7 +2456,7 @@ def _sapo_integrable_inner(phi):
         change < tol_change and worst < ANTIDERIV_TOL,
         f"tau = 2: int_(1+d)^2 + int_(1/2)^(1-d) phi/u changes by {change:.3g} from d = 1e-4 to "
         f"1e-8 (converges iff < {tol_change:g}: a continuous integrand moves it by ~d); w F' = "
-        f"phi at w = 0.2, 3, 7: max rel err {worst:.1e}. F -> -inf logarithmically at w -> 0 "
+        f"phi at w = {_tup(xs)}: max rel err {worst:.1e}. F -> -inf logarithmically at w -> 0 "
         f"(phi(0+) > 0), an antiderivative on (0, inf) all the same",
         numbers={
             "change_near_1": change,
@@ -2422,6 +2464,7 @@ def _sapo_integrable_inner(phi):
             "tol_change": tol_change,
             "tol": ANTIDERIV_TOL,
             "quad_limit": lim,
+            **{f"w_{i}": x for i, x in enumerate(xs)},
         },
     )
 
@@ -3679,10 +3722,10 @@ def _code_soft_sat(formula):
     the code writes them), against the stated formula in float64 (tolerance 1e-12 relative:
     a handful of roundings of values <= 20)."""
     gn, lam, wth = 1.5, 1.0, 3.0
-    xs = (0.3, 1.0, 2.0, 3.0, 5.0, 10.0)
+    xs, dps = (0.3, 1.0, 2.0, 3.0, 5.0, 10.0), 30
     worst = 0.0
     for x in xs:
-        with mpmath.workdps(30):
+        with mpmath.workdps(dps):
             w = mpmath.mpf(x)
             beta = 1 / (1 + mpmath.exp(-(-lam * (w - wth))))
             code = float(beta * w**gn + (1 - beta) * w)
@@ -3695,7 +3738,14 @@ def _code_soft_sat(formula):
         f"between the code's weight and the stated formula {worst:.3g} (tolerance {tol:g}). "
         f"The code calls the 9.3 design 'soft saturation'; 9.2's differently defined soft "
         f"saturation is not what it computes",
-        numbers={"max_rel_diff": worst, "tol": tol, "gamma": gn, "lambda": lam, "w_th": wth},
+        numbers={
+            "max_rel_diff": worst,
+            "tol": tol,
+            "gamma": gn,
+            "lambda": lam,
+            "w_th": wth,
+            "dps": dps,
+        },
     )
 
 
