@@ -61,7 +61,7 @@ Z_MAX = 5.0  # Monte Carlo decisions at 5 standard errors (false alarm < 1e-6 pe
 FD_EVIDENCE = (1e-9, 1e-9, "central-difference rounding noise ~1e-11 differs across NumPy builds")
 # the claims that state FD_EVIDENCE pin it among their numbers too, so that a changed snapshot
 # tolerance needs a deliberate re-pin like any other tolerance
-FD_PINNED = {"snapshot_tol_rel": FD_EVIDENCE[0], "snapshot_tol_abs": FD_EVIDENCE[1]}
+FD_PINNED = dict(zip(("snapshot_tol_rel", "snapshot_tol_abs"), FD_EVIDENCE))
 LINKS_82 = (
     "reference/divergences.py::ess_ratio_lognormal_closed_form",
     "proofs/lognormal.py::ess_closed_form_residual",
@@ -798,7 +798,8 @@ def _kl_fits():
             # target >= ~5e-12 on the whole grid (its tails at |x| = 10): no guard needed
             return float(np.sum(q * np.log(q / target)) * dx)
 
-        return tuple(minimize(obj, x0=[0.5, 0.0], method="Nelder-Mead", options={"xatol": 1e-6}).x)
+        res = minimize(obj, x0=[0.5, 0.0], method="Nelder-Mead", options={"xatol": 1e-6})
+        return (*res.x, float(res.fun))  # mean, log sd, the KL at the fit
 
     return {"forward": fit(True), "reverse": fit(False)}
 
@@ -818,19 +819,24 @@ def _mean_mode_seeking(labels):
     fits = _kl_fits()
     # a Gaussian fit to 0.5 N(-3,1) + 0.5 N(3,1) is classified by its mean: nearer a mode
     # (|m| > 1.5, the midpoint between 0 and 3) is mode-seeking, nearer 0 mean-seeking
-    found = {k: ("mode-seeking" if abs(m) > 1.5 else "mean-seeking") for k, (m, _) in fits.items()}
+    found = {
+        k: ("mode-seeking" if abs(m) > 1.5 else "mean-seeking") for k, (m, _, _) in fits.items()
+    }
     agree = sum(found[k] == labels[k] for k in found)
-    (mf, lsf), (mr, lsr) = fits["forward"], fits["reverse"]
+    (mf, lsf, klf), (mr, lsr, klr) = fits["forward"], fits["reverse"]
     return _decide(
         agree == 2,
         f"Gaussian fit to 0.5 N(-3,1) + 0.5 N(3,1): forward KL gives mean {mf:.3f}, sd "
         f"{math.exp(lsf):.3f} (moment match: 0, sqrt(10) = 3.162), reverse KL mean {mr:.3f}, sd "
-        f"{math.exp(lsr):.3f}; classified {found}, stated {labels}",
+        f"{math.exp(lsr):.3f} (KL at the fits {klf:.4f} forward, {klr:.4f} reverse); classified "
+        f"{found}, stated {labels}",
         numbers={
             "forward_mean": mf,
             "forward_sd": math.exp(lsf),
             "reverse_abs_mean": abs(mr),
             "reverse_sd": math.exp(lsr),
+            "forward_kl": klf,
+            "reverse_kl": klr,
             "agreeing_labels": agree,
             "mode_cut": 1.5,
         },
@@ -917,8 +923,9 @@ def _thm_4_2(eff_log_probs):
         return -np.array([(fn(theta + h * e) - fn(theta - h * e)) / (2 * h) for e in np.eye(k)])
 
     def ray_residual(grad, d):
-        # distance of grad from the ray {c d : c > 0}, relative to |grad|; 1 when c <= 0
-        c = float(grad @ d / (d @ d)) if d @ d > 0 else 0.0
+        # distance of grad from the ray {c d : c > 0}, relative to |grad|; 1 when c <= 0 (and
+        # when d = 0: c is then NaN, which is not > 0)
+        c = float(grad @ d / (d @ d))
         rel = float(np.linalg.norm(grad - c * d) / np.linalg.norm(grad)) if c > 0 else 1.0
         return c, rel
 
@@ -969,7 +976,7 @@ def _thm_4_2(eff_log_probs):
         "last line; r >= 0 with E_mu[w^gamma r] > 0 (with signed advantages pi_eff has negative "
         "entries and is no distribution; with all rewards negative g_gamma points the other "
         "way)",
-        ok_without_conditions=worst_total < tol and rel_neg < tol,
+        ok_without_conditions=max(worst_total, rel_neg) < tol,
     )
 
 
@@ -1118,7 +1125,7 @@ def _mixture(mu, ps, g):
 )
 def _thm_5_2(minimiser_of):
     rng = np.random.default_rng(MC_SEED + 11)
-    worst_grad, beaten, excess = 0.0, 0, []
+    worst_grad, excess, ties = 0.0, [], []
     # a random p beats the stated minimiser when its objective is lower by more than the
     # float64 rounding of two 6-term KL sums (|terms| <= ~30: ~1e-13)
     margin, logit_sd, gammas = 1e-13, 2.0, (0.2, 0.5, 0.8)
@@ -1139,18 +1146,28 @@ def _thm_5_2(minimiser_of):
             for _ in range(5):
                 q = _softmax(logit_sd * rng.standard_normal(len(mu)))
                 excess.append(obj(q) - obj(p))
-                beaten += excess[-1] < -margin
+            # p itself recomputed as softmax(log p): a tie up to rounding, which the margin is
+            # there not to count
+            ties.append(obj(_softmax(np.log(p))) - obj(p))
+
+    def beats(diff):  # q's objective below p's by more than the margin
+        return diff < -margin
+
+    beaten_random, beaten_ties = sum(map(beats, excess)), sum(map(beats, ties))
     tol = _fp_tol(30.0, 6)  # 6-component float64 gradients, |log p| <= ~30
     return _decide(
-        worst_grad < tol and beaten == 0,
+        worst_grad < tol and max(beaten_random, beaten_ties) == 0,
         f"{n_pairs} random (mu, p*) x gamma in {gammas}: max |grad_logits objective| at the stated "
         f"minimiser {worst_grad:.1e} (tolerance {tol:.1e}; strictly convex objective, so "
         f"stationary = minimiser); random p = softmax({logit_sd:.1f} N(0, 1)) beating it by more "
-        f"than {margin:g}: {beaten} of {len(excess)} (smallest excess {min(excess):.6f})",
+        f"than {margin:g}: {beaten_random} of {len(excess)} (smallest excess {min(excess):.6f}); "
+        f"p recomputed as softmax(log p) beating it: {beaten_ties} of {len(ties)} (largest "
+        f"|difference| {max(map(abs, ties)):.1e}, a rounding tie)",
         numbers={
             "worst_gradient": worst_grad,
             "tol": tol,
-            "beaten": beaten,
+            "beaten": beaten_random,
+            "beaten_by_tie": beaten_ties,
             "objective_margin_tol": margin,
             "smallest_excess": min(excess),
             "random_p": len(excess),
@@ -1674,7 +1691,7 @@ def _variance_at_zero(interval):
         all(inside),
         f"argmin of E_mu[w^(2 gamma)] on [0, 1] (bisection on the derivative, 30 digits): "
         f"log-normal sigma^2 = {', '.join(f'{x:.1f}' for x in _V_S2)}: "
-        f"{[round(a, 6) for a in ln]}; {len(disc)} random discrete pairs: range "
+        f"[{', '.join(f'{a:.6f}' for a in ln)}]; {len(disc)} random discrete pairs: range "
         f"[{min(disc):.4f}, {max(disc):.4f}]; {sum(inside)} of {len(argmins)} inside the stated "
         f"{'[' if closed else '('}{lo}, {hi}{']' if closed else ')'}",
         numbers={
@@ -1844,7 +1861,8 @@ def _bias_decomposition(rhs_of):
     tol = _fp_tol(30.0, 6)  # 6-term float64 KL sums, |log p| <= ~30
     return _decide(
         worst < tol,
-        f"{n_pairs} random pairs ({outcomes} outcomes in all) x gamma in {gammas}: max "
+        f"{n_pairs} random pairs ({outcomes} outcomes in all) x gamma in "
+        f"({', '.join(f'{g:.2f}' for g in gammas)}): max "
         f"|KL(p*||p_g) from the definition - stated form| {worst:.1e} (tolerance {tol:.1e})",
         numbers={"worst": worst, "tol": tol, "pairs": n_pairs, "outcomes": outcomes},
     )
@@ -1966,8 +1984,8 @@ def _cor_7_5_minimum(g_min):
     return _decide(
         err_ln < _ARGMIN_TOL,
         f"argmin of E[w^2g] by bisection on the derivative: log-normal (mean -sigma^2/2) "
-        f"sigma^2 = {', '.join(f'{x:.1f}' for x in _V_S2)}: {[round(a, 12) for a in ln]} (max "
-        f"|diff| {err_ln:.1e}); off the "
+        f"sigma^2 = {', '.join(f'{x:.1f}' for x in _V_S2)}: "
+        f"[{', '.join(f'{a:.12f}' for a in ln)}] (max |diff| {err_ln:.1e}); off the "
         f"assumption, w in {{{_A2}, {(1 - _P2 * _A2) / (1 - _P2):.2f}}} w.p. 1/2 each (E[w] = 1): "
         f"{two_point:.4f}; {len(disc)} random discrete pairs: [{min(disc):.4f}, "
         f"{max(disc):.4f}]",
@@ -2096,8 +2114,9 @@ def _thm_7_6_parts(interval):
         mins_other.append(float(grid[np.argmin(bias2 + b2 / 100)]))
     # the stated interval widened by one grid step on each side (pinned below)
     win_lo, win_hi = lo - step, hi + step
-    inside = all(win_lo <= m <= win_hi for m in mins)
-    inside_other = all(win_lo <= m <= win_hi for m in mins_other)
+    n_inside = sum(win_lo <= m <= win_hi for m in mins)
+    n_inside_other = sum(win_lo <= m <= win_hi for m in mins_other)
+    inside, inside_other = n_inside == len(mins), n_inside_other == len(mins_other)
     return _decide(
         inside,
         f"30 random (mu, p*, sigma^2), n = 100, 401-point grid: minimisers of Bias^2 + V/n in "
@@ -2111,6 +2130,8 @@ def _thm_7_6_parts(interval):
             "grid_step": step,
             "window_lo": win_lo,
             "window_hi": win_hi,
+            "inside_lognormal": n_inside,
+            "inside_two_point": n_inside_other,
         },
         conditions="V under Assumption 7.3 (log-normal, mean -sigma^2/2): the minimiser is at "
         "least argmin V = 1/4 because both terms decrease before it; for other laws it is only "
@@ -2237,8 +2258,10 @@ def _alg_shortcut_zero(lp, lm, rho):
 def _alg_8_4_threshold(algorithm):
     lp, lm = [0.0, 0.0, 0.0], [0.0, 5e-5, -5e-5]  # unbiased variance 2.5e-9
     s2 = float(np.var(np.subtract(lp, lm), ddof=1))  # the batch variance the algorithm sees
-    rho_in = (0.05, 0.3, 0.9, math.exp(-1e-7))  # -log rho >= 1e-8
-    rho_out = (math.exp(-1e-9), 1.0)  # -log rho < 1e-8: the formula gives gamma < 1
+    # -log rho_min just above (edge_in) and below (edge_out) the shortcut's 1e-8
+    edge_in, edge_out, rho_one = 1e-7, 1e-9, 1.0
+    rho_in = (0.05, 0.3, 0.9, math.exp(-edge_in))  # -log rho >= 1e-8
+    rho_out = (math.exp(-edge_out), rho_one)  # -log rho < 1e-8: the formula gives gamma < 1
     inside, outside = [], []
     with mpmath.workdps(30):
         for rho in rho_in:
@@ -2249,14 +2272,16 @@ def _alg_8_4_threshold(algorithm):
     return _decide(
         max(inside) <= tol,
         f"unbiased variance {s2:.6g}: |shortcut - formula| for rho_min = "
-        f"{', '.join(f'{x:.2f}' for x in rho_in[:-1])}, e^-{-math.log(rho_in[-1]):.0e}: max "
-        f"{max(inside):.1e}; for rho_min = e^-{-math.log(rho_out[0]):.0e} and {rho_out[1]:.1f}: "
+        f"{', '.join(f'{x:.2f}' for x in rho_in[:-1])}, e^-{edge_in:.1e}: max "
+        f"{max(inside):.1e}; for rho_min = e^-{edge_out:.1e} and {rho_one:.1f}: "
         f"{', '.join(f'{v:.3f}' for v in outside)}",
         numbers={
             "max_diff_inside": max(inside),
             "min_diff_outside": min(outside),
             "tol": tol,
             "batch_variance": s2,
+            "neg_log_rho_inside_edge": edge_in,
+            "neg_log_rho_outside_edge": edge_out,
         },
         conditions="-log rho_min >= 1e-8, i.e. rho_min <= exp(-1e-8); for rho_min closer to 1 "
         "the shortcut returns 1 where the formula gives a gamma below 1",
@@ -2970,10 +2995,11 @@ def _trainer_gamma_factor2(lw, rho, gamma_min, gamma_max):
 def _trainer_clamp(trainer_gamma):
     lw = _seed_sample(4000, math.sqrt(10.0), MC_SEED + 28)
     s2 = float(np.var(lw, ddof=1))  # the variance the trainer itself uses
-    rho, clamp_default, gamma_min = 0.3, (0.0, 1.0), 0.5
+    rho, gamma_max, gamma_min = 0.3, 1.0, 0.5
+    clamp_default = (0.0, gamma_max)
     with mpmath.workdps(20):
         g_default = float(trainer_gamma(_mp_list(lw), rho, *clamp_default))
-        g_min = float(trainer_gamma(_mp_list(lw), rho, gamma_min, clamp_default[1]))
+        g_min = float(trainer_gamma(_mp_list(lw), rho, gamma_min, gamma_max))
         # population ESS/n from the log-normal moments at the batch's variance
         ess_default = float(_ln_ess_ratio(g_default, s2))
         ess_min = float(_ln_ess_ratio(g_min, s2))
@@ -2992,7 +3018,8 @@ def _trainer_clamp(trainer_gamma):
             "ess_gamma_min_05": ess_min,
             "tol": tol,
             "ess_threshold": ess_threshold,
-            "gamma_max": clamp_default[1],
+            "gamma_max": gamma_max,
+            "gamma_min_default": clamp_default[0],
         },
         conditions="gamma_min <= gamma* (the default gamma_min = 0 is safe); a larger "
         "gamma_min overrides the ESS constraint silently; log-normal weights as in 001-8.2-b",
@@ -3137,8 +3164,11 @@ def _table_13_3(rule):
     # "allows a large gamma": the largest, gamma = 1, which min(1, .) returns as the exact
     # constant 1, so that comparison is exact (tolerance 0)
     exact_tol = 0.0
+    non_increasing = largest_increase <= tol
+    one_at_small = abs(at_small - 1) <= exact_tol
+    smaller_at_large = at_large < at_small
     return _decide(
-        largest_increase <= tol and abs(at_small - 1) <= exact_tol and at_large < at_small,
+        non_increasing and one_at_small and smaller_at_large,
         f"gamma(sigma^2) at rho_min {rho:.2f} for sigma^2 = {s2s[0]:g} .. {s2s[-1]:g}: "
         f"{np.round(vals, 4).tolist()} (largest increase {largest_increase:.1e})",
         numbers={
@@ -3148,6 +3178,9 @@ def _table_13_3(rule):
             "tol": tol,
             "exact_tol": exact_tol,
             "rho_min": rho,
+            "non_increasing": non_increasing,
+            "one_at_small": one_at_small,
+            "smaller_at_large": smaller_at_large,
         },
     )
 
