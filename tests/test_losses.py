@@ -399,3 +399,34 @@ def test_seed_designs_by_name_use_the_selected_tokens_only():
         assert torch.isfinite(loss), name
     with pytest.raises(ValueError, match="is_reshape_ess"):
         losses.policy_loss(lp, old, adv, mask, "no_such_design")
+
+
+_ALL_NAMED = (
+    sorted(losses.TOKEN_DESIGNS) + sorted(losses.SEQUENCE_DESIGNS) + sorted(losses.SEED_DESIGNS)
+)
+
+
+@pytest.mark.parametrize("mode", losses.AGG_MODES)
+@pytest.mark.parametrize("design", _ALL_NAMED)
+def test_extra_masked_padding_never_changes_the_gradient(design, mode):
+    """Issue 13: every named design gives the same gradient on the real tokens whether or not
+    the batch carries extra masked positions holding arbitrary values (seq-mean-token-sum-norm
+    with a fixed loss_scale_factor: its default divisor is the padded length T, as verl's)."""
+    log_prob, old, mask, adv = _batch(seed=zlib.crc32(f"pad|{design}|{mode}".encode()) % 1000)
+    B, T = log_prob.shape
+    g = torch.Generator().manual_seed(5)
+    pad = 3
+    junk = torch.randn(B, pad, generator=g, dtype=torch.float64) * 40
+    lp_pad = torch.cat([log_prob, junk - 7.0], dim=1)
+    old_pad = torch.cat([old, junk.flip(0)], dim=1)
+    mask_pad = torch.cat([mask, torch.zeros(B, pad, dtype=torch.bool)], dim=1)
+    params = PARAMS.get(design, {})
+    scale = 17.0 if mode == "seq-mean-token-sum-norm" else None
+    grads = []
+    for lp, od, m in ((log_prob, old, mask), (lp_pad, old_pad, mask_pad)):
+        x = lp.clone().requires_grad_(True)
+        loss = losses.policy_loss(x, od, adv, m, design, mode, scale, **params)
+        (gr,) = torch.autograd.grad(loss, x)
+        grads.append(gr)
+    assert torch.allclose(grads[1][:, :T], grads[0], rtol=1e-13, atol=1e-300), (design, mode)
+    assert torch.all(grads[1][:, T:] == 0)
