@@ -79,6 +79,7 @@ import json
 import math
 import operator
 import random
+import re
 import signal
 import sys
 import time
@@ -1104,6 +1105,20 @@ def _numbers_differ(a, b) -> bool:
     return any(x[3] != y[3] or x[0] != y[0] for x, y in zip(a, b))
 
 
+_ID = re.compile(r"^(\S+?\.py::.*?#\d+)(?=\s|$)")
+
+
+def split_id(line: str) -> tuple[str, str]:
+    """(mutant id, the rest) of a line that starts with an id. An id may contain spaces (the
+    mutated text of ``not x``); it ends at its ``#N`` occurrence number."""
+    line = line.strip()
+    m = _ID.match(line)
+    if m:
+        return m.group(1), line[m.end() :].strip()
+    parts = line.split(None, 1)
+    return parts[0], (parts[1].strip() if len(parts) > 1 else "")
+
+
 def load_equivalent(path: Path | None) -> dict[str, str]:
     """``mutant-id  reason`` per line; '#' starts a comment."""
     out: dict[str, str] = {}
@@ -1113,10 +1128,10 @@ def load_equivalent(path: Path | None) -> dict[str, str]:
         line = line.split(" #", 1)[0].strip() if not line.startswith("#") else ""
         if not line:
             continue
-        parts = line.split(None, 1)
-        if len(parts) < 2 or not parts[1].strip():
+        mid, reason = split_id(line)
+        if not reason:
             raise ValueError(f"{path}: an equivalent mutant needs its reason: {line!r}")
-        out[parts[0]] = parts[1].strip()
+        out[mid] = reason
     return out
 
 
@@ -1244,7 +1259,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--ids",
         metavar="FILE",
-        help="run exactly the mutants whose ids (first word of each line) FILE lists",
+        help="run exactly the mutants whose ids (each line's start, up to its #N) FILE lists",
     )
     p.add_argument("--no-probe", action="store_true", help="skip the equivalence probes")
     p.add_argument("--progress", action="store_true", help="a line per mutant on stderr")
@@ -1291,9 +1306,7 @@ def _run_args(args: argparse.Namespace, restore: list) -> int:
     allm = st.mutants()
     chosen = allm
     if getattr(args, "ids", None):
-        wanted = [
-            ln.split()[0] for ln in Path(args.ids).read_text().splitlines() if ln.strip()
-        ]
+        wanted = [split_id(ln)[0] for ln in Path(args.ids).read_text().splitlines() if ln.strip()]
         by_id = {m.id: m for m in allm}
         missing = [i for i in wanted if i not in by_id]
         if missing:

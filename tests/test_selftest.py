@@ -186,6 +186,15 @@ def test_equivalent_file_needs_reasons(tmp_path):
     f.write_text("seed_000.py::_f::const:1->2#1\n")
     with pytest.raises(ValueError, match="reason"):
         selftest.load_equivalent(f)
+    # an id with spaces (the mutated text of `not x`) ends at its #N
+    f.write_text("seed_000.py::_g::boolean:not isnan(a)->isnan(a)#1  never NaN here\n")
+    assert selftest.load_equivalent(f) == {
+        "seed_000.py::_g::boolean:not isnan(a)->isnan(a)#1": "never NaN here"
+    }
+    assert selftest.split_id("seed_001.py::_h::const:2->3#12  line 4: 2 -> 3") == (
+        "seed_001.py::_h::const:2->3#12",
+        "line 4: 2 -> 3",
+    )
 
 
 def test_committed_equivalent_list_parses():
