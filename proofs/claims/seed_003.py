@@ -640,7 +640,7 @@ def _h_symmetry(mirror):
 def _h_smooth(h):
     f = sp.lambdify((_w, _tau), h, "mpmath")
     step = mpmath.mpf(10) ** -12
-    worst = mpmath.mpf(0)
+    gaps = []
     extra = (mpmath.mpf(1), mpmath.mpf(3), mpmath.mpf("0.5"))
     taus = (1, 2)
     with mpmath.workdps(40):
@@ -648,17 +648,19 @@ def _h_smooth(h):
             for t in taus:
                 right = (f(w + step, t) - f(w, t)) / step
                 left = (f(w, t) - f(w - step, t)) / step
-                worst = max(worst, abs(right - left))
+                gaps.append(abs(right - left))
+    worst = max(gaps)
     # for a C^2 function the one-sided quotients differ by about step |h''| <= 1e-11 (|h''|
     # <= tau^2 / 2 <= 2); a kink makes them differ by O(tau)
     tol = 10 * step
+    kinks = sum(gap >= tol for gap in gaps)  # (w, tau) points where the quotients disagree
     return decide(
         worst < tol,
         f"max |right - left difference quotient| (step 1e-12, 40 digits) over "
         f"{len(GRID_W + extra)} w incl. w = {', '.join(_n(w, 3) for w in extra)} and tau in "
         f"({', '.join(_n(t, 3) for t in taus)}): {_n(worst, 3)} (tolerance 10 step = "
-        f"{_n(tol, 2)}: step |h''|)",
-        numbers={"max_one_sided_gap": worst, "tol": tol},
+        f"{_n(tol, 2)}: step |h''|); kinks at {kinks} of the {len(gaps)} (w, tau) points",
+        numbers={"max_one_sided_gap": worst, "tol": tol, "kinked_points": kinks},
     )
 
 
@@ -879,12 +881,6 @@ _QUADRANT_POINTS = {
         "C = A log w is + for (w<1, A>0) (case 3 sign flipped)",
         {**QUADRANT_SIGNS_SEED, "w<1, A>0": 1},
     ),
-    evidence_tolerance=(
-        1e-9,
-        0.0,
-        "the numbers are 30-digit mpmath values and counts; min_abs_C is 1e-12 by design (w "
-        "within 1e-9 of 1), so no absolute floor",
-    ),
 )
 @_mp
 def _quadrant_signs(signs):
@@ -909,6 +905,8 @@ def _quadrant_signs(signs):
             "disagreements": wrong,
             "min_abs_C": min(sizes),
             "max_abs_C": max(sizes),
+            # |C| is 1e-12 by design (w within 1e-9 of 1): below the snapshot's absolute floor
+            "log10_min_abs_C": mpmath.log10(min(sizes)),
         },
     )
 
@@ -1035,15 +1033,17 @@ def _gamma_monotone(gamma):
 @_mp
 def _full_reduces(full):
     worst = mpmath.mpf(0)
+    As, tc = (-2.0, 0.0, 3.0), 0.7
     with mpmath.workdps(DPS):
         for w in GRID_W:
-            for A in (-2.0, 0.0, 3.0):
+            for A in As:
                 gam = mpmath.mpf("0.35")
-                a = full(mpmath.log(w), A, gam, gam, 1.5, 0.7)
+                a = full(mpmath.log(w), A, gam, gam, 1.5, tc)
                 worst = max(worst, abs(a - _g_gamma(w, gam, "1.5")))
     return decide(
         worst < MP_TOL,
-        f"gamma_base = gamma_max = 0.35, tau_h = 1.5: max |g(w, A) - g_gamma(w)| over 8 w x 3 A "
+        f"gamma_base = gamma_max = 0.35, tau_h = 1.5, tau_c = {_n(tc, 3)}: max |g(w, A) - "
+        f"g_gamma(w)| over {len(GRID_W)} w x A in ({', '.join(_n(a, 3) for a in As)}) "
         f"= {_n(worst, 2)}",
         numbers={"max_abs_diff": worst, "tol": MP_TOL},
     )
@@ -1283,17 +1283,30 @@ _A_BOTH = np.concatenate([-np.geomspace(1e-3, 1e3, 61), np.geomspace(1e-3, 1e3, 
 def _g_positive(g):
     vals = g(_LW_WIDE, _A_BOTH)
     gmin, gmax = float(vals.min()), float(vals.max())
+    # w beyond float64 (log w = 750: exp overflows) and w = 0 (log w = -750: exp underflows)
+    # (the overflow-safe np.where discards inf * 0 there)
+    with np.errstate(over="ignore", invalid="ignore"):
+        far = g(np.array([[-750.0], [750.0]]), _A_BOTH)
+    far_min, far_max = float(far.min()), float(far.max())
+    neg, pos = _A_BOTH[_A_BOTH < 0], _A_BOTH[_A_BOTH > 0]
     return decide(
-        gmin > 0,
+        min(gmin, far_min) > 0,
         f"g over log w in [{_LW_WIDE.min():g}, {_LW_WIDE.max():g}] ({_LW_WIDE.size} points) x "
         f"|A| in [{np.abs(_A_BOTH).min():g}, {np.abs(_A_BOTH).max():g}] (both signs, "
-        f"{_A_BOTH.size} A) lies in [{gmin:.4f}, {gmax:.4g}]; min > 0: the per-sample gradient "
-        "g A grad log pi then has the sign of A",
+        f"{_A_BOTH.size} A) lies in [{gmin:.4f}, {gmax:.4g}]; at log w = +-750 (w overflowing "
+        f"float64 and 0) in [{far_min:.4f}, {far_max:.4f}]; where g > 0 the per-sample "
+        "gradient g A grad log pi has the sign of A",
         numbers={
             "min_g": gmin,
             "max_g": gmax,
             "grid_log_w": _LW_WIDE.size,
             "grid_A": _A_BOTH.size,
+            "A_neg_lo": float(neg.min()),
+            "A_neg_hi": float(neg.max()),
+            "A_pos_lo": float(pos.min()),
+            "A_pos_hi": float(pos.max()),
+            "min_g_far": far_min,
+            "max_g_far": far_max,
         },
     )
 
@@ -1379,21 +1392,29 @@ def _alt_design(alt):
     lw2 = [-x for x in lw3]
     case3 = extra_bias(lw3, 1.0)
     case2 = extra_bias(lw2, -1.0)
-    ok3 = min(case3) >= 0 and max(case3) > MP_TOL
-    ok2 = min(case2) >= 0 and max(case2) > MP_TOL
+    # never less biased than g, and more biased somewhere (each part pinned)
+    never_less3, more3 = min(case3) >= 0, max(case3) > MP_TOL
+    never_less2, more2 = min(case2) >= 0, max(case2) > MP_TOL
+    ok3 = never_less3 and more3
+    ok2 = never_less2 and more2
+    A_far = -1.0
     return decide(
         ok3,
         "|alt - w| - |g - w| in case 3 (A = +1, log w from -5 to -0.001): "
         + ", ".join(_n(v, 3) for v in case3)
         + "; in case 2 (A = -1, w > 1): "
         + ", ".join(_n(v, 3) for v in case2)
-        + f" (at w = 10 the alternative gives {_n(alt(math.log(10), -1.0), 3)}: the trust region "
-        "is gone)",
+        + f" (at w = 10, A = {_n(A_far, 3)} the alternative gives "
+        f"{_n(alt(math.log(10), A_far), 3)}: the trust region is gone)",
         numbers={
             "case3_min_extra": min(case3),
             "case3_max_extra": max(case3),
             "case2_min_extra": min(case2),
             "case2_max_extra": max(case2),
+            "case3_never_less_biased": never_less3,
+            "case3_more_biased_somewhere": more3,
+            "case2_never_less_biased": never_less2,
+            "case2_more_biased_somewhere": more2,
             "tol": MP_TOL,
         },
         conditions="in case 3 (w < 1, A > 0), the case the seed offers it for; as written "
@@ -2023,7 +2044,15 @@ def _bound_form(bound):
         f"{lw.size} log w x {A.size} A, (gamma_base, gamma_max) = "
         + ", ".join(f"({_n(gb, 3)}, {_n(gm, 3)})" for gb, gm in pairs)
         + f" (fixed gamma where equal): max of |g| - bound = {worst:.3g} (tolerance {tol:g})",
-        numbers={"max_excess": worst, "tol": tol, "peak": peak},
+        numbers={
+            "max_excess": worst,
+            "tol": tol,
+            "peak": peak,
+            "A_neg_lo": float(A[A < 0].min()),
+            "A_neg_hi": float(A[A < 0].max()),
+            "A_pos_lo": float(A[A > 0].min()),
+            "A_pos_hi": float(A[A > 0].max()),
+        },
     )
 
 
@@ -2171,7 +2200,7 @@ def _tau_inf(indicator):
     return decide(
         max(diffs) < float(MP_TOL),
         "sympy lim_(tau->oo) h at w = "
-        + ", ".join(f"{p}: {lim}" for p, lim in zip(pts, lims))
+        + ", ".join(f"{p} (= {_n(float(p), 3)}): {lim}" for p, lim in zip(pts, lims))
         + f"; max |limit - stated| = {max(diffs):g}",
         numbers={"max_abs_diff": max(diffs), "tol": MP_TOL},
     )
