@@ -579,7 +579,8 @@ def _variance_proxy_centred(phi, pi, mu):
 def _variance_formula(proxy):
     rng = np.random.default_rng(MC_SEED + 4)
     ratios = []
-    for _ in range(500):
+    n_bandits = 500
+    for _ in range(n_bandits):
         _, pi, mu, A = _bandit(rng, 4)
         w = pi / mu
         s = _score(pi)
@@ -594,10 +595,16 @@ def _variance_formula(proxy):
     return decide(
         spread < tol,
         f"trace Cov of phi grad log pi (computed from the centred draws) over the stated "
-        f"quantity, phi in (w A, w^0.5 A), 500 random bandits: ratio in "
+        f"quantity, phi in (w A, w^0.5 A), {n_bandits} random bandits: ratio in "
         f"[{min(ratios):.4f}, {max(ratios):.4f}] (a proportionality needs one constant; "
         f"tolerance {tol:g} relative)",
-        numbers={"ratio_min": min(ratios), "ratio_max": max(ratios), "spread": spread, "tol": tol},
+        numbers={
+            "ratio_min": min(ratios),
+            "ratio_max": max(ratios),
+            "spread": spread,
+            "tol": tol,
+            "bandits": n_bandits,
+        },
     )
 
 
@@ -928,12 +935,13 @@ def _philosophy(phi):
         return _estimator(phi(pi, mu, A), pi, mu)
 
     asym, uphill, n = 0.0, 0, 500
+    n_jac = 10  # bandits whose Jacobian is computed
     for i in range(n):
         theta, _pi, mu, A = _bandit(rng, 4)
         theta = 2 * theta
         pi = _softmax(theta)
         uphill += bool(field(theta, mu, A) @ ((pi * A) @ _score(pi)) > 0)
-        if i < 10:
+        if i < n_jac:
             J = np.array(
                 [
                     (field(theta + e * 1e-6, mu, A) - field(theta - e * 1e-6, mu, A)) / 2e-6
@@ -947,9 +955,15 @@ def _philosophy(phi):
     tol = 1e-6
     return decide(
         asym > tol and uphill == n,
-        f"Jacobian asymmetry of the estimator field (max over 10 bandits) {asym:.3g} (not a "
+        f"Jacobian asymmetry of the estimator field (max over {n_jac} bandits) {asym:.3g} (not a "
         f"gradient field iff > {tol:g}); uphill on {uphill}/{n} random bandits",
-        numbers={"jacobian_asymmetry": asym, "uphill": uphill, "n": n, "tol": tol},
+        numbers={
+            "jacobian_asymmetry": asym,
+            "uphill": uphill,
+            "n": n,
+            "tol": tol,
+            "jacobian_bandits": n_jac,
+        },
     )
 
 
@@ -2146,14 +2160,16 @@ def _alpha_one(target):
 )
 def _alpha_two(target):
     _, _, l2 = ad.alpha_generator_limits()
+    n_pairs = 20
     worst = max(
-        abs(_d_alpha(p, q, 2.0) / target(p, q) - 1) for p, q in _dist_pairs(MC_SEED + 8, 20)
+        abs(_d_alpha(p, q, 2.0) / target(p, q) - 1)
+        for p, q in _dist_pairs(MC_SEED + 8, n_pairs)
     )
     return decide(
         worst < EXACT_TOL,
-        f"sympy: at alpha = 2 the centred generator is {l2}; D_2 vs the stated chi^2 over 20 "
-        f"random pairs: max rel diff {worst:.1e} (tolerance {EXACT_TOL:g})",
-        numbers={"max_rel_diff": worst, "tol": EXACT_TOL},
+        f"sympy: at alpha = 2 the centred generator is {l2}; D_2 vs the stated chi^2 over "
+        f"{n_pairs} random pairs: max rel diff {worst:.1e} (tolerance {EXACT_TOL:g})",
+        numbers={"max_rel_diff": worst, "tol": EXACT_TOL, "pairs": n_pairs},
     )
 
 
@@ -2971,6 +2987,10 @@ def _mm_convexity(designs):
             # the designs' values at w = 2 and at W_FAR pin their parameters
             **{f"at_2_{k}": float(np.asarray(p(np.array([2.0])))[0]) for k, p in designs.items()},
             **{
+                f"at_half_{k}": float(np.asarray(p(np.array([0.5])))[0])
+                for k, p in designs.items()
+            },
+            **{
                 f"value_far_{k}": float(np.asarray(p(np.array([W_FAR])))[0])
                 for k, p in designs.items()
             },
@@ -3415,8 +3435,9 @@ def _summary_3(stated):
             "sat92_bounded": s92,
             # the resolvers' values at w = 2 pin their parameters
             **{
-                f"at_2_{k}": float(np.asarray(phi(np.array([2.0])))[0])
+                f"at_{x:g}_{k}": float(np.asarray(phi(np.array([x])))[0])
                 for k, phi in stated["resolvers"].items()
+                for x in (0.5, 2.0)
             },
         },
     )
