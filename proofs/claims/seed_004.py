@@ -135,18 +135,20 @@ def _e1() -> dict:
 @lru_cache(maxsize=1)
 def _ess_front_dominates_qstar() -> tuple:
     """Search the ESS Pareto front q ∝ sqrt(b pi_theta^2 + (1-b) pi_t^2) for a member that
-    beats q* of E1 in both ESS at once. Returns (b, ESS_theta, ESS_t) of the best margin."""
+    beats q* of E1 in both ESS at once. Returns (b, ESS_theta, ESS_t) of the best margin and
+    the number of grid members searched."""
     d = _e1()
     with mpmath.workdps(30):
-        best = None
+        best, n_grid = None, 0
         for k in range(1, 200):
+            n_grid += 1
             b = mpmath.mpf(k) / 200
             lqb = S.ess_front_member(d["lt"], d["lq"], b)
             eth, et = S.ess_fraction(d["lt"], lqb), S.ess_fraction(d["lq"], lqb)
             margin = min(eth - d["ess_th"], et - d["ess_t"])
             if best is None or margin > best[0]:
                 best = (margin, b, eth, et)
-        return best[1:]
+        return best[1:] + (n_grid,)
 
 
 @lru_cache(maxsize=1)
@@ -404,22 +406,26 @@ def _change_of_measure(weights):
     """Exact rationals on 3 points: grad J = sum pi_theta (e_y - pi_theta) A (on-policy) vs
     E_q[w_theta (e_y - pi_theta) A]; J = E_pi_t[g] vs E_q[w_t g] for a test function g
     (log pi is irrational; any g tests the change of measure). Returns (gap with q > 0,
-    gap with q(y0) = 0, the design as printed)."""
+    gap with q(y0) = 0, the design as printed, q's mass, the sum of the gaps with q > 0 and
+    the L1 size of the targets |grad J|_1 + |J|)."""
     F = Fraction
     pth, pt = (F(1, 2), F(3, 10), F(1, 5)), (F(1, 5), F(3, 10), F(1, 2))
     A, g = (F(1), F(-2), F(3)), (F(-1), F(2), F(5))
 
     def gap(q):
         wth, wt = zip(*(weights(a, b, c) if c > 0 else (0, 0) for a, b, c in zip(pth, pt, q)))
-        out = F(0)
+        gaps, target = [], F(0)
         for j in range(3):  # component j of grad log softmax(y) = 1{y = j} - pi_theta(j)
             comp = [(1 if y == j else 0) - pth[j] for y in range(3)]
             true = sum(p * c * a for p, c, a in zip(pth, comp, A))
             est = sum(qq * w * c * a for qq, w, c, a in zip(q, wth, comp, A))
-            out = max(out, abs(true - est))
+            gaps.append(abs(true - est))
+            target += abs(true)
         true_j = sum(p * x for p, x in zip(pt, g))
         est_j = sum(qq * w * x for qq, w, x in zip(q, wt, g))
-        return max(out, abs(true_j - est_j))
+        gaps.append(abs(true_j - est_j))
+        # the sum moves with every component, the max not; target: |grad J|_1 + |J|
+        return max(gaps), sum(gaps), target + abs(true_j)
 
     q_ok, q_bad = (F(1, 3), F(1, 3), F(1, 3)), (F(0), F(1, 2), F(1, 2))
     design = (
@@ -427,7 +433,8 @@ def _change_of_measure(weights):
         _fr(q_ok),
         _fr(q_bad),
     )
-    return gap(q_ok), gap(q_bad), design, sum(q_ok)
+    (ok_max, ok_sum, target), (bad_max, _, _) = gap(q_ok), gap(q_bad)
+    return ok_max, bad_max, design, sum(q_ok), ok_sum, target
 
 
 @claim(
@@ -443,12 +450,18 @@ def _change_of_measure(weights):
     ),
 )
 def _c_2_1_a(weights):
-    ok_gap, bad_gap, (design, q_ok, q_bad), q_mass = _change_of_measure(weights)
+    ok_gap, bad_gap, (design, q_ok, q_bad), q_mass, sum_gap, target = _change_of_measure(weights)
     return decide(
         ok_gap == 0,
         f"exact rationals, {design}: q = {q_ok}: max gap {float(ok_gap):g}; q = {q_bad}: "
         f"{float(bad_gap):.4g}",
-        numbers={"max_gap_supported": ok_gap, "gap_unsupported": bad_gap, "q_mass": q_mass},
+        numbers={
+            "max_gap_supported": ok_gap,
+            "sum_gap_supported": sum_gap,
+            "gap_unsupported": bad_gap,
+            "q_mass": q_mass,
+            "target_l1": target,
+        },
         conditions="q > 0 wherever pi_theta A != 0 (resp. pi_t log pi != 0)",
         ok_without_conditions=bad_gap == 0,
     )
@@ -628,6 +641,8 @@ def _c_4_1_a(bound):
     biased = [(v, bound(i)) for p, i, u, v in cases if not u]
     margin = min(v - b for v, b in unb)
     margin_b = min(v - b for v, b in biased)
+    # every case moves the total (the min only the tightest): pins the p values and c grid
+    total = sum(v - b for v, b in unb)
     info, resid = S.bernoulli_fisher()
     return decide(
         margin >= 0,
@@ -635,7 +650,12 @@ def _c_4_1_a(bound):
         f"enumeration (sympy per draw: {info}); over the 33 unbiased estimators min (Var - "
         f"bound) = {float(margin):.4g} (0 = attained by the sample mean); the biased constant "
         f"1/2: Var - bound = {float(margin_b):.4g}",
-        numbers={"min_margin_unbiased": margin, "min_margin_biased": margin_b},
+        numbers={
+            "min_margin_unbiased": margin,
+            "min_margin_biased": margin_b,
+            "sum_margin_unbiased": total,
+            "unbiased_estimators": len(unb),
+        },
         conditions="unbiased estimators and the usual regularity (support independent of "
         "theta); I(theta) is the information of the whole sample (N I_1 for N iid draws)",
         ok_without_conditions=margin_b >= 0,
@@ -675,15 +695,16 @@ def _var_no_n(var1, n):
 def _c_4_2_a(formula):
     F = Fraction
     pi, q, f = (F(1, 2), F(3, 10), F(1, 5)), (F(1, 5), F(3, 10), F(1, 2)), (F(1), F(-2), F(3))
-    worst = F(0)
+    worst = total = F(0)
     for n in (1, 2, 3, 4):
         exact = _var_of_mean_enum(pi, q, f, n)
+        total += exact  # each N moves it: pins the N checked
         worst = max(worst, abs(formula(_is_var(pi, q, f), n) - exact))
     return decide(
         worst == 0,
         "pi = (1/2, 3/10, 1/5), q = (1/5, 3/10, 1/2), f = (1, -2, 3), exact enumeration of all "
         f"3^N draws for N = 1..4: max |formula - Var(mu_hat)| = {float(worst):g}",
-        numbers={"max_abs_diff": worst, "var_single": _is_var(pi, q, f)},
+        numbers={"max_abs_diff": worst, "var_single": _is_var(pi, q, f), "sum_exact_var": total},
     )
 
 
@@ -815,16 +836,17 @@ def _c_4_3_a(predictor):
     F = Fraction
     pi = (F(1, 2), F(1, 2))
     qs = [(F(4, 5), F(1, 5)), (F(3, 10), F(7, 10)), (F(1, 2), F(1, 2)), (F(1, 10), F(9, 10))]
-    worst = F(0)
+    worst = total = F(0)
     for f in ((F(1), F(0)), (F(1), F(2)), (F(3), F(-1))):
         ratios = [_is_var(pi, q, f) / predictor(pi, q, f) for q in qs]
         worst = max(worst, max(ratios) / min(ratios) - 1)
+        total += max(ratios) / min(ratios) - 1  # each f moves it, the max only the largest
     return decide(
         worst == 0,
         "pi = (1/2, 1/2), 4 proposals q, f in {1{y=0}, (1, 2), (3, -1)}, exact rationals: "
         "per-sample variance sum q (w f - mu)^2 divided by the predictor must be constant in q; "
         f"max spread max/min - 1 = {float(worst):.4g}",
-        numbers={"max_ratio_spread": worst},
+        numbers={"max_ratio_spread": worst, "sum_ratio_spread": total},
     )
 
 
@@ -1103,7 +1125,7 @@ def _c_5_1_a(family):
             bad = res if 0 <= b <= 1 else max(res, mpmath.mpf(1))
             worst = max(worst, bad)
             rows.append(f"member {_n(a, 2)}: residual {_n(res, 3)} (b = {_n(b, 4)})")
-    fb, eth, et = _ess_front_dominates_qstar()
+    fb, eth, et, n_front = _ess_front_dominates_qstar()
     return decide(
         worst < KKT_TOL,
         f"E1 pi_theta = {E1[0]}, pi_t = {E1[1]}, {dps} digits: ESS-front KKT test (b pi_theta^2 + "
@@ -1111,8 +1133,14 @@ def _c_5_1_a(family):
         + "; ".join(rows)
         + f" (tolerance {_n(KKT_TOL, 2)}). The geometric q* (ESS {_n(d['ess_th'])}, "
         f"{_n(d['ess_t'])}) is beaten in both ESS by the ESS-front member b = {_n(fb, 3)} "
-        f"({_n(eth)}, {_n(et)})",
-        numbers={"dps": dps, "worst_kkt_residual": worst, "kkt_tol": KKT_TOL},
+        f"({_n(eth)}, {_n(et)}; best of {n_front} front members)",
+        numbers={
+            "dps": dps,
+            "worst_kkt_residual": worst,
+            "kkt_tol": KKT_TOL,
+            "front_b": fb,
+            "front_members_searched": n_front,
+        },
     )
 
 
@@ -1203,13 +1231,14 @@ def _front_pair(kind: str):
 )
 def _c_5_2_a(family):
     alphas = np.linspace(0, 1, 4001)
-    out = {}
+    out, finite = {}, {}
     for kind in ("full", "gap"):
         lt, lq, lqs, design = _front_pair(kind)
         fam = family(lt, lq, alphas)
-        out[kind] = _undominated(
-            _kl_inf(fam, lt), _kl_inf(fam, lq), _kl_inf(lqs, lt), _kl_inf(lqs, lq)
-        )
+        k_th, k_t = _kl_inf(lqs, lt), _kl_inf(lqs, lq)
+        out[kind] = _undominated(_kl_inf(fam, lt), _kl_inf(fam, lq), k_th, k_t)
+        # the test set's support pattern: test points with a finite KL to each policy
+        finite[kind] = int(np.sum(np.isfinite(k_th))) + int(np.sum(np.isfinite(k_t)))
     return decide(
         out["full"] == 0,
         f"{design}, {alphas.size} family points: {out['full']} of {len(lqs)} test points not "
@@ -1220,6 +1249,7 @@ def _c_5_2_a(family):
         numbers={
             "undominated_full": out["full"],
             "undominated_gap": out["gap"],
+            "finite_test_kls_gap": finite["gap"],
             "tol": DOM_TOL,
             "test_points": len(lqs),
             "family_points": alphas.size,
@@ -1229,7 +1259,7 @@ def _c_5_2_a(family):
     )
 
 
-def _beaten_members(family, lt, lq, rng, n_alpha=21, n_pert=300, eps=0.05):
+def _beaten_members(family, lt, lq, rng, n_alpha, n_pert, eps=0.05):
     """Members q_a (a on a grid) strictly dominated by a local perturbation q exp(eps z)
     (z seeded normal, renormalised): both KLs <= and one < by more than DOM_TOL."""
     alphas = np.linspace(0, 1, n_alpha)
@@ -1265,11 +1295,13 @@ def _c_5_3_a(family):
     resid = S.weighted_sum_residual()
     alphas = np.linspace(0, 1, 4001)
     out = {}
+    n_alpha, n_pert = 21, 300  # family members tested, local perturbations of each
     for kind in ("full", "gap"):
         lt, lq, lqs, design = _front_pair(kind)
         fam = family(lt, lq, alphas)
         und = _undominated(_kl_inf(fam, lt), _kl_inf(fam, lq), _kl_inf(lqs, lt), _kl_inf(lqs, lq))
-        beaten = _beaten_members(family, lt, lq, np.random.default_rng(MC_SEED + 5))
+        rng = np.random.default_rng(MC_SEED + 5)
+        beaten = _beaten_members(family, lt, lq, rng, n_alpha, n_pert)
         out[kind] = (und, beaten)
     (u1, b1), (u2, b2) = out["full"], out["gap"]
     return decide(
@@ -1277,13 +1309,15 @@ def _c_5_3_a(family):
         f"sympy: alpha KL(q||pi_theta) + (1-alpha) KL(q||pi_t) = KL(q||q_alpha) - log Z_alpha "
         f"(residual {resid}), so each q_alpha is the unique weighted-sum minimiser. Search, "
         f"{design}: {u1} of {len(lqs)} test q not dominated by the family ({alphas.size} "
-        f"points), {b1} of 21 "
-        f"family members strictly beaten by one of 300 local perturbations; with pi_theta(y0) = 0, "
+        f"points), {b1} of {n_alpha} family members strictly beaten by one of {n_pert} local "
+        f"perturbations; with pi_theta(y0) = 0, "
         f"pi_t(y1) = 0: {u2} and {b2}",
         numbers={
             "weighted_sum_residual_is_zero": resid == 0,
             "test_points": len(lqs),
             "family_points": alphas.size,
+            "members_tested": n_alpha,
+            "perturbations": n_pert,
             "undominated_full": u1,
             "members_beaten_full": b1,
             "undominated_gap": u2,
@@ -1501,7 +1535,9 @@ def _c_5_4_a(family):
             e1 = max(abs(x - y) for x, y in zip(family(pth, pt, 1), pth_n))
             e0 = max(abs(x - y) for x, y in zip(family(pth, pt, 0), pt_n))
             worst = max(worst, e1, e0)
-            total += e1 + e0  # every pair's endpoints move it, the max only the largest
+            # every entry of every pair moves the squared total, the max only the largest
+            total += mpmath.fsum((x - y) ** 2 for x, y in zip(family(pth, pt, 1), pth_n))
+            total += mpmath.fsum((x - y) ** 2 for x, y in zip(family(pth, pt, 0), pt_n))
     tol = mpmath.mpf(10) ** -25
     return decide(
         worst < tol,
@@ -1509,7 +1545,7 @@ def _c_5_4_a(family):
         f"pi_theta|, |q_0 - pi_t| = {_n(worst, 3)}. (As alpha -> 0 with pi_theta = 0 < pi_t "
         "somewhere, q_alpha does not tend to pi_t: continuity, not the endpoint, needs a "
         "common support)",
-        numbers={"dps": dps, "max_endpoint_err": worst, "sum_endpoint_err": total, "tol": tol},
+        numbers={"dps": dps, "max_endpoint_err": worst, "sum_sq_endpoint_err": total, "tol": tol},
     )
 
 
@@ -1661,13 +1697,15 @@ def _c_6_1_a(family):
         lqs = [family(lt, lq, a) for a in grid]
         kth = [S.kl(x, lt) for x in lqs]
         kt = [S.kl(x, lq) for x in lqs]
-        ok = all(x > y for x, y in zip(kth, kth[1:])) and all(x < y for x, y in zip(kt, kt[1:]))
-        return ok, kth, kt
+        # steps strictly decreasing in KL_theta and strictly increasing in KL_t
+        n_dec = sum(x > y for x, y in zip(kth, kth[1:]))
+        n_inc = sum(x < y for x, y in zip(kt, kt[1:]))
+        return n_dec == n_inc == len(grid) - 1, kth, kt, n_dec + n_inc
 
     with mpmath.workdps(30):
         dps = mpmath.mp.dps
-        ok, kth, kt = monotone(*_lp(E1))
-        ok_same, _, _ = monotone(*_lp((E1[0], E1[0])))
+        ok, kth, kt, steps = monotone(*_lp(E1))
+        ok_same, _, _, steps_same = monotone(*_lp((E1[0], E1[0])))
     return decide(
         (r0, r1, r2) == (0, 0, 0) and ok,
         f"sympy: (log Z)' + m = {r0}, KL_theta' + (1-alpha) Var = {r1}, KL_t' - alpha Var = "
@@ -1678,6 +1716,8 @@ def _c_6_1_a(family):
             "dps": dps,
             "strict_e1": ok,
             "strict_equal_pair": ok_same,
+            "strict_steps_e1": steps,
+            "strict_steps_equal_pair": steps_same,
             "kl_theta_at_0": kth[0],
             "kl_t_at_1": kt[-1],
         },
@@ -1936,7 +1976,8 @@ def _c_6_4_a(delta_fn):
         good += int(np.all(np.isfinite(d)) and sign_changes == 1 and d[0] > 0 > d[-1])
         sum_d0, sum_d1 = sum_d0 + float(d[0]), sum_d1 + float(d[-1])
     with np.errstate(divide="ignore"):
-        lt2, lq2 = np.log([0.5, 0.5, 0.0]), np.log([1 / 3, 1 / 3, 1 / 3])
+        p2, q2 = np.array([0.5, 0.5, 0.0]), np.array([1 / 3, 1 / 3, 1 / 3])
+        lt2, lq2 = np.log(p2), np.log(q2)
     d2 = delta_fn(lt2, lq2, grid)
     good2 = bool(np.all(np.isfinite(d2)) and int(np.sum(np.diff(np.sign(d2)) != 0)) == 1)
     mid = grid.size // 2
@@ -1955,6 +1996,7 @@ def _c_6_4_a(delta_fn):
             "grid_points": grid.size,
             "degenerate_ok": good2,
             "delta_mid_degenerate": float(d2[mid]),
+            "mass_degenerate_pair": float(p2.sum() + q2.sum()),
             "mean_delta_at_0": sum_d0 / n_pairs,
             "mean_delta_at_1": sum_d1 / n_pairs,
         },
@@ -2340,7 +2382,7 @@ def _c_7_1_b(rule):
         res, b = _ess_kkt_residual(d["lt"], d["lq"], lqs)
         e_th, e_t = S.ess_fraction(d["lt"], lqs), S.ess_fraction(d["lq"], lqs)
     bad = res if 0 <= b <= 1 else max(res, mpmath.mpf(1))
-    fb, eth, et = _ess_front_dominates_qstar()
+    fb, eth, et, _ = _ess_front_dominates_qstar()
     return decide(
         bad < KKT_TOL,
         f"E1 ({dps} digits): the distribution has (ESS_theta, ESS_t) = ({_n(e_th)}, {_n(e_t)}); "
@@ -2543,6 +2585,7 @@ def _c_7_4_c(shape):
             "runs_with_right_shape": ok,
             "max_err": err if np.isfinite(err) else -1.0,
             "tol": tol,
+            "input_entries": math.prod(shape),
         },
     )
 
@@ -2598,8 +2641,9 @@ def _c_7_5_b(spec):
     # stated share
     se = math.sqrt(share * (1 - share) / r.size)
     se_a = math.sqrt(share * (1 - share) / ra.size)
+    floor, floor_a = share - 5 * se, share - 5 * se_a  # the lowest share within 5 SE
     return decide(
-        frac >= share - 5 * se,
+        frac >= floor,
         f"seed's 7.4 generator (iid softmax(randn), {r.size} pairs, V = 1e4): {frac:.0%} in "
         f"[{lo}, {hi}] (range {r.min():.3f}-{r.max():.3f}); with pi_t's logits x3 ({ra.size} "
         f"pairs): {frac_a:.0%} (mean ratio {ra.mean():.3f}); stated {share:.0%}, 5 SE = "
@@ -2610,10 +2654,12 @@ def _c_7_5_b(spec):
             "stated": share,
             "five_se": 5 * se,
             "five_se_sharp": 5 * se_a,
+            "share_floor": floor,
+            "share_floor_sharp": floor_a,
         },
         conditions="pairs exchangeable like the seed's own generator; for policies of "
         "different sharpness KL symmetry does not balance the ESS",
-        ok_without_conditions=frac_a >= share - 5 * se_a,
+        ok_without_conditions=frac_a >= floor_a,
     )
 
 
@@ -2859,7 +2905,10 @@ def _c_7_6_a(links):
         dps = mpmath.mp.dps
         res, _ = _ess_kkt_residual(d["lt"], d["lq"], d["lqa"])
     front_same = bool(res < KKT_TOL)
-    balance_same = bool(abs(d["alpha"] - d["alpha_ess"]) < mpmath.mpf(10) ** -20)
+    # alpha* and alpha_ESS are 50-digit roots: "the same alpha" means equal far below 1e-20
+    balance_tol = mpmath.mpf(10) ** -20
+    alpha_gap = abs(d["alpha"] - d["alpha_ess"])
+    balance_same = bool(alpha_gap < balance_tol)
     computed = _chain_links(ratio, front_same, balance_same)
     wrong = [k for k in computed if sp.sympify(computed[k]) != sp.sympify(links[k])]
     return decide(
@@ -2872,6 +2921,8 @@ def _c_7_6_a(links):
             "links_wrong": len(wrong),
             "theorem2_coef": ratio,
             "kkt_residual": res,
+            "alpha_gap": alpha_gap,
+            "balance_tol": balance_tol,
         },
     )
 
