@@ -51,6 +51,9 @@ from isreshape.reference.gamma import (
 )
 
 MC_SEED = 20261122
+# working digits of the mpmath evaluations of subjects and references (30 unless a check
+# states its own); claims that use it pin it as mp_dps
+MP_DPS = 30
 EPS = float(np.finfo(float).eps)  # float64 unit roundoff x 2 (2.2e-16)
 Z_MAX = 5.0  # Monte Carlo decisions at 5 standard errors (false alarm < 1e-6 per comparison)
 # Checks that differentiate by central differences (h = 1e-5) pin numbers carrying the
@@ -181,7 +184,8 @@ def _ess_closed_form(closed_form):
     f = sp.lambdify((_g_sym, _s2_sym), closed_form, "mpmath")
     # exact agreement of the stated form and the moment ratio at several means (m cancels)
     gs, s2s, mus = (0.2, 0.5, 1.0), (0.3, 1.0, 3.0), (0.0, 2.0)  # and m = -s2/2
-    with mpmath.workdps(50):
+    exact_dps = 50
+    with mpmath.workdps(exact_dps):
         worst_exact = max(
             abs(ess_ratio_lognormal_moments(g, mu, s2) / f(mpmath.mpf(g), mpmath.mpf(s2)) - 1)
             for g in gs
@@ -207,7 +211,7 @@ def _ess_closed_form(closed_form):
     return _decide(
         symbolic and worst_exact < exact_tol and worst_z < Z_MAX,
         f"sympy residual log(E[w^g]^2/E[w^2g] / stated) = {residual}; mpmath moment ratio vs "
-        f"stated form max rel diff {mpmath.nstr(worst_exact, 3)} over "
+        f"stated form ({exact_dps} digits) max rel diff {mpmath.nstr(worst_exact, 3)} over "
         f"{len(gs) * len(s2s) * (len(mus) + 1)} (g, s2, m): g in {gs}, s2 in {s2s}, m in "
         f"(-s2/2, {', '.join(f'{m:.1f}' for m in mus)}); "
         f"Monte Carlo (n=1e5 x8, seed {MC_SEED}, threshold {Z_MAX} SE): "
@@ -223,6 +227,7 @@ def _ess_closed_form(closed_form):
             "two_point_ess": two_point,
             "stated_at_two_point": closed,
             "fp_tol": fp_tol,
+            "exact_dps": exact_dps,
         },
         conditions="exact (not just approximate) as a population identity when log w is normal "
         "with any mean; the sample Kish ESS/n only converges to it as n grows; for non-normal "
@@ -534,7 +539,7 @@ def _thm_2_1_sft(target_of):
     d_tilde = float(np.max(np.abs(target - from_definition)))
     tilde_tol = 2 * EPS  # one rounding of mu / sum(mu) per entry
     consts = []
-    with mpmath.workdps(30):
+    with mpmath.workdps(MP_DPS):
         for _ in range(20):
             logits = rng.normal(0, 2, size=5)
             pi = _softmax(logits)
@@ -547,7 +552,13 @@ def _thm_2_1_sft(target_of):
         f"|stated target - mu r / E_mu[r] at r = 1| = {d_tilde:.1e}; KL(target||pi) + "
         f"E_mu[log pi] over 20 random pi (reference kl_divergence): spread {spread:.1e} "
         f"(tolerance {tol:.1e})",
-        numbers={"target_diff": d_tilde, "spread": spread, "tol": tol, "tilde_tol": tilde_tol},
+        numbers={
+            "target_diff": d_tilde,
+            "spread": spread,
+            "tol": tol,
+            "tilde_tol": tilde_tol,
+            "mp_dps": MP_DPS,
+        },
     )
 
 
@@ -777,11 +788,14 @@ def _table_variance(fs):
     )
 
 
+_KL_GRID = (-10.0, 10.0, 4001)  # the quadrature grid of _kl_fits: lower, upper end, points
+
+
 @lru_cache(maxsize=1)
 def _kl_fits():
     from scipy.optimize import minimize
 
-    x = np.linspace(-10, 10, 4001)
+    x = np.linspace(*_KL_GRID)
     dx = x[1] - x[0]
 
     def npdf(m, s):
@@ -828,7 +842,8 @@ def _mean_mode_seeking(labels):
         agree == 2,
         f"Gaussian fit to 0.5 N(-3,1) + 0.5 N(3,1): forward KL gives mean {mf:.3f}, sd "
         f"{math.exp(lsf):.3f} (moment match: 0, sqrt(10) = 3.162), reverse KL mean {mr:.3f}, sd "
-        f"{math.exp(lsr):.3f} (KL at the fits {klf:.4f} forward, {klr:.4f} reverse); classified "
+        f"{math.exp(lsr):.3f} (KL at the fits {klf:.4f} forward, {klr:.4f} reverse; grid "
+        f"[{_KL_GRID[0]:.1f}, {_KL_GRID[1]:.1f}], {_KL_GRID[2]} points); classified "
         f"{found}, stated {labels}",
         numbers={
             "forward_mean": mf,
@@ -837,6 +852,7 @@ def _mean_mode_seeking(labels):
             "reverse_sd": math.exp(lsr),
             "forward_kl": klf,
             "reverse_kl": klr,
+            "grid_points": _KL_GRID[2],
             "agreeing_labels": agree,
             "mode_cut": 1.5,
         },
@@ -865,7 +881,7 @@ def _weights_swapped(lw, a, g):
 def _endpoints(weights):
     lw = [-1.0, 0.0, 0.5, 2.0]
     a = [1.0, 2.0, 0.5, 1.5]
-    with mpmath.workdps(30):
+    with mpmath.workdps(MP_DPS):
         w0 = np.array([float(v) for v in weights(lw, a, 0.0)])
         w1 = np.array([float(v) for v in weights(lw, a, 1.0)])
     sft = np.array(a) / np.mean(a)
@@ -894,7 +910,7 @@ def _eff_swapped(lmu, theta, log_r, g):
 
 
 def _eff_probs(eff_log_probs, lmu, theta, log_r, g):
-    with mpmath.workdps(30):
+    with mpmath.workdps(MP_DPS):
         return np.exp([float(v) for v in eff_log_probs(lmu, theta, log_r, g)])
 
 
@@ -1342,6 +1358,7 @@ def _prop_5_3(cases_of):
             "min_tv_generic": tv_generic,
             "tol": tol,
             "outcomes_on_condition": sum(ks),
+            "generic_states": n_generic,
             "min_tau": min(taus),
             "max_tau": max(taus),
             "min_gamma": min(gs),
@@ -1511,7 +1528,7 @@ def _proxy_moment(mu, pi, h, g):
 
 
 def _proxy_renyi(mu, pi, h, g):
-    with mpmath.workdps(30):
+    with mpmath.workdps(MP_DPS):
         return float(renyi_identity_rhs(_mp_list(np.log(pi)), _mp_list(np.log(mu)), 2 * g))
 
 
@@ -1656,7 +1673,7 @@ def _variance_argmins():
     """argmin over [0, 1] of V(g) = E_mu[w^2g]: log-normal sigma^2 in _V_S2 and 30
     random discrete pairs (log-convex in g)."""
     out = []
-    with mpmath.workdps(30):
+    with mpmath.workdps(MP_DPS):
         for s2 in _V_S2:
             out.append(float(_argmin_convex(_lognormal_V(s2))))
         for mu, pi in _discrete_pairs(30, MC_SEED + 13):
@@ -1922,7 +1939,7 @@ def _true_V():
 def _thm_7_4(v_expr):
     resid = sp.simplify(sp.expand_log(sp.log(_true_V() / v_expr), force=True))
     f = sp.lambdify((_g_sym, _s2_sym), v_expr, "mpmath")
-    with mpmath.workdps(30):
+    with mpmath.workdps(MP_DPS):
         worst = max(abs(f(g, s2) / q2 - 1) for (g, s2), (_, q2) in _quad_moments().items())
     tol = mpmath.mpf(10) ** -25  # 30-digit quadrature
     return _decide(
@@ -1977,7 +1994,7 @@ _ARGMIN_TOL = 1e-15  # bisection resolution 2^-60 and the float64 conversion of 
 def _cor_7_5_minimum(g_min):
     argmins = _variance_argmins()
     ln, disc = argmins[: len(_V_S2)], argmins[len(_V_S2) :]
-    with mpmath.workdps(30):
+    with mpmath.workdps(MP_DPS):
         two_point = float(_argmin_convex(_two_point_V))
     err_ln = max(abs(a - g_min) for a in ln)
     err_other = min(min(abs(a - g_min) for a in disc), abs(two_point - g_min))
@@ -2215,7 +2232,7 @@ def _alg_8_4(algorithm):
     worst_unb, worst_pop, rows = 0.0, 0.0, []
     for n, sd in ((4, 2.0), (16, 2.0), (256, 2.0), (16, 1.5)):
         lw = _seed_sample(n, sd, MC_SEED + n + int(10 * sd))
-        with mpmath.workdps(30):
+        with mpmath.workdps(MP_DPS):
             g = float(algorithm(_mp_list(lw), [0.0] * n, 0.3))
         # Theorem 8.3 on the batch's variance (float64, two readings of Var)
         unb = min(1.0, math.sqrt(-math.log(0.3) / float(np.var(lw, ddof=1))))
@@ -2230,7 +2247,12 @@ def _alg_8_4(algorithm):
         + "; ".join(rows)
         + f"; max rel diff {worst_unb:.1e} (unbiased), {worst_pop:.3g} (population; ratio "
         f"sqrt((n-1)/n)), tolerance {tol:.1e}",
-        numbers={"worst_rel_unbiased": worst_unb, "worst_rel_population": worst_pop, "tol": tol},
+        numbers={
+            "worst_rel_unbiased": worst_unb,
+            "worst_rel_population": worst_pop,
+            "tol": tol,
+            "mp_dps": MP_DPS,
+        },
         conditions="sigma^2 read as torch.var's unbiased (n - 1) estimate, so gamma is "
         "sqrt((n-1)/n) times Theorem 8.3's value on the batch's population variance (6.5% lower "
         "at n = 8); the ESS guarantee then holds only under the log-normal assumption (001-8.2-b)",
@@ -2263,7 +2285,7 @@ def _alg_8_4_threshold(algorithm):
     rho_in = (0.05, 0.3, 0.9, math.exp(-edge_in))  # -log rho >= 1e-8
     rho_out = (math.exp(-edge_out), rho_one)  # -log rho < 1e-8: the formula gives gamma < 1
     inside, outside = [], []
-    with mpmath.workdps(30):
+    with mpmath.workdps(MP_DPS):
         for rho in rho_in:
             inside.append(abs(float(algorithm(lp, lm, rho)) - float(gamma_star_ess(s2, rho))))
         for rho in rho_out:
@@ -2282,6 +2304,7 @@ def _alg_8_4_threshold(algorithm):
             "batch_variance": s2,
             "neg_log_rho_inside_edge": edge_in,
             "neg_log_rho_outside_edge": edge_out,
+            "mp_dps": MP_DPS,
         },
         conditions="-log rho_min >= 1e-8, i.e. rho_min <= exp(-1e-8); for rho_min closer to 1 "
         "the shortcut returns 1 where the formula gives a gamma below 1",
@@ -2301,7 +2324,7 @@ def _alg_8_4_threshold(algorithm):
 )
 def _default_rho(threshold):
     # bisection for the largest sigma^2 with gamma*(sigma^2) = 1 (gamma* non-increasing)
-    with mpmath.workdps(30):
+    with mpmath.workdps(MP_DPS):
         lo, hi = mpmath.mpf("0.01"), mpmath.mpf(100)
         for _ in range(80):
             mid = (lo + hi) / 2
@@ -2360,7 +2383,7 @@ def _reward_ess(g, s2, sr2, tau):
 )
 def _thm_9_1(rule):
     worst, rows = mpmath.mpf(0), []
-    with mpmath.workdps(30):
+    with mpmath.workdps(MP_DPS):
         for s2, sr2, tau, rho in _REWARD_CASES:
             truth = _largest_feasible(lambda g, c=(s2, sr2, tau): _reward_ess(g, *c), rho)
             got = mpmath.mpf(rule(s2, sr2, tau, rho))
@@ -2398,7 +2421,7 @@ def _reward_budget_scaled(s2, sr2, tau, rho):
 )
 def _thm_9_1_monotone(rule):
     worst_inc, worst_above = -math.inf, -math.inf
-    with mpmath.workdps(30):
+    with mpmath.workdps(MP_DPS):
         for s2 in (0.5, 2.0, 8.0):
             base = float(gamma_star_ess(s2, 0.3))
             vals = [float(rule(s2, v, 1.0, 0.3)) for v in (0, 0.5, 1, 2, 5, 50)]
@@ -2430,7 +2453,7 @@ def _reward_tau_on_both(s2, sr2, tau, rho):
     ),
 )
 def _thm_9_2(rule):
-    with mpmath.workdps(30):
+    with mpmath.workdps(MP_DPS):
         diff = max(
             abs(mpmath.mpf(rule(s2, 0, tau, rho)) - min(1, mpmath.sqrt(-mpmath.log(rho) / s2)))
             for s2 in (0.25, 0.5, 3.0)
@@ -2494,7 +2517,7 @@ def _two_point_right_V(g, p=0.05, a=10.0):
 )
 def _table_var(start):
     grid = np.linspace(start, 1, 301)[1:]
-    with mpmath.workdps(30):
+    with mpmath.workdps(MP_DPS):
         steps = [
             float(
                 min(
@@ -2681,7 +2704,7 @@ def _khat_lognormal_replicates():
 )
 def _thm_11_1(shape_of):
     ks, gammas = (0.3, 0.8, 1.4), (0.25, 0.5, 1.0)
-    with mpmath.workdps(30):
+    with mpmath.workdps(MP_DPS):
         worst = max(
             abs(_pareto_shape_of_power(k, g) - shape_of(k, g)) for k in ks for g in gammas
         )
@@ -2749,7 +2772,7 @@ def _khat_bound(bound):
     bound_of, strict = bound
     tol = mpmath.mpf(10) ** -25  # 30-digit arithmetic
     shapes = []
-    with mpmath.workdps(30):
+    with mpmath.workdps(MP_DPS):
         thr = mpmath.mpf("0.7")  # the decimal 0.7 at 30 digits, not the double
         for k in ("0.5", "0.8", "1.4", "2"):
             g = bound_of(mpmath.mpf(k), thr)
@@ -2826,7 +2849,7 @@ def _weights_self_normalised(lw, a, g):
 def _trainer_normalisation(weights_of):
     worst, rows = 0.0, []
     a_lo, a_hi = 0.5, 2.0  # per-sample advantages drawn from U(a_lo, a_hi)
-    with mpmath.workdps(30):
+    with mpmath.workdps(MP_DPS):
         for seed in (1, 2, 3):
             lw = _seed_sample(8, 1.5, MC_SEED + 30 + seed)
             a = np.random.default_rng(seed).uniform(a_lo, a_hi, size=8)
@@ -2955,7 +2978,7 @@ def _trainer_ess_ratio(code):
     # ESS/n is unchanged by a common shift of log w (both subjects subtract max(log w)), so
     # log w is drawn with mean 0 as 1.5 * N(0, 1) (the same draws as rng.normal(0, 1.5))
     lw = 1.5 * rng.standard_normal(32)
-    with mpmath.workdps(30):
+    with mpmath.workdps(MP_DPS):
         ref = float(kish_ess_ratio(_mp_list(0.7 * lw)))
     one_d = abs(code(lw, 0.7) / ref - 1)
     lw2 = 1.5 * rng.standard_normal((4, 16))
@@ -3054,10 +3077,12 @@ def _trainer_sft_style(trainer_gamma):
     rows, worst = [], 0.0
     for shift in (0.3, 1.0, 3.0):  # pi_theta from close to far from mu
         mu = _softmax(rng.normal(size=5))
-        pi = _softmax(np.log(mu) + rng.normal(0, shift, size=5))
+        # (softmax ignores a common shift: the perturbation is drawn with mean 0 as
+        # shift * N(0, 1), the same draws as rng.normal(0, shift))
+        pi = _softmax(np.log(mu) + shift * rng.standard_normal(5))
         ys = rng.choice(5, size=64, p=mu)
         lw = np.log(pi[ys] / mu[ys])
-        with mpmath.workdps(30):
+        with mpmath.workdps(MP_DPS):
             g = float(trainer_gamma(_mp_list(lw), 0.3, 0.0, 1.0))
         w = pi / mu
         jac = _jac(pi)
@@ -3112,7 +3137,7 @@ def _summary_variance(proxy):
 )
 def _spectrum(ends):
     low_var, zero_bias = ends
-    with mpmath.workdps(30):
+    with mpmath.workdps(MP_DPS):
         v = {g: float(variance_lognormal_power(g, 1.0)) for g in (low_var, zero_bias)}
         v_min = float(variance_lognormal_power(0.25, 1.0))
     mu, ps = next(_discrete_pairs(1, MC_SEED + 29))
@@ -3156,7 +3181,7 @@ def _gamma_rule_increasing(s2, rho):
 )
 def _table_13_3(rule):
     s2s, rho = (0.01, 0.5, 1.2, 2, 10, 100, 1e4), 0.3
-    with mpmath.workdps(30):
+    with mpmath.workdps(MP_DPS):
         vals = [float(rule(s2, rho)) for s2 in s2s]
     largest_increase = max(b - a for a, b in zip(vals, vals[1:]))
     at_small, at_large = vals[0], vals[-1]
@@ -3181,6 +3206,7 @@ def _table_13_3(rule):
             "non_increasing": non_increasing,
             "one_at_small": one_at_small,
             "smaller_at_large": smaller_at_large,
+            "mp_dps": MP_DPS,
         },
     )
 
@@ -3218,7 +3244,7 @@ def _table_sft(interval):
     inside = [k for g, k in zip(grid, kls) if lo <= g <= hi]
     outside = [k for g, k in zip(grid, kls) if not lo <= g <= hi]
     s2_close, rho = 0.5, 0.3  # pi_theta close to mu; the printed default rho_min
-    with mpmath.workdps(30):
+    with mpmath.workdps(MP_DPS):
         ess_rule = float(gamma_star_ess(s2_close, rho))
     return _decide(
         lo <= best <= hi and max(inside) < min(outside),
@@ -3237,5 +3263,6 @@ def _table_sft(interval):
             "ess_rule_gamma": ess_rule,
             "ess_rule_sigma2": s2_close,
             "ess_rule_rho_min": rho,
+            "mp_dps": MP_DPS,
         },
     )
