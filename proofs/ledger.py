@@ -420,8 +420,10 @@ def _printed_close(a: str, b: str, rtol: float, atol: float) -> bool:
     if not (math.isfinite(x) and math.isfinite(y)):
         return False
     # a printed value may round the other way when it sits on a digit boundary: one unit of
-    # the last printed digit; otherwise the same rule as the pinned numbers
-    unit = max(_last_digit_unit(a), _last_digit_unit(b))
+    # the last printed digit (the finer of the two: 9.9e-07 vs 1.0e-06 is a boundary flip of
+    # 1e-08, while 1e-07 vs 1e-06 printed at 0 decimals is a tenfold change, not one unit of
+    # 1e-06); otherwise the same rule as the pinned numbers
+    unit = min(_last_digit_unit(a), _last_digit_unit(b))
     # printed values below 1e-10 are rounding diagnostics (a finite-difference error of 1.4e-11
     # under NumPy 2.4 prints 1.7e-11 under 1.24); what they are compared with is pinned as a
     # number

@@ -215,6 +215,17 @@ def test_printed_formats_ignore_release_noise():
     assert _text_skeleton("x 1.5e-3") != _text_skeleton("x 0.0015")
 
 
+def test_printed_numbers_move_by_at_most_one_unit_of_the_finer_last_digit():
+    from isreshape.proofs.ledger import _printed_close
+
+    assert _printed_close("0.941", "0.940", 1e-9, 1e-12)  # a rounding flip
+    assert not _printed_close("0.942", "0.940", 1e-9, 1e-12)
+    assert _printed_close("9.9e-07", "1.0e-06", 1e-9, 1e-12)  # a flip across the exponent
+    # printed at 0 decimals in exponent form, a tenfold change is not one unit of 1e-06
+    assert not _printed_close("1e-07", "1e-06", 1e-9, 1e-12)
+    assert _printed_close("3e-05", "2e-05", 1e-9, 1e-12)
+
+
 def test_a_loosened_tolerance_is_reported_even_far_below_the_absolute_floor():
     def check(value, tol=1e-25):
         err = abs(value - 2.0)
