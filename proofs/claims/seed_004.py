@@ -3273,7 +3273,7 @@ def _c_7_7_h(spec):
         f"supremum of direct / speculative cost over beta in [0, 1], c_theta >= 0, c_s in "
         f"[0, c_q/20]: {best:.4f} (at beta = 1, c_theta = 0, c_s = c_q/20); stated range "
         f"[{lo}, {hi}] must contain the attainable best",
-        numbers={"max_speedup": best, "lo": lo, "hi": hi},
+        numbers={"max_speedup": best, "lo": lo, "hi": hi, "grid_points": grid.size},
     )
 
 
