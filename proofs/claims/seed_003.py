@@ -120,7 +120,7 @@ def _g_np(lw, A, gb=0.1, gm=0.9, th=1.0, tc=1.0):
 
 
 @cache
-def _wh_peak(tau=1.0):
+def _wh_peak(tau):
     """(w*, max) of w h(w): root of mpmath's numerical derivative (not the reference's
     stationarity equation), started at the sympy-free bracket w in (1, 1 + 4 / tau)."""
     with mpmath.workdps(DPS):
@@ -837,10 +837,12 @@ def _sapo_form(weight):
 def _endpoints(g):
     f = sp.lambdify((_w, _tau, _gamma), g, "mpmath")
     e0 = max(abs(f(w, 1, 0) - 1) for w in GRID_W)
-    e1 = max(abs(f(w, t, 1) - w * _h(w, t)) for w in GRID_W for t in (1, 2))
+    taus = (1, 2)
+    e1 = max(abs(f(w, t, 1) - w * _h(w, t)) for w in GRID_W for t in taus)
     return decide(
         max(e0, e1) < MP_TOL,
-        f"max |g_0 - 1| = {_n(e0, 3)}, max |g_1 - w h(w)| = {_n(e1, 3)} over 8 w (tau 1, 2)",
+        f"max |g_0 - 1| = {_n(e0, 3)}, max |g_1 - w h(w)| = {_n(e1, 3)} over {len(GRID_W)} w "
+        f"(tau {', '.join(_n(t, 3) for t in taus)})",
         numbers={"err_gamma0": e0, "err_gamma1": e1, "tol": MP_TOL},
     )
 
@@ -1005,14 +1007,14 @@ def _gamma_monotone(gamma):
     margin = mpmath.inf
     with mpmath.workdps(DPS):
         for gb, gm in (("0.1", "0.9"), ("0.3", "0.7"), ("0.2", "0.8")):
-            for tc in (mpmath.mpf("0.5"), mpmath.mpf(2)):
+            for tc in (mpmath.mpf("0.5"), mpmath.mpf(2), mpmath.mpf(5)):
                 gb_, gm_ = mpmath.mpf(gb), mpmath.mpf(gm)
                 pos = max(gamma(c, gb_, gm_, tc) for c in cs)
                 neg = min(gamma(-c, gb_, gm_, tc) for c in cs)
                 margin = min(margin, neg - pos)
     return decide(
         margin > 0,
-        f"over 3 (gamma_base, gamma_max) pairs of 9.4's ranges, tau_c in (0.5, 2), |C| from "
+        f"over 3 (gamma_base, gamma_max) pairs of 9.4's ranges, tau_c in (0.5, 2, 5), |C| from "
         f"1e-6 to 100: min over C<0 of gamma minus max over C>0 = {_n(margin, 3)}",
         numbers={"min_margin": margin},
     )
@@ -1301,6 +1303,8 @@ def _g_positive(g):
             "max_g": gmax,
             "grid_log_w": _LW_WIDE.size,
             "grid_A": _A_BOTH.size,
+            "A_neg_count": neg.size,
+            "A_pos_count": pos.size,
             "A_neg_lo": float(neg.min()),
             "A_neg_hi": float(neg.max()),
             "A_pos_lo": float(pos.min()),
@@ -1587,6 +1591,8 @@ def _bounded(g):
             "max_excess": excess,
             "tol": tol,
             "grid_log_w": lw.size,
+            "A_neg_count": neg.size,
+            "A_pos_count": pos.size,
             "A_neg_lo": float(neg.min()),
             "A_neg_hi": float(neg.max()),
             "A_pos_lo": float(pos.min()),
@@ -2034,10 +2040,12 @@ def _bound_form(bound):
     peak = float(_wh_peak(1.0)[1])
     worst = -np.inf
     pairs = ((0.0, 0.0), (0.3, 0.3), (1.0, 1.0), (0.1, 0.9))
+    by_pair = {}
     for gb, gm in pairs:
         g = _g_np(lw, A, gb, gm)
         gam = _gam_np(lw, A, gb, gm)
-        worst = max(worst, float((np.abs(g) - bound(gam, peak)).max()))
+        by_pair[f"max_excess_{gb:g}_{gm:g}"] = float((np.abs(g) - bound(gam, peak)).max())
+        worst = max(worst, by_pair[f"max_excess_{gb:g}_{gm:g}"])
     tol = 1e-13  # float64 rounding of ~10 operations on values <= 10: 10 * 10 * eps = 2e-14
     return decide(
         worst <= tol,
@@ -2048,6 +2056,10 @@ def _bound_form(bound):
             "max_excess": worst,
             "tol": tol,
             "peak": peak,
+            **by_pair,
+            "grid_log_w": lw.size,
+            "A_neg_count": int((A < 0).sum()),
+            "A_pos_count": int((A > 0).sum()),
             "A_neg_lo": float(A[A < 0].min()),
             "A_neg_hi": float(A[A < 0].max()),
             "A_pos_lo": float(A[A > 0].min()),
@@ -2391,11 +2403,14 @@ _WEIGHTS_92 = {"w h(w)": lambda w: w * _h(w), "w": lambda w: w}
 @_mp
 def _bias_variance(key):
     rows, ok, min_bias, max_var_ratio = [], True, mpmath.inf, mpmath.mpf(0)
+    lower_var, biased = True, True
     for s2 in ("0.25", "2"):
         m1, m2 = _lognormal_moments(key, s2)
         var, var_w = m2 - m1**2, mpmath.expm1(mpmath.mpf(s2))  # Var(w) exact for E[w] = 1
         bias = m1 - 1
-        ok = ok and var < var_w * (1 - MP_TOL) and abs(bias) > MP_TOL
+        lower_var = lower_var and var < var_w * (1 - MP_TOL)
+        biased = biased and abs(bias) > MP_TOL
+        ok = ok and lower_var and biased
         min_bias = min(min_bias, abs(bias))
         max_var_ratio = max(max_var_ratio, var / var_w)
         rows.append(f"s^2 = {s2}: Var = {_n(var)} vs Var(w) = {_n(var_w)}, E - 1 = {_n(bias)}")
@@ -2405,6 +2420,8 @@ def _bias_variance(key):
         numbers={
             "min_abs_bias": min_bias,
             "max_var_ratio": max_var_ratio,
+            "lower_variance": lower_var,
+            "biased": biased,
             "tol": MP_TOL,
             "digits": DPS,
         },
@@ -2459,7 +2476,8 @@ def _sapo_table(table):
     # v5 at each (far w, A): 1 - gamma there, 0.1 or 0.9 (it has an SFT component either way)
     v5_far = {(v, a): _g(w, a) for v, w in zip(far_lw, far) for a in far_A}
     v5_floor = min(v5_far.values())
-    tiny = mpmath.exp(-1000)
+    log_tiny = -1000
+    tiny = mpmath.exp(log_tiny)
     gam_A = (-2.0, -0.5, 0.5, 2.0)
     gam = _gam_np(lw[:, None], np.array([gam_A]))
     v5_adapts = float(gam.max() - gam.min())
@@ -2487,6 +2505,7 @@ def _sapo_table(table):
             "sapo_sign_effect": sign_effect,
             "sapo_far_weight": sapo_floor,
             "sapo_far_weight_log10": floor_log10,
+            "threshold_log": log_tiny,
             "v5_far_weight": v5_floor,
             **{f"v5_far_lw{v:+.0e}_A{a:+g}": g for (v, a), g in v5_far.items()},
             "v5_gamma_span": v5_adapts,
