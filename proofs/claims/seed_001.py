@@ -16,6 +16,7 @@ import numpy as np
 import sympy as sp
 
 from isreshape.proofs import lognormal, renyi
+from isreshape.proofs import theorems as T
 from isreshape.proofs.ledger import (
     FALSE,
     HOLDS,
@@ -70,6 +71,12 @@ LINKS_82 = (
     "proofs/lognormal.py::ess_closed_form_residual",
     "notebooks/seed_001.py",
 )
+
+
+def _proof_text(proof) -> str:
+    if proof.holds:
+        return f"{proof.name}: {proof.n_checked()} sympy-checked steps hold (general)"
+    return f"{proof.name} fails at: " + "; ".join(proof.failed_steps())
 
 
 def _decide(ok, evidence, *, numbers, **kw):
@@ -175,8 +182,11 @@ def _ess_mc_samples():
         "ESS_gamma / n = exp(-sigma^2 gamma^2 / 2) (the exponent halved)",
         sp.exp(-_s2_sym * _g_sym**2 / 2),
     ),
+    method="proof",
 )
 def _ess_closed_form(closed_form):
+    # the general proof (theorems.ess_lognormal_proof) takes the subject in its own symbols
+    proof = T.ess_lognormal_proof(closed_form.subs({_g_sym: T.g, _s2_sym: T.s2}))
     # the subject is a sympy expression in (g, s2); sigma in lognormal is sqrt(s2)
     stated = closed_form.subs({_g_sym: lognormal.gamma, _s2_sym: lognormal.sigma**2})
     residual = sp.simplify(sp.expand_log(sp.log(_ess_ratio_from_moments() / stated), force=True))
@@ -209,8 +219,8 @@ def _ess_closed_form(closed_form):
     worst_z = max(zs)
     fp_tol = 16 * EPS
     return _decide(
-        symbolic and worst_exact < exact_tol and worst_z < Z_MAX,
-        f"sympy residual log(E[w^g]^2/E[w^2g] / stated) = {residual}; mpmath moment ratio vs "
+        proof.holds and symbolic and worst_exact < exact_tol and worst_z < Z_MAX,
+        f"{_proof_text(proof)}; sympy residual log(E[w^g]^2/E[w^2g] / stated) = {residual}; mpmath moment ratio vs "
         f"stated form ({exact_dps} digits) max rel diff {mpmath.nstr(worst_exact, 3)} over "
         f"{len(gs) * len(s2s) * (len(mus) + 1)} (g, s2, m): g in {gs}, s2 in {s2s}, m in "
         f"(-s2/2, {', '.join(f'{m:.1f}' for m in mus)}); "
@@ -219,6 +229,8 @@ def _ess_closed_form(closed_form):
         + f". Not log-normal: log w = +-2 (Var 4), g = 1 gives ESS/n {two_point:.4f} vs "
         f"stated {closed:.4f}",
         numbers={
+            "proof_holds": proof.holds,
+            "proof_steps_checked": proof.n_checked(),
             "symbolic_residual_is_zero": symbolic,
             "worst_exact_rel": worst_exact,
             "exact_tol": exact_tol,
@@ -1432,7 +1444,24 @@ _GAP_PAIR = ([0.0, 0.3, -0.2], [0.0, 0.1, float("-inf")])
 
 
 def _rhs_sign_flipped(lp, lm, g):
-    return mpmath.exp((1 - g) * renyi_divergence(lp, lm, g))
+    return mpmath.exp((1 - mpmath.mpf(g)) * renyi_divergence(lp, lm, g))
+
+
+# the identity's right-hand side as a formula: sympy in (g, D) for the proof, mpmath on logits
+_RENYI_RHS = T.Formula(sym=lambda g, D: sp.exp((g - 1) * D), num=renyi_identity_rhs)
+_RENYI_RHS_FLIPPED = T.Formula(sym=lambda g, D: sp.exp((1 - g) * D), num=_rhs_sign_flipped)
+
+
+def _rhs_forms_disagree(rhs, pairs, gammas) -> mpmath.mpf:
+    """max relative difference of the sympy form (with D = renyi_divergence) and the mpmath
+    form of the right-hand side (gamma != 1)."""
+    g_, d_ = sp.symbols("g D", real=True)
+    f = sp.lambdify((g_, d_), rhs.sym(g_, d_), "mpmath")
+    return max(
+        abs(f(mpmath.mpf(g), renyi_divergence(lp, lm, g)) / rhs.num(lp, lm, g) - 1)
+        for lp, lm in pairs
+        for g in gammas
+    )
 
 
 @claim(
@@ -1444,13 +1473,16 @@ def _rhs_sign_flipped(lp, lm, g):
         "reference/divergences.py::power_moment_from_logits",
         "reference/divergences.py::renyi_identity_rhs",
     ),
-    subject=renyi_identity_rhs,
+    subject=_RENYI_RHS,
     counter_case=Variant(
         "E_mu[w^gamma] = exp((1 - gamma) D_gamma(pi_theta || mu)) (sign flipped)",
-        _rhs_sign_flipped,
+        _RENYI_RHS_FLIPPED,
     ),
+    method="proof",
 )
-def _thm_6_2(rhs_of):
+def _thm_6_2(rhs):
+    proof = T.renyi_identity_proof(rhs.sym)
+    rhs_of = rhs.num
     worst = mpmath.mpf(0)
     with mpmath.workdps(40):
         for lp, lm in _logit_pairs():
@@ -1461,12 +1493,24 @@ def _thm_6_2(rhs_of):
         gap = abs(rhs_of(lp, lm, 1.5) / power_moment_from_logits(lp, lm, 1.5) - 1)
         gap_half = abs(rhs_of(lp, lm, 0.5) / power_moment_from_logits(lp, lm, 0.5) - 1)
     tol = mpmath.mpf(10) ** -35  # 40-digit arithmetic, a few dozen operations
+    with mpmath.workdps(40):
+        forms = _rhs_forms_disagree(rhs, _logit_pairs(), (0.2, 0.5, 1.3, 2.0))
     return _decide(
-        worst < tol and gap_half < tol,
+        proof.holds and forms < tol and worst < tol and gap_half < tol,
+        f"{_proof_text(proof)}; sympy and mpmath forms of the right-hand side agree to "
+        f"{mpmath.nstr(forms, 3)}; "
         f"3 random logit pairs x 7 gammas (incl. 1 by continuity) at 40 digits: max rel diff "
         f"{mpmath.nstr(worst, 3)} (tolerance 1e-35); pi(y3) > 0 = mu(y3): at gamma = 0.5 rel "
         f"diff {mpmath.nstr(gap_half, 3)}, at gamma = 1.5 {mpmath.nstr(gap, 3)} (D = inf)",
-        numbers={"worst_rel": worst, "gap_half_rel": gap_half, "gap_rel": gap, "tol": tol},
+        numbers={
+            "proof_holds": proof.holds,
+            "proof_steps_checked": proof.n_checked(),
+            "forms_disagree": forms,
+            "worst_rel": worst,
+            "gap_half_rel": gap_half,
+            "gap_rel": gap,
+            "tol": tol,
+        },
         conditions="gamma != 1 in the formula (at gamma = 1 both sides are 1 by continuity); "
         "for gamma > 1 only when pi_theta << mu (pi_theta = 0 wherever mu = 0); D is the Renyi "
         "divergence of the normalised distributions",
@@ -2705,9 +2749,7 @@ def _khat_lognormal_replicates():
 def _thm_11_1(shape_of):
     ks, gammas = (0.3, 0.8, 1.4), (0.25, 0.5, 1.0)
     with mpmath.workdps(MP_DPS):
-        worst = max(
-            abs(_pareto_shape_of_power(k, g) - shape_of(k, g)) for k in ks for g in gammas
-        )
+        worst = max(abs(_pareto_shape_of_power(k, g) - shape_of(k, g)) for k in ks for g in gammas)
     tol = mpmath.mpf(10) ** -25  # 30-digit arithmetic
     # the finite-sample PSIS estimate on a light (log-normal, true k = 0) tail: does k-hat of
     # w^0.5 follow the stated scaling of k-hat(w)? judged at 5 standard errors of the

@@ -23,6 +23,7 @@ import numpy as np
 import sympy as sp
 
 from isreshape.proofs import sampling_proofs as S
+from isreshape.proofs import theorems as T
 from isreshape.proofs.ledger import (
     FALSE,
     HOLDS,
@@ -1153,10 +1154,37 @@ def _geo_np(lt, lq, alphas):
         return np.log(w / w.sum(axis=1, keepdims=True))
 
 
+def _family_agreement(family, lt, lq, n=11):
+    """max |log q| difference between the family's sympy form (normalised numerically) and
+    its NumPy form at n interior alphas, on a full-support pair."""
+    al, a, b, L = sp.symbols("alpha a b L", real=True)
+    f = sp.lambdify((al, a, b, L), family.sym(al, a, b, L), "numpy")
+    alphas = np.linspace(0.05, 0.95, n)
+    rows = np.asarray(f(alphas[:, None], lt[None, :], lq[None, :], 0.0), dtype=np.float64)
+    m = rows.max(axis=1, keepdims=True)
+    rows = rows - m - np.log(np.exp(rows - m).sum(axis=1, keepdims=True))
+    return float(np.max(np.abs(rows - family.num(lt, lq, alphas))))
+
+
 def _mix_np(lt, lq, alphas):
     a = np.asarray(alphas, dtype=np.float64)[:, None]
     with np.errstate(divide="ignore"):
         return np.log(a * np.exp(lt)[None, :] + (1 - a) * np.exp(lq)[None, :])
+
+
+# the two families as formulas: log q_alpha at one token (a = log pi_theta, b = log pi_t, L the
+# normaliser) for the proofs, and the NumPy rows for the searches
+_GEO = T.Formula(sym=lambda al, a, b, L: al * a + (1 - al) * b - L, num=_geo_np)
+_MIX = T.Formula(
+    sym=lambda al, a, b, L: sp.log(al * sp.exp(a) + (1 - al) * sp.exp(b)) - L, num=_mix_np
+)
+AGREE_TOL = 1e-12  # two float64 routes to the same log q (V = 6): rounding ~1e-15
+
+
+def _proof_text(proof) -> str:
+    if proof.holds:
+        return f"{proof.name}: {proof.n_checked()} sympy-checked steps hold (V symbolic)"
+    return f"{proof.name} fails at: " + "; ".join(proof.failed_steps())
 
 
 def _kl_inf(lq, lp):
@@ -1185,8 +1213,8 @@ def _undominated(fam_th, fam_t, k_th, k_t):
 @lru_cache(maxsize=4)
 def _front_pair(kind: str):
     """Seeded test pairs: 'full' (common full support, V = 6) and 'gap' (pi_theta = 0 on one
-    point, pi_t = 0 on another). Returns (lt, lq, log q of the test distributions, the design
-    as printed)."""
+    point, pi_t = 0 on another; the test q are then zero on both points, so their KLs are
+    finite). Returns (lt, lq, log q of the test distributions, the design as printed)."""
     rng = np.random.default_rng(MC_SEED + 12)
     V, conc, geo_a = 6, 0.3, (0.123, 0.377, 0.611, 0.888)
     lt = S.log_softmax_np(rng.normal(size=V) * 2)
@@ -1197,16 +1225,15 @@ def _front_pair(kind: str):
             pt_, pq_ = np.exp(lt), np.exp(lq)
             pt_[0], pq_[1] = 0.0, 0.0
             lt, lq = np.log(pt_ / pt_.sum()), np.log(pq_ / pq_.sum())
+        # test points with finite KLs to both: zero where either policy is (else every point
+        # has two infinite KLs and 'dominated' holds for any family: inf <= inf)
+        qs = qs.copy()
+        qs[:, 0], qs[:, 1] = 0.0, 0.0
+        qs = qs / qs.sum(axis=1, keepdims=True)
     # test points: random q plus members of the geometric family built independently
     # (normalised pi_theta^a pi_t^(1-a) by exp/log, a off the search grid)
     with np.errstate(divide="ignore"):
-        geo = [
-            np.exp(
-                a * np.where(np.isinf(lt), -800.0, lt)
-                + (1 - a) * np.where(np.isinf(lq), -800.0, lq)
-            )
-            for a in geo_a
-        ]
+        geo = [np.exp(a * lt + (1 - a) * lq) for a in geo_a]  # 0 < a < 1: exact zeros
         extra = np.array([g / g.sum() for g in geo])
         lqs = np.log(np.vstack([qs, extra]))
     design = (
@@ -1222,31 +1249,39 @@ def _front_pair(kind: str):
     "Every q off the Pareto front is dominated by some point of the front (here the front of "
     "Theorem 3, the geometric family).",
     HOLDS,
-    subject=_geo_np,
+    links=("proofs/theorems.py::pareto_proof", NB),
+    subject=_GEO,
     counter_case=Variant(
         "every q is dominated by a member of the arithmetic mixture alpha pi_theta + (1 - alpha) "
         "pi_t",
-        _mix_np,
+        _MIX,
     ),
+    method="proof",
 )
 def _c_5_2_a(family):
+    proof = T.pareto_proof(family.sym)
     alphas = np.linspace(0, 1, 4001)
     out, finite = {}, {}
     for kind in ("full", "gap"):
         lt, lq, lqs, design = _front_pair(kind)
-        fam = family(lt, lq, alphas)
+        fam = family.num(lt, lq, alphas)
         k_th, k_t = _kl_inf(lqs, lt), _kl_inf(lqs, lq)
         out[kind] = _undominated(_kl_inf(fam, lt), _kl_inf(fam, lq), k_th, k_t)
         # the test set's support pattern: test points with a finite KL to each policy
         finite[kind] = int(np.sum(np.isfinite(k_th))) + int(np.sum(np.isfinite(k_t)))
+    agree = _family_agreement(family, *_front_pair("full")[:2])
     return decide(
-        out["full"] == 0,
-        f"{design}, {alphas.size} family points: {out['full']} of {len(lqs)} test points not "
-        f"weakly dominated (tolerance "
-        f"{DOM_TOL:g}); the same with pi_theta(y0) = 0 and pi_t(y1) = 0 (infinite KLs, "
-        f"inf <= inf): {out['gap']}. The objectives are lower semicontinuous on the compact "
-        "simplex, so a Pareto point dominating q exists",
+        proof.holds and agree < AGREE_TOL and out["full"] == 0,
+        f"{_proof_text(proof)}; the formula's sympy and NumPy forms agree to {agree:.1e} "
+        f"(tolerance {AGREE_TOL:g}). Search, {design}, {alphas.size} family points: "
+        f"{out['full']} of {len(lqs)} test points not weakly dominated (tolerance {DOM_TOL:g}); "
+        f"with pi_theta(y0) = 0 and pi_t(y1) = 0 and test points zero there ({finite['gap']} "
+        f"finite KLs): {out['gap']}",
         numbers={
+            "proof_holds": proof.holds,
+            "proof_steps_checked": proof.n_checked(),
+            "forms_disagree": agree,
+            "agree_tol": AGREE_TOL,
             "undominated_full": out["full"],
             "undominated_gap": out["gap"],
             "finite_test_kls_gap": finite["gap"],
@@ -1284,36 +1319,39 @@ def _beaten_members(family, lt, lq, rng, n_alpha, n_pert, eps=0.05):
     "Theorem 3: the Pareto front of (KL(q||pi_theta), KL(q||pi_t)) is exactly the geometric "
     "family {q_alpha : alpha in [0, 1]}.",
     HOLDS,
-    links=(P + "weighted_sum_residual", NB),
-    subject=_geo_np,
+    links=(P + "weighted_sum_residual", "proofs/theorems.py::pareto_proof", NB),
+    subject=_GEO,
     counter_case=Variant(
         "the Pareto front is the arithmetic mixture family alpha pi_theta + (1 - alpha) pi_t",
-        _mix_np,
+        _MIX,
     ),
+    method="proof",
 )
 def _c_5_3_a(family):
-    resid = S.weighted_sum_residual()
+    proof = T.pareto_proof(family.sym)
     alphas = np.linspace(0, 1, 4001)
     out = {}
     n_alpha, n_pert = 21, 300  # family members tested, local perturbations of each
     for kind in ("full", "gap"):
         lt, lq, lqs, design = _front_pair(kind)
-        fam = family(lt, lq, alphas)
+        fam = family.num(lt, lq, alphas)
         und = _undominated(_kl_inf(fam, lt), _kl_inf(fam, lq), _kl_inf(lqs, lt), _kl_inf(lqs, lq))
         rng = np.random.default_rng(MC_SEED + 5)
-        beaten = _beaten_members(family, lt, lq, rng, n_alpha, n_pert)
+        beaten = _beaten_members(family.num, lt, lq, rng, n_alpha, n_pert)
         out[kind] = (und, beaten)
     (u1, b1), (u2, b2) = out["full"], out["gap"]
+    agree = _family_agreement(family, *_front_pair("full")[:2])
     return decide(
-        resid == 0 and u1 == 0 and b1 == 0,
-        f"sympy: alpha KL(q||pi_theta) + (1-alpha) KL(q||pi_t) = KL(q||q_alpha) - log Z_alpha "
-        f"(residual {resid}), so each q_alpha is the unique weighted-sum minimiser. Search, "
+        proof.holds and agree < AGREE_TOL and u1 == 0 and b1 == 0,
+        f"{_proof_text(proof)}; sympy and NumPy forms agree to {agree:.1e}. Search, "
         f"{design}: {u1} of {len(lqs)} test q not dominated by the family ({alphas.size} "
         f"points), {b1} of {n_alpha} family members strictly beaten by one of {n_pert} local "
-        f"perturbations; with pi_theta(y0) = 0, "
-        f"pi_t(y1) = 0: {u2} and {b2}",
+        f"perturbations; with pi_theta(y0) = 0, pi_t(y1) = 0 (test q zero there): {u2} and {b2}",
         numbers={
-            "weighted_sum_residual_is_zero": resid == 0,
+            "proof_holds": proof.holds,
+            "proof_steps_checked": proof.n_checked(),
+            "forms_disagree": agree,
+            "agree_tol": AGREE_TOL,
             "test_points": len(lqs),
             "family_points": alphas.size,
             "members_tested": n_alpha,
@@ -1948,26 +1986,49 @@ def _kl_sum_np(lt, lq, alphas):
     return _kl_inf(lqa, lt) + _kl_inf(lqa, lq)
 
 
+# the balance function as a formula: its summand per unit of q, as a function of log q, a =
+# log pi_theta, b = log pi_t (the difference of the two KL summands), and the NumPy function
+_DELTA = T.Formula(sym=lambda lq, a, b: (lq - a) - (lq - b), num=_delta_mean_ell_np)
+_KL_SUM = T.Formula(sym=lambda lq, a, b: (lq - a) + (lq - b), num=_kl_sum_np)
+# seed 004's "common full support" is sufficient, not necessary: supports differ here
+_SUPPORT_EXAMPLE = ((0.9, 0.1, 0.0), (0.05, 0.85, 0.1))
+
+
+def _balance_agreement(balance, lt, lq) -> float:
+    """max relative difference between sum_q q f(log q, a, b) from the sympy summand and the
+    NumPy balance function, at 9 interior alphas of a full-support pair."""
+    x, a, b = sp.symbols("x a b", real=True)
+    f = sp.lambdify((x, a, b), balance.sym(x, a, b), "numpy")
+    alphas = np.linspace(0.1, 0.9, 9)
+    lqa = _geo_np(lt, lq, alphas)
+    via_sym = (np.exp(lqa) * f(lqa, lt[None, :], lq[None, :])).sum(axis=1)
+    num = balance.num(lt, lq, alphas)
+    return float(np.max(np.abs(via_sym - num) / np.maximum(np.abs(num), 1.0)))
+
+
 @claim(
     "004-6.4-a",
     "6.4",
     "Theorem 5: there is a unique alpha* in (0, 1) with KL(q_alpha*||pi_theta) = "
     "KL(q_alpha*||pi_t).",
     HOLDS_WITH_CONDITIONS,
-    links=(P + "alpha_star", P + "delta_derivative_residual", NB),
-    subject=_delta_mean_ell_np,
+    links=(P + "alpha_star", "proofs/theorems.py::alpha_star_proof", NB),
+    subject=_DELTA,
     counter_case=Variant(
         "the balance function is KL(q||pi_theta) + KL(q||pi_t) (a sum, not the difference)",
-        _kl_sum_np,
+        _KL_SUM,
     ),
+    method="proof",
 )
-def _c_6_4_a(delta_fn):
-    resid = S.delta_derivative_residual()
+def _c_6_4_a(balance):
+    proof = T.alpha_star_proof(balance.sym)
+    delta_fn = balance.num
     rng = np.random.default_rng(MC_SEED + 6)
     n_pairs, good, sum_d0, sum_d1 = 300, 0, 0.0, 0.0
     v_lo, v_hi, s_lo, s_hi = 2, 7, 0.1, 6.0  # vocabulary sizes, logit scales
     grid = np.linspace(0, 1, 401)
-    for _ in range(n_pairs):
+    agree = 0.0
+    for k in range(n_pairs):
         V = int(rng.integers(v_lo, v_hi + 1))
         lt = S.log_softmax_np(rng.normal(size=V) * rng.uniform(s_lo, s_hi))
         lq = S.log_softmax_np(rng.normal(size=V) * rng.uniform(s_lo, s_hi))
@@ -1975,22 +2036,41 @@ def _c_6_4_a(delta_fn):
         sign_changes = int(np.sum(np.diff(np.sign(d)) != 0))
         good += int(np.all(np.isfinite(d)) and sign_changes == 1 and d[0] > 0 > d[-1])
         sum_d0, sum_d1 = sum_d0 + float(d[0]), sum_d1 + float(d[-1])
+        if k < 3:  # the formula's two forms on the first pairs
+            agree = max(agree, _balance_agreement(balance, lt, lq))
     with np.errstate(divide="ignore"):
         p2, q2 = np.array([0.5, 0.5, 0.0]), np.array([1 / 3, 1 / 3, 1 / 3])
         lt2, lq2 = np.log(p2), np.log(q2)
+        lt3, lq3 = (np.log(np.array(v)) for v in _SUPPORT_EXAMPLE)
     d2 = delta_fn(lt2, lq2, grid)
     good2 = bool(np.all(np.isfinite(d2)) and int(np.sum(np.diff(np.sign(d2)) != 0)) == 1)
     mid = grid.size // 2
+    # supports differ, yet Delta(0+) > 0 > Delta(1-) on S: one root, enclosed with certainty
+    d3 = delta_fn(lt3, lq3, grid)[1:-1]
+    inner = grid[1:-1]
+    changes3 = int(np.sum(np.diff(np.sign(d3)) != 0))
+    lo, hi = T.enclose_alpha_star(list(lt3), list(lq3))
+    k3 = int(np.argmax(np.diff(np.sign(d3)) != 0))
+    inside = bool(inner[k3] < float(lo) and float(hi) < inner[k3 + 1])
+    example_ok = changes3 == 1 and d3[0] > 0 > d3[-1] and inside
     return decide(
-        resid == 0 and good == n_pairs,
-        f"sympy: dDelta/dalpha + Var_q(ell) = {resid} (generic 3 points), so Delta is strictly "
-        f"decreasing; {good} of {n_pairs} seeded full-support pairs (V {v_lo}-{v_hi}, logits "
-        f"N(0, 1) x U({s_lo:g}, {s_hi:g}), {grid.size} alphas) have finite values, Delta(0) > 0 > "
-        f"Delta(1) and exactly one sign change (mean Delta(0) {sum_d0 / n_pairs:.4f}, mean "
-        f"Delta(1) {sum_d1 / n_pairs:.4f}). pi_theta = (1/2, 1/2, 0), pi_t uniform: Delta(0) = "
-        f"{d2[0]:.4g}, Delta({grid[mid]:g}) = {d2[mid]:.4g}, Delta(1) = {d2[-1]:.4g}: no root in "
-        "(0, 1)",
+        proof.holds and agree < AGREE_TOL and good == n_pairs and example_ok,
+        f"{_proof_text(proof)}; the balance formula's sympy and NumPy forms agree to "
+        f"{agree:.1e}. {good} of {n_pairs} seeded full-support pairs "
+        f"(V {v_lo}-{v_hi}, logits N(0, 1) x U({s_lo:g}, {s_hi:g}), {grid.size} alphas) have "
+        f"finite values, Delta(0) > 0 > Delta(1) and exactly one sign change (mean Delta(0) "
+        f"{sum_d0 / n_pairs:.4f}, mean Delta(1) {sum_d1 / n_pairs:.4f}). Different supports, "
+        f"pi_theta = (0.9, 0.1, 0), pi_t = (0.05, 0.85, 0.1): Delta({inner[0]:g}) = "
+        f"{d3[0]:.4f} > 0 > Delta({inner[-1]:g}) = {d3[-1]:.4f}, {changes3} sign change, "
+        f"alpha* in [{mpmath.nstr(lo, 12)}, {mpmath.nstr(hi, 12)}] (certified, width "
+        f"{mpmath.nstr(hi - lo, 2)}). pi_theta = (1/2, 1/2, 0), pi_t uniform (d constant on "
+        f"S): Delta(0) = {d2[0]:.4g}, Delta({grid[mid]:g}) = {d2[mid]:.4g}, Delta(1) = "
+        f"{d2[-1]:.4g}: no root in (0, 1)",
         numbers={
+            "proof_holds": proof.holds,
+            "proof_steps_checked": proof.n_checked(),
+            "forms_disagree": agree,
+            "agree_tol": AGREE_TOL,
             "pairs_with_unique_root": good,
             "pairs": n_pairs,
             "grid_points": grid.size,
@@ -1999,9 +2079,14 @@ def _c_6_4_a(delta_fn):
             "mass_degenerate_pair": float(p2.sum() + q2.sum()),
             "mean_delta_at_0": sum_d0 / n_pairs,
             "mean_delta_at_1": sum_d1 / n_pairs,
+            "support_example_sign_changes": changes3,
+            "support_example_alpha_lo": lo,
+            "support_example_alpha_hi": hi,
         },
-        conditions="pi_theta != pi_t with a common full support (then Delta(0) = "
-        "KL(pi_t||pi_theta) > 0 > -KL(pi_theta||pi_t) = Delta(1) and Delta' = -Var_q(ell) < 0)",
+        conditions="Delta(0) > 0 > Delta(1) with d = log(pi_t / pi_theta) not constant on the "
+        "common support (the exact condition; pi_theta != pi_t with a common full support is "
+        "sufficient, since then Delta(0) = KL(pi_t||pi_theta) > 0 > -KL(pi_theta||pi_t) = "
+        "Delta(1), but not necessary)",
         ok_without_conditions=good2,
     )
 
