@@ -220,6 +220,7 @@ def _t41(lw, a):
         "constant with jumps at w = 1 and A = 0",
         (_t41, tuple(x for x in _CONT_LW if x != 0.0)),
     ),
+    method="counterexample",
 )
 def _continuous(subject):
     return _continuity(subject)
@@ -295,6 +296,7 @@ _VAR_CORRECTION = Variant(
     links=(REF + "gamma_star_exact", REF + "gamma_hard", NB),
     subject=_final_rule,
     correction=_VAR_CORRECTION,
+    method="counterexample",
 )
 def _no_heuristic(gamma_fn):
     return _is_variational(gamma_fn)
@@ -329,6 +331,7 @@ def _sft_select_best(mu, r):
         "to mu 1[r = max r]",
         _sft_select_best,
     ),
+    method="counterexample",
 )
 def _framing(target_fn):
     mu, _, r, _, _, _ = _discrete()
@@ -366,6 +369,7 @@ def _sft_weights(mu, r):
         "E_mu~[grad log pi] = E_mu[r grad log pi] (the normalisation 1 / E_mu[r] dropped)",
         lambda mu, r: list(r),
     ),
+    method="sampled",
 )
 def _sft_gradient(weights_fn):
     mu, _, r, _, _, score = _discrete()
@@ -409,6 +413,7 @@ def _ratio(pi, mu):
     counter_case=Variant(
         "E_pi[r] = E_mu[w r] with w = mu / pi_theta", lambda pi, mu: _ratio(mu, pi)
     ),
+    method="sampled",
 )
 def _is_identity(ratio_fn):
     mu, pi, r, mu2, ref, _ = _discrete()
@@ -469,6 +474,7 @@ def _pg_weights(pi, mu, r):
         "grad_theta E_pi[r] = E_mu[r grad log pi] (the importance ratio w dropped)",
         lambda pi, mu, r: list(r),
     ),
+    method="sampled",
 )
 def _policy_gradient(weights_fn):
     mu_q, _, r_q, _, _, _ = _discrete()
@@ -542,6 +548,7 @@ def _parallel_pos(u, v):
         "is nonzero whenever mu != pi; only the RL form (f = w) is baseline-invariant",
         (Fraction(0),),
     ),
+    method="counterexample",
 )
 def _unified_baseline(baselines):
     mu, pi, r, _, _, score = _discrete()
@@ -574,6 +581,7 @@ def _unified_baseline(baselines):
     HOLDS,
     subject=lambda w, g: w**g,
     counter_case=Variant("f(w) = w^(1 - gamma)", lambda w, g: w ** (1 - g)),
+    method="sampled",
 )
 def _power_endpoints(f):
     ws = [Fraction(k, 7) for k in range(1, 60)]  # exact rationals in (0, 8.5)
@@ -597,6 +605,7 @@ def _power_endpoints(f):
     links=(NB,),
     subject=1,
     counter_case=Variant("at gamma = 1/2 the gradient does not depend on mu", Fraction(1, 2)),
+    method="sampled",
 )
 def _gamma_one_mu_free(gamma):
     mu, pi, r, mu2, _, score = _discrete()
@@ -640,6 +649,7 @@ def _gamma_one_mu_free(gamma):
     links=(NB,),
     subject=0,
     counter_case=Variant("at gamma = 1 the gradient depends on mu", 1),
+    method="exhaustive",
 )
 def _gamma_zero_mu_dependent(gamma):
     mu, pi, r, mu2, _, score = _discrete()
@@ -671,6 +681,7 @@ _s = sp.symbols("s", integer=True, nonzero=True)
     links=(REF + "marginal_utility_section_2_3", PROOF + "phi_piecewise_vs_unified"),
     subject=1 / (1 + pv.w**_s),
     counter_case=Variant("the unified form is 1/(1 + w^(-sign(A)))", 1 / (1 + pv.w ** (-_s))),
+    method="symbolic",
 )
 def _phi_unified(unified):
     res = [unified.subs(_s, 1) - 1 / (1 + pv.w), unified.subs(_s, -1) - pv.w / (1 + pv.w)]
@@ -710,6 +721,7 @@ def _phi_limits():
         "for A > 0, phi -> 0 as w -> 0 (the table's rows swapped)",
         {**_PHI_LIMITS, "A>0, w->0": 0},
     ),
+    method="symbolic",
 )
 def _phi_table(stated):
     lim = _phi_limits()
@@ -735,6 +747,7 @@ _EU, _EC, _LAMS, _CMAX = sp.symbols("EU EC lambda C_max", real=True)
     counter_case=Variant(
         "L = E[f |A| phi - lambda f^2 A^2] - lambda C_max", _EU - _LAMS * _EC - _LAMS * _CMAX
     ),
+    method="symbolic",
 )
 def _lagrangian(printed):
     # standard form: max E[U] s.t. g <= 0 with g = E[C] - C_max: L = E[U] - lambda g, lambda >= 0
@@ -751,6 +764,7 @@ def _lagrangian(printed):
     links=(PROOF + "first_order_condition",),
     subject=pv.a * pv.phi - 2 * pv.lam * pv.f * pv.a**2,
     counter_case=Variant("dL/df = |A| phi - lambda f A^2", pv.a * pv.phi - pv.lam * pv.f * pv.a**2),
+    method="symbolic",
 )
 def _foc(printed):
     # independent route: a central difference of the pointwise Lagrangian, symbolically exact
@@ -786,6 +800,7 @@ def _f_star_points():
     links=(PROOF + "optimal_f", REF + "optimal_weight"),
     subject=lambda phi, a, lam: phi / (2 * lam * a),
     counter_case=Variant("f* = phi / (lambda |A|)", lambda phi, a, lam: phi / (lam * a)),
+    method="sampled",
 )
 def _f_star(f_star):
     pts = _f_star_points()
@@ -841,6 +856,7 @@ def _f_star(f_star):
         "f*(w, A) = 1 / (2 lambda |A| (1 + w^(-sign(A))))",
         1 / (2 * pv.lam * pv.a * (1 + pv.w ** (-_s))),
     ),
+    method="symbolic",
 )
 def _f_star_sub(printed):
     # f* = phi / (2 lambda |A|) with the piecewise phi of section 2.3
@@ -877,6 +893,7 @@ def _f_star_sub(printed):
         "gamma = log w / log f* solves w^gamma = f*",
         lambda f, w: mpmath.log(w) / mpmath.log(f),
     ),
+    method="sampled",
 )
 def _matching(gamma_fn):
     worst = mpmath.mpf(0)
@@ -922,6 +939,7 @@ _l2 = sp.log(2 * pv.lam * pv.a)
         "log(1 / (2 lambda |A| (1 + w^s))) = -log(2 lambda |A|) + log(1 + w^s)",
         -_l2 + sp.log(1 + pv.w**_s),
     ),
+    method="symbolic",
 )
 def _expansion(printed):
     lhs = sp.log(1 / (2 * pv.lam * pv.a * (1 + pv.w**_s)))
@@ -961,6 +979,7 @@ def _clipped(w, sign, alpha=0.1):
     links=(PROOF + "gamma_raw_limits", REF + "gamma_star_exact"),
     subject=(-1, 0),
     counter_case=Variant("case 1: gamma* ~ +1 for large w, clipped to 1", (1, 1)),
+    method="symbolic",
 )
 def _case1(stated):
     lim_stated, clip_stated = stated
@@ -995,6 +1014,7 @@ def _case1(stated):
     links=(REF + "gamma_star_exact",),
     subject=-sp.log(pv.alpha) / sp.log(pv.w),
     counter_case=Variant("case 2: gamma* ~ log(alpha) / log w", sp.log(pv.alpha) / sp.log(pv.w)),
+    method="sampled",
 )
 def _case2(asym):
     res = _asym_residual(asym, -1, 1)
@@ -1039,6 +1059,7 @@ def _case2(asym):
         "alpha > 1, once |log w| > log alpha",
         (sp.log(pv.alpha) / -sp.log(pv.w), 2.0),
     ),
+    method="counterexample",
 )
 def _case3(subject):
     asym, alpha = subject
@@ -1075,6 +1096,7 @@ def _case3(subject):
     counter_case=Variant(
         "case 4: gamma* ~ 1 - log(alpha) / |log w|", 1 - sp.log(pv.alpha) / -sp.log(pv.w)
     ),
+    method="sampled",
 )
 def _case4(asym):
     res = _asym_residual(asym, -1, -1)
@@ -1119,6 +1141,7 @@ def _approx_lam(lw, a, lam):
         "optimal gamma",
         _approx_lam,
     ),
+    method="sampled",
 )
 def _theorem_41(gamma_fn):
     worst, tol, where = _variational_optimum(gamma_fn)
@@ -1163,6 +1186,7 @@ def _theorem_41(gamma_fn):
             mpmath.log(1 + mpmath.exp(int(math.copysign(1, a)) * mpmath.mpf(lw))) / lw
         ),
     ),
+    method="sampled",
 )
 def _approx_error(approx):
     la = abs(math.log(2 * LAM))
@@ -1258,6 +1282,7 @@ def _table_check(case, entry, extra_cond=None):
     links=(REF + "gamma_star_exact",),
     subject="-> 0",
     counter_case=Variant("case 1: gamma* -> 1", "-> 1"),
+    method="sampled",
 )
 def _t41_case1(entry):
     near = [_f(_t41_alpha, math.log(w), 1.0) for w in (1.5, 2.0, 3.0, 4.0, 6.0, 8.0)]
@@ -1280,6 +1305,7 @@ def _t41_case1(entry):
     links=(REF + "gamma_star_exact",),
     subject="(0, 1)",
     counter_case=Variant("case 2: gamma* -> 1", "-> 1"),
+    method="sampled",
 )
 def _t41_case2(entry):
     a_big, lam_big = -1.0, 1.0  # alpha = 2 lambda |A| = 2
@@ -1309,6 +1335,7 @@ def _t41_case2(entry):
         "w < 1; the unclipped limit is 0 for every alpha)",
         "-> 0",
     ),
+    method="counterexample",
 )
 def _t41_case3(entry):
     return _table_check(3, entry)
@@ -1322,6 +1349,7 @@ def _t41_case3(entry):
     links=(REF + "gamma_star_exact",),
     subject="-> 1",
     counter_case=Variant("case 4: gamma* -> 0", "-> 0"),
+    method="sampled",
 )
 def _t41_case4(entry):
     near = [_f(_t41_alpha, math.log(w), -1.0) for w in (0.5, 0.3, 0.1, 0.05, 0.02, 0.01)]
@@ -1353,6 +1381,7 @@ _TABLE_41 = ("-> 0", "(0, 1)", "(0, 1)", "-> 1")
         "not 0, (0, 1), (0, 1), 1",
         ("-> 0", "-> 0", "-> 0", "-> 1"),
     ),
+    method="counterexample",
 )
 def _approx_table(entries):
     vals = {c: _case_values(rv.gamma_star_approx, c) for c in _CASES}
@@ -1443,6 +1472,7 @@ for _letter, _label, _w, _a, _printed, _true in SECTION_5_1:
             ),
             _true,
         ),
+        method="counterexample",
     )(_make_51(_w, _a))
 
 
@@ -1458,6 +1488,7 @@ for _letter, _label, _w, _a, _printed, _true in SECTION_5_1:
         "np.int64(-1), which NumPy refuses",
         SEED_5_1_FIXED,
     ),
+    method="counterexample",
 )
 def _code_runs(code):
     out = io.StringIO()
@@ -1489,6 +1520,7 @@ def _code_runs(code):
         "support the limit 1 (000-4.3-d)",
         ((0.1, 0.041), (1e-12, 0.917), (1e-30, 0.967)),
     ),
+    method="counterexample",
 )
 def _verify_case4(pairs):
     vals = [_formula_51(w, -1) for w, _ in pairs]
@@ -1554,6 +1586,7 @@ for _letter, _case, _key, _stated, _expected, _alt, _alt_text in (
         links=(PROOF + "phi_limits", REF + "marginal_utility_section_2_3"),
         subject=_stated,
         **_variant,
+        method="counterexample" if _expected == FALSE else "symbolic",
     )(_make_52(_key))
 
 
@@ -1569,6 +1602,7 @@ for _letter, _case, _key, _stated, _expected, _alt, _alt_text in (
         "the separating function is g = w^sign(A) / (1 + w^sign(A)) (= 1 - phi)",
         lambda lw, a: 1 - rv.marginal_utility_section_2_3(lw, a),
     ),
+    method="sampled",
 )
 def _p52e(phi_fn):
     lws = np.concatenate([-np.logspace(-6, 2.5, 40), np.logspace(-6, 2.5, 40)])
@@ -1628,6 +1662,7 @@ def _counter_61_no_phi(lw, a, eps):
         "gamma_approx = 1 - log(1/phi) / max(|log w|, eps) (the factor phi dropped)",
         _counter_61_no_phi,
     ),
+    method="sampled",
 )
 def _p61a(fn):
     gaps, to_one = _gap_decay(fn, 4)
@@ -1660,6 +1695,7 @@ def _p61a(fn):
         "gamma_approx = 1 + phi log(1/phi) / max(|log w|, eps) (sign flipped)",
         lambda lw, a, eps: 2 - rv.gamma_approx_section_6_1(lw, a, eps),
     ),
+    method="sampled",
 )
 def _p61b(fn):
     rng = np.random.default_rng(SEED)
@@ -1706,6 +1742,7 @@ def _p61b(fn):
         "section 8.2 form gamma_base phi + sigma(-log w T) (1 - phi)",
         lambda lw, a, eps: rv.gamma_soft_section_8_2_corrected(lw, a, 0.5, 1.0),
     ),
+    method="counterexample",
 )
 def _p61c(fn):
     decay = {c: _gap_decay(fn, c) for c in _CASES}
@@ -1748,6 +1785,7 @@ def _p61c(fn):
     links=(PROOF + "g_identity_residual",),
     subject=pv.w**_s / (1 + pv.w**_s),
     counter_case=Variant("g = 1 / (1 + w^sign(A))", 1 / (1 + pv.w**_s)),
+    method="symbolic",
 )
 def _p62a(printed):
     return _sym_decide(1 - 1 / (1 + pv.w**_s) - printed, "1 - 1/(1 + w^s) minus the printed g")
@@ -1765,6 +1803,7 @@ _G_KEYS = ("A>0, w->oo", "A<0, w->oo", "A>0, w->0", "A<0, w->0")  # cases 1-4
     links=(PROOF + "phi_limits",),
     subject=(1, 0, 0, 1),
     counter_case=Variant("the g table: cases 1-4 -> 0, 0, 0, 1", (0, 0, 0, 1)),
+    method="symbolic",
 )
 def _p62b(stated):
     lim = _phi_limits()
@@ -1800,6 +1839,7 @@ def _four_limits(fn, *extra):
         "gamma_practical tends to 0, gamma_base, gamma_base, 1 in cases 1-4",
         lambda gb: (0, gb, gb, 1),
     ),
+    method="sampled",
 )
 def _p62c(stated_fn):
     worst, n_off, n_pairs = 0.0, 0, 0
@@ -1830,6 +1870,7 @@ def _p62c(stated_fn):
         "the corrected section 8.2 form (case 1 -> 0) is inconsistent with Theorem 4.1 in case 1",
         lambda lw, a, gb: rv.gamma_soft_section_8_2_corrected(lw, a, gb, 1.0),
     ),
+    method="exhaustive",
 )
 def _p62d(fn):
     prac = _f(fn, _TAIL_L, 1.0, 0.4)
@@ -1910,6 +1951,7 @@ def _ess_control(subject):
     links=(REF + "lagrange_multiplier_variance_budget", "reference/gamma.py::gamma_star_ess"),
     subject=_BUDGET,
     correction=_ESS_RULE,
+    method="counterexample",
 )
 def _p62e(subject):
     return _ess_control(subject)
@@ -1930,6 +1972,7 @@ def _p62e(subject):
         "(1 - gamma_base)(1 - phi), which raises gamma wherever phi is low (cases 1 and 4 alike)",
         rv.marginal_utility_hard,
     ),
+    method="sampled",
 )
 def _p63a(phi_fn):
     worst = 0.0
@@ -1975,6 +2018,7 @@ def _quad_nums():
         "phi = 1[sign(log w) == sign(A)]",
         lambda lw, a: 1 - rv.marginal_utility_hard(lw, a),
     ),
+    method="sampled",
 )
 def _p63b(phi_fn):
     want = {1: 0, 2: 1, 3: 1, 4: 0}
@@ -2001,6 +2045,7 @@ def _p63b(phi_fn):
         "the soft version is sigma(+sign(A) log w T)",
         lambda lw, a, t: rv.marginal_utility_soft(-lw, a, t),
     ),
+    method="sampled",
 )
 def _p63c(phi_fn):
     want = {1: 0, 2: 1, 3: 1, 4: 0}
@@ -2036,6 +2081,7 @@ def _p63c(phi_fn):
     links=(REF + "marginal_utility_soft",),
     subject=(0, 1, 1, 0),
     counter_case=Variant("phi tends to 0, 1, 1/2, 0 in cases 1-4", (0, 1, 0.5, 0)),
+    method="sampled",
 )
 def _p71a(stated):
     vals = _four_limits(rv.marginal_utility_soft, 1.0)
@@ -2062,6 +2108,7 @@ def _p71a(stated):
         "such as the hard indicator of 6.3, f* = 1[sign(log w) != sign(A)] / (2 lambda |A|)",
         lambda lw, a, lam: rv.marginal_utility_hard(lw, a) / _two_lam_a(lam, a),
     ),
+    method="sampled",
 )
 def _f_star_corrected(f_fn):
     seed, n = SEED + 72, 200
@@ -2114,6 +2161,7 @@ _C23 = [(lw, -1.0) for lw in (5.0, 10.0, 20.0, 50.0)] + [(lw, 1.0) for lw in (-5
         "alpha < 1; no single gamma_base reproduces it, so gamma_base is a modelling choice",
         lambda lw, a, lam: _clip01(-mpmath.log(2 * lam * abs(a)) / lw),
     ),
+    method="counterexample",
 )
 def _p73a(gamma_fn):
     worst, rows = -1.0, []
@@ -2142,6 +2190,7 @@ def _p73a(gamma_fn):
     HOLDS,
     subject=(0, 1),
     counter_case=Variant("the clipped values are 1 (case 1) and 0 (case 4)", (1, 0)),
+    method="sampled",
 )
 def _p73b(stated):
     grid = [Fraction(k, 100) for k in range(101)]
@@ -2201,6 +2250,7 @@ def _quad_random():
         "Theorem 7.1 with 1[w > 1, A < 0] in place of 1[w < 1, A < 0]",
         lambda lw, a, gb: _boxed_71(-lw if a < 0 else lw, a, gb),
     ),
+    method="sampled",
 )
 def _p74a(fn):
     pts = _quad_random()
@@ -2229,6 +2279,7 @@ _I = sp.symbols("I")
         "it simplifies to gamma_base phi + (1 - phi) 1[w > 1]",
         pv.gb * pv.phi + (1 - pv.phi) * (1 - _I),
     ),
+    method="symbolic",
 )
 def _p74b(printed):
     full = pv.gb * pv.phi + 1 * (1 - pv.phi) * _I + 0 * (1 - pv.phi) * (1 - _I)
@@ -2251,6 +2302,7 @@ def _soft_form(phi, lw, gb):
         "the soft form gamma_base phi + (1 - phi) 1[w > 1]",
         lambda phi, lw, gb: _soft_form(phi, -lw, gb),
     ),
+    method="sampled",
 )
 def _p74c(form):
     gb = mpmath.mpf("0.4")
@@ -2281,6 +2333,7 @@ def _p74c(form):
     links=(REF + "gamma_hard", REF + "gamma_star_exact", NB),
     subject=_final_rule,
     correction=_VAR_CORRECTION,
+    method="counterexample",
 )
 def _p74d(gamma_fn):
     return _is_variational(gamma_fn)
@@ -2299,6 +2352,7 @@ def _p74d(gamma_fn):
     counter_case=Variant(
         "the table of 8.1 is gamma_base, gamma_base, gamma_base, 1", lambda g: (g, g, g, 1)
     ),
+    method="symbolic",
 )
 def _p81a(table):
     g, i4, i1 = sp.symbols("g I4 I1")
@@ -2343,6 +2397,7 @@ def _table_dev(fn, scale_a=1.0, t=None, lw_scale=1.0):
         "swapped)",
         rv.gamma_soft_section_8_2_corrected,
     ),
+    method="counterexample",
 )
 def _p82a(fn):
     t = 1e3
@@ -2380,6 +2435,7 @@ _SCALE = 60 / math.log(2)  # |log w| = |A| = 60
         "table as |log w|, |A| -> inf; as printed it tends to gamma_base, 1, 0, gamma_base",
         lambda lw, a, gb: rv.gamma_soft_section_8_3_corrected(lw, a, gb, 1.0),
     ),
+    method="counterexample",
 )
 def _p83a(fn):
     dev, vals, (lw1, a1) = _table_dev(fn, scale_a=60.0, lw_scale=_SCALE)
@@ -2417,6 +2473,7 @@ _P1_PRINTED = pv.sigmoid(-_l) * pv.sigmoid(_A)
         "the boxed formula equals gamma_base + (1 - gamma_base) P4 + gamma_base P1",
         pv.gb + (1 - pv.gb) * _P4_PRINTED + pv.gb * _P1_PRINTED,
     ),
+    method="symbolic",
 )
 def _p83b(rewritten):
     boxed = (
@@ -2462,6 +2519,7 @@ def _soft_prob(p_fn, case):
         "that of Case 2 (w > 1, A < 0)",
         lambda lw, a: _sig(-lw) * _sig(-a),
     ),
+    method="counterexample",
 )
 def _p83c(p_fn):
     return _soft_prob(p_fn, 4)
@@ -2478,6 +2536,7 @@ def _p83c(p_fn):
         "that of Case 3 (w < 1, A > 0)",
         lambda lw, a: _sig(lw) * _sig(a),
     ),
+    method="counterexample",
 )
 def _p83d(p_fn):
     return _soft_prob(p_fn, 1)
@@ -2497,6 +2556,7 @@ def _p83d(p_fn):
         "and T, 8.3 the raw A and no temperature)",
         (rv.gamma_soft_section_8_2_corrected, rv.gamma_soft_section_8_3_corrected),
     ),
+    method="counterexample",
 )
 def _p83e(pair):
     f82, f83 = pair
@@ -2549,6 +2609,7 @@ def _p83e(pair):
         "compression",
         lambda gb: (gb, gb, gb, 1),
     ),
+    method="sampled",
 )
 def _p91a(table_fn):
     # evaluate the weights themselves on exact grids: w > 1 and w < 1, gamma grid in [0, 1]
@@ -2619,6 +2680,7 @@ def _p91b():
     links=(PROOF + "phi_symmetry_residual",),
     subject=lambda w, s: (1 / w, -s),
     counter_case=Variant("phi(w, A > 0) = phi(1/w, A > 0)", lambda w, s: (1 / w, s)),
+    method="symbolic",
 )
 def _p92a(mapping):
     w2, s2 = mapping(pv.w, 1)
@@ -2639,6 +2701,7 @@ def _p92a(mapping):
         "the variational solution differs from the earlier heuristic in cases 1 and 4",
         (frozenset({1, 4}), frozenset({1, 4})),
     ),
+    method="sampled",
 )
 def _p93a(stated):
     heur, unif, used = set(), set(), set()
@@ -2721,6 +2784,7 @@ _A4 = [1.0, -1.0, 1.0, -1.0]
         "the code with P(w > 1) and P(w < 1) exchanged gives the docstring's four values",
         _code_swapped,
     ),
+    method="sampled",
 )
 def _p10a(code):
     gb, _ = _ess_gamma_base(_LW4, 0.9)
@@ -2767,6 +2831,7 @@ def _p10a(code):
         "it equals gamma_base (P2 + P3) + P1",
         pv.gb * (pv.p * (1 - pv.q) + (1 - pv.p) * pv.q) + pv.p * pv.q,
     ),
+    method="symbolic",
 )
 def _p10b(comment):
     c = pv.case_probabilities()
@@ -2802,6 +2867,7 @@ def _code_points():
         "(sigma(+-log w) swapped against 8.3 as printed, and the temperature on both factors)",
         rv.gamma_soft_section_8_3_corrected,
     ),
+    method="counterexample",
 )
 def _p10c(formula):
     lw, a, gb, code = _code_points()
@@ -2841,6 +2907,7 @@ def _code_gb(lw, rho):
         "gamma_base = min(gamma_max, sqrt(-log rho_min) / sigma^2)",
         lambda s2, rho: min(mpmath.mpf(1), mpmath.sqrt(-mpmath.log(rho)) / s2),
     ),
+    method="sampled",
 )
 def _p10d(rule):
     lw = (0.0, 1.0, -0.5, 2.0)
@@ -2883,6 +2950,7 @@ def _p10d(rule):
         "unless pi_ref = mu",
         lambda mu, ref: mu,
     ),
+    method="counterexample",
 )
 def _p10e(denominator_fn):
     mu, pi, r, _, ref, score = _discrete()
@@ -2914,6 +2982,7 @@ def _p10e(denominator_fn):
         "the per-token gradient is -w^gamma A m (no division by sum(m))",
         lambda lw, a, m: [x * sum(m) for x in rv.is_reshape_v2_gradient_weight(lw, a, m)],
     ),
+    method="sampled",
 )
 def _p10f(weight_fn):
     lw = [0.3, -1.2, 2.0, -0.1, 0.8]
@@ -2967,6 +3036,7 @@ def _clamp_points():
     counter_case=Variant(
         "with gamma_min = 0.1 and gamma_max = 0.9 the final clamp never changes gamma", (0.1, 0.9)
     ),
+    method="sampled",
 )
 def _p10g(bounds):
     gmin, gmax = bounds
@@ -3001,6 +3071,7 @@ def _p10g(bounds):
     links=(PROOF + "phi_derivative_positive_a",),
     subject=1 / (1 + pv.w),
     counter_case=Variant("for A > 0, phi = w/(1 + w) (the A < 0 piece)", pv.w / (1 + pv.w)),
+    method="sampled",
 )
 def _pAa(phi_expr):
     d = sp.diff(phi_expr, pv.w)
@@ -3035,6 +3106,7 @@ def _pAa(phi_expr):
         "phi = w^(-sign(A)) (the 1 + dropped)",
         lambda lw, a: mpmath.exp(-(1 if a > 0 else -1 if a < 0 else 0) * mpmath.mpf(lw)),
     ),
+    method="sampled",
 )
 def _pAb(phi_fn):
     lws = (-700.0, -50.0, -1.0, 0.0, 1.0, 50.0, 700.0)
@@ -3072,6 +3144,7 @@ def _pAb(phi_fn):
     links=(REF + "marginal_utility_soft",),
     subject=lambda lw, a: (-lw, -a),
     counter_case=Variant("the symmetry is (w, A) -> (1/w, A)", lambda lw, a: (-lw, a)),
+    method="sampled",
 )
 def _pAc(mapping):
     rng = np.random.default_rng(SEED)
@@ -3101,6 +3174,7 @@ def _pAc(mapping):
     counter_case=Variant(
         "E_mu[(f*)^2 A^2] = E_mu[phi^2 / (2 lambda^2)]", pv.phi**2 / (2 * pv.lam**2)
     ),
+    method="symbolic",
 )
 def _pBa(printed):
     res = (pv.phi / (2 * pv.lam * pv.a)) ** 2 * pv.a**2 - printed
@@ -3132,6 +3206,7 @@ def _pBa(printed):
     links=(PROOF + "lambda_closed_form_residual", REF + "lagrange_multiplier_variance_budget"),
     subject=lambda m2, c: mpmath.sqrt(m2 / c) / 2,
     counter_case=Variant("lambda = sqrt(E[phi^2] / C_max)", lambda m2, c: mpmath.sqrt(m2 / c)),
+    method="sampled",
 )
 def _pBb(lam_fn):
     rng = np.random.default_rng(SEED)
@@ -3171,6 +3246,7 @@ def _pBb(lam_fn):
     links=(REF + "lagrange_multiplier_variance_budget", REF + "optimal_weight"),
     subject=_BUDGET,
     correction=_ESS_RULE,
+    method="counterexample",
 )
 def _pBc(subject):
     return _ess_control(subject)

@@ -111,6 +111,7 @@ def _kish_rhs_without_one(w, ddof):
     links=("reference/diagnostics.py::kish_ess",),
     subject=_kish_rhs_seed,
     counter_case=Variant("(sum w)^2 / sum w^2 equals n / Var(w / mean(w))", _kish_rhs_without_one),
+    method="sampled",
 )
 def _kish_variance_form(rhs):
     rng = np.random.default_rng(MC_SEED)
@@ -288,6 +289,7 @@ _SEED_MOMENTS = (
         "E[w^gamma] = exp(sigma^2 gamma (gamma + 1) / 2) (sign of the mean term flipped)",
         (sp.exp(_s2_sym * _g_sym * (_g_sym + 1) / 2), _SEED_MOMENTS[1]),
     ),
+    method="symbolic",
 )
 def _seed_moments(moments):
     m1, m2 = moments
@@ -359,6 +361,7 @@ def _gamma_star_half(s2, rho):
         "gamma* = min(1, sqrt(-log rho_min / (2 sigma^2))) (a factor 2 in the variance)",
         _gamma_star_half,
     ),
+    method="sampled",
 )
 def _gamma_star(rule):
     # bisection on the population ESS/n from the log-normal moments (not the closed form)
@@ -495,6 +498,7 @@ def _tilde_squared(mu, r):
     counter_case=Variant(
         "... with pi_tilde = mu r^2 / E_mu[r^2] (the reward squared)", _tilde_squared
     ),
+    method="sampled",
 )
 def _thm_2_1(tilde_of):
     rng = np.random.default_rng(MC_SEED)
@@ -542,6 +546,7 @@ def _thm_2_1(tilde_of):
         "Special case r = 1: pi_tilde is the uniform distribution",
         lambda mu: np.full_like(mu, 1.0 / len(mu)),
     ),
+    method="sampled",
 )
 def _thm_2_1_sft(target_of):
     rng = np.random.default_rng(MC_SEED + 1)
@@ -590,6 +595,7 @@ def _is_both(f, mu, pi, r):
     links=(LINKS_NB,),
     subject=lambda w: w,
     counter_case=Variant("the same with f(w) = w^0.9", lambda w: w**0.9),
+    method="sampled",
 )
 def _is_identity(f):
     rng = np.random.default_rng(MC_SEED + 2)
@@ -626,6 +632,7 @@ def _is_identity(f):
         "... with p* = exp(r tau) / Z (temperature multiplied instead of divided)",
         lambda r, tau: _softmax(r * tau),
     ),
+    method="sampled",
 )
 def _thm_2_2(p_star_of):
     rng = np.random.default_rng(MC_SEED + 3)
@@ -698,6 +705,7 @@ def _reinforce_plus_entropy(pi, r, tau):
         "only as tau -> 0",
         _reinforce_plus_entropy,
     ),
+    method="counterexample",
 )
 def _table_reverse_kl(gradient_of):
     theta, r = _policy_setup()
@@ -732,6 +740,7 @@ def _table_reverse_kl(gradient_of):
         lambda mu, r: 1.0,
     ),
     evidence_tolerance=FD_EVIDENCE,
+    method="sampled",
 )
 def _table_forward_kl(factor_of):
     rng = np.random.default_rng(MC_SEED + 5)
@@ -769,6 +778,7 @@ def _table_forward_kl(factor_of):
         "the gradient variance is low for f(w) = w and high for f(w) = 1",
         (lambda w: w, lambda w: np.ones_like(w)),
     ),
+    method="sampled",
 )
 def _table_variance(fs):
     f_low, f_high = fs
@@ -840,6 +850,7 @@ def _kl_fits():
         "forward KL fits are mode-seeking, reverse KL fits mean-seeking",
         {"forward": "mode-seeking", "reverse": "mean-seeking"},
     ),
+    method="sampled",
 )
 def _mean_mode_seeking(labels):
     fits = _kl_fits()
@@ -889,6 +900,7 @@ def _weights_swapped(lw, a, g):
         "gamma = 0 gives the RL weights and gamma = 1 the SFT weights (f(w) = w^(1 - gamma))",
         _weights_swapped,
     ),
+    method="sampled",
 )
 def _endpoints(weights):
     lw = [-1.0, 0.0, 0.5, 2.0]
@@ -938,6 +950,7 @@ def _eff_probs(eff_log_probs, lmu, theta, log_r, g):
         "... with pi_eff ~ mu^gamma pi_theta^(1 - gamma) r (exponents swapped)", _eff_swapped
     ),
     evidence_tolerance=FD_EVIDENCE,
+    method="sampled",
 )
 def _thm_4_2(eff_log_probs):
     lmu, theta, r = _theorem_4_2_setup()
@@ -1027,6 +1040,7 @@ def _wbar_without_r(mu, w, r, g):
     counter_case=Variant(
         "w_bar = w^gamma r / E_mu[w^gamma] (r left out of the normaliser)", _wbar_without_r
     ),
+    method="sampled",
 )
 def _thm_4_2_steps(wbar_of):
     lmu, theta, r = _theorem_4_2_setup(MC_SEED + 8)
@@ -1065,6 +1079,7 @@ def _thm_4_2_steps(wbar_of):
         "gamma = 0 gives pi_eff ~ pi_theta r and gamma = 1 gives pi_tilde (ends swapped)",
         _eff_swapped,
     ),
+    method="sampled",
 )
 def _thm_4_2_limits(eff_log_probs):
     lmu, theta, r = _theorem_4_2_setup(MC_SEED + 9)
@@ -1108,6 +1123,7 @@ def _weights_unnormalised(lw, a, g):
     counter_case=Variant(
         "the unnormalised weights w_i^gamma r_i / n estimate pi_eff", _weights_unnormalised
     ),
+    method="sampled",
 )
 def _thm_4_2_mc(weights):
     mu, pi, r, draws = _eff_mc_draws()
@@ -1150,6 +1166,7 @@ def _mixture(mu, ps, g):
     links=("proofs/renyi.py::theorem_5_2_first_order",),
     subject=_geo,
     counter_case=Variant("the mixture (1 - gamma) mu + gamma p* minimises it", _mixture),
+    method="sampled",
 )
 def _thm_5_2(minimiser_of):
     rng = np.random.default_rng(MC_SEED + 11)
@@ -1218,6 +1235,7 @@ _lp, _lmu, _lps = sp.symbols("logp logmu logpstar", real=True)
         "log p = gamma log mu + (1 - gamma) log p* + const (weights swapped)",
         renyi.g * _lmu + (1 - renyi.g) * _lps,
     ),
+    method="symbolic",
 )
 def _thm_5_2_foc(log_p):
     # solve the Lagrangian's first-order condition for log p; the stated form must differ from
@@ -1261,6 +1279,7 @@ def _fr_geodesic(mu, ps, ts):
         "sin(t a) sqrt(p*))^2 with cos a = sum sqrt(mu p*)",
         _fr_geodesic,
     ),
+    method="counterexample",
 )
 def _fisher_rao(path_of):
     mu, ps = _FR_MU, _FR_PS
@@ -1334,6 +1353,7 @@ def _eff_and_geo(mu, pi, r, tau, g):
         "unless r is constant",
         _prop_5_3_exact_cases,
     ),
+    method="counterexample",
 )
 def _prop_5_3(cases_of):
     rng = np.random.default_rng(MC_SEED + 40)
@@ -1402,6 +1422,7 @@ def _target_eff(mu, pi, r, tau, g):
         "about 8% of random states",
         _target_eff,
     ),
+    method="counterexample",
 )
 def _prop_5_3_direction(target_of):
     rng = np.random.default_rng(MC_SEED + 41)
@@ -1540,6 +1561,7 @@ def _rhs2_wrong_order(lp, lm, g):
         "E_mu[w^(2 gamma)] = exp((2 gamma - 1) D_gamma(pi_theta || mu)) (order gamma, not 2 gamma)",
         _rhs2_wrong_order,
     ),
+    method="sampled",
 )
 def _thm_6_3(rhs_of):
     worst = mpmath.mpf(0)
@@ -1622,6 +1644,7 @@ _VAR_CORRECTION = (
     links=(LINKS_NB,),
     subject=_proxy_moment,
     correction=Variant(_VAR_CORRECTION, _proxy_exact),
+    method="counterexample",
 )
 def _variance_proportional(proxy):
     return _variance_proportional_check(proxy)
@@ -1644,6 +1667,7 @@ def _kl_forward(lp, lm):
     counter_case=Variant(
         "D_gamma(pi_theta || mu) -> KL(mu || pi_theta) (the forward KL)", _kl_forward
     ),
+    method="sampled",
 )
 def _renyi_kl_limit(limit_of):
     worst, worst_tol = mpmath.mpf(0), mpmath.mpf(0)
@@ -1738,6 +1762,7 @@ def _variance_argmins():
         "Assumption 7.3), not as gamma -> 0",
         (0.0, 0.5, False),
     ),
+    method="counterexample",
 )
 def _variance_at_zero(interval):
     lo, hi, closed = interval
@@ -1782,6 +1807,7 @@ def _variance_at_zero(interval):
         "Bias is 0 at gamma = 1 and KL(mu || p*) at gamma = 0 (the KL reversed)",
         lambda mu, ps: (0.0, _kl(mu, ps)),
     ),
+    method="sampled",
 )
 def _bias_ends(ends_of):
     errs, not_max = [], 0
@@ -1823,6 +1849,7 @@ _FD_TOL = 1e-8  # central differences with h = 1e-5 on O(1) smooth functions (~1
     subject=(0.0, 1.0),
     counter_case=Variant("dBias/dgamma < 0 on gamma in [0, 1.5]", (0.0, 1.5)),
     evidence_tolerance=FD_EVIDENCE,
+    method="sampled",
 )
 def _thm_7_2(gamma_range):
     lo, hi = gamma_range
@@ -1876,6 +1903,7 @@ def _log_z(mu, ps, grid):
         "d log Z_gamma / d gamma < KL(mu || p*) (the KL reversed)", lambda mu, ps: _kl(mu, ps)
     ),
     evidence_tolerance=FD_EVIDENCE,
+    method="sampled",
 )
 def _thm_7_2_step(bound_of):
     worst, at_one = -math.inf, -math.inf
@@ -1912,6 +1940,7 @@ def _thm_7_2_step(bound_of):
         "KL(p* || p_gamma) = (1 - gamma) KL(p* || mu) - log Z_gamma (sign of log Z flipped)",
         lambda mu, ps, g: (1 - g) * _kl(ps, mu) - _log_z(mu, ps, np.array([g]))[0],
     ),
+    method="sampled",
 )
 def _bias_decomposition(rhs_of):
     worst, n_pairs, gammas, outcomes = 0.0, 50, (0.1, 0.5, 0.9, 1.3), 0
@@ -1937,6 +1966,7 @@ def _bias_decomposition(rhs_of):
     links=("proofs/lognormal.py::power_moment",),
     subject=-(lognormal.sigma**2) / 2,
     counter_case=Variant("log w ~ N(-sigma^2, sigma^2) guarantees E[w] = 1", -(lognormal.sigma**2)),
+    method="symbolic",
 )
 def _assumption_7_3(mean):
     e1 = sp.simplify(_power_moment().subs({lognormal.gamma: 1, lognormal.m: mean}))
@@ -1979,6 +2009,7 @@ def _true_V():
         "V(gamma) = exp(sigma^2 gamma (2 gamma - 1) / 2) (the exponent halved)",
         sp.exp(_s2_sym * _g_sym * (2 * _g_sym - 1) / 2),
     ),
+    method="symbolic",
 )
 def _thm_7_4(v_expr):
     resid = sp.simplify(sp.expand_log(sp.log(_true_V() / v_expr), force=True))
@@ -2005,6 +2036,7 @@ def _thm_7_4(v_expr):
         "dV/dgamma = V(gamma) sigma^2 (2 gamma - 1) (the inner derivative dropped)",
         _V_SEED * _s2_sym * (2 * _g_sym - 1),
     ),
+    method="symbolic",
 )
 def _cor_7_5_derivative(dv_expr):
     resid = sp.simplify(sp.diff(_true_V(), _g_sym) - dv_expr)
@@ -2034,6 +2066,7 @@ _ARGMIN_TOL = 1e-15  # bisection resolution 2^-60 and the float64 conversion of 
     links=("proofs/renyi.py::variance_minimiser_general_mean", LINKS_NB),
     subject=0.25,
     counter_case=Variant("V(gamma) is minimal at gamma = 0.5", 0.5),
+    method="sampled",
 )
 def _cor_7_5_minimum(g_min):
     argmins = _variance_argmins()
@@ -2128,6 +2161,7 @@ def _mse_decomposed(mu, pi, r, tau, g, n):
         "E_mu[w^(2 gamma)])",
         _mse_decomposed,
     ),
+    method="counterexample",
 )
 def _thm_7_6(mse_of):
     rng = np.random.default_rng(MC_SEED + 42)
@@ -2162,6 +2196,7 @@ def _thm_7_6(mse_of):
     HOLDS_WITH_CONDITIONS,
     subject=(0.25, 1.0),
     counter_case=Variant("... and lies in [0.5, 1]", (0.5, 1.0)),
+    method="sampled",
 )
 def _thm_7_6_parts(interval):
     lo, hi = interval
@@ -2241,6 +2276,7 @@ def _ess_monotone_check(gamma_range):
     links=("reference/diagnostics.py::kish_ess_ratio",),
     subject=(0.0, 1.5),
     counter_case=Variant("ESS_gamma decreases monotonically on gamma in [-1, 1.5]", (-1.0, 1.5)),
+    method="sampled",
 )
 def _ess_monotone(gamma_range):
     return _ess_monotone_check(gamma_range)
@@ -2271,6 +2307,7 @@ def _alg_without_sqrt(lp, lm, rho):
         "Algorithm 8.4 with gamma = min(1, -log rho_min / sigma^2) (the square root dropped)",
         _alg_without_sqrt,
     ),
+    method="sampled",
 )
 def _alg_8_4(algorithm):
     worst_unb, worst_pop, rows = 0.0, 0.0, []
@@ -2320,6 +2357,7 @@ def _alg_shortcut_zero(lp, lm, rho):
     links=("reference/gamma.py::compute_optimal_gamma_seed_code",),
     subject=compute_optimal_gamma_seed_code,
     counter_case=Variant("the shortcut 'sigma^2 < 1e-8: return 0.0'", _alg_shortcut_zero),
+    method="sampled",
 )
 def _alg_8_4_threshold(algorithm):
     lp, lm = [0.0, 0.0, 0.0], [0.0, 5e-5, -5e-5]  # unbiased variance 2.5e-9
@@ -2365,6 +2403,7 @@ def _alg_8_4_threshold(algorithm):
     links=("reference/gamma.py::gamma_star_ess",),
     subject=-math.log(0.3),
     counter_case=Variant("gamma* = 1 exactly when sigma^2 <= 1 - 0.3 = 0.7 (log linearised)", 0.7),
+    method="exhaustive",
 )
 def _default_rho(threshold):
     # bisection for the largest sigma^2 with gamma*(sigma^2) = 1 (gamma* non-increasing)
@@ -2424,6 +2463,7 @@ def _reward_ess(g, s2, sr2, tau):
         "(w e^(r/tau))^gamma",
         gamma_reward_adjusted_corrected,
     ),
+    method="counterexample",
 )
 def _thm_9_1(rule):
     worst, rows = mpmath.mpf(0), []
@@ -2462,6 +2502,7 @@ def _reward_budget_scaled(s2, sr2, tau, rho):
         "gamma_r* = min(1, sqrt(-log rho_min (1 + sigma_r^2/tau^2) / sigma^2))",
         _reward_budget_scaled,
     ),
+    method="sampled",
 )
 def _thm_9_1_monotone(rule):
     worst_inc, worst_above = -math.inf, -math.inf
@@ -2495,6 +2536,7 @@ def _reward_tau_on_both(s2, sr2, tau, rho):
         "gamma_r* = min(1, sqrt(-log rho_min tau^2 / (sigma^2 + sigma_r^2))) (tau on both)",
         _reward_tau_on_both,
     ),
+    method="sampled",
 )
 def _thm_9_2(rule):
     with mpmath.workdps(MP_DPS):
@@ -2523,6 +2565,7 @@ def _thm_9_2(rule):
     HOLDS_WITH_CONDITIONS,
     subject=(0.0, 1.0),
     counter_case=Variant("Bias(gamma) is monotone decreasing on [0, 1.5]", (0.0, 1.5)),
+    method="sampled",
 )
 def _table_bias(gamma_range):
     lo, hi = gamma_range
@@ -2558,6 +2601,7 @@ def _two_point_right_V(g, p=0.05, a=10.0):
     HOLDS_WITH_CONDITIONS,
     subject=0.25,
     counter_case=Variant("Var(gamma) is monotone increasing for gamma > 0", 0.0),
+    method="sampled",
 )
 def _table_var(start):
     grid = np.linspace(start, 1, 301)[1:]
@@ -2591,6 +2635,7 @@ def _table_var(start):
     links=("reference/diagnostics.py::kish_ess_ratio",),
     subject=(0.0, 1.5),
     counter_case=Variant("ESS(gamma) is monotone decreasing on [-1, 1.5]", (-1.0, 1.5)),
+    method="sampled",
 )
 def _table_ess(gamma_range):
     return _ess_monotone_check(gamma_range)
@@ -2629,6 +2674,7 @@ def _unique_min(f, tol):
         "... a unique gamma* minimising Bias^2(gamma) - lambda Var(gamma) (sign flipped)",
         lambda b2, v, lam: b2 - lam * v,
     ),
+    method="sampled",
 )
 def _thm_10_1(objective):
     grid, cases = _mse_cases()
@@ -2689,6 +2735,7 @@ def _hyp_strictly_convex(g, b2, v):
         "Bias is convex, V log-convex); monotonicity alone allows flat or multiple minimisers",
         _hyp_strictly_convex,
     ),
+    method="counterexample",
 )
 def _thm_10_1_proof(hypothesis):
     g, cands = _candidate_pairs()
@@ -2745,6 +2792,7 @@ def _khat_lognormal_replicates():
     links=("reference/diagnostics.py::psis_khat", LINKS_NB),
     subject=lambda k, g: g * k,
     counter_case=Variant("w^gamma has shape k / gamma", lambda k, g: k / g),
+    method="sampled",
 )
 def _thm_11_1(shape_of):
     ks, gammas = (0.3, 0.8, 1.4), (0.25, 0.5, 1.0)
@@ -2809,6 +2857,7 @@ def _kong_citation():
         "of the replicates at the bound)",
         (gamma_khat_bound, False),
     ),
+    method="counterexample",
 )
 def _khat_bound(bound):
     bound_of, strict = bound
@@ -2841,6 +2890,7 @@ def _vehtari_threshold(s):
     HOLDS_WITH_CONDITIONS,
     subject=lambda s: 0.7,
     counter_case=Variant("k-hat < 0.5 is the reliability threshold of PSIS", lambda s: 0.5),
+    method="sampled",
 )
 def _khat_threshold(threshold_of):
     big = (2155, 10_000, 100_000)
@@ -2887,6 +2937,7 @@ def _weights_self_normalised(lw, a, g):
         "batch-dependent factor n / sum_j w_j^gamma",
         _weights_self_normalised,
     ),
+    method="counterexample",
 )
 def _trainer_normalisation(weights_of):
     worst, rows = 0.0, []
@@ -2958,6 +3009,7 @@ def _snis_expectations():
         "the trainer's gradient estimates g_gamma itself (constant 1)",
         lambda mu, w, h, g: float(mu @ (w**g * h)),
     ),
+    method="sampled",
 )
 def _trainer_snis_bias(limit_of):
     e = _snis_expectations()
@@ -3014,6 +3066,7 @@ def _ess_ratio_unnormalised(log_w, gamma):
     counter_case=Variant(
         "compute_ess_ratio without the normalisation w / sum w", _ess_ratio_unnormalised
     ),
+    method="sampled",
 )
 def _trainer_ess_ratio(code):
     rng = np.random.default_rng(MC_SEED + 27)
@@ -3056,6 +3109,7 @@ def _trainer_gamma_factor2(lw, rho, gamma_min, gamma_max):
         "the trainer with gamma = sqrt(-2 log rho_min / sigma^2) (a factor 2)",
         _trainer_gamma_factor2,
     ),
+    method="sampled",
 )
 def _trainer_clamp(trainer_gamma):
     lw = _seed_sample(4000, math.sqrt(10.0), MC_SEED + 28)
@@ -3113,6 +3167,7 @@ def _trainer_gamma_sft_only(lw, rho_min, gamma_min, gamma_max):
         "gamma_max = 0 for SFT",
         _trainer_gamma_sft_only,
     ),
+    method="counterexample",
 )
 def _trainer_sft_style(trainer_gamma):
     rng = np.random.default_rng(MC_SEED + 43)
@@ -3160,6 +3215,7 @@ def _trainer_sft_style(trainer_gamma):
     links=("reference/divergences.py::renyi_identity_rhs",),
     subject=_proxy_renyi,
     correction=Variant(_VAR_CORRECTION, _proxy_exact),
+    method="counterexample",
 )
 def _summary_variance(proxy):
     return _variance_proportional_check(proxy)
@@ -3176,6 +3232,7 @@ def _summary_variance(proxy):
         "gamma = 1 is the low-variance / high-bias end and gamma = 0 the zero-bias end",
         (1.0, 0.0),
     ),
+    method="sampled",
 )
 def _spectrum(ends):
     low_var, zero_bias = ends
@@ -3220,6 +3277,7 @@ def _gamma_rule_increasing(s2, rho):
         "gamma = min(1, sqrt(-log rho_min sigma^2)) (grows with the shift)",
         _gamma_rule_increasing,
     ),
+    method="sampled",
 )
 def _table_13_3(rule):
     s2s, rho = (0.01, 0.5, 1.2, 2, 10, 100, 1e4), 0.3
@@ -3278,6 +3336,7 @@ def _sft_flow_results():
     HOLDS,
     subject=(0.0, 0.1),
     counter_case=Variant("for pure SFT tasks gamma should be near 1 (full IS)", (0.9, 1.0)),
+    method="sampled",
 )
 def _table_sft(interval):
     lo, hi = interval

@@ -275,6 +275,7 @@ def _unbiasedness(phi, label: str):
     links=(NB,),
     subject=_phi_is,
     counter_case=Variant("g* = E_mu[A grad log pi] (the importance weight w dropped)", _phi_sft),
+    method="sampled",
 )
 def _on_policy_gradient(phi):
     # the middle form E_pi[A grad log pi] against finite differences (independent of phi)
@@ -307,6 +308,7 @@ def _on_policy_gradient(phi):
     links=(NB,),
     subject=_phi_is,
     counter_case=Variant("Table 1.3's PPO row clip(w, 0.8, 1.2) A is unbiased", _phi_clip),
+    method="sampled",
 )
 def _is_unbiased_row(phi):
     return _unbiasedness(phi, "table row phi")
@@ -325,6 +327,7 @@ def _is_unbiased_row(phi):
         "is 4 times that of w A)",
         _phi_2wA,
     ),
+    method="sampled",
 )
 def _sft_row(phi):
     rng = np.random.default_rng(MC_SEED + 1)
@@ -382,6 +385,7 @@ def _ppo_weight_true(w, A, eps=0.2):
         "CISPO/truncated-IS weight, not PPO's",
         _ppo_weight_true,
     ),
+    method="counterexample",
 )
 def _ppo_row(phi):
     eps, h = 0.2, 1e-7
@@ -401,9 +405,7 @@ def _ppo_row(phi):
     return decide(
         worst < tol,
         f"eps = {eps:g}, PPO f = min(w A, clip(w) A), finite-difference w f' vs the stated "
-        "weight: "
-        + "; ".join(rows)
-        + f"; max |diff| {worst:.3g} (tolerance {tol:g})",
+        "weight: " + "; ".join(rows) + f"; max |diff| {worst:.3g} (tolerance {tol:g})",
         numbers={"max_abs_diff": worst, "tol": tol, "fd_step": h, "eps": eps},
     )
 
@@ -416,6 +418,7 @@ def _ppo_row(phi):
     links=(NB,),
     subject=_phi_is,
     counter_case=Variant("phi(w, A) = A (weighted SFT) gives an unbiased estimator", _phi_sft),
+    method="sampled",
 )
 def _thm21_if(phi):
     return _unbiasedness(phi, "phi")
@@ -443,6 +446,7 @@ def _family_baseline(w, A, b):
         "b grad sum pi = 0. The proof's last step ignores that grad log pi has mean 0 under pi",
         _family_baseline,
     ),
+    method="counterexample",
 )
 def _thm21_only_if(family):
     """The subject is the stated set of unbiased weights, family(w, A, b). Candidates are
@@ -514,6 +518,7 @@ def _bias_formula_no_w(phi_vals, w, A, pi, mu):
         "Bias(phi) = E_mu[(phi(w, A) - A) grad log pi] (SFT as the reference)",
         _bias_formula_no_w,
     ),
+    method="sampled",
 )
 def _bias_formula(bias):
     p0, lo, hi = 0.5, 0.8, 1.2  # printed below
@@ -575,6 +580,7 @@ def _variance_proxy_centred(phi, pi, mu):
         "the second moment, an upper bound equal to it only when the mean gradient is 0",
         _variance_proxy_centred,
     ),
+    method="counterexample",
 )
 def _variance_formula(proxy):
     rng = np.random.default_rng(MC_SEED + 4)
@@ -628,6 +634,7 @@ def _phi_one_gamma(w, A):
     counter_case=Variant(
         "phi = w^0.6 A (one gamma for both signs) is not separable", _phi_one_gamma
     ),
+    method="sampled",
 )
 def _separability(phi):
     """phi is separable iff the matrix phi(w_i, A_j) has rank 1: the second singular value
@@ -681,7 +688,9 @@ def _antiderivative_worst(recipe) -> float:
     for phi in _DESIGNS.values():
         for x in _X_POINTS:
             h = 1e-4 * x
-            got = x * (recipe(phi, x + h, ANTIDERIV_LO) - recipe(phi, x - h, ANTIDERIV_LO)) / (2 * h)
+            got = (
+                x * (recipe(phi, x + h, ANTIDERIV_LO) - recipe(phi, x - h, ANTIDERIV_LO)) / (2 * h)
+            )
             worst = max(worst, abs(got / phi(x) - 1))
     return worst
 
@@ -703,6 +712,7 @@ ANTIDERIV_TOL = 1e-6
     counter_case=Variant(
         "f = integral of phi dw + h(A) (without dividing by w)", _antiderivative_no_div
     ),
+    method="sampled",
 )
 def _thm31(recipe):
     worst = _antiderivative_worst(recipe)
@@ -744,6 +754,7 @@ def _thm31(recipe):
     links=(AD + "::example_is_residual",),
     subject=ad.w * ad.A,
     counter_case=Variant("phi = w A integrates to f = w^2 A / 2 + h(A)", ad.w**2 * ad.A / 2),
+    method="symbolic",
 )
 def _ex1(f):
     return _objective_check(f, ad.w * ad.A, "w A")
@@ -791,6 +802,7 @@ def _objective_check(f, phi, label, extra=None):
         "f = w^(gamma + 1) / (gamma + 1) A + h(A) (integrating phi instead of phi / w)",
         ad.w ** (ad.gamma + 1) / (ad.gamma + 1) * ad.A,
     ),
+    method="symbolic",
 )
 def _ex2(f):
     f0 = ad.example_power_gamma_zero_objective()
@@ -823,6 +835,7 @@ def _clip_pieces_discontinuous():
         "the same pieces with the upper one shifted by A (not continuous at 1 + eps)",
         _clip_pieces_discontinuous,
     ),
+    method="symbolic",
 )
 def _ex3(pieces):
     lo, mid, hi = pieces()
@@ -863,6 +876,7 @@ def _phi_singular(x):
         "objective)",
         _DESIGNS["mm"],
     ),
+    method="sampled",
 )
 def _non_integrable(phi):
     """The antiderivative int_(1+d)^2 phi / u du must diverge as d -> 0 (no f exists);
@@ -923,6 +937,7 @@ def _phi_batch_gamma(pi, mu, A):
         "non-integrable, always points uphill",
         _phi_batch_gamma,
     ),
+    method="sampled",
 )
 def _philosophy(phi):
     """Non-integrable: the Jacobian of the field theta -> E_mu[phi grad log pi] is not
@@ -1048,6 +1063,7 @@ def _sign_rule_flipped(g):
     counter_case=Variant(
         "gamma < 1 raises the variance and gamma > 1 lowers it", _sign_rule_flipped
     ),
+    method="sampled",
 )
 def _power_variance(sign_rule):
     s2s = (0.25, 1.0, 4.0)  # printed below
@@ -1105,6 +1121,7 @@ _TABLE_42_SWAPPED = {
         "the table with the exponents swapped: gamma > 1 for A > 0, gamma < 1 for A < 0",
         _TABLE_42_SWAPPED,
     ),
+    method="sampled",
 )
 def _table_42(table):
     sides = {"w<1": np.linspace(0.01, 0.99, 99), "w>1": np.linspace(1.01, 50, 99)}
@@ -1120,9 +1137,7 @@ def _table_42(table):
 
     vs_is, vs_sft = failures(lambda x: x), failures(lambda x: np.ones_like(x))
     n_rows = sum(len(gammas) for gammas, _ in table.values())
-    grids = " and ".join(
-        f"[{x[0]:g}, {x[-1]:g}] ({x.size} points)" for x in sides.values()
-    )
+    grids = " and ".join(f"[{x[0]:g}, {x[-1]:g}] ({x.size} points)" for x in sides.values())
     gam = "; ".join(f"A {s}, {side}: {gammas}" for (s, side), (gammas, _) in table.items())
     return decide(
         vs_is == 0,
@@ -1174,6 +1189,7 @@ def _rule_without_one(sigma2, rho_min, eps=0.01):
     counter_case=Variant(
         "the 9.1 rule with gamma_- = min(1 - eps, s) (the '1 +' dropped)", _rule_without_one
     ),
+    method="sampled",
 )
 def _gamma_ranges(rule):
     out_rule = out_code = 0
@@ -1260,6 +1276,7 @@ EXPLOSION_TOL = 1e-3
     counter_case=Variant(
         "the bounded weights clip(w) and Michaelis-Menten also explode", _BOUNDED_ROWS
     ),
+    method="sampled",
 )
 def _why_bounded(designs):
     rows, ok = [], True
@@ -1299,6 +1316,7 @@ def _why_bounded(designs):
     counter_case=Variant(
         "clip(w, 0.8, 1.2) A and Michaelis-Menten are unbounded as w -> inf", _BOUNDED_ROWS
     ),
+    method="sampled",
 )
 def _power_unbounded(rows):
     slopes = {k: _far_slope(phi) for k, phi in rows.items()}
@@ -1330,6 +1348,7 @@ def _clip_row(w):
     links=(NB,),
     subject=(_clip_row, 1.2),
     counter_case=Variant("clip(w) A tends to (1 - eps) A as w -> inf", (_clip_row, 0.8)),
+    method="sampled",
 )
 def _clip_bounded(subj):
     phi, limit = subj
@@ -1367,6 +1386,7 @@ def _clip_bounded(subj):
         "w times the sigmoid gate (gate_neg w) is bounded",
         {"w gate_neg": lambda w: w * 2 * expit(2.0 * (w - 1))},
     ),
+    method="sampled",
 )
 def _gate_bounded(gates):
     slopes = {k: _far_slope(g) for k, g in gates.items()}
@@ -1463,6 +1483,7 @@ def _impossible(props) -> tuple[bool, list[str]]:
         "no phi(w) is at once strictly convex, bounded and has phi(1) = 1 (monotonicity dropped)",
         ("convex", "bounded", "phi(1)=1"),
     ),
+    method="sampled",
 )
 def _thm51(props):
     ok, found = _impossible(props)
@@ -1495,6 +1516,7 @@ def _thm51(props):
         "increasing weights must compromise on boundedness (convexity dropped)",
         ("increasing", "bounded"),
     ),
+    method="sampled",
 )
 def _cor51(props):
     ok, found = _impossible(props)
@@ -1524,6 +1546,7 @@ def _cor51(props):
         "max(w^gamma, M) A (the min replaced by a max) is bounded and increasing",
         lambda w: np.maximum(np.asarray(w, dtype=float) ** 1.5, 4.0),
     ),
+    method="sampled",
 )
 def _truncation(phi):
     step = _min_step(phi)
@@ -1575,6 +1598,7 @@ def _sat92_family_wth6(w, lam):
         "w^gamma / (1 + lambda (w - w_th)^+) A (the 9.2 form, w_th = 3) is bounded",
         _sat92_family,
     ),
+    method="sampled",
 )
 def _sat54_bounded(family):
     f = ws.soft_saturation_54_facts()
@@ -1605,6 +1629,7 @@ def _sat54_bounded(family):
         "while saturating",
         _sat92_family_wth6,
     ),
+    method="sampled",
 )
 def _sat54_monotone(family):
     f = ws.soft_saturation_54_facts()
@@ -1646,6 +1671,7 @@ def _hill(w, tau=1.0):
         "(1 + tau) w^2 / (tau + w^2)",
         _hill,
     ),
+    method="counterexample",
 )
 def _mm_not_s(phi):
     """S-shaped: convex then concave, i.e. the second difference changes sign from + to -."""
@@ -1683,6 +1709,7 @@ def _mm_not_s(phi):
         "the SFT weight phi = A satisfies the principle",
         lambda w: np.ones_like(np.asarray(w, dtype=float)),
     ),
+    method="sampled",
 )
 def _is_principle(phi_over_A):
     step = _min_step(phi_over_A, _X_LOG)
@@ -1711,6 +1738,7 @@ def _gate_neg(w, tau):
     links=(WS + "::sapo_gate_derivatives",),
     subject=_gate_pos,
     counter_case=Variant("gate_neg = 2 sigmoid(tau (w - 1)) is decreasing in w", _gate_neg),
+    method="sampled",
 )
 def _gate_pos_decreasing(gate):
     dp, _ = ws.sapo_gate_derivatives()
@@ -1744,6 +1772,7 @@ def _gate_pos_decreasing(gate):
     counter_case=Variant(
         "the sapo_is weight for A > 0 is gate_neg (the sign groups swapped)", _gate_neg
     ),
+    method="sampled",
 )
 def _sapo_is_weight(weight):
     x = np.linspace(1e-3, 10, 100001)
@@ -1775,6 +1804,7 @@ def _sapo_is_weight(weight):
     links=(WS + "::power_derivatives",),
     subject=ws.w**ws.gamma,
     counter_case=Variant("w^(-gamma) is increasing for every gamma > 0", ws.w ** (-ws.gamma)),
+    method="sampled",
 )
 def _power_increasing(expr):
     d1 = sp.diff(expr, ws.w)
@@ -1821,6 +1851,7 @@ def _shape_threshold_check(c, want_concave: bool):
     links=(WS + "::power_derivatives",),
     subject=1.0,
     counter_case=Variant("concavity holds iff gamma < 1/2", 0.5),
+    method="sampled",
 )
 def _power_concave(c):
     return _shape_threshold_check(c, True)
@@ -1834,6 +1865,7 @@ def _power_concave(c):
     links=(WS + "::power_derivatives",),
     subject=1.0,
     counter_case=Variant("convexity holds iff gamma > 3/2", 1.5),
+    method="sampled",
 )
 def _power_convex(c):
     return _shape_threshold_check(c, False)
@@ -1860,6 +1892,7 @@ def _power_convex(c):
     counter_case=Variant(
         "f = (w^gamma - 1) A (the 1 / gamma dropped)", (ad.w**ad.gamma - 1) * ad.A
     ),
+    method="symbolic",
 )
 def _box_cox(f):
     at1 = sp.simplify(f.subs(ad.w, 1))
@@ -1906,6 +1939,7 @@ def _d_alpha_unscaled(pi, mu, a):
     counter_case=Variant(
         "D_alpha = E_mu[w^alpha] - 1 (without the 1 / (alpha (alpha - 1)))", _d_alpha_unscaled
     ),
+    method="sampled",
 )
 def _d_alpha_def(D):
     alphas = (-1.0, 0.3, 0.7, 1.5, 2.0, 3.0)
@@ -1988,6 +2022,7 @@ def _d_alpha_grad_structure(gradient_weight, alphas, limit_one=False):
         "grad D_alpha is proportional to E_mu[w^(alpha - 1) grad log pi]",
         lambda w, a: w ** (a - 1),
     ),
+    method="sampled",
 )
 def _d_alpha_grad(weight):
     gw = ad.alpha_gradient_weight()
@@ -2071,6 +2106,7 @@ def _correspondence_check(alpha_of, groups, label):
         "convention)",
         _alpha_amari,
     ),
+    method="sampled",
 )
 def _correspondence(alpha_of):
     return _correspondence_check(
@@ -2112,6 +2148,7 @@ def _alpha_limit_check(target, a0):
     links=(AD + "::alpha_generator_limits", NB),
     subject=_kl_forward,
     counter_case=Variant("alpha -> 0 gives KL(pi || mu)", _kl_reverse),
+    method="sampled",
 )
 def _alpha_zero(target):
     l0, _, _ = ad.alpha_generator_limits()
@@ -2132,6 +2169,7 @@ def _alpha_zero(target):
     links=(AD + "::alpha_generator_limits", AD + "::alpha_generator_pole_at_one"),
     subject=_kl_reverse,
     counter_case=Variant("alpha = 1 gives KL(mu || pi)", _kl_forward),
+    method="sampled",
 )
 def _alpha_one(target):
     _, l1, _ = ad.alpha_generator_limits()
@@ -2157,13 +2195,13 @@ def _alpha_one(target):
         "alpha = 2 gives chi^2(mu || pi) / 2 (the arguments swapped)",
         lambda p, q: float(p @ (q / p - 1) ** 2) / 2,
     ),
+    method="sampled",
 )
 def _alpha_two(target):
     _, _, l2 = ad.alpha_generator_limits()
     n_pairs = 20
     worst = max(
-        abs(_d_alpha(p, q, 2.0) / target(p, q) - 1)
-        for p, q in _dist_pairs(MC_SEED + 8, n_pairs)
+        abs(_d_alpha(p, q, 2.0) / target(p, q) - 1) for p, q in _dist_pairs(MC_SEED + 8, n_pairs)
     )
     return decide(
         worst < EXACT_TOL,
@@ -2269,6 +2307,7 @@ def _labels_check(stated: dict, extra: str = ""):
         "alpha -> 0 is mode-seeking and alpha = 1 covers all modes",
         {0.0: "mode", 1.0: "cover", 2.0: "mode"},
     ),
+    method="sampled",
 )
 def _mean_mode(stated):
     f = gaussian_fits()
@@ -2293,6 +2332,7 @@ def _mean_mode(stated):
         "onto one mode like reverse KL: alpha in (0, 1) interpolates",
         {0.25: "cover", 0.5: "cover", 0.75: "mode", 0.9: "mode"},
     ),
+    method="counterexample",
 )
 def _alpha_plus_mean_seeking(stated):
     return _labels_check(stated)
@@ -2307,6 +2347,7 @@ def _alpha_plus_mean_seeking(stated):
     links=(NB,),
     subject={1.5: "mode", 2.0: "mode"},
     counter_case=Variant("for A < 0, alpha_- > 1 covers all modes", {1.5: "cover", 2.0: "cover"}),
+    method="sampled",
 )
 def _alpha_minus_mode_seeking(stated):
     return _labels_check(stated)
@@ -2324,6 +2365,7 @@ def _alpha_minus_mode_seeking(stated):
         "each sign group corresponds to the alpha-divergence with alpha = 1 - gamma(A)",
         _alpha_amari,
     ),
+    method="sampled",
 )
 def _adaptive_alpha(alpha_of):
     return _correspondence_check(
@@ -2379,6 +2421,7 @@ def _sapo_true_weight(w, tau):
         "sigmoid(tau (w - 1)): 1 at w = 1 and -> 0 as w -> inf",
         _sapo_true_weight,
     ),
+    method="counterexample",
 )
 def _sapo_phi(phi):
     x = np.array([0.3, 0.5, 1.0, 2.0, 5.0])
@@ -2426,6 +2469,7 @@ def _sapo_printed_over_w_minus_1(w, tau):
         "phi_SAPO(w) / (w - 1) (a pole at w = 1) can be integrated on (0, inf)",
         _sapo_printed_over_w_minus_1,
     ),
+    method="sampled",
 )
 def _sapo_integrable(phi):
     with warnings.catch_warnings():  # a pole (the counter-case) makes quad complain
@@ -2508,6 +2552,7 @@ def _power_as_tau(w, tau):
         "the objective of phi = w^1.5 (IS-Reshape, gamma = 1.5) is not an f-divergence",
         _power_as_tau,
     ),
+    method="sampled",
 )
 def _sapo_not_fdiv(phi):
     """An f-divergence needs a generator F = int phi / w that is convex (or, up to sign,
@@ -2555,7 +2600,10 @@ def _sapo_not_fdiv(phi):
             # the central differences carry ~1e-10 that moves between NumPy versions: the
             # misfits are pinned to 6 significant digits, and a fitting family (misfit below
             # tol, i.e. the differences' noise) as 0
-            **{f"min_misfit_{k}": float(f"{v:.6g}") if v >= tol else 0.0 for k, v in best_of.items()},
+            **{
+                f"min_misfit_{k}": float(f"{v:.6g}") if v >= tol else 0.0
+                for k, v in best_of.items()
+            },
         },
     )
 
@@ -2590,6 +2638,7 @@ def _sapo_interpretation():
         "handling, w^gamma is bounded naturally",
         (_sapo_printed, _power_as_tau),
     ),
+    method="sampled",
 )
 def _table_83(pair):
     theory, engineering = pair
@@ -2668,6 +2717,7 @@ ESS_TOL = 1e-12
         "gamma_+ = min(1 - eps, 2 sqrt(-log rho_min / sigma_+^2)) keeps ESS >= rho_min",
         _rule_plus_doubled,
     ),
+    method="sampled",
 )
 def _gamma_plus_rule(rule):
     worst, worst_laplace, in_range = math.inf, math.inf, True
@@ -2721,6 +2771,7 @@ def _rule_minus_ess_safe(sigma2, rho_min, eps=0.01):
         "exceeds 1 only when sigma_-^2 < -log rho_min; beyond that no gamma_- > 1 can meet it",
         _rule_minus_ess_safe,
     ),
+    method="counterexample",
 )
 def _gamma_minus_rule(rule):
     bad, worst, g_max = 0, math.inf, -math.inf
@@ -2768,6 +2819,7 @@ def _all_unbounded(designs):
         "with gamma_- > 1 the 5.4 soft saturation of w^gamma_- is unbounded",
         {"5.4 sat of w^1.5": lambda w: _sat54_family(w, 0.5)},
     ),
+    method="sampled",
 )
 def _gamma_minus_unbounded(designs):
     return _all_unbounded(designs)
@@ -2799,6 +2851,7 @@ def _sat54_seed(w):
         "max(1, 1 / lambda) |A|",
         _sat54_seed,
     ),
+    method="counterexample",
 )
 def _sat92_bounded(phi):
     f = ws.soft_saturation_92_facts()
@@ -2841,6 +2894,7 @@ def _monotone_92(params) -> tuple[float, list[str]]:
         "increasing for gamma_- >= 1.5",
         ((1.5, 0.5, 3.0), (1.99, 0.5, 3.0)),
     ),
+    method="counterexample",
 )
 def _sat92_monotone(params):
     f = ws.soft_saturation_92_facts()
@@ -2866,6 +2920,7 @@ def _sat92_monotone(params):
         "the 9.3 mixture beta w^gamma + (1 - beta) w is w^gamma itself for w <= w_th",
         lambda w: _mixture(np.asarray(w, dtype=float), 1.5, 1.0, 3.0),
     ),
+    method="sampled",
 )
 def _sat92_small(phi):
     x = np.linspace(1e-3, 3.0, 3000)
@@ -2891,6 +2946,7 @@ def _sat92_small(phi):
         "approaches w only as tau -> inf, and never w^gamma with gamma > 1",
         lambda w: 2 * np.asarray(w, dtype=float),
     ),
+    method="counterexample",
 )
 def _mm_small_w(approx):
     f = ws.michaelis_menten_facts()
@@ -2931,6 +2987,7 @@ def _saturates_at(phi, limit):
     links=("reference/weights.py::michaelis_menten_weight", WS + "::michaelis_menten_facts"),
     subject=2.0,
     counter_case=Variant("Michaelis-Menten saturates at tau", 1.0),
+    method="sampled",
 )
 def _mm_saturates(limit_at_tau_1):
     f = ws.michaelis_menten_facts()
@@ -2969,6 +3026,7 @@ def _convex_part(phi) -> bool:
             "5.4 soft saturation": _sat54_seed,
         },
     ),
+    method="counterexample",
 )
 def _mm_convexity(designs):
     rows, ok = [], True
@@ -2978,7 +3036,8 @@ def _mm_convexity(designs):
         rows.append(f"{k}: convex part {cp}, bounded {bd}")
     return decide(
         ok,
-        f"second differences on w in [0.001, 20] and the log-log slope at {W_FAR:g}: " + "; ".join(rows),
+        f"second differences on w in [0.001, 20] and the log-log slope at {W_FAR:g}: "
+        + "; ".join(rows),
         numbers={
             "designs_with_both": sum(
                 _convex_part(p) and not _unbounded(p) for p in designs.values()
@@ -2987,8 +3046,7 @@ def _mm_convexity(designs):
             # the designs' values at w = 2 and at W_FAR pin their parameters
             **{f"at_2_{k}": float(np.asarray(p(np.array([2.0])))[0]) for k, p in designs.items()},
             **{
-                f"at_half_{k}": float(np.asarray(p(np.array([0.5])))[0])
-                for k, p in designs.items()
+                f"at_half_{k}": float(np.asarray(p(np.array([0.5])))[0]) for k, p in designs.items()
             },
             **{
                 f"value_far_{k}": float(np.asarray(p(np.array([W_FAR])))[0])
@@ -3013,6 +3071,7 @@ def _mixture_g(g):
         "the mixture with gamma_- = 0.5 (an A > 0 exponent) uses a convex w^gamma at small w",
         {0.5: _mixture_g(0.5)},
     ),
+    method="sampled",
 )
 def _mixture_small(designs):
     x = np.linspace(1e-3, 3.0, 30000)
@@ -3046,6 +3105,7 @@ def _mixture_small(designs):
     links=("reference/weights.py::mixture_weight", WS + "::mixture_facts"),
     subject=_mixture_g(1.5),
     counter_case=Variant("at large w the 9.2 soft saturation turns into the linear w", _sat92_seed),
+    method="sampled",
 )
 def _mixture_large(phi):
     f = ws.mixture_facts()
@@ -3093,6 +3153,7 @@ def _mixture_min_slope(params):
         "its slope turns negative near w = 5",
         ((1.01, 1.0, 3.0), (1.5, 1.0, 3.0), (1.95, 1.0, 3.0)),
     ),
+    method="counterexample",
 )
 def _mixture_monotone(params):
     worst, rows = _mixture_min_slope(params)
@@ -3125,6 +3186,7 @@ def _sft_props(props):
     counter_case=Variant(
         "convex + bounded + monotone can be satisfied together", ("convex", "bounded", "increasing")
     ),
+    method="sampled",
 )
 def _sft_triple(props):
     return _sft_props(props)
@@ -3143,6 +3205,7 @@ def _mm_tau(w, tau):
     links=("reference/weights.py::michaelis_menten_weight", WS + "::michaelis_menten_facts"),
     subject=lambda tau: 1 + tau,
     counter_case=Variant("Michaelis-Menten is bounded by tau", lambda tau: tau),
+    method="sampled",
 )
 def _mm_props(bound_of):
     rows, ok = [], True
@@ -3175,6 +3238,7 @@ def _mm_props(bound_of):
     counter_case=Variant(
         "phi = w^gamma with gamma in (1, 2) is concave and increasing", (1.2, 1.5, 1.9)
     ),
+    method="sampled",
 )
 def _power_option(gammas):
     rows, ok = [], True
@@ -3222,6 +3286,7 @@ def _sft_weight_autograd(ell, m, g):
         "(w.detach() ** gamma) gives the stated weight w^gamma",
         _sft_weight_autograd,
     ),
+    method="counterexample",
 )
 def _sft_loss(weight):
     gw = ad.sft_loss_gradient_weight()
@@ -3265,6 +3330,7 @@ def _inverse_power_sft(w):
         "weight such as w^(-gamma)",
         _inverse_power_sft,
     ),
+    method="counterexample",
 )
 def _sft_relative(phi):
     lo, hi = np.linspace(0.01, 0.99, 99), np.linspace(1.01, 50, 99)
@@ -3316,6 +3382,7 @@ def _steps_to_learn_rare(phi, lr=1.0, target=0.9, max_steps=5000) -> int:
         "w^(-gamma) gives the 'new samples first' effect",
         _inverse_power_sft,
     ),
+    method="counterexample",
 )
 def _curriculum(phi):
     steps = _steps_to_learn_rare(phi)
@@ -3344,6 +3411,7 @@ def _curriculum(phi):
         "phi(w) = w^gamma corresponds to the alpha-divergence with alpha = 1 - gamma",
         _alpha_amari,
     ),
+    method="sampled",
 )
 def _summary_1(alpha_of):
     return _correspondence(alpha_of)
@@ -3371,6 +3439,7 @@ _SUMMARY_2 = {
         "gamma_+ near 1 (0.75, 0.9, the 9.1 cap 0.99) is mode-seeking too",
         {**_SUMMARY_2, "alpha_plus": {0.25: "cover", 0.5: "cover", 0.75: "mode", 0.9: "mode"}},
     ),
+    method="counterexample",
 )
 def _summary_2(stated):
     parts = {
@@ -3418,6 +3487,7 @@ _SUMMARY_3 = {
             },
         },
     ),
+    method="counterexample",
 )
 def _summary_3(stated):
     imp, found = _impossible(stated["impossible"])
@@ -3454,6 +3524,7 @@ def _summary_3(stated):
         "IS-Reshape's w^gamma (gamma = 1.5) does not correspond to a standard f-divergence",
         _power_as_tau,
     ),
+    method="sampled",
 )
 def _summary_4(phi):
     return _sapo_not_fdiv(phi)
@@ -3470,6 +3541,7 @@ def _summary_4(phi):
         "for A < 0, convex + bounded + monotone can be satisfied",
         ("convex", "bounded", "increasing"),
     ),
+    method="sampled",
 )
 def _summary_5(props):
     return _sft_triple(props)
@@ -3489,6 +3561,7 @@ def _summary_5(props):
         "(Michaelis-Menten, 10.2 option 2), for A < 0 (convex) it does not",
         {"A>0": ((0.5, 0.99), True), "A<0": ((1.5, 1.99), True)},
     ),
+    method="counterexample",
 )
 def _decision_tree(tree):
     rows, bad = [], 0
@@ -3521,6 +3594,7 @@ def _gamma_boundary(sigma2, rho_min):
         "gamma = -log rho_min / sigma^2 (without the square root)",
         lambda s2, rho: -math.log(rho) / s2,
     ),
+    method="sampled",
 )
 def _appendix_a(rule):
     """The largest gamma with ESS_gamma / n >= rho_min solves ESS = rho_min: the check
@@ -3611,6 +3685,7 @@ CODE_TOL = 1e-12
         "positive token (NaN variance) gives 0.99",
         _rule_code_clips,
     ),
+    method="counterexample",
 )
 def _code_gamma_plus(rule):
     worst, rows = _code_vs_rule(rule, _code_batches(MC_SEED + 10, (0.5, 2.0, 50.0, 500.0), 1.0), 0)
@@ -3636,6 +3711,7 @@ def _code_gamma_plus(rule):
         "rho_min = 0.3, reachable only without the clamp)",
         _rule_code_clips,
     ),
+    method="counterexample",
 )
 def _code_gamma_minus(rule):
     # the clip 1.01 needs var(log w) > 12000 (unclamped log w)
@@ -3671,6 +3747,7 @@ def _var_all(lw, A, positive):
     counter_case=Variant(
         "compute_gamma estimates both from the variance of log w over all tokens", _var_all
     ),
+    method="sampled",
 )
 def _code_sigma(estimator):
     rng = np.random.default_rng(MC_SEED + 13)
@@ -3737,6 +3814,7 @@ def _sat92_formula(w, g, lam, wth):
         "w^gamma_- / (1 + lambda (w - w_th)^+)",
         _sat92_formula,
     ),
+    method="sampled",
 )
 def _code_soft_sat(formula):
     """compute_phi's A < 0 branch, emulated line by line in mpmath (torch.sigmoid and ** as
@@ -3799,6 +3877,7 @@ def _seed_code_weight(lw, A, gp, gn):
         "reference.weights.gradient_weight_design_seed_code",
         _seed_code_weight,
     ),
+    method="counterexample",
 )
 def _code_loss(weight):
     """-d(loss)/d log pi per token, by central differences of the code's loss emulated in
@@ -3849,6 +3928,7 @@ def _code_loss(weight):
         "compute_phi computes tau w / (tau + w) (the 1 + tau factor dropped) and w^gamma",
         (ws.tau * ws.w / (ws.tau + ws.w), ws.w**ws.gamma),
     ),
+    method="sampled",
 )
 def _code_sft_phi(forms):
     """The 10.2 formulas (sympy, evaluated in 30-digit mpmath) against compute_phi's two
@@ -3894,6 +3974,7 @@ def _code_sft_phi(forms):
         "E[phi A] = E[w^gamma A^2] would be another objective (for bad samples it flips the sign)",
         lambda phi, A: phi,
     ),
+    method="counterexample",
 )
 def _code_docstring(objective):
     """The objective -loss the code computes (mean of phi) against the stated one, on a batch

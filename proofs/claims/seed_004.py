@@ -194,6 +194,7 @@ def _half_unit(printed: str) -> Fraction:
         "the weight is approximately 0.0009 (0.001 x 0.9: multiplied by q instead of divided)",
         {"pi_theta": "0.001", "q": "0.9", "printed": "0.0009"},
     ),
+    method="exhaustive",
 )
 def _c_1_2_a(s):
     w = Fraction(s["pi_theta"]) / Fraction(s["q"])
@@ -253,6 +254,7 @@ def _sft_gradient_no_a(pt, ptarget, A):
         "pi_theta(y)] (no advantage A; an A-weighted version belongs to E_{pi_t}[A log pi_theta])",
         _sft_gradient_no_a,
     ),
+    method="counterexample",
 )
 def _c_1_4_a(grad_formula):
     rng = np.random.default_rng(MC_SEED + 10)
@@ -319,6 +321,7 @@ def _bias_cases(fn):
         "the difference is E_{pi_t}[(1 - pi_theta/pi_t) grad log pi_theta A] (sign flipped)",
         _bias_flipped,
     ),
+    method="sampled",
 )
 def _c_1_4_b(bias):
     full, cut = _bias_cases(bias)
@@ -370,6 +373,7 @@ def _is_cases(weight):
     HOLDS_WITH_CONDITIONS,
     subject=_is_weight,
     counter_case=Variant("E_q[(q/pi) f] = E_pi[f] (the weight inverted)", _is_weight_flipped),
+    method="sampled",
 )
 def _c_1_4_c(weight):
     ok_gap, bad_gap, sum_gap, target = _is_cases(weight)
@@ -449,6 +453,7 @@ def _change_of_measure(weights):
         "the weights swapped: pi_t/q for the gradient and pi_theta/q for J",
         _cm_weights_swapped,
     ),
+    method="sampled",
 )
 def _c_2_1_a(weights):
     ok_gap, bad_gap, (design, q_ok, q_bad), q_mass, sum_gap, target = _change_of_measure(weights)
@@ -517,6 +522,7 @@ def _max_min_ess(pth, pt):
         "the same for a pair with pi_theta = pi_t (the 'only if' condition violated)",
         [E1, ([0.5, 0.3, 0.2], [0.5, 0.3, 0.2])],
     ),
+    method="sampled",
 )
 def _c_2_2_a(pairs):
     rows, worst = [], 0.0
@@ -579,6 +585,7 @@ def _grid_min_var_12():
         "q = pi; q = pi is best only for the estimate of a constant",
         _proposal_abs_f,
     ),
+    method="counterexample",
 )
 def _c_3_2_a(proposal):
     q = proposal(PI_H, F_12)
@@ -635,6 +642,7 @@ def _cr_bound_doubled(info):
     links=(P + "bernoulli_fisher",),
     subject=_cr_bound,
     counter_case=Variant("every unbiased estimator has Var >= 2 / I(theta)", _cr_bound_doubled),
+    method="sampled",
 )
 def _c_4_1_a(bound):
     cases = _bern_cases()
@@ -692,6 +700,7 @@ def _var_no_n(var1, n):
     HOLDS,
     subject=_var_over_n,
     counter_case=Variant("Var(mu_hat) = Var_q[w f] (the 1/N dropped)", _var_no_n),
+    method="sampled",
 )
 def _c_4_2_a(formula):
     F = Fraction
@@ -726,6 +735,7 @@ def _ess_42_inverted(pi, q, n):
     links=(P + "ess_fraction",),
     subject=_ess_42,
     counter_case=Variant("ESS = N E_q[w^2]", _ess_42_inverted),
+    method="sampled",
 )
 def _c_4_2_b(ess):
     F = Fraction
@@ -786,6 +796,7 @@ def _equiv_fraction_var(pi, q, f):
         "the equivalent number depends on f; ESS = N / E_q[w^2] is Kong's f-free heuristic",
         _equiv_fraction_var,
     ),
+    method="counterexample",
 )
 def _c_4_2_c(fraction):
     F = Fraction
@@ -832,6 +843,7 @@ def _predictor_var(pi, q, f):
         "whose Fisher information this would be)",
         _predictor_var,
     ),
+    method="counterexample",
 )
 def _c_4_3_a(predictor):
     F = Fraction
@@ -871,6 +883,7 @@ def _crit_weighted_ess(pi, q, f):
         "constant",
         _crit_weighted_ess,
     ),
+    method="counterexample",
 )
 def _c_4_3_b(criterion):
     n = 300
@@ -925,6 +938,7 @@ def _log_ess_over_kl_numeric() -> tuple:
         "Renyi divergence of order 2)",
         -2,
     ),
+    method="counterexample",
 )
 def _c_4_4_a(coef):
     s_ess, s_kl, ratio = S.log_ess_kl_series()
@@ -948,6 +962,7 @@ def _c_4_4_a(coef):
         "On every distribution pair near q = pi, log ESS_pi(q) / KL(q||pi) -> -2",
         -2,
     ),
+    method="counterexample",
 )
 def _c_4_4_c(coef):
     r4, change = _log_ess_over_kl_numeric()
@@ -988,6 +1003,7 @@ def _div_renyi2(lp, lq):
         "log sum pi^2/q grows; it is not a function of KL(q||pi)",
         _div_renyi2,
     ),
+    method="counterexample",
 )
 def _c_4_4_b(div):
     rng = np.random.default_rng(MC_SEED + 15)
@@ -1038,6 +1054,7 @@ def _channel_eff_wrong(pi, q):
     links=(P + "ess_fraction",),
     subject=_channel_eff,
     counter_case=Variant("ESS_pi(q) = 1 / sum pi^2 / q^2", _channel_eff_wrong),
+    method="sampled",
 )
 def _c_4_5_a(eff):
     rng = np.random.default_rng(MC_SEED + 4)
@@ -1115,6 +1132,7 @@ KKT_TOL = mpmath.mpf(10) ** -20  # 30-digit arithmetic over a handful of sums an
         "trade-off from minimising the two KLs",
         _ess_front_mp,
     ),
+    method="counterexample",
 )
 def _c_5_1_a(family):
     d = _e1()
@@ -1380,6 +1398,7 @@ _al, _a, _b, _lq, _C = sp.symbols("alpha a b logq C", real=True)
         "= sum q log q - sum q [alpha log pi_theta + log pi_t] (the factor 1 - alpha dropped)",
         _lq - (_al * _a + _b),
     ),
+    method="symbolic",
 )
 def _c_5_3_b(integrand):
     r = sp.expand(_al * (_lq - _a) + (1 - _al) * (_lq - _b) - integrand)
@@ -1421,6 +1440,7 @@ def _c_5_3_b(integrand):
         "log q = alpha log pi_t + (1 - alpha) log pi_theta + C (the weights swapped)",
         _al * _b + (1 - _al) * _a + _C,
     ),
+    method="symbolic",
 )
 def _c_5_3_c(logq):
     lam = sp.symbols("lam", real=True)
@@ -1514,6 +1534,7 @@ def _supported_gap(f1, f2):
         "(x, 1 - x^2)",
         _nonconvex_pair,
     ),
+    method="sampled",
 )
 def _c_5_3_d(objectives):
     x = _x_grid()
@@ -1561,6 +1582,7 @@ def _geo_prob_swapped(pth, pt, a):
         "q_alpha ∝ pi_theta^(1-alpha) pi_t^alpha (exponents swapped) has the same endpoints",
         _geo_prob_swapped,
     ),
+    method="sampled",
 )
 def _c_5_4_a(family):
     pairs = [E1, E2, ([0.5, 0.5, 0], [1 / 3, 1 / 3, 1 / 3])]
@@ -1597,6 +1619,7 @@ def _c_5_4_a(family):
         "the arithmetic mixture alpha pi_theta + (1 - alpha) pi_t is linear in log space",
         _mix_mp,
     ),
+    method="sampled",
 )
 def _c_5_4_b(family):
     d = _e1()
@@ -1628,6 +1651,7 @@ def _c_5_4_b(family):
         "the arithmetic mixture (the m-geodesic) is the e-geodesic",
         _mix_mp,
     ),
+    method="sampled",
 )
 def _c_5_4_c(family):
     d = _e1()
@@ -1681,6 +1705,7 @@ def _fr_path(pth, pt, s):
         "the e-geodesic is a geodesic of the exponential connection and is longer",
         _fr_path,
     ),
+    method="counterexample",
 )
 def _c_5_4_d(path):
     pth, pt = [0.5, 0.49, 0.01], [0.01, 0.49, 0.5]
@@ -1726,6 +1751,7 @@ def _geo_mp_swapped(lt, lq, a):
         "the family q_alpha ∝ pi_theta^(1-alpha) pi_t^alpha moves toward pi_theta as alpha grows",
         _geo_mp_swapped,
     ),
+    method="symbolic",
 )
 def _c_6_1_a(family):
     r0, r1, r2 = S.kl_alpha_derivative_residuals()
@@ -1821,6 +1847,7 @@ def _fisher_midpoint_trapezoid(lt, lq, n=4000):
         "alpha* = 0.4690): KL symmetry does not pick the geodesic midpoint",
         _fisher_midpoint_trapezoid,
     ),
+    method="counterexample",
 )
 def _c_6_2_b(rule):
     d = _e1()
@@ -1860,6 +1887,7 @@ def _c_6_2_b(rule):
         "these f-dependent quantities agree",
         _predictor_var,
     ),
+    method="counterexample",
 )
 def _c_6_2_c(predictor):
     d = _e1()
@@ -1922,6 +1950,7 @@ def _first_order_ratios():
         "log ESS ≈ -KL, which is -2 KL (004-4.4-a)",
         3,
     ),
+    method="counterexample",
 )
 def _c_6_3_a(ratio_claimed):
     (r2, a12, a22), (r3, a13, a23) = _first_order_ratios()
@@ -1952,6 +1981,7 @@ def _c_6_3_a(ratio_claimed):
         "logits x3)",
         0.025,
     ),
+    method="counterexample",
 )
 def _c_6_3_b(bound):
     ex, asym = _seed_example(), _asym_example()
@@ -2112,6 +2142,7 @@ def _kl_step1_swapped(m, lz, a):
         "KL(q||pi_theta) = alpha E_q[ell] - log Z, KL(q||pi_t) = -(1-alpha) E_q[ell] - log Z",
         _kl_step1_swapped,
     ),
+    method="sampled",
 )
 def _c_6_4_b(formula):
     worst = mpmath.mpf(0)
@@ -2153,6 +2184,7 @@ def _delta_seed_mp_flipped(lt, lq, a):
     counter_case=Variant(
         "Delta(alpha) = E_{q_alpha}[log(pi_theta / pi_t)]", _delta_seed_mp_flipped
     ),
+    method="symbolic",
 )
 def _c_6_4_c(delta_fn):
     _, _, r3 = S.kl_pointwise_residuals()
@@ -2191,6 +2223,7 @@ def _delta_ends_flipped(lt, lq):
         "Delta(0) = -KL(pi_t||pi_theta) and Delta(1) = KL(pi_theta||pi_t) (signs flipped)",
         _delta_ends_flipped,
     ),
+    method="sampled",
 )
 def _c_6_4_d(ends):
     worst = mpmath.mpf(0)
@@ -2243,6 +2276,7 @@ def _delta_deriv_flipped(lt, lq, a):
     counter_case=Variant(
         "dDelta/dalpha = +Var_q_alpha(ell) (Delta increasing)", _delta_deriv_flipped
     ),
+    method="symbolic",
 )
 def _c_6_4_e(deriv):
     resid = S.delta_derivative_residual()
@@ -2325,6 +2359,7 @@ def _solver_logs(pt, pq, tol=1e-6, max_iter=50):
         "it is off wherever probabilities fall near or below 1e-10",
         _solver_logs,
     ),
+    method="counterexample",
 )
 def _c_6_5_a(solver):
     (pt, pq, exact), (pt2, pq2, exact2), tiny = _llm_pair()
@@ -2354,6 +2389,7 @@ def _c_6_5_a(solver):
     HOLDS,
     subject=20,
     counter_case=Variant("the bisection runs its max_iter = 50 iterations", 50),
+    method="exhaustive",
 )
 def _c_6_5_b(iters):
     _, (pt2, pq2, _), _ = _llm_pair()
@@ -2405,6 +2441,7 @@ def _alpha_ess_rule(lt, lq):
         "alpha* = 0.4690); at alpha* the two ESS differ",
         _alpha_ess_rule,
     ),
+    method="counterexample",
 )
 def _c_7_1_a(rule):
     worst, rows = mpmath.mpf(0), []
@@ -2458,6 +2495,7 @@ def _ess_front_balanced(lt, lq):
         "balanced one (ESS_theta = ESS_t, the max-min ESS) beats q* in both channels",
         _ess_front_balanced,
     ),
+    method="counterexample",
 )
 def _c_7_1_b(rule):
     d = _e1()
@@ -2502,6 +2540,7 @@ def _div_renyi2_mp(lp, lq):
         "near q = pi; the Fisher-information link fails (004-4.3-a)",
         _div_renyi2_mp,
     ),
+    method="counterexample",
 )
 def _c_7_2_a(div):
     with mpmath.workdps(30):
@@ -2550,6 +2589,7 @@ def _class_alpha_complement(pt, pq):
         "the class returns 1 - alpha* (the exponent of pi_t instead of pi_theta)",
         _class_alpha_complement,
     ),
+    method="sampled",
 )
 def _c_7_4_a(solver):
     pt, pq, exact, _, _ = _class_inputs()
@@ -2597,6 +2637,7 @@ def _class_diag_reversed(pt, pq):
         "kl_theta, kl_t are KL(pi_theta||q*), KL(pi_t||q*) (directions reversed)",
         _class_diag_reversed,
     ),
+    method="sampled",
 )
 def _c_7_4_b(diag):
     def worst_rel(pt, pq):
@@ -2658,6 +2699,7 @@ def _shape_run(shape):
         "its docstring does not promise) and returns [batch, seq_len]",
         (3, 3, 50),
     ),
+    method="sampled",
 )
 def _c_7_4_c(shape):
     ok, row, err = _shape_run(tuple(shape))
@@ -2688,6 +2730,7 @@ def _c_7_4_c(shape):
         "below 2e-6 (about 9e-7), max below 1e-5",
         (2e-6, 1e-5),
     ),
+    method="counterexample",
 )
 def _c_7_5_a(bounds):
     b_mean, b_max = bounds
@@ -2715,6 +2758,7 @@ def _c_7_5_a(bounds):
     HOLDS_WITH_CONDITIONS,
     subject=(0.9, 1.1, 0.95),
     counter_case=Variant("the ratio lies in [0.99, 1.01] in 95% of pairs", (0.99, 1.01, 0.95)),
+    method="sampled",
 )
 def _c_7_5_b(spec):
     lo, hi, share = spec
@@ -2759,6 +2803,7 @@ def _c_7_5_b(spec):
         "exchangeable pairs E[R] = E[(R + 1/R)/2] >= 1, so a mean below 1 is impossible there",
         1.0,
     ),
+    method="sampled",
 )
 def _c_7_5_c(mean_claimed):
     r = _seed_example()["ratio"]
@@ -2798,6 +2843,7 @@ def _validation3_pair():
         "100% of random distributions are dominated by the arithmetic mixture family",
         _mix_np,
     ),
+    method="sampled",
 )
 def _c_7_5_d(family):
     lt, lq, lqs, geo_a = _validation3_pair()
@@ -2859,6 +2905,7 @@ TABLE_7_5 = (("1.00", "0.02", "50.0"), ("0.02", "1.00", "0.02"), ("0.65", "0.67"
         "the on-policy row's ratio is 0.02 (ESS_t / ESS_theta)",
         (("1.00", "0.02", "0.02"), ("0.02", "1.00", "0.02"), ("0.65", "0.67", "0.97")),
     ),
+    method="exhaustive",
 )
 def _c_7_5_f(rows):
     # interval arithmetic on the printed decimals: each true value lies within half a unit of
@@ -2891,6 +2938,7 @@ def _c_7_5_f(rows):
         "off-policy (0.14, 1.00), q* (0.61, 0.61) (theory for large V: e^-2 and e^-1/2)",
         ((1.00, 0.14), (0.14, 1.00), (0.61, 0.61)),
     ),
+    method="sampled",
 )
 def _c_7_5_g(table):
     ex = _seed_example()
@@ -2936,6 +2984,7 @@ def _c_7_5_g(table):
         "beats both endpoints in its worse channel; q* need not (E2)",
         _ess_front_balanced,
     ),
+    method="counterexample",
 )
 def _c_7_5_h(rule):
     rows, worst_margin, worst_bal = [], None, mpmath.mpf(0)
@@ -2982,6 +3031,7 @@ def _chain_links(theorem2_coef, front_same, balance_same):
         "itself is an axiom",
         _chain_links(-2, False, False),
     ),
+    method="counterexample",
 )
 def _c_7_6_a(links):
     _, _, ratio = S.log_ess_kl_series()
@@ -3071,6 +3121,7 @@ def _passes_per_iteration() -> int:
     HOLDS_WITH_CONDITIONS,
     subject=1_000_000,
     counter_case=Variant("50k x 50 = 2.5M operations (max_iter iterations)", 2_500_000),
+    method="exhaustive",
 )
 def _c_7_7_a(ops):
     _, (pt2, pq2, _), _ = _llm_pair()
@@ -3107,6 +3158,7 @@ TIMES_7_7 = {"alpha_ms": (2.0, 3.0), "forward_ms": (10.0, 100.0)}
         "checkable: no device, batch size or dtype is stated)",
         0.25,
     ),
+    method="counterexample",
 )
 def _c_7_7_b(share_bound):
     (a_lo, a_hi), (f_lo, f_hi) = TIMES_7_7["alpha_ms"], TIMES_7_7["forward_ms"]
@@ -3133,6 +3185,7 @@ def _c_7_7_b(share_bound):
         "log(p (1-r) / ((1-p) r)) with A = log(r/p), B = log((1-r)/(1-p)) (elementary)",
         S.two_point_alpha_star()[0],
     ),
+    method="counterexample",
 )
 def _c_7_7_c(closed_form):
     # the statement "no elementary solution" (subject None) is refuted by exhibiting one;
@@ -3174,6 +3227,7 @@ def _c_7_7_c(closed_form):
         "pi_t's logits x3) and has no 30% bound (96% for pi_theta = (0.999, 0.001) vs uniform)",
         (0.0025, 0.0075, None),
     ),
+    method="counterexample",
 )
 def _c_7_7_d(spec):
     lo, hi, mx = spec
@@ -3260,6 +3314,7 @@ def _spec_check(rule):
         "/ sum (q* - pi_theta)_+ (standard speculative sampling), not from q*",
         _reject_residual,
     ),
+    method="counterexample",
 )
 def _c_7_7_e(rule):
     tv, f, z, q, out = _spec_check(rule)
@@ -3284,6 +3339,7 @@ def _c_7_7_e(rule):
     counter_case=Variant(
         "drawing from q* itself on rejection (the printed scheme)", _reject_from_q
     ),
+    method="sampled",
 )
 def _c_7_7_f(rule):
     tv, f, z, q, out = _spec_check(rule)
@@ -3308,6 +3364,7 @@ def _c_7_7_f(rule):
         "generator, 44% with pi_t's logits x3, -> 1 as pi_t -> pi_theta; no fixed range",
         (0.71, 0.74),
     ),
+    method="counterexample",
 )
 def _c_7_7_g(rng_):
     lo, hi = rng_
@@ -3341,6 +3398,7 @@ def _c_7_7_g(rng_):
         "from q* directly is at most 1 + 1/20 = 1.05",
         (1.0, 1.05),
     ),
+    method="counterexample",
 )
 def _c_7_7_h(spec):
     lo, hi = spec
@@ -3394,6 +3452,7 @@ q_star = geometric_mean(probs_theta, probs_t, alphas)
         "nowhere in the seed (6.5 defines solve_kl_symmetry for one pair)",
         SNIPPET_7_7_FIXED,
     ),
+    method="counterexample",
 )
 def _c_7_7_i(snippet):
     import ast
