@@ -1981,20 +1981,21 @@ def _reverse_kl(kl):
 def _sapo_f(F):
     f = sp.lambdify((_w, _tau), F, "mpmath")
     same, split = mpmath.mpf(0), mpmath.mpf(0)
+    gate = lambda x, t: 4 / t * _sig(t * (x - 1))  # noqa: E731
+    same_taus, t_neg = (1, 2), mpmath.mpf("1.05")
     with mpmath.workdps(DPS):
         for w in GRID_W:
+            for t in same_taus:  # f and the gate at the same temperature
+                d = mpmath.diff(lambda x, t=t: f(x, t), w)
+                same = max(same, abs(d - mpmath.diff(lambda x, t=t: gate(x, t), w)))
+            # f at tau_pos = 1 against the gate at tau_neg = 1.05
             d = mpmath.diff(lambda x: f(x, 1), w)
-            for t, acc in ((1, "same"), (mpmath.mpf("1.05"), "split")):
-                sapo = mpmath.diff(lambda x, t=t: 4 / t * _sig(t * (x - 1)), w)
-                if acc == "same":
-                    same = max(same, abs(d - sapo))
-                else:
-                    split = max(split, abs(d - sapo))
+            split = max(split, abs(d - mpmath.diff(lambda x: gate(x, t_neg), w)))
     return decide(
         same < MP_TOL,
-        f"max |f'(w) - SAPO gate'(w)| over 8 w: with the same temperature {_n(same, 3)}; with "
-        f"tau_neg = 1.05 for A < 0: {_n(split, 3)} (they differ by the constant 2/tau, which "
-        "no gradient sees)",
+        f"max |f'(w) - SAPO gate'(w)| over {len(GRID_W)} w: with the same temperature (tau "
+        f"{', '.join(_n(t, 3) for t in same_taus)}) {_n(same, 3)}; with tau_neg = 1.05 for "
+        f"A < 0: {_n(split, 3)} (they differ by the constant 2/tau, which no gradient sees)",
         numbers={"max_diff_same_tau": same, "max_diff_tau_neg": split, "tol": MP_TOL},
         conditions="up to the additive constant 2/tau and with one temperature for both signs of A",
         ok_without_conditions=split < MP_TOL,
@@ -2529,16 +2530,17 @@ def _sapo_table(table):
 @_mp
 def _tau_strict(h):
     taus = ("0.1", "0.5", "1", "2", "5")
-    worst = -mpmath.inf
+    steps = []  # h(w; next larger tau) - h(w; tau)
     with mpmath.workdps(DPS):
         for w in GRID_W:
             vals = [h(w, mpmath.mpf(t)) for t in taus]
-            worst = max(worst, max(b - a for a, b in zip(vals, vals[1:])))
+            steps.extend(b - a for a, b in zip(vals, vals[1:]))
+    worst = max(steps)
     return decide(
         worst < 0,
-        f"8 w != 1 x tau in {taus}: max of h(w; larger tau) - h(w; smaller tau) = {_n(worst, 3)} "
-        "(negative: every w off-policy is suppressed more)",
-        numbers={"max_increase": worst},
+        f"{len(GRID_W)} w != 1 x tau in {taus}: h(w; larger tau) - h(w; smaller tau) from "
+        f"{_n(min(steps), 3)} to {_n(worst, 3)} (negative: every w off-policy is suppressed more)",
+        numbers={"max_increase": worst, "min_increase": min(steps)},
     )
 
 
