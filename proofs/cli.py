@@ -184,6 +184,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if not (args.claim or args.seed) and n_unch > MAX_UNCHECKABLE:
         problems.append(f"{n_unch} UNCHECKABLE claims, at most {MAX_UNCHECKABLE} allowed")
     incomplete = [x for r in results if (x := r.incomplete())]
+    # every record says how its check knows (ledger.METHODS)
+    problems += [
+        f"{r.claim.id}: no method= (how the check knows)" for r in results if r.method is None
+    ]
     if args.format == "json":
         print(json.dumps([r.as_dict() for r in results], indent=1))
     elif args.format == "markdown":
@@ -199,9 +203,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
             f"{len(incomplete)} claim(s) not yet deciding (no subject or no variant)",
             file=sys.stderr,
         )
-    no_method = [r.claim.id for r in results if r.method is None]
-    if no_method:
-        print(f"{len(no_method)} claim(s) without a method (issue 15)", file=sys.stderr)
+
     for p in problems:
         print(p, file=sys.stderr)
     return 0 if not problems else 1

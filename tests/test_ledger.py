@@ -270,6 +270,15 @@ def test_declared_proof_or_certificate_must_be_witnessed():
     assert any("counterexample" in p for p in run_claim(c).problems())
 
 
+def test_every_claim_says_how_it_knows():
+    missing = [i for i, c in CLAIMS.items() if c.method is None and c.expected != UNCHECKABLE]
+    assert not missing
+    methods = {c.method for c in CLAIMS.values() if c.expected != UNCHECKABLE}
+    assert methods <= set(ledger.METHODS) - {"none"} and "proof" in methods
+    # a counterexample is a FALSE verdict's method only
+    assert all(c.expected == FALSE for c in CLAIMS.values() if c.method == "counterexample")
+
+
 def test_claim_registration_is_validated():
     with pytest.raises(ValueError):
         claim("9-1-a", "1", "x", FALSE)

@@ -219,6 +219,7 @@ def _est_is(mu, pi, adv):
     counter_case=Variant(
         "the SFT gradient is E_mu[w A grad log pi] (the IS-weighted estimator)", _est_is
     ),
+    method="sampled",
 )
 @_mp
 def _sft_gradient(est):
@@ -247,6 +248,7 @@ def _sft_gradient(est):
     assumptions="softmax bandits; w = 0 where mu = 0 (no sample is ever drawn there)",
     subject=_est_is,
     counter_case=Variant("E_pi[A grad log pi] = E_mu[A grad log pi] (w dropped)", _est_sft),
+    method="sampled",
 )
 @_mp
 def _is_identity(est):
@@ -309,6 +311,7 @@ PPO_POINTS = tuple(
         "outside [1-eps, 1+eps]",
         _ppo_weight_true,
     ),
+    method="counterexample",
 )
 @_mp
 def _ppo_weight(weight):
@@ -347,6 +350,7 @@ _H = sp.sech(_tau * (_w - 1) / 2) ** 2
         "the family (1 - gamma) + gamma h(w) (the factor w dropped) contains g(w) = w",
         (1 - _gamma) + _gamma * _H,
     ),
+    method="symbolic",
 )
 @_mp
 def _contains_rl(family):
@@ -405,6 +409,7 @@ def _proxy_exact(mu, pi, adv):
         "the squared mean is subtracted)",
         _proxy_exact,
     ),
+    method="counterexample",
 )
 @_mp
 def _variance_prop(proxy):
@@ -438,6 +443,7 @@ def _clip_weight_np(w):
     HOLDS,
     subject=_clip_weight_np,
     counter_case=Variant("the unclipped weight w gives a biased estimate", lambda w: w),
+    method="exhaustive",
 )
 @_mp
 def _ppo_biased(weight):
@@ -469,6 +475,7 @@ VAR_TABLE_SEED = {0.1: 1, 1.0: 0, 10.0: 2}  # 2.3: w ~ 1 low, w << 1 medium, w >
         "w << 1, medium at w ~ 1, high at w >> 1",
         {0.1: 0, 1.0: 1, 10.0: 2},
     ),
+    method="counterexample",
 )
 @_mp
 def _variance_table(ranks):
@@ -499,6 +506,7 @@ GRID_X = tuple(mpmath.mpf(v) for v in ("-7.5", "-2", "-0.3", "0", "0.01", "1.7",
     links=(f"{PRF}::sech2_exponential_form_residual",),
     subject=4 / (sp.exp(_x) + sp.exp(-_x)) ** 2,
     counter_case=Variant("sech^2(x) = 2 / (e^x + e^-x)^2", 2 / (sp.exp(_x) + sp.exp(-_x)) ** 2),
+    method="sampled",
 )
 @_mp
 def _sech_form(form):
@@ -524,6 +532,7 @@ def _sech_form(form):
         "h(w) = sech^2(tau w / 2) (the shift by 1 dropped) has h(1) = 1",
         sp.sech(_tau * _w / 2) ** 2,
     ),
+    method="symbolic",
 )
 @_mp
 def _h_one(h):
@@ -569,6 +578,7 @@ def _limit_decision(where, claimed, label):
     assumptions="tau > 0, the seed's temperature (9.4 recommends 1-2)",
     subject=sp.Integer(0),
     counter_case=Variant("h(w) -> sech^2(tau / 2) as w -> infinity", sp.sech(_tau / 2) ** 2),
+    method="symbolic",
 )
 @_mp
 def _h_inf(claimed):
@@ -587,6 +597,7 @@ def _h_inf(claimed):
         "away from on-policy, so h never suppresses w -> 0",
         sp.sech(_tau / 2) ** 2,
     ),
+    method="counterexample",
 )
 @_mp
 def _h_zero(claimed):
@@ -608,6 +619,7 @@ GRID_W = tuple(mpmath.mpf(v) for v in ("0.05", "0.2", "0.5", "0.9", "1.3", "2", 
         "log w (tau = 1: h(2) = 0.786 but h(1/2) = 0.940)",
         2 - _w,
     ),
+    method="counterexample",
 )
 @_mp
 def _h_symmetry(mirror):
@@ -635,6 +647,7 @@ def _h_symmetry(mirror):
         "the hard window max(0, 1 - tau |w - 1| / 2) is differentiable everywhere",
         sp.Max(0, 1 - _tau * sp.Abs(_w - 1) / 2),
     ),
+    method="sampled",
 )
 @_mp
 def _h_smooth(h):
@@ -675,6 +688,7 @@ def _h_smooth(h):
         "the weight clip(w, 1 - eps, 1 + eps) as printed in 1.1 is discontinuous",
         _ppo_weight_as_printed,
     ),
+    method="exhaustive",
 )
 @_mp
 def _clip_discontinuous(weight):
@@ -730,6 +744,7 @@ def _row_claim(letter: str, w: float):
         links=(f"{REF}::trust_region_weight", "tests/golden/trust_region/trust_region_h.json"),
         subject=mk(printed),
         **variant,
+        method="counterexample" if expected == FALSE else "exhaustive",
     )
     @_mp
     def _check(row):
@@ -755,6 +770,7 @@ for _letter, _wrow in zip("abcdef", TABLE_32):
         "w h(w) peaks at w = 2.06 (between 2.0 and 2.1; maximum 1.575) and then decays (tau = 1)",
         ("2.0", "2.1"),
     ),
+    method="counterexample",
 )
 @_mp
 def _peak_location(rng_):
@@ -803,6 +819,7 @@ def _sapo_weight_true(w, A, tau_pos=1, tau_neg=1):
     counter_case=Variant(
         "h(w) (without the factor w) is SAPO's gradient weight", lambda w, tau: _h(w, tau)
     ),
+    method="sampled",
 )
 @_mp
 def _sapo_form(weight):
@@ -832,6 +849,7 @@ def _sapo_form(weight):
     links=(f"{PRF}::g_gamma_endpoints", f"{REF}::g_gamma"),
     subject=(1 - _gamma) + _gamma * _w * _H,
     counter_case=Variant("(1 - gamma) + w h(w) gives 1 at gamma = 0", (1 - _gamma) + _w * _H),
+    method="sampled",
 )
 @_mp
 def _endpoints(g):
@@ -883,6 +901,7 @@ _QUADRANT_POINTS = {
         "C = A log w is + for (w<1, A>0) (case 3 sign flipped)",
         {**QUADRANT_SIGNS_SEED, "w<1, A>0": 1},
     ),
+    method="sampled",
 )
 @_mp
 def _quadrant_signs(signs):
@@ -955,6 +974,7 @@ def _direction_samples():
     counter_case=Variant(
         "C < 0 means the policy is in the right direction", lambda log_w, A: A * log_w < 0
     ),
+    method="sampled",
 )
 @_mp
 def _c_meaning(rule):
@@ -1000,6 +1020,7 @@ def _gamma_seed(C, gb, gm, tc):
         "smaller when C > 0",
         lambda C, gb, gm, tc: gb + (gm - gb) * _sig(C / tc),
     ),
+    method="sampled",
 )
 @_mp
 def _gamma_monotone(gamma):
@@ -1031,6 +1052,7 @@ def _gamma_monotone(gamma):
         "g(w, A) = gamma(w, A) w h(w) (the (1 - gamma) term dropped) reduces to g_gamma",
         lambda lw, A, gb, gm, th, tc: gm * mpmath.exp(lw) * _h(mpmath.exp(lw), th),
     ),
+    method="sampled",
 )
 @_mp
 def _full_reduces(full):
@@ -1083,6 +1105,7 @@ def _limit_claim(section, letter, w, A, case_no, target):
             f"Case {case_no}: P_wrong -> {o_p}, gamma -> {other} = {o_lim}",
             {"P": o_p, "gamma": o_lim, "name": other, "sign_C": c_sign, "example": (w, A)},
         ),
+        method="symbolic",
     )
     @_mp
     def _check(s):
@@ -1157,6 +1180,7 @@ def _case1_extent():
         "A log w -> oo gives 0.9 + 0.1 w h in (0.9, 1.06]",
         ("0.50", "1.29"),
     ),
+    method="counterexample",
 )
 @_mp
 def _case1_range(rng_):
@@ -1251,6 +1275,7 @@ def _example_claim(section, letter, case_no, expected, other):
         links=(f"{REF}::g_adaptive", "tests/golden/trust_region/g_adaptive.json", NB),
         subject=(w, A, printed),
         **variant,
+        method="counterexample" if expected == FALSE else "exhaustive",
     )
     @_mp
     def _check(ex):
@@ -1280,6 +1305,7 @@ _A_BOTH = np.concatenate([-np.geomspace(1e-3, 1e3, 61), np.geomspace(1e-3, 1e3, 
         "g = gamma w h(w) - (1 - gamma) (a flipped sign) keeps the direction of A",
         lambda lw, A: _gam_np(lw, A) * _wh_np(lw, 1.0) - (1 - _gam_np(lw, A)),
     ),
+    method="sampled",
 )
 @_mp
 def _g_positive(g):
@@ -1322,6 +1348,7 @@ def _g_positive(g):
     HOLDS,
     subject="1.26",
     counter_case=Variant("the trust region compresses w = 3 to 0.42", "0.42"),
+    method="exhaustive",
 )
 @_mp
 def _compress(printed):
@@ -1337,6 +1364,7 @@ def _compress(printed):
     assumptions="section 5.1 parameters",
     subject=1.0,
     counter_case=Variant("in case 3, g < 0.9", 0.9),
+    method="sampled",
 )
 @_mp
 def _case3_below_one(bound):
@@ -1381,6 +1409,7 @@ def _alt_max_w(lw, A):
     links=(f"{REF}::g_adaptive_max_section_5_4",),
     subject=_alt_max_seed,
     counter_case=Variant("max(g, w) when C < 0 would introduce another bias", _alt_max_w),
+    method="sampled",
 )
 @_mp
 def _alt_design(alt):
@@ -1462,6 +1491,7 @@ def _summary_claim(letter: str):
         links=(f"{REF}::g_adaptive", NB),
         subject=(w, A, printed),
         **variant,
+        method="counterexample" if expected == FALSE else "exhaustive",
     )
     @_mp
     def _check(row):
@@ -1489,6 +1519,7 @@ for _letter in "abcd":
         "contribution (proportional to the squared weight) by 84%",
         "84",
     ),
+    method="counterexample",
 )
 @_mp
 def _variance_60(percent):
@@ -1523,6 +1554,7 @@ def _variance_60(percent):
         "sample gets the higher gamma",
         lambda w, A: GB + (GM - GB) * _sig(mpmath.mpf(A) * mpmath.log(w)),
     ),
+    method="sampled",
 )
 @_mp
 def _wrong_more_rl(gamma):
@@ -1567,6 +1599,7 @@ def _no_tr_np(lw, A, th=None):
     counter_case=Variant(
         "without the trust region, (1 - gamma) + gamma w, the weight is bounded", _no_tr_np
     ),
+    method="sampled",
 )
 @_mp
 def _bounded(g):
@@ -1611,6 +1644,7 @@ def _bounded(g):
     HOLDS,
     subject="1.58",
     counter_case=Variant("10^0.2 = 1.26", "1.26"),
+    method="exhaustive",
 )
 @_mp
 def _ten_pow(printed):
@@ -1631,6 +1665,7 @@ def _ten_pow(printed):
         "(the 6.3 table's 'g ~ 0.1' is right at one digit)",
         {"h": "0.0005", "w h": "0.005", "g": "0.104"},
     ),
+    method="counterexample",
 )
 @_mp
 def _w10_numbers(p):
@@ -1660,6 +1695,7 @@ def _g_gamma_limit_w_inf():
         "switches off unless gamma = 1",
         1 - _gamma,
     ),
+    method="counterexample",
 )
 @_mp
 def _not_zero(claimed):
@@ -1684,6 +1720,7 @@ def _not_zero(claimed):
     counter_case=Variant(
         "at w = 10, v5 gives g ~ 0 (6.2's 'close to 0')", {"v3.1": "1.6", "v5": "0.0"}
     ),
+    method="exhaustive",
 )
 @_mp
 def _v31_vs_v5(p):
@@ -1729,6 +1766,7 @@ FAR_LIMITS_SEED = {(1, "w->oo"): 0, (-1, "w->oo"): 0, (1, "w->0"): 0, (-1, "w->0
         "never stop",
         {(1, "w->oo"): 0.9, (-1, "w->oo"): 0.1, (1, "w->0"): 0.1, (-1, "w->0"): 0.9},
     ),
+    method="counterexample",
 )
 @_mp
 def _far_limit(lims):
@@ -1770,6 +1808,7 @@ def _f_gamma_mp(w, gamma="0.3", tau=1):
         "to the loss -L",
         1,
     ),
+    method="counterexample",
 )
 @_mp
 def _sign(sign):
@@ -1818,6 +1857,7 @@ GRID_WT = tuple((w, g, t) for w in GRID_W for g in ("0.3", "0.9") for t in (1, 2
     links=(f"{PRF}::f_prime_solution_residual",),
     subject=(1 - _gamma) / _w + _gamma * _H,
     counter_case=Variant("f'(w) = (1 - gamma) + gamma h(w)", (1 - _gamma) + _gamma * _H),
+    method="sampled",
 )
 @_mp
 def _fprime(fp):
@@ -1842,6 +1882,7 @@ def _fprime(fp):
         "the antiderivative is (1 / tau) tanh(tau (w - 1) / 2)",
         1 / _tau * sp.tanh(_tau * (_w - 1) / 2),
     ),
+    method="sampled",
 )
 @_mp
 def _antiderivative(F):
@@ -1875,6 +1916,7 @@ _F_GAMMA = (1 - _gamma) * sp.log(_w) + _gamma * 2 / _tau * sp.tanh(_tau * (_w - 
         "f_gamma(w) = (1 - gamma) log w + gamma (1/tau) tanh(tau (w - 1)/2) has w f' = g_gamma",
         (1 - _gamma) * sp.log(_w) + _gamma / _tau * sp.tanh(_tau * (_w - 1) / 2),
     ),
+    method="sampled",
 )
 @_mp
 def _f_gamma(F):
@@ -1912,6 +1954,7 @@ _ADAPTIVE_POINTS = ((2.0, 1.0), (0.5, -1.0))
         "f_gamma adds w gamma'(w) ((2/tau) tanh(tau (w-1)/2) - log w)",
         R.f_adaptive_exact,
     ),
+    method="counterexample",
 )
 @_mp
 def _adaptive_objective(F):
@@ -1949,6 +1992,7 @@ def _kl_forward(mu, pi):
         "objective of 1.1); the reverse KL is E_mu[w log w]",
         _kl_forward,
     ),
+    method="counterexample",
 )
 @_mp
 def _reverse_kl(kl):
@@ -1976,6 +2020,7 @@ def _reverse_kl(kl):
         "at gamma = 1, f(w) = (1/tau) tanh(tau (w - 1)/2), the SAPO form",
         1 / _tau * sp.tanh(_tau * (_w - 1) / 2),
     ),
+    method="sampled",
 )
 @_mp
 def _sapo_f(F):
@@ -2016,6 +2061,7 @@ def _sapo_f(F):
         "max_w w h(w) is about 1.6 (1.5747), attained at w ~ 2.1 (2.0601)",
         {"w*": "2.1", "max": "1.6"},
     ),
+    method="counterexample",
 )
 @_mp
 def _max_value(p):
@@ -2033,6 +2079,7 @@ def _max_value(p):
         "|g(w, A)| <= (1 - gamma) + gamma (the max of w h replaced by 1)",
         lambda gam, peak: (1 - gam) + gam,
     ),
+    method="sampled",
 )
 @_mp
 def _bound_form(bound):
@@ -2081,6 +2128,7 @@ def _bound_form(bound):
         "1.52 at gamma_max = 0.9, attained as A log w -> -oo near w = 2.06)",
         1.575,
     ),
+    method="counterexample",
 )
 @_mp
 def _bound_15(c):
@@ -2114,6 +2162,7 @@ def _bound_15(c):
     counter_case=Variant(
         "h(2) ~ 0.79, h(3) ~ 0.42, h(5) ~ 0.35", {2: "0.79", 3: "0.42", 5: "0.35"}
     ),
+    method="exhaustive",
 )
 @_mp
 def _h_values(p):
@@ -2161,6 +2210,7 @@ def _kl_lab():
         "and in some bandits the KL with it ends higher",
         "on average",
     ),
+    method="counterexample",
 )
 @_mp
 def _kl_control(quantifier):
@@ -2196,6 +2246,7 @@ def _kl_control(quantifier):
     links=(f"{PRF}::h_limits",),
     subject=lambda w: 1 if w == 1 else 0,
     counter_case=Variant("as tau -> infinity, h(w) -> 1 for every w", lambda w: 1),
+    method="sampled",
 )
 @_mp
 def _tau_inf(indicator):
@@ -2237,6 +2288,7 @@ def _g_tau_inf_limits():
     assumptions="pointwise for w != 1 (g(1) = 1 for every tau); SFT up to the scale (1 - gamma)",
     subject=1 - _gamma,
     counter_case=Variant("as tau -> infinity, g(w) -> 1 (the SFT weight itself)", sp.Integer(1)),
+    method="sampled",
 )
 @_mp
 def _tau_inf_g(claimed):
@@ -2273,6 +2325,7 @@ def _tau_zero_limits():
     counter_case=Variant(
         "as tau -> 0, h(w) -> 1 and g(w) -> 1 (SFT)", (sp.Integer(1), sp.Integer(1))
     ),
+    method="symbolic",
 )
 @_mp
 def _tau_zero(claimed):
@@ -2309,6 +2362,7 @@ def _tau_zero(claimed):
         "1.763 / tau); tau = 1-2 gives a region of half-width 0.88-1.76, 3-18x wider",
         (6.0, 17.0),
     ),
+    method="counterexample",
 )
 @_mp
 def _ppo_like(taus):
@@ -2349,6 +2403,7 @@ def _ppo_like(taus):
         "still contradicted by its own g = 1.21 (003-5.2-b)",
         QUADRANTS_CORRECTED,
     ),
+    method="counterexample",
 )
 @_mp
 def _four_quadrants(table):
@@ -2400,6 +2455,7 @@ _WEIGHTS_92 = {"w h(w)": lambda w: w * _h(w), "w": lambda w: w}
     links=(f"{REF}::trust_region_weight_np",),
     subject="w h(w)",
     counter_case=Variant("the plain IS weight w is a biased, lower-variance weight", "w"),
+    method="sampled",
 )
 @_mp
 def _bias_variance(key):
@@ -2455,6 +2511,7 @@ TABLE_93_SEED = {
         "Table 9.3 with 'SAPO has an SFT component'",
         {**TABLE_93_SEED, "SAPO has an SFT component": True},
     ),
+    method="sampled",
 )
 @_mp
 def _sapo_table(table):
@@ -2526,6 +2583,7 @@ def _sapo_table(table):
         "with h = sech^2((w - 1) / (2 tau)) (tau as a width) a larger tau is stricter",
         lambda w, tau: 1 / mpmath.cosh((w - 1) / (2 * mpmath.mpf(tau))) ** 2,
     ),
+    method="sampled",
 )
 @_mp
 def _tau_strict(h):
@@ -2557,6 +2615,7 @@ def _tau_strict(h):
         "weight needs a smaller gamma (lower gamma_base / gamma_max) or the max(g, 1) variant",
         -1,
     ),
+    method="counterexample",
 )
 @_mp
 def _raise_gamma_base(sign):
