@@ -4,7 +4,7 @@ Everything here is computed in mpmath's interval context ``mpmath.iv`` (outward-
 interval arithmetic: every operation returns an interval that contains the exact result for
 every point of its operands), so a returned enclosure ``(lo, hi)`` is a proof, not an estimate:
 the quantity lies in ``[lo, hi]`` for the inputs exactly as given (a decimal string is
-enclosed as the decimal it spells, a float or mpf as its exact binary value).
+enclosed as the decimal it spells, a float or mpf as its exact binary value, an int outward).
 
 Why ``mpmath.iv`` and not python-flint's ``arb``: mpmath is already the reference's only
 dependency, the problems enclosed here have small vocabularies (the fixtures' V <= 64), and
@@ -18,8 +18,8 @@ log pi_theta on S and q_a ∝ pi_theta^a pi_t^(1-a) on S,
     Delta(a) = KL(q_a || pi_theta) - KL(q_a || pi_t) = E_{q_a}[d],
     Delta'(a) = -Var_{q_a}(d) < 0 unless d is constant on S,
 
-so Delta is strictly decreasing and has at most one root (the general proof is
-``proofs/sampling_proofs.delta_derivative_residual``). ``G(a) = sum_S exp(a l_theta + (1 - a)
+so Delta is strictly decreasing and has at most one root (the general proof, V symbolic, is
+``proofs/theorems.alpha_star_proof``). ``G(a) = sum_S exp(a l_theta + (1 - a)
 l_t - c) d`` has the sign of Delta(a) (it is Delta times the positive Z_a e^-c). If interval
 evaluation shows G(lo) > 0 and G(hi) < 0, the intermediate value theorem puts the root in
 (lo, hi) and monotonicity makes it the only one: that is the certificate.
@@ -27,7 +27,9 @@ evaluation shows G(lo) > 0 and G(hi) < 0, the intermediate value theorem puts th
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from fractions import Fraction
 from typing import Any
 
 import mpmath
@@ -36,7 +38,7 @@ from mpmath import iv
 from isreshape.reference import sampling as _S
 from isreshape.reference.golden import register_enclosure
 
-__all__ = ["optimal_alpha_enclosure"]
+__all__ = ["NoInteriorRoot", "optimal_alpha_enclosure"]
 
 NO_GOLDEN = {
     "optimal_alpha_enclosure": "a proof object, not a value to match: its bounds are stored in "
@@ -51,16 +53,39 @@ _MAX_DPS = 8000
 
 def _interval(v: Any):
     """Point interval of an input: a decimal string as the decimal it spells (enclosed), a
-    float / int / mpf exactly. -inf stays the marker ``None`` (off the support)."""
+    float or mpf exactly (an mpf keeps its own precision: ``mpmath.mpf(v)`` would round it to
+    the ambient one), an int enclosed outward. -inf stays the marker ``None`` (off the support)."""
     if isinstance(v, str):
-        x = mpmath.mpf(v)
+        x = mpmath.mpf(v)  # only to classify infinities; the value comes from the string
         if mpmath.isinf(x):
             return None if x < 0 else x
         return iv.mpf(v)
-    x = mpmath.mpf(v)
-    if mpmath.isinf(x) and x < 0:
+    if isinstance(v, float) and math.isinf(v) or isinstance(v, mpmath.mpf) and mpmath.isinf(v):
+        return None if v < 0 else v
+    if isinstance(v, (int, float, mpmath.mpf)):
+        return iv.mpf(v)
+    raise ValueError(f"logits must be floats, ints, mpf or decimal strings, got {v!r}")
+
+
+def _exact(v: Any) -> Fraction | None:
+    """The input as an exact rational (None for -inf): floats, ints, mpf and decimal strings
+    all have one."""
+    if isinstance(v, str):
+        x = mpmath.mpf(v)
+        return None if mpmath.isinf(x) else Fraction(v.strip())
+    if isinstance(v, mpmath.mpf):
+        if mpmath.isinf(v):
+            return None
+        man, exp = v.man_exp
+        return Fraction(int(man)) * Fraction(2) ** int(exp)
+    if isinstance(v, float) and math.isinf(v):
         return None
-    return iv.mpf(x)
+    return Fraction(v)
+
+
+class NoInteriorRoot(ValueError):
+    """Delta(alpha) has no root strictly inside (0, 1): alpha* is a convention there (the
+    endpoint 0 or 1, or 1/2 for a constant d), not a root to enclose."""
 
 
 def _interval_log_probs(vals: list) -> list:
@@ -113,9 +138,12 @@ def optimal_alpha_enclosure(
     # the reference's checks (NaN, +inf, empty, length mismatch, disjoint supports)
     x, y = _S._raw_pair(list(logits_theta), list(logits_target))
     idx = _S._common(x, y)
-    with mpmath.workdps(mpmath.mp.dps + 30):
-        _, _, e, _, _ = _S._shift_free(x, y)
-    if all(v == 0 for v in e):  # d constant on S (exact input differences): Delta keeps a sign
+    # d constant on S (decided on the exact inputs: the normalisers cancel in d_i - d_j)
+    diffs = {
+        _exact(b) - _exact(a)
+        for a, b in ((list(logits_theta)[i], list(logits_target)[i]) for i in idx)
+    }
+    if len(diffs) == 1:
         _no_root("d = log pi_t - log pi_theta is constant on the common support")
     digits = int(-mpmath.log10(width)) + 1
     if candidate == "solve":
@@ -176,7 +204,7 @@ def _bracket(l_theta, l_t, c, width):
 
 
 def _no_root(why: str):
-    raise ValueError(
+    raise NoInteriorRoot(
         f"logits_theta / logits_target: Delta(alpha) has no root strictly inside (0, 1) ({why}); "
         "alpha* is an endpoint there and needs no enclosure"
     )
@@ -190,4 +218,5 @@ register_enclosure(
     ),
     function=optimal_alpha_enclosure,
     width="1e-40",
+    declines=NoInteriorRoot,
 )

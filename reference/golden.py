@@ -121,25 +121,33 @@ class Enclosure:
     """A certified enclosure of a spec's value (``reference/certified.py``).
 
     ``function`` takes the case's inputs as given (floats exact) and returns ``(lo, hi)`` that
-    provably contain the value, or raises ValueError where the value is a convention (an
-    endpoint) rather than a root to enclose; the row then stores ``"enclosure": null``.
+    provably contain the value, or raises ``declines`` where the value is a convention (an
+    endpoint) rather than a root to enclose; the row then stores ``"enclosure": null``. Any
+    other error (a certificate that could not be completed) stops the generator.
     ``route`` says how it is proved; ``width`` is the widest enclosure accepted.
     """
 
     route: str
     function: Callable[..., Any]
     width: str
+    declines: type[Exception] = ValueError
 
 
 ENCLOSURES: dict[str, Enclosure] = {}
 ENCLOSURE_DIGITS = 45  # significant digits of the stored bounds, rounded outward
 
 
-def register_enclosure(key: str, route: str, function: Callable[..., Any], width: str) -> None:
+def register_enclosure(
+    key: str,
+    route: str,
+    function: Callable[..., Any],
+    width: str,
+    declines: type[Exception] = ValueError,
+) -> None:
     """Register the certified enclosure of the golden spec ``key`` ("module.function")."""
     if key in ENCLOSURES and ENCLOSURES[key].function is not function:
         raise ValueError(f"enclosure {key!r} registered twice")
-    ENCLOSURES[key] = Enclosure(route, function, width)
+    ENCLOSURES[key] = Enclosure(route, function, width, declines)
 
 
 def _outward(x: Any, up: bool) -> str:
@@ -429,7 +437,7 @@ def enclosure_row(spec: GoldenSpec, enclosure: Enclosure, inputs: dict, expected
     stored ``expected`` lies outside it by more than its own rounding or it is too wide."""
     try:
         lo, hi = enclosure.function(**inputs)
-    except ValueError:
+    except enclosure.declines:
         return None
     with mpmath.workdps(ENCLOSURE_DIGITS + 20):
         if hi - lo > mpmath.mpf(enclosure.width):

@@ -39,8 +39,10 @@ def _signs_at(row, points):
             lg = C._interval_log_probs([C._interval(v) for v in inp["logits_target"]])
             keep = [i for i, (a, b) in enumerate(zip(lt, lg)) if a is not None and b is not None]
             lt, lg = [lt[i] for i in keep], [lg[i] for i in keep]
-            with mpmath.workdps(dps):
-                signs = [C._sign_g(lt, lg, mpmath.mpf(p)) for p in points]
+            with mpmath.workdps(dps):  # decimal points enclosed as spelled (iv.mpf of a str)
+                signs = [
+                    C._sign_g(lt, lg, p if isinstance(p, str) else mpmath.mpf(p)) for p in points
+                ]
             if 0 not in signs:
                 return signs
         return signs
@@ -49,15 +51,22 @@ def _signs_at(row, points):
 
 
 def test_every_interior_root_is_enclosed():
-    """Rows with a root strictly inside (0, 1) carry an enclosure; convention rows (endpoints,
-    constant d, identical rows) and error rows carry none."""
-    interior = [r for r in FIXTURE["cases"] if isinstance(r["expected"], str)]
-    with mpmath.workdps(60):
-        strict = [r for r in interior if 0 < mpmath.mpf(r["expected"]) < 1]
-    assert len(ROWS) == 14 and len(strict) >= len(ROWS)
+    """A row carries an enclosure exactly when its alpha* is a root strictly inside (0, 1);
+    convention rows (an endpoint, constant d: the certifier declines) and error rows carry
+    none, row by row."""
+    assert len(ROWS) == 14
     for r in FIXTURE["cases"]:
         if isinstance(r["expected"], dict):
             assert r.get("enclosure") is None, r["note"]
+            continue
+        try:
+            C.optimal_alpha_enclosure(**_inputs(r))
+            interior = True
+        except C.NoInteriorRoot:
+            interior = False
+        assert (r.get("enclosure") is not None) == interior, r["note"]
+        if not interior:  # an endpoint or 1/2 by convention
+            assert mpmath.mpf(r["expected"]) in (0, 1, mpmath.mpf(1) / 2), r["note"]
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r["note"] for r in ROWS])
@@ -126,12 +135,33 @@ def test_outward_rounding_keeps_the_interval():
         assert G._outward(half, up=False) == G._outward(half, up=True) == "0.5"
 
 
+def test_inputs_are_taken_exactly():
+    """A 60-digit mpf keeps its digits (mpmath.mpf(x) would round it to 15 and the certificate
+    would be for other inputs); rows that differ by 1e-22 are not 'constant d' (decided on the
+    exact inputs), rows that differ by an exact decimal constant are."""
+    from isreshape.reference import sampling as S
+
+    with mpmath.workdps(60):
+        x = [mpmath.mpf(0), mpmath.mpf(1) / 3]
+        y = [mpmath.mpf(2) / 7, mpmath.mpf(-1)]
+        lo, hi = C.optimal_alpha_enclosure(x, y)
+        with mpmath.workdps(90):
+            root = S.optimal_alpha(x, y)
+        assert lo <= root <= hi and hi - lo <= mpmath.mpf("1e-40")
+    lo, hi = C.optimal_alpha_enclosure(["0", "0.1000000000000000000001"], ["0", "0.1"])
+    assert lo < mpmath.mpf("0.5") + mpmath.mpf("1e-10") and hi > mpmath.mpf("0.5") - mpmath.mpf(
+        "1e-10"
+    )
+    with pytest.raises(C.NoInteriorRoot, match="constant"):
+        C.optimal_alpha_enclosure(["0.1", "0.2"], ["1.1", "1.2"])
+
+
 def test_bad_input_is_refused():
     with pytest.raises(ValueError, match="width"):
         C.optimal_alpha_enclosure([0.0, 1.0], [1.0, 0.0], width=0)
-    with pytest.raises(ValueError, match="no root strictly inside"):
+    with pytest.raises(C.NoInteriorRoot, match="no root strictly inside"):
         C.optimal_alpha_enclosure([0.3, -1.0, 2.0], [0.3, -1.0, 2.0])  # identical
-    with pytest.raises(ValueError, match="no root strictly inside"):
+    with pytest.raises(C.NoInteriorRoot, match="no root strictly inside"):
         C.optimal_alpha_enclosure([0.0, 1.0, 0.5], [1.0, float("-inf"), 0.0])  # endpoint
     with pytest.raises(ValueError, match="disjoint"):
         C.optimal_alpha_enclosure([0.0, float("-inf")], [float("-inf"), 0.0])
