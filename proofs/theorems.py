@@ -101,9 +101,14 @@ class Proof:
     notes: tuple[str, ...] = field(default=())
 
     def verify(self) -> list[tuple[Step, bool | None]]:
-        """Every step, decided now (and witnessed for the ledger's ``method="proof"``)."""
+        """Every step, decided by sympy (once per Proof object; witnessed for the ledger's
+        ``method="proof"`` on every call)."""
         ledger.witness("proof")
-        return [(s, s.holds()) for s in self.steps]
+        cached = self.__dict__.get("_verified")
+        if cached is None:
+            cached = [(s, s.holds()) for s in self.steps]
+            object.__setattr__(self, "_verified", cached)
+        return cached
 
     @property
     def holds(self) -> bool:
@@ -191,7 +196,7 @@ def ess_lognormal_proof(closed_form: sp.Expr) -> Proof:
                 "2 - 2^n != 0 for n >= 2, so log(ESS_g / n) = -s2 g^2 near g = 0 forces "
                 "kappa_2 = s2 and kappa_n = 0 for n >= 3",
                 "positive",
-                (2 ** (n + 1) - 2).subs(n, n + 1),  # 2^(n+1) - 2 > 0 for n >= 1 (n + 1 >= 2)
+                (2**n - 2).subs(n, n + 1),  # order k = n + 1 >= 2: 2^k - 2 > 0
             ),
             Step(
                 "a law whose cumulants of order >= 3 vanish is Gaussian (Marcinkiewicz): the "
@@ -222,14 +227,15 @@ def renyi_identity_proof(rhs: Callable[[sp.Expr, sp.Expr], sp.Expr]) -> Proof:
     renyi_sum = sp.Sum(p[i] ** g * q[i] ** (1 - g), (i, 1, V))
     # gamma -> 1: D_g -> S'(1) / S(1) with S(1) = sum pi = 1 on supp mu
     dsum = sp.diff(P**g * Q ** (1 - g), g).subs(g, 1)
-    half, three_half = sp.Rational(1, 2), sp.Rational(3, 2)
-    t = sp.symbols("t", positive=True)
+    half = sp.Rational(1, 2)
+    t, u, h = sp.symbols("t u h", positive=True)
     return Proof(
         "Renyi identity (001 theorem 6.2)",
         "E_mu[w^g] = rhs(g, D_g(pi||mu)),  D_g = log(sum pi^g mu^(1-g)) / (g - 1)",
         (
             "pi, mu distributions on V points (V symbolic); the sum over supp mu",
-            "g != 1 in the formula (g = 1 by continuity); g > 1 needs pi << mu",
+            "g != 1 in the formula (g = 1 by continuity); g > 1 needs pi << mu; g = 0 needs "
+            "mu << pi",
         ),
         (
             Step(
@@ -253,16 +259,23 @@ def renyi_identity_proof(rhs: Callable[[sp.Expr, sp.Expr], sp.Expr]) -> Proof:
                 sp.expand_log(dsum - P * sp.log(P / Q), force=True),
             ),
             Step(
-                "a token with mu = 0 < pi: pi^g mu^(1 - g) -> 0 as mu -> 0 for g = 1/2 (no "
-                "support condition for g < 1) ...",
+                "a token with mu = 0 < pi: pi^g mu^(1 - g) -> 0 as mu -> 0 for every g in "
+                "(0, 1) (g = 1 / (1 + u), u > 0): no support condition there ...",
                 "identity",
-                sp.limit(P**half * t ** (1 - half), t, 0, "+"),
+                sp.limit(P ** (1 / (1 + u)) * t ** (u / (1 + u)), t, 0, "+"),
             ),
             Step(
-                "... but -> +inf for g = 3/2: D_g = inf while E_mu[w^g] is finite (pi << mu is "
-                "needed exactly when g > 1)",
+                "... but -> +inf for every g > 1 (g = 1 + h, h > 0): D_g = inf while E_mu[w^g] "
+                "is finite (pi << mu is needed when g > 1)",
                 "infinite",
-                sp.limit(P**three_half * t ** (1 - three_half), t, 0, "+"),
+                sp.limit(P ** (1 + h) * t ** (-h), t, 0, "+"),
+            ),
+            Step(
+                "g = 0: E_mu[w^0] = mu(supp mu) = 1 (w^0 = 1, 0^0 = 1) but exp(-D_0) = "
+                "mu(supp pi): with mu = (1/2, 1/2), pi = (1, 0) they differ, so g = 0 needs "
+                "mu << pi",
+                "nonzero",
+                sp.Integer(1) - half,
             ),
         ),
     )
@@ -437,8 +450,8 @@ def pareto_proof(family_log: Callable[..., sp.Expr] | None = None) -> Proof:
             *_gibbs_steps(),
             Step(
                 "so KL(q||q_alpha) >= 0 with equality only at q = q_alpha: q_alpha is the "
-                "unique minimiser of the weighted sum, hence Pareto optimal (follows from the "
-                "two steps above and the three before)",
+                "unique minimiser of the weighted sum, hence Pareto optimal (the weighted-sum "
+                "identity and Gibbs' inequality above)",
                 "cited",
             ),
             Step(
@@ -449,11 +462,18 @@ def pareto_proof(family_log: Callable[..., sp.Expr] | None = None) -> Proof:
             ),
             Step(
                 "along the family d/dalpha KL(q_alpha||pi_theta) = -(1 - alpha) Var_q(d) <= 0 "
-                "(with L' = -m, m' = -Var): for q off the front pick alpha with "
-                "KL(q_alpha||pi_theta) = KL(q||pi_theta) (continuity), then the weighted-sum "
-                "minimality gives KL(q_alpha||pi_t) < KL(q||pi_t): q_alpha dominates q",
+                "(with L' = -m, m' = -Var): KL(q_alpha||pi_theta) decreases from "
+                "KL(pi_t||pi_theta) at alpha = 0 to 0 at alpha = 1",
                 "identity",
                 _kl_theta_derivative_residual(),
+            ),
+            Step(
+                "construction of the dominating member (continuity and the weighted-sum "
+                "minimality above): for q off the front take alpha with KL(q_alpha||pi_theta) "
+                "= KL(q||pi_theta), or alpha = 0 when KL(q||pi_theta) > KL(pi_t||pi_theta); "
+                "then KL(q_alpha||pi_t) <= KL(q||pi_t), strictly when q is not q_alpha. The "
+                "ledger's 004-5.2-a computes this member for every test q",
+                "cited",
             ),
             Step(
                 "ESS front: the stationarity of beta pi_theta^2 / q + (1 - beta) pi_t^2 / q + "

@@ -1462,6 +1462,8 @@ def _logit_pairs():
 
 # pi has mass where mu = 0 (pi not << mu)
 _GAP_PAIR = ([0.0, 0.3, -0.2], [0.0, 0.1, float("-inf")])
+# mu has mass where pi = 0 (mu not << pi): matters at gamma = 0 (w^0 = 1 even where w = 0)
+_GAP0_PAIR = ([0.0, 0.1, float("-inf")], [0.0, 0.3, -0.2])
 
 
 def _rhs_sign_flipped(lp, lm, g):
@@ -1513,6 +1515,8 @@ def _thm_6_2(rhs):
         lp, lm = _GAP_PAIR
         gap = abs(rhs_of(lp, lm, 1.5) / power_moment_from_logits(lp, lm, 1.5) - 1)
         gap_half = abs(rhs_of(lp, lm, 0.5) / power_moment_from_logits(lp, lm, 0.5) - 1)
+        lp0, lm0 = _GAP0_PAIR
+        gap_zero = abs(rhs_of(lp0, lm0, 0.0) / power_moment_from_logits(lp0, lm0, 0.0) - 1)
     tol = mpmath.mpf(10) ** -35  # 40-digit arithmetic, a few dozen operations
     with mpmath.workdps(40):
         forms = _rhs_forms_disagree(rhs, _logit_pairs(), (0.2, 0.5, 1.3, 2.0))
@@ -1522,7 +1526,8 @@ def _thm_6_2(rhs):
         f"{mpmath.nstr(forms, 3)}; "
         f"3 random logit pairs x 7 gammas (incl. 1 by continuity) at 40 digits: max rel diff "
         f"{mpmath.nstr(worst, 3)} (tolerance 1e-35); pi(y3) > 0 = mu(y3): at gamma = 0.5 rel "
-        f"diff {mpmath.nstr(gap_half, 3)}, at gamma = 1.5 {mpmath.nstr(gap, 3)} (D = inf)",
+        f"diff {mpmath.nstr(gap_half, 3)}, at gamma = 1.5 {mpmath.nstr(gap, 3)} (D = inf); "
+        f"mu(y3) > 0 = pi(y3): at gamma = 0 rel diff {mpmath.nstr(gap_zero, 3)}",
         numbers={
             "proof_holds": proof.holds,
             "proof_steps_checked": proof.n_checked(),
@@ -1530,12 +1535,14 @@ def _thm_6_2(rhs):
             "worst_rel": worst,
             "gap_half_rel": gap_half,
             "gap_rel": gap,
+            "gap_zero_rel": gap_zero,
             "tol": tol,
         },
         conditions="gamma != 1 in the formula (at gamma = 1 both sides are 1 by continuity); "
-        "for gamma > 1 only when pi_theta << mu (pi_theta = 0 wherever mu = 0); D is the Renyi "
-        "divergence of the normalised distributions",
-        ok_without_conditions=gap < tol,
+        "for gamma > 1 only when pi_theta << mu (pi_theta = 0 wherever mu = 0); at gamma = 0 "
+        "only when mu << pi_theta (w^0 = 1 also where w = 0); D is the Renyi divergence of the "
+        "normalised distributions",
+        ok_without_conditions=gap < tol and gap_zero < tol,
     )
 
 
