@@ -322,12 +322,25 @@ def test_inputs_that_would_broadcast_or_fail_silently_are_refused():
         losses.policy_loss(lp, old, torch.ones(3, 2, dtype=torch.float64))
     bad = lp.clone()
     bad[1, 2] = float("nan")
-    with pytest.raises(ValueError, match="log_prob is NaN at a selected token"):
+    with pytest.raises(ValueError, match="log_prob must be finite at a selected token"):
         losses.policy_loss(bad, old, torch.ones(3, 1, dtype=torch.float64))
     mask = torch.ones(3, 3, dtype=torch.bool)
     mask[1, 2] = False  # a NaN where the mask is False is padding: accepted
     loss = losses.policy_loss(bad, old, torch.ones(3, 1, dtype=torch.float64), mask)
     assert torch.isfinite(loss)
+    inf_lp = lp.clone()
+    inf_lp[0, 0] = float("inf")  # 1 + inf - inf would be a silent NaN loss
+    with pytest.raises(ValueError, match="log_prob must be finite"):
+        losses.policy_loss(inf_lp, old, torch.ones(3, 1, dtype=torch.float64))
+    # (3, 4) and (1, 4) broadcast against each other, but not to log_prob's (1, 4)
+    with pytest.raises(ValueError, match="does not broadcast"):
+        losses.policy_loss(lp[:1, :3], old[:1, :3], torch.ones(3, 3, dtype=torch.float64))
+    # per-token advantages: NaN padding is fine, NaN at a selected token is named
+    adv_tok = torch.ones(3, 3, dtype=torch.float64)
+    adv_tok[1, 2] = float("nan")
+    assert torch.isfinite(losses.policy_loss(lp, old, adv_tok, mask, "is_reshape_ess"))
+    with pytest.raises(ValueError, match="advantages must be finite"):
+        losses.policy_loss(lp, old, adv_tok)
     # the accepted shapes: scalar, (B, 1), (B, T)
     for adv in (torch.tensor(1.0, dtype=torch.float64), torch.ones(3, 1), torch.ones(3, 3)):
         assert torch.isfinite(losses.policy_loss(lp, old, adv.to(torch.float64)))
@@ -430,3 +443,29 @@ def test_extra_masked_padding_never_changes_the_gradient(design, mode):
         grads.append(gr)
     assert torch.allclose(grads[1][:, :T], grads[0], rtol=1e-13, atol=1e-300), (design, mode)
     assert torch.all(grads[1][:, T:] == 0)
+
+
+def test_seed_designs_match_the_mpmath_reference_at_their_defaults():
+    """trust_region_adaptive (seed 003 section 5.1: 0.1, 0.9, 1, 1), truncated_power (gamma 1,
+    M 2), soft_saturation (gamma 1, lam 0.5) against reference/ at every selected token; the
+    inputs are not modified."""
+    import isreshape.reference.trust_region as rtr
+    import isreshape.reference.weights as rw
+
+    log_prob, old, mask, adv = _batch(seed=11)
+    before = [t.clone() for t in (log_prob, old, mask, adv)]
+    refs = {
+        "trust_region_adaptive": lambda lw, a: rtr.phi_adaptive(lw, a, 0.1, 0.9, 1.0, 1.0),
+        "truncated_power": lambda lw, a: rw.truncated_power_weight(lw, a, 1.0, 2.0),
+        "soft_saturation": lambda lw, a: rw.soft_saturation_weight(lw, a, 1.0, 0.5),
+    }
+    for name, ref_fn in refs.items():
+        phi = losses.gradient_weights(log_prob, old, adv, mask, name)
+        for b, t in zip(*torch.nonzero(mask, as_tuple=True)):
+            lw = float(log_prob[b, t] - old[b, t])
+            with mpmath.workdps(30):
+                want = float(ref_fn(lw, float(adv[b, 0])))
+            assert math.isclose(float(phi[b, t]), want, rel_tol=1e-13, abs_tol=1e-300), name
+        losses.policy_loss_and_metrics(log_prob, old, adv, mask, name)
+    for t, t0 in zip((log_prob, old, mask, adv), before):
+        assert torch.equal(t, t0)

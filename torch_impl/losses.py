@@ -20,7 +20,9 @@ aggregated as verl's ``agg_loss`` does:
   ``loss_scale_factor=B * T`` for it.
 
 The log-ratio is clamped to [-20, 20] before the design sees it (``log_ratio_clamp``, verl's
-bound; ``None`` for the exact phi), so no finite input gives inf / NaN in any dtype.
+bound; ``None`` for the exact phi), so no finite input gives inf / NaN in float64, float32
+and bfloat16 (e^20 = 4.9e8). float16 overflows at 65504 = e^11.09: pass ``log_ratio_clamp=10``
+for it.
 
 Edges: an empty mask (no selected token anywhere) gives loss 0 and zero gradient, never NaN
 (verl would divide by 0); fully masked sequences are left out of the sequence means, as verl
@@ -168,7 +170,11 @@ def gradient_weights(
 
     ``log_ratio_clamp``: log w = log_prob - old_log_prob is clamped to [-c, c] before the
     design sees it (verl clamps at 20), so no finite input overflows w = e^(log w) to inf in
-    float32 / bfloat16 (e^20 = 4.9e8); ``None`` passes log w unchanged (the exact phi).
+    float32 / bfloat16 (e^20 = 4.9e8; float16 needs c <= 11); ``None`` passes log w unchanged
+    (the exact phi). Shape rules: log_prob and old_log_prob (..., T), equal shapes;
+    advantages a scalar or with log_prob's dimensions, broadcasting to it ((B, 1) per
+    sequence, (B, T) per token); response_mask broadcasting to it. Selected tokens must have
+    finite log-probabilities and advantages; masked positions may hold anything.
 
     ``design`` is a name in ``TOKEN_DESIGNS`` / ``SEQUENCE_DESIGNS``, a ``"module.function"``
     token design of ``torch_impl`` (e.g. ``"weights.power_weight"``, with ``gamma=...``), or a
@@ -193,6 +199,9 @@ def gradient_weights(
         diff = diff.clamp(-log_ratio_clamp, log_ratio_clamp)
     log_w = torch.where(mask, diff, zero)
     adv = advantages.detach() if isinstance(advantages, Tensor) else advantages
+    if isinstance(adv, Tensor) and adv.shape == log_prob.shape:
+        # per-token advantages: padding may hold anything (NaN); the design never sees it
+        adv = torch.where(mask, adv, torch.zeros((), dtype=adv.dtype, device=adv.device))
     if isinstance(design, str):
         if design in TOKEN_DESIGNS:
             phi = TOKEN_DESIGNS[design](log_w, adv, **params)
@@ -268,8 +277,9 @@ def policy_loss_and_metrics(
     log_ratio_clamp: float | None = LOG_RATIO_CLAMP,
     **params: Any,
 ) -> tuple[Tensor, dict[str, Tensor]]:
-    """:func:`policy_loss` and a dict of 0-d tensor metrics over the selected tokens (no host
-    synchronisation; computed without gradient):
+    """:func:`policy_loss` and a dict of 0-d tensor metrics over the selected tokens (computed
+    without gradient; selecting the tokens by boolean indexing synchronises once on an
+    accelerator, so call it where the metrics are logged):
 
     - ``ratio/mean``, ``ratio/min``, ``ratio/max``: w = exp(log_prob - old_log_prob), clamped
       as the design saw it; ``log_ratio/std`` and ``log_ratio/max_abs`` of the unclamped log w;
@@ -402,15 +412,27 @@ def _check_inputs(log_prob: Tensor, old_log_prob: Tensor, advantages: Any, mask:
                 f"scalar, got shape {shape}{hint}: a (B,) tensor would broadcast along T"
             )
         try:
-            torch.broadcast_shapes(shape, want)
+            ok = torch.broadcast_shapes(shape, want) == torch.Size(want)
         except RuntimeError:
-            raise ValueError(f"advantages of shape {shape} does not broadcast to {want}") from None
+            ok = False
+        if not ok:  # (3, 4) against (1, 4) broadcasts both ways, but not *to* log_prob
+            raise ValueError(f"advantages of shape {shape} does not broadcast to {want}")
     for name, t in (("log_prob", log_prob), ("old_log_prob", old_log_prob)):
         if not _checkable(t):
             continue
         sel = t.detach()[mask]
-        if bool(torch.isnan(sel).any()):
-            raise ValueError(f"{name} is NaN at a selected token (response_mask is True there)")
+        if not bool(torch.isfinite(sel).all()):
+            raise ValueError(
+                f"{name} must be finite at a selected token (response_mask is True there), got "
+                f"{sel[~torch.isfinite(sel)][:4].tolist()}"
+            )
+    if isinstance(advantages, Tensor) and _checkable(advantages):
+        sel = torch.broadcast_to(advantages.detach(), log_prob.shape)[mask]
+        if not bool(torch.isfinite(sel).all()):
+            raise ValueError(
+                f"advantages must be finite at a selected token, got "
+                f"{sel[~torch.isfinite(sel)][:4].tolist()}"
+            )
 
 
 def _mask(mask: Any, like: Tensor) -> Tensor:
