@@ -67,7 +67,8 @@ def kl_k3(log_r: Any) -> mpmath.mpf:
     # expm1(x) - x cancels to ~x^2 / 2: about log10(2 / |x|) digits are lost
     lost = max(0, int(-mpmath.log10(abs(x)))) + 5
     with mpmath.extradps(lost):
-        return +(mpmath.expm1(x) - x)
+        v = mpmath.expm1(x) - x
+    return +v  # rounded to the working precision, outside the guard digits
 
 
 ESTIMATORS = {"k1": kl_k1, "k2": kl_k2, "k3": kl_k3}

@@ -81,7 +81,7 @@ def test_torch_k3_keeps_its_digits_near_zero():
 
 
 def test_bad_input_is_refused():
-    for fn in (K.kl_k1, K.kl_k2, K.kl_k3, tk.kl_k1, tk.kl_k3):
+    for fn in (K.kl_k1, K.kl_k2, K.kl_k3, tk.kl_k1, tk.kl_k2, tk.kl_k3):
         with pytest.raises(ValueError, match="log_r"):
             fn(float("nan"))
     with pytest.raises(ValueError, match="estimator"):

@@ -2,9 +2,11 @@
 (twins of ``reference/kl_estimators.py``; that module's docstring has the formulas).
 
 Elementwise, broadcasting, dtype-preserving (bfloat16 / float16 computed in float32 and rounded
-once). k3 = expm1(log_r) - log_r cancels to ~log_r^2 / 2, so its rounding is ~2 eps / |log_r|
+once). k3's gradient is NaN where e^log_r overflows (log_r > 88.7 in float32, > 709.8 in
+float64), even under a zero upstream gradient: clamp log_r first when masking a KL penalty.
+k3 = expm1(log_r) - log_r cancels to ~log_r^2 / 2, so its rounding is ~2 eps / |log_r|
 relative; below |log_r| < 1/2 it is the Taylor polynomial x^2/2! + ... + x^17/17! instead
-(truncation 2 |x|^16 / 18! < 2e-21 relative there), and above it the direct form is within
+(truncation 2 |x|^16 / 18! < 5e-21 relative there), and above it the direct form is within
 ~4 eps plus expm1's own rounding.
 """
 
