@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -206,7 +207,7 @@ def gradient_weights(
         if design in TOKEN_DESIGNS:
             phi = TOKEN_DESIGNS[design](log_w, adv, **params)
         elif design in SEQUENCE_DESIGNS:
-            phi = SEQUENCE_DESIGNS[design](log_w, adv, mask=mask, **params)
+            phi = _call_with_mask(SEQUENCE_DESIGNS[design], log_w, adv, mask, params)
         elif design in SEED_DESIGNS:
             phi = _call_with_mask(SEED_DESIGNS[design], log_w, adv, mask, params)
         elif "." in design:
@@ -259,6 +260,10 @@ def policy_loss(
     phi = gradient_weights(
         log_prob, old_log_prob, advantages, response_mask, design, log_ratio_clamp, **params
     )
+    return _loss_from_phi(phi, log_prob, response_mask, loss_agg_mode, loss_scale_factor)
+
+
+def _loss_from_phi(phi, log_prob, response_mask, loss_agg_mode, loss_scale_factor) -> Tensor:
     mask = _mask(response_mask, log_prob)
     zero = torch.zeros((), dtype=phi.dtype, device=log_prob.device)
     lp = torch.where(mask, log_prob.to(phi.dtype), zero)  # masked garbage never reaches arithmetic
@@ -293,17 +298,12 @@ def policy_loss_and_metrics(
     """
     from isreshape.torch_impl import diagnostics, kl_estimators
 
-    loss = policy_loss(
-        log_prob,
-        old_log_prob,
-        advantages,
-        response_mask,
-        design,
-        loss_agg_mode,
-        loss_scale_factor,
-        log_ratio_clamp,
-        **params,
+    if loss_agg_mode not in AGG_MODES:
+        raise ValueError(f"loss_agg_mode must be one of {AGG_MODES}, got {loss_agg_mode!r}")
+    phi_all = gradient_weights(
+        log_prob, old_log_prob, advantages, response_mask, design, log_ratio_clamp, **params
     )
+    loss = _loss_from_phi(phi_all, log_prob, response_mask, loss_agg_mode, loss_scale_factor)
     with torch.no_grad():
         mask = _mask(response_mask, log_prob)
         compute = _compute_dtype(log_prob)
@@ -313,9 +313,7 @@ def policy_loss_and_metrics(
         adv = advantages if isinstance(advantages, Tensor) else torch.tensor(advantages)
         adv = torch.broadcast_to(adv.to(device=log_prob.device, dtype=compute), log_prob.shape)
         a = adv[mask]
-        phi = gradient_weights(
-            log_prob, old_log_prob, advantages, response_mask, design, log_ratio_clamp, **params
-        )[mask].to(compute)
+        phi = phi_all[mask].to(compute)
         n = torch.tensor(a.numel(), dtype=compute, device=log_prob.device)
         nan = torch.tensor(float("nan"), dtype=compute, device=log_prob.device)
 
@@ -352,6 +350,14 @@ def aggregate(
     """verl-style aggregation of per-token losses (..., T) over selected tokens; empty -> 0."""
     if loss_agg_mode not in AGG_MODES:
         raise ValueError(f"loss_agg_mode must be one of {AGG_MODES}, got {loss_agg_mode!r}")
+    if loss_scale_factor is not None:
+        if loss_agg_mode != "seq-mean-token-sum-norm":
+            raise ValueError(
+                f"loss_scale_factor applies to seq-mean-token-sum-norm only, got it with "
+                f"{loss_agg_mode!r}"
+            )
+        if not (isinstance(loss_scale_factor, (int, float)) and 0 < loss_scale_factor < math.inf):
+            raise ValueError(f"loss_scale_factor must be finite and > 0, got {loss_scale_factor!r}")
     mask = _mask(mask, loss_mat)
     zero = torch.zeros((), dtype=loss_mat.dtype, device=loss_mat.device)
     masked = torch.where(mask, loss_mat, zero)
