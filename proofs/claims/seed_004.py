@@ -1316,6 +1316,7 @@ def _c_5_2_a(family):
             "tol": DOM_TOL,
             "test_points": len(lqs),
             "match_steps": MATCH_STEPS,
+            "vocabulary": lqs.shape[1],
         },
         conditions="common full support (finite KLs)",
         ok_without_conditions=out["gap"] == 0,
@@ -1380,6 +1381,7 @@ def _c_5_3_a(family):
             "agree_tol": AGREE_TOL,
             "test_points": len(lqs),
             "match_steps": MATCH_STEPS,
+            "vocabulary": lqs.shape[1],
             "members_tested": n_alpha,
             "perturbations": n_pert,
             "undominated_full": u1,
@@ -2868,6 +2870,7 @@ def _c_7_5_d(family):
             "tol": DOM_TOL,
             "test_points": len(lqs),
             "match_steps": MATCH_STEPS,
+            "vocabulary": lt.size,
         },
     )
 
