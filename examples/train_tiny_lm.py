@@ -69,8 +69,16 @@ def token_log_probs(model: TinyLM, tokens: torch.Tensor) -> torch.Tensor:
 
 
 def train(cfg: Config, design: str, steps: int, log_every: int = 0, **params) -> list[dict]:
-    """Returns one record per step: reward and the loss metrics (floats)."""
-    torch.manual_seed(cfg.seed)
+    """Returns one record per step: reward and the loss metrics (floats). The caller's global
+    torch RNG is left as it was."""
+    if cfg.refresh < 1 or steps < 0:
+        raise ValueError(f"refresh must be >= 1 and steps >= 0, got {cfg.refresh}, {steps}")
+    with torch.random.fork_rng():
+        return _train(cfg, design, steps, log_every, **params)
+
+
+def _train(cfg: Config, design: str, steps: int, log_every: int, **params) -> list[dict]:
+    torch.manual_seed(cfg.seed)  # the model's initialisation
     gen = torch.Generator().manual_seed(cfg.seed)
     model = TinyLM(cfg)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -81,7 +89,7 @@ def train(cfg: Config, design: str, steps: int, log_every: int = 0, **params) ->
             behaviour.load_state_dict(model.state_dict())
         tokens = behaviour.sample(cfg.batch, gen)
         reward = (tokens == cfg.target).float().mean(-1)
-        adv = (reward - reward.mean())[:, None]  # group baseline, one advantage per sequence
+        adv = (reward - reward.mean())[:, None]  # batch-mean baseline, one advantage per sequence
         with torch.no_grad():
             old = token_log_probs(behaviour, tokens)
         loss, metrics = losses.policy_loss_and_metrics(
