@@ -71,22 +71,18 @@ def test_sequence_argument_is_checked_elementwise():
 
 
 @pytest.mark.slow
-def test_bad_python_number_is_caught_under_fullgraph_compile():
-    """The scalar checks run at trace time (torch 2.4's dynamo could not trace the earlier
-    ``bool(tensor)`` form: CI's minimum environment failed 13 fullgraph tests on it)."""
+def test_argument_checks_do_not_break_a_fullgraph_compile():
+    """Under torch.compile the checks are skipped (torch 2.4's dynamo cannot take bool of a
+    traced tensor, torch >= 2.5 traces a Python float symbolically): CI's minimum and newest
+    environments each failed fullgraph tests on one of the two. The eager call still raises."""
     from isreshape.torch_impl import weights as tw
 
     lw = torch.linspace(-3, 3, 7, dtype=torch.float64)
     A = torch.ones_like(lw)
-    good = torch.compile(tw.gradient_weight_design, fullgraph=True)(lw, A, 0.5, 1.5, True, 3.0, 1.0)
-    assert torch.allclose(good, tw.gradient_weight_design(lw, A, 0.5, 1.5, True, 3.0, 1.0))
     torch._dynamo.reset()
-    with pytest.raises(Exception) as info:
-        torch.compile(tw.gradient_weight_design, fullgraph=True)(lw, A, 0.5, 1.5, True, 3.0, -1.0)
-    msg = str(info.value)
-    # torch 2.4's dynamo stops with its own "Observed exception" at the raising line; later
-    # releases re-raise the user's ValueError, which must name the argument and the domain
-    if "Observed exception" in msg:
-        assert "_check_blend" in msg, msg
-    else:
-        assert isinstance(info.value, ValueError) and "saturation_lambda must be in [0" in msg, msg
+    compiled = torch.compile(tw.gradient_weight_design, fullgraph=True)
+    for lam in (1.0, 0.5):
+        got = compiled(lw, A, 0.5, 1.5, True, 3.0, lam)
+        assert torch.allclose(got, tw.gradient_weight_design(lw, A, 0.5, 1.5, True, 3.0, lam))
+    with pytest.raises(ValueError, match="saturation_lambda must be in"):
+        tw.gradient_weight_design(lw, A, 0.5, 1.5, True, 3.0, -1.0)

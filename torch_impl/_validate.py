@@ -17,10 +17,14 @@ def set_device_validation(enabled: bool) -> None:
 
 
 def _checkable(x: Any) -> bool:
-    if not isinstance(x, torch.Tensor):
-        return True
+    # Under torch.compile nothing is checked: a traced tensor's values are unknown, and a
+    # Python float may be traced as a symbolic float (torch >= 2.5 no longer specialises
+    # floats), on which neither math.isnan nor a comparison can branch. Validate by one eager
+    # call; the eager path checks every argument.
     if torch.compiler.is_compiling():
         return False
+    if not isinstance(x, torch.Tensor):
+        return True
     return x.device.type == "cpu" or _DEVICE_VALIDATION
 
 
@@ -77,8 +81,8 @@ def check(name: str, x: Any, ok_fn, requirement: str, scalar_ok=None) -> None:
     """Raise ValueError(name, requirement, value) unless ok_fn(x) holds elementwise.
 
     A Python number is checked with ``scalar_ok(float(x))`` (default ``ok_fn``) in plain
-    Python: no tensor is built, so torch.compile(fullgraph=True) folds the check at trace time
-    on every supported torch (2.4's dynamo cannot take ``bool`` of a traced tensor).
+    Python, without building a tensor. Nothing is checked while torch.compile traces (see
+    ``_checkable``).
     """
     if not _checkable(x):
         return
