@@ -103,9 +103,11 @@ def _sign_g(l_theta: list, l_t: list, a) -> int:
     ex = [a * x + (1 - a) * y for x, y in zip(l_theta, l_t)]
     c = iv.mpf(max(mpmath.mpf(e.mid) for e in ex))
     g = sum((iv.exp(e - c) * (y - x) for e, x, y in zip(ex, l_theta, l_t)), iv.mpf(0))
-    if g > 0:
+    # compare the endpoints (point intervals): mpmath >= 1.4 raises on an undecided interval
+    # comparison where 1.3 returned None
+    if g.a > 0:
         return 1
-    if g < 0:
+    if g.b < 0:
         return -1
     return 0
 
