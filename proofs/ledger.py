@@ -82,6 +82,8 @@ METHODS = {
     "statement's own numbers",
     "sampled": "a random search, a grid or a Monte Carlo estimate (its size in the evidence)",
     "counterexample": "FALSE from an explicit, reproducible counterexample",
+    "lab": "an experiment of the exact laboratory (reference/lab*.py): named instances, exact "
+    "expectations, a stated threshold (proofs/claims/lab.py)",
     "none": "UNCHECKABLE: no computation can decide",
 }
 WITNESSED_METHODS = ("proof", "certified")

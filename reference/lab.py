@@ -31,7 +31,16 @@ import mpmath
 
 from isreshape.reference import peers, trust_region, weights
 
-__all__ = ["DESIGNS", "Instance", "bandit8", "design_moments", "lab_table"]
+__all__ = [
+    "DESIGNS",
+    "Instance",
+    "bandit8",
+    "bandit8_heavy_tail",
+    "bandit8_offpolicy",
+    "design_moments",
+    "lab_table",
+    "offpolicyness",
+]
 
 NO_GOLDEN = {
     "bandit8": "a fixed problem instance (issue 12's numbers), not a formula; its moments are "
@@ -39,6 +48,12 @@ NO_GOLDEN = {
     "design_moments": "exact bias / variance of a design on an instance; tests/test_lab.py "
     "checks it against an independent torch float64 enumeration to 1e-12",
     "lab_table": "design_moments for every design of DESIGNS (the `isreshape lab` table)",
+    "bandit8_offpolicy": "a family of problem instances (mu's logits moved along a line), not "
+    "a formula; t = 1 is bandit8, checked in tests/test_lab.py",
+    "bandit8_heavy_tail": "a family of problem instances (mu made tiny at two actions); its "
+    "moments are checked against the torch enumeration in tests/test_lab.py",
+    "offpolicyness": "KL and log-weight variance of an instance, checked against an independent "
+    "torch route in tests/test_lab.py",
 }
 
 
@@ -74,7 +89,64 @@ def bandit8() -> Instance:
     )
 
 
-INSTANCES: dict[str, Callable[[], Instance]] = {"bandit8": bandit8}
+def bandit8_offpolicy(t: float) -> Instance:
+    """bandit8 with mu's logits moved along the line through pi_theta's and bandit8's mu:
+    z_mu(t) = z_theta + t (z_mu - z_theta), pi_theta and r unchanged. t = 0 is on-policy
+    (w = 1 everywhere), t = 1 is bandit8, t > 1 moves mu further away (log w = t times a fixed
+    vector up to a constant, so sigma^2 of log w grows roughly as t^2). Domain: finite t >= 0
+    (a float is taken at its exact binary value)."""
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t < float("inf"):
+        raise ValueError(f"t must be a finite number >= 0, got {t!r}")
+    b = bandit8()
+    t_mp = mpmath.mpf(t)
+    z_mu = tuple(
+        mpmath.mpf(a) + t_mp * (mpmath.mpf(m) - mpmath.mpf(a))
+        for a, m in zip(b.logits_theta, b.logits_mu)
+    )
+    return Instance(f"bandit8_offpolicy_t{t:g}", b.logits_theta, z_mu, b.rewards)
+
+
+HEAVY_TAIL_ACTIONS = (0, 5)  # the two best-rewarded actions of bandit8 (r = 1.0, 0.9)
+
+
+def bandit8_heavy_tail(eps: float) -> Instance:
+    """bandit8 with mu's logits of actions 0 and 5 (the two best rewards) lowered by
+    -log(eps): mu puts about eps times its bandit8 mass there, so w is about 1/eps on the
+    actions that matter most (a heavy right tail of w under mu). Domain: 0 < eps <= 1;
+    eps = 1 is bandit8."""
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps <= 1:
+        raise ValueError(f"eps must be a number in (0, 1], got {eps!r}")
+    b = bandit8()
+    drop = mpmath.log(mpmath.mpf(eps))
+    z_mu = tuple(
+        mpmath.mpf(m) + (drop if k in HEAVY_TAIL_ACTIONS else 0)
+        for k, m in enumerate(b.logits_mu)
+    )
+    return Instance(f"bandit8_heavy_tail_eps{eps:g}", b.logits_theta, z_mu, b.rewards)
+
+
+def offpolicyness(instance: Instance) -> dict[str, Any]:
+    """How far mu is from pi_theta on ``instance``: KL(pi_theta || mu), KL(mu || pi_theta),
+    sigma^2 = Var_mu[log w] and max w, at the ambient mpmath precision."""
+    if not isinstance(instance, Instance):
+        raise ValueError(f"instance must be an Instance, got {instance!r}")
+    pi = _softmax(instance.logits_theta)
+    mu = _softmax(instance.logits_mu)
+    log_w = [mpmath.log(p) - mpmath.log(m) for p, m in zip(pi, mu)]
+    mean = mpmath.fsum(m * lw for m, lw in zip(mu, log_w))
+    return {
+        "kl_pi_mu": mpmath.fsum(p * lw for p, lw in zip(pi, log_w)),
+        "kl_mu_pi": -mean,
+        "sigma2_log_w": mpmath.fsum(m * (lw - mean) ** 2 for m, lw in zip(mu, log_w)),
+        "max_w": mpmath.exp(max(log_w)),
+    }
+
+
+INSTANCES: dict[str, Callable[[], Instance]] = {
+    "bandit8": bandit8,
+    "bandit8_far": lambda: bandit8_offpolicy(3.0),
+    "bandit8_heavy_tail": lambda: bandit8_heavy_tail(1e-3),
+}
 
 # name -> (phi(log_w, A, **params), default params). Peer names as in torch_impl.losses; the
 # caps are chosen to bind on bandit8 (its w lie in [0.457, 1.677]: the libraries' defaults

@@ -143,3 +143,75 @@ def test_lab_command_json(capsys):
         assert r["instance"] == "bandit8"
     assert cli.main(["lab"]) == 0
     assert "ppo_clip" in capsys.readouterr().out
+
+
+def _torch_offpolicyness(inst):
+    pi = torch.softmax(torch.tensor([float(v) for v in inst.logits_theta], dtype=F64), 0)
+    mu = torch.softmax(torch.tensor([float(v) for v in inst.logits_mu], dtype=F64), 0)
+    lw = torch.log(pi / mu)
+    return {
+        "kl_pi_mu": float((pi * lw).sum()),
+        "kl_mu_pi": float((mu * -lw).sum()),
+        "sigma2_log_w": float((mu * lw**2).sum() - (mu * lw).sum() ** 2),
+        "max_w": float((pi / mu).max()),
+    }
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: lab.bandit8_offpolicy(3.0), lambda: lab.bandit8_heavy_tail(1e-3)]
+)
+def test_family_instances_against_the_torch_enumeration(make):
+    """The off-policy sweep and the heavy tail: offpolicyness and every design's moments
+    against the float64 torch route (relative 1e-12; the heavy tail's w reach ~1e3)."""
+    inst = make()
+    with mpmath.workdps(40):
+        off = lab.offpolicyness(inst)
+        rows = {d: lab.design_moments(inst, d) for d in lab.DESIGNS}
+    for k, v in _torch_offpolicyness(inst).items():
+        assert float(off[k]) == pytest.approx(v, rel=1e-12, abs=1e-14), k
+    for d, r in rows.items():
+        bias, variance, *_ = _torch_moments(
+            lab.Instance(inst.name, *[tuple(float(x) for x in f) for f in (
+                inst.logits_theta, inst.logits_mu, inst.rewards)]), d)
+        assert float(r["bias"]) == pytest.approx(bias, rel=1e-10, abs=1e-12), d
+        assert float(r["variance"]) == pytest.approx(variance, rel=1e-12), d
+
+
+def test_offpolicy_sweep_ends_and_growth():
+    """t = 1 is bandit8, t = 0 is on-policy (every w = 1: all KLs 0), and the distance grows
+    with t; the heavy tail raises max w to about 1/eps times bandit8's w at those actions."""
+    with mpmath.workdps(30):
+        b8, t1 = lab.bandit8(), lab.bandit8_offpolicy(1)
+        assert [mpmath.mpf(v) for v in t1.logits_mu] == [mpmath.mpf(v) for v in b8.logits_mu]
+        on = lab.offpolicyness(lab.bandit8_offpolicy(0))
+        assert on["kl_pi_mu"] == 0 and on["sigma2_log_w"] == 0 and on["max_w"] == 1
+        kls = [lab.offpolicyness(lab.bandit8_offpolicy(t))["kl_pi_mu"] for t in (0.5, 1, 2, 4)]
+        assert all(a < b for a, b in zip(kls, kls[1:]))
+        assert lab.design_moments(lab.bandit8_offpolicy(0), "power")["bias"] < 1e-25
+        pi = lab._softmax(b8.logits_theta)
+        for eps in (0.1, 1e-3):
+            mu = lab._softmax(lab.bandit8_heavy_tail(eps).logits_mu)
+            mu8 = lab._softmax(b8.logits_mu)
+            # odds against an untouched action (1) shrink by exactly eps; renormalisation gives
+            # the rest more mass, so w there grows by a little less than 1/eps
+            for k in lab.HEAVY_TAIL_ACTIONS:
+                odds, odds8 = mu[k] / mu[1], mu8[k] / mu8[1]
+                assert abs(odds / (eps * odds8) - 1) < mpmath.mpf(10) ** -25
+                assert 1 / eps / 2 < (pi[k] / mu[k]) / (pi[k] / mu8[k]) < 1 / eps
+    for bad in (-1.0, float("inf"), float("nan"), "1", True):
+        with pytest.raises(ValueError, match="t must"):
+            lab.bandit8_offpolicy(bad)
+    for bad in (0.0, 1.5, float("nan"), None):
+        with pytest.raises(ValueError, match="eps must"):
+            lab.bandit8_heavy_tail(bad)
+    with pytest.raises(ValueError, match="instance"):
+        lab.offpolicyness("bandit8")
+
+
+def test_lab_command_named_instances(capsys):
+    for name in ("bandit8_far", "bandit8_heavy_tail"):
+        assert cli.main(["lab", "--format", "json", "--instance", name]) == 0
+        rows = json.loads(capsys.readouterr().out)
+        assert rows[0]["instance"].startswith(("bandit8_offpolicy", "bandit8_heavy"))
+        assert len(rows) == len(lab.DESIGNS)
+    assert cli.main(["lab", "--instance", "nope"]) == 2

@@ -2106,23 +2106,6 @@ def _cor_7_5_minimum(g_min):
     )
 
 
-@claim(
-    "001-7.2-e",
-    "7.2",
-    "Interpretation of 7.5: light IS correction (gamma ~ 0.25) lowers the variance because it "
-    "balances positive and negative contributions.",
-    UNCHECKABLE,
-)
-def _cor_7_5_interpretation():
-    return uncheckable(
-        "an explanation, not a statement a computation can decide: which 'contributions' "
-        "balance is not said. Read as the summands of V = E_mu[w^(2 gamma)], it is wrong (all "
-        "are positive, nothing cancels); read as the terms E_mu[w^(2 gamma) log w] of dV/dgamma "
-        "(log w of both signs when E[w] = 1), it restates V'(1/4) = 0. The decidable facts are "
-        "claims 001-7.2-d and 001-6.3-b (log-convexity, V(0) = V(1/2) = 1)"
-    )
-
-
 def _mse_enumerated(mu, pi, r, g, n):
     """Exact MSE of the n-sample mean of w^g r grad log pi about g_1 = E_pi[r grad log pi],
     by enumerating every n-tuple of outcomes."""
