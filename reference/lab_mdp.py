@@ -281,7 +281,9 @@ def mdp_design_moments(
 
     seqs = list(itertools.product(range(V), repeat=T))
     rows_of = [[_row(t, 0 if t == 0 else y[t - 1], V) for t in range(T)] for y in seqs]
-    log_pi = [mpmath.fsum(lp_theta[r][tok] for r, tok in zip(rs, y)) for y, rs in zip(seqs, rows_of)]
+    log_pi = [
+        mpmath.fsum(lp_theta[r][tok] for r, tok in zip(rs, y)) for y, rs in zip(seqs, rows_of)
+    ]
     log_mu = [mpmath.fsum(lp_mu[r][tok] for r, tok in zip(rs, y)) for y, rs in zip(seqs, rows_of)]
     pi = [mpmath.exp(v) for v in log_pi]
     mu = [mpmath.exp(v) for v in log_mu]
