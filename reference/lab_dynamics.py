@@ -401,10 +401,25 @@ def exp_trust_region_kl_growth(
                 row["growth_ratio_to_is"] = row["max_window_growth"] / ref["max_window_growth"]
                 ok = ok and row["max_window_growth"] <= ref["max_window_growth"] + _KL_ATOL
         verdicts[d] = ok
+    secondary = {}
+    for d in designs:
+        pairs = [(next(x for x in rows if (x["refresh_every"], x["lr"], x["design"]) ==
+                       (K, lr, "is")),
+                  next(x for x in rows if (x["refresh_every"], x["lr"], x["design"]) ==
+                       (K, lr, d))) for K in refresh_every for lr in lrs]
+        secondary[d] = {
+            "first_window": all(b["first_window_growth"] <= a["first_window_growth"] + _KL_ATOL
+                                for a, b in pairs),
+            "kl_per_reward_gain": all(b["kl_per_reward_gain"] <= a["kl_per_reward_gain"]
+                                      + _KL_ATOL for a, b in pairs),
+        }
     return {
         "instance": inst.name, "steps": steps, "rows": rows, "holds": verdicts,
+        "secondary": secondary,
         "threshold": "holds for a design iff for every (K, lr) its largest within-window growth "
-        "of KL(pi||mu) <= that of plain IS + 1e-12 (exact gradients, same lr and K)",
+        "of KL(pi||mu) <= that of plain IS + 1e-12 (exact gradients, same lr and K); secondary "
+        "(the same comparison for the first window only, where both designs start from the same "
+        "pi and mu, and for the KL cost per unit of reward gained)",
     }
 
 
@@ -420,7 +435,7 @@ def exp_far_off_policy_stall(
     instance: lab.Instance | None = None,
     *,
     families: Sequence[str] = ("scaled_mu", "anti_reward"),
-    scales: Sequence[float] = (1.0, 2.0, 4.0, 8.0),
+    scales: Sequence[float] = (1.0, 2.0, 4.0, 8.0, 16.0),
     lr: float = 1.0,
     steps: int = 400,
     refresh_every: int | None = None,
@@ -434,8 +449,10 @@ def exp_far_off_policy_stall(
     "power" at gamma = 0.2 (v3.1), "trust_region" (gamma = 1, tau = 1) and
     "trust_region_adaptive" (section 5.1 parameters). Per (family, s, design): KL(pi_0 || mu),
     max w at step 0, the update norm relative to the true policy gradient at the same state
-    (= the "is" update there) at step 0 and its median and minimum over the run, stall_step,
-    target_step, final reward and KL(pi_opt || pi). Threshold: a design "stops" in a case when
+    (= the "is" update there) at step 0, the final and the smallest update norm over the
+    run relative to the design's own first one, stall_step, target_step, final reward and
+    KL(pi_opt || pi) (a large final value with reward fraction ~ 0.93 is the second-best
+    action y = 5; near 0.67 the third, y = 2). Threshold: a design "stops" in a case when
     its step-0 relative update is below stall_rel = 1e-2 or the run has a stall event
     (THRESHOLDS). The claim holds for a design when it stops in the farthest case of every
     family while "is" does not.
@@ -455,8 +472,9 @@ def exp_far_off_policy_stall(
                 rows.append({
                     "family": fam, "scale": s, "design": name,
                     "kl_mu_0": o["kl_mu"][0], "max_w_0": o["max_w"][0],
-                    "rel_update_0": rel[0], "rel_update_median": float(np.median(rel)),
-                    "rel_update_min": min(rel),
+                    "rel_update_0": rel[0],
+                    "update_final_over_first": o["update_norm"][-1] / o["update_norm"][0],
+                    "min_update_over_first": min(o["update_norm"]) / o["update_norm"][0],
                     "stall_step": o["stall_step"], "target_step": o["target_step"],
                     "final_reward": o["reward"][-1], "final_kl_opt": o["kl_opt"][-1],
                     "stops": rel[0] < THRESHOLDS["stall_rel"] or o["stall_step"] is not None,
@@ -575,7 +593,7 @@ def exp_convergence_speed(
 def exp_sampled_spread(
     instance: lab.Instance | None = None,
     *,
-    designs: Sequence[str] = ("is", "trust_region", "is_reshape_ess"),
+    designs: Sequence[str] = ("is", "trust_region", "ppo_clip"),
     seeds: Sequence[int] = (0, 1, 2, 3, 4),
     batch: int = 16,
     lr: float = 1.0,
