@@ -654,3 +654,305 @@ register_golden(gspo, _gspo_cases, _TOKEN, ("clip_ratio_low", "clip_ratio_high")
 register_golden(tis_sequence, _tis_seq_cases, _TOKEN, ("clip_min", "clip_max"))
 register_golden(mis_sequence, _mis_seq_cases, _TOKEN, ("clip_min", "clip_max"))
 register_golden(vespo, _vespo_cases, _TOKEN, ("k_pos", "lambda_pos", "k_neg", "lambda_neg"))
+
+
+# ============================================================================ issue 13 designs
+# GPG, GMPO, KL-Cov, Clip-Cov and batch-normalised truncated IS (issue 13, item 6), in the same
+# phi form. Facts from verl ``verl/trainer/ppo/core_algos.py`` (``compute_policy_loss_gpg``,
+# ``_geo_mean``, ``_kl_cov``, ``_clip_cov``) and ``verl/trainer/ppo/rollout_corr_helper.py``
+# (``compute_rollout_correction_weights``), read at verl commit b178a3c (2026-01-29).
+#
+# Batch designs (kl_cov, clip_cov, tis_*_batch_normalized) take a *batch*: ``log_w`` as a list
+# of B sequences of T token log-ratios, ``A`` as B lists of 1 (per sequence) or T (per token)
+# advantages, ``mask`` as B lists of T booleans (None = all); they return B lists of T phi.
+# Every batch statistic (means, covariances, counts, the normalising mean) is over the tokens
+# selected by ``mask`` only; masked-out tokens get phi = 0 and never enter a statistic.
+
+
+def gpg(log_w, A):
+    """GPG (Group Policy Gradient, Chu et al. 2025, arXiv 2504.02546): phi = A, whatever w.
+
+    Loss (verl ``compute_policy_loss_gpg``, ``loss_mode="gpg"``): L = -A log pi_theta per token,
+    aggregated by ``agg_loss`` (default token-mean); no ratio, no clip, no KL. Its gradient in
+    log pi is -A, so phi = A: the REINFORCE / SFT weight without importance correction (the
+    estimator E_mu[A grad log pi] is unbiased only on-policy, w = 1; GPG runs one update per
+    batch). The paper's other half is the advantage, not the loss: A = alpha (r - mean_group r)
+    / F_norm with F_norm = 1 (no std) and alpha = B / (B - M), M the number of samples in
+    groups whose rewards are all equal (verl ``compute_gpg_outcome_advantage``); pass that A.
+    Domain: log_w not NaN and < +inf (it is checked, then unused; -inf gives A), A finite.
+    No kink. verl also multiplies by optional rollout-correction weights (not part of phi).
+    """
+    _token_inputs(log_w, A)
+    return +mpmath.mpf(A)
+
+
+def _gmpo_clipped(lw, a, lo, hi):
+    """(clipped log-ratio, gradient passes) of verl's sign trick sgn min(sgn l, sgn clamp(l))."""
+    if a > 0:
+        return (lw, True) if lw <= hi else (hi, False)
+    if a < 0:
+        return (lw, True) if lw >= -lo else (-lo, False)
+    return mpmath.mpf(0), False
+
+
+def gmpo(log_w, A, mask=None, clip_ratio_low=0.4, clip_ratio_high=0.4):
+    """GMPO per-token weight: phi_t = r A where token t's log-ratio is unclipped, else 0.
+
+    GMPO (Geometric-Mean Policy Optimization, Zhao et al. 2025, arXiv 2507.20673; verl
+    ``compute_policy_loss_geo_mean``, ``loss_mode="geo_mean"``) maximises the geometric mean
+    of the clipped token ratios of a sequence: the sequence loss is -A r with
+    r = exp(mean over the selected tokens of c_t), where the token log-ratio l_t = log w_t is
+    clipped in log space, pessimistically by the sign of A:
+    c_t = min(l_t, clip_ratio_high) for A > 0, c_t = max(l_t, -clip_ratio_low) for A < 0
+    (verl: sgn(A) min(sgn(A) l, sgn(A) clamp(l, -low, high)); for A > 0 a very negative l_t is
+    NOT clipped, as in PPO). d(-A r)/dl_t = -A r 1[t unclipped] / n, so phi_t = r A on the
+    selected tokens whose l_t is inside (closed: l_t == high for A > 0 and l_t == -low for
+    A < 0 count as inside), 0 on clipped and masked-out tokens; the 1/n is the token-mean of
+    the aggregation: verl's loss (mean over sequences of -A r) is ``seq-mean-token-mean`` of
+    -phi (verl's torch.mean also counts fully masked sequences in its denominator, and adds
+    1e-8 to the token count: not reproduced).
+    Defaults: the GMPO paper's and verl's example range (e^-0.4, e^0.4), clip_ratio_low =
+    clip_ratio_high = 0.4 (verl itself falls back on its global clip_ratio, 0.2, when unset).
+    verl averages a per-token A over the sequence; here A is the per-sequence advantage.
+    A = 0 (or -0): all zeros. Empty mask: all zeros. Domain: clip ratios finite >= 0; selected
+    log_w finite (module docstring).
+    """
+    lw, keep, a = _seq_inputs(log_w, A, mask)
+    lo = require_range("clip_ratio_low", require_finite("clip_ratio_low", clip_ratio_low), lo=0)
+    hi = require_range("clip_ratio_high", require_finite("clip_ratio_high", clip_ratio_high), lo=0)
+    zero = mpmath.mpf(0)
+    n = sum(keep)
+    if n == 0 or a == 0:
+        return [zero] * len(lw)
+    clipped = [_gmpo_clipped(v, a, lo, hi) if k else (zero, False) for v, k in zip(lw, keep)]
+    r = mpmath.exp(mpmath.fsum(c for (c, _), k in zip(clipped, keep) if k) / n)
+    return [r * a if k and inside else zero for (_, inside), k in zip(clipped, keep)]
+
+
+def _batch_inputs(log_w, A, mask, log_prob=None):
+    """Validated batch: (B x T log_w, B x T A, B x T keep, B x T log_prob or None)."""
+    if not isinstance(log_w, (list, tuple)) or not all(isinstance(r, (list, tuple)) for r in log_w):
+        raise ValueError(f"log_w must be a list of sequences (B lists of T), got {log_w!r}")
+    B = len(log_w)
+    T = len(log_w[0]) if B else 0
+    if any(len(r) != T for r in log_w):
+        raise ValueError(f"log_w rows must have one length T, got {[len(r) for r in log_w]}")
+    lw = [as_mp_list(f"log_w[{b}]", r) for b, r in enumerate(log_w)]
+    if mask is None:
+        keep = [[True] * T for _ in range(B)]
+    else:
+        if len(mask) != B:
+            raise ValueError(f"mask has {len(mask)} rows, log_w {B}")
+        keep = [as_mask(f"mask[{b}]", m, T) for b, m in enumerate(mask)]
+    if not isinstance(A, (list, tuple)) or len(A) != B:
+        raise ValueError(f"A must be B = {B} lists of 1 or T = {T} advantages, got {A!r}")
+    adv = []
+    for b, row in enumerate(A):
+        if not isinstance(row, (list, tuple)) or len(row) not in (1, T):
+            raise ValueError(f"A[{b}] must hold 1 or T = {T} advantages, got {row!r}")
+        vals = [require_finite(f"A[{b}]", v) for v in row]
+        adv.append(vals * T if len(vals) == 1 else vals)
+    for b in range(B):
+        for t in range(T):
+            if keep[b][t] and not mpmath.isfinite(lw[b][t]):
+                raise ValueError(f"log_w[{b}][{t}] is selected by mask and must be finite, got {lw[b][t]}")
+    lp = None
+    if log_prob is not None:
+        if len(log_prob) != B or any(len(r) != T for r in log_prob):
+            raise ValueError("log_prob must have the shape of log_w")
+        lp = [as_mp_list(f"log_prob[{b}]", r) for b, r in enumerate(log_prob)]
+        for b in range(B):
+            for t in range(T):
+                v = lp[b][t]
+                if keep[b][t] and not (mpmath.isfinite(v) and v <= 0):
+                    raise ValueError(
+                        f"log_prob[{b}][{t}] must be a finite log-probability (<= 0) where "
+                        f"mask is set, got {v}"
+                    )
+    return lw, adv, keep, lp
+
+
+def _masked_cov(adv, lp, keep):
+    """(A_t - mean A)(log pi_t - mean log pi), means over the selected tokens; None if none."""
+    cells = [(b, t) for b, row in enumerate(keep) for t, k in enumerate(row) if k]
+    if not cells:
+        return cells, None
+    n = len(cells)
+    a_bar = mpmath.fsum(adv[b][t] for b, t in cells) / n
+    l_bar = mpmath.fsum(lp[b][t] for b, t in cells) / n
+    return cells, {(b, t): (adv[b][t] - a_bar) * (lp[b][t] - l_bar) for b, t in cells}
+
+
+def _verl_count(ratio, n: int) -> int:
+    """max(1, int(ratio * n)) as verl computes it: the float64 product, truncated."""
+    return max(1, int(float(ratio) * float(n)))
+
+
+def _ratio_in_unit(name, value):
+    return require_range(name, require_finite(name, value), lo=0, hi=1, lo_open=True)
+
+
+def kl_cov(log_w, A, log_prob, mask=None, kl_cov_ratio=0.0002, ppo_kl_coef=1.0):
+    """KL-Cov (Cui et al. 2025, arXiv 2505.22617): plain IS, plus a |log w| penalty on the top-k
+    tokens by covariance of log pi and A.
+
+    verl ``compute_policy_loss_kl_cov`` (``loss_mode="kl_cov"``): over the selected tokens of
+    the batch, cov_t = (A_t - mean A)(log pi_t - mean log pi) (log pi = ``log_prob``, the
+    current policy's token log-probability; means over the selected tokens); the
+    k = max(1, int(kl_cov_ratio N)) tokens of largest cov_t (N = number of selected tokens,
+    the product in float64 as verl computes it) get the loss -A w + ppo_kl_coef |log w|, every
+    other selected token -A w (no clip). phi = -dL/dlog w: w A off the top-k,
+    w A - ppo_kl_coef sign(log w) on it, sign(0) = 0 (the subgradient of |x| at 0 torch's abs
+    passes), 0 on masked-out tokens. Defaults are verl's (kl_cov_ratio 2e-4, ppo_kl_coef 1.0).
+    Deterministic: equal covariances are ranked by their position in the batch (row-major,
+    earlier first); torch.topk leaves that order unspecified. verl selects per call of the
+    loss (a micro-batch); so does this function (one call = one batch).
+    Domain: kl_cov_ratio in (0, 1], ppo_kl_coef finite >= 0, log_prob finite and <= 0 and
+    log_w finite where mask is set, A finite. Empty mask: all zeros.
+    """
+    lw, adv, keep, lp = _batch_inputs(log_w, A, mask, log_prob)
+    ratio = _ratio_in_unit("kl_cov_ratio", kl_cov_ratio)
+    coef = require_range("ppo_kl_coef", require_finite("ppo_kl_coef", ppo_kl_coef), lo=0)
+    cells, cov = _masked_cov(adv, lp, keep)
+    out = [[mpmath.mpf(0)] * len(r) for r in lw]
+    if not cells:
+        return out
+    k = _verl_count(ratio, len(cells))
+    order = sorted(cells, key=lambda c: (-cov[c], c))
+    top = set(order[:k])
+    for b, t in cells:
+        phi = mpmath.exp(lw[b][t]) * adv[b][t]
+        if (b, t) in top:
+            phi -= coef * mpmath.sign(lw[b][t])
+        out[b][t] = phi
+    return out
+
+
+def clip_cov(
+    log_w,
+    A,
+    log_prob,
+    mask=None,
+    clip_ratio_low=0.2,
+    clip_ratio_high=0.2,
+    clip_cov_ratio=0.0002,
+    clip_cov_lb=1.0,
+    clip_cov_ub=5.0,
+    priority=None,
+):
+    """Clip-Cov (Cui et al. 2025, arXiv 2505.22617): PPO clip, with the gradient of a few
+    high-covariance tokens detached (phi = 0).
+
+    verl ``compute_policy_loss_clip_cov`` (``loss_mode="clip_cov"``): the PPO loss
+    -min(w A, clip(w, 1 - low, 1 + high) A) times corr_t, corr_t = 0 on the chosen tokens, 1
+    elsewhere. Candidates: selected tokens that PPO does not clip (-A clip(w) > -A w is false),
+    with clip_cov_lb < cov_t < clip_cov_ub, cov_t = (A_t - mean A)(log pi_t - mean log pi) over
+    the selected tokens (log pi = ``log_prob``). verl chooses min(n, #candidates) of them
+    uniformly at random (torch.randperm), n = max(1, int(clip_cov_ratio N)) (float64 product,
+    N = number of selected tokens). Here the choice is explicit and deterministic:
+    ``priority=None`` takes the candidates of largest cov_t (the kl_cov rule); a ``priority``
+    of B x T reals takes the candidates of smallest priority, so
+    ``priority = torch.rand(shape, generator=g)`` reproduces verl's uniform choice with a
+    seeded generator. Ties (equal cov or priority) go to the earlier position (row-major).
+    phi_t = the ppo_clip phi (closed interval, module docstring) off the chosen tokens, 0 on
+    them and on masked-out tokens. Defaults: verl's (clip ratios 0.2, clip_cov_ratio 2e-4,
+    lb 1.0, ub 5.0). Domain: clip ratios as :func:`ppo_clip`, clip_cov_ratio in (0, 1],
+    clip_cov_lb <= clip_cov_ub (not NaN, may be infinite), priority finite where given, the
+    rest as :func:`kl_cov`. Empty mask: all zeros.
+    """
+    lw, adv, keep, lp = _batch_inputs(log_w, A, mask, log_prob)
+    lo, hi = _clip_bounds(clip_ratio_low, clip_ratio_high)
+    ratio = _ratio_in_unit("clip_cov_ratio", clip_cov_ratio)
+    lb = require_not_nan("clip_cov_lb", clip_cov_lb)
+    ub = require_not_nan("clip_cov_ub", clip_cov_ub)
+    if lb > ub:
+        raise ValueError(f"clip_cov_ub must be >= clip_cov_lb, got {clip_cov_ub!r} < {clip_cov_lb!r}")
+    prio = None
+    if priority is not None:
+        if len(priority) != len(lw) or any(len(p) != len(r) for p, r in zip(priority, lw)):
+            raise ValueError("priority must have the shape of log_w")
+        prio = [[require_finite(f"priority[{b}]", v) for v in row] for b, row in enumerate(priority)]
+    cells, cov = _masked_cov(adv, lp, keep)
+    out = [[mpmath.mpf(0)] * len(r) for r in lw]
+    if not cells:
+        return out
+    phi = {(b, t): _ppo_rule(mpmath.exp(lw[b][t]), adv[b][t], lo, hi) for b, t in cells}
+
+    def clipped(b, t):
+        w, a = mpmath.exp(lw[b][t]), adv[b][t]
+        return (a > 0 and w > hi) or (a < 0 and w < lo)
+
+    cand = [c for c in cells if not clipped(*c) and lb < cov[c] < ub]
+    n = _verl_count(ratio, len(cells))
+    if prio is None:
+        cand.sort(key=lambda c: (-cov[c], c))
+    else:
+        cand.sort(key=lambda c: (prio[c[0]][c[1]], c))
+    chosen = set(cand[:n])
+    for c in cells:
+        out[c[0]][c[1]] = mpmath.mpf(0) if c in chosen else phi[c]
+    return out
+
+
+def _tis_cap(clip_max):
+    return require_range("clip_max", clip_max, lo=0, lo_open=True)
+
+
+def _min_mean(min_mean):
+    return require_range("min_mean", require_finite("min_mean", min_mean), lo=0)
+
+
+def tis_token_batch_normalized(log_w, A, mask=None, clip_max=2.0, min_mean=1e-8):
+    """Token TIS normalised to batch mean 1: phi_t = A_t v_t / m, v_t = min(w_t, clip_max),
+    m = mean of v over the selected tokens of the batch.
+
+    verl rollout correction, ``rollout_is="token"`` with ``rollout_is_batch_normalize=True``
+    (``compute_rollout_correction_weights``): the truncated weight min(w, rollout_is_threshold)
+    (default 2.0), then divided by its masked mean over the batch when that mean exceeds 1e-8
+    (else left unnormalised); stop-gradient, multiplying the loss. As a design here it
+    multiplies a REINFORCE term like :func:`tis_token` (L = -sg(v / m) A log pi). verl clamps
+    log w to [-20, 20] before exp (not reproduced) and, under torch.distributed, takes the mean
+    over all ranks (here: over the one batch given). Domain: clip_max > 0 (+inf: no
+    truncation), min_mean finite >= 0 (m <= min_mean: no normalisation, phi = A v); selected
+    log_w finite. Empty mask: all zeros.
+    """
+    lw, adv, keep, _ = _batch_inputs(log_w, A, mask)
+    cap, floor = _tis_cap(clip_max), _min_mean(min_mean)
+    cells = [(b, t) for b, row in enumerate(keep) for t, k in enumerate(row) if k]
+    out = [[mpmath.mpf(0)] * len(r) for r in lw]
+    if not cells:
+        return out
+    v = {(b, t): min(mpmath.exp(lw[b][t]), cap) for b, t in cells}
+    m = mpmath.fsum(v.values()) / len(cells)
+    scale = m if m > floor else mpmath.mpf(1)
+    for b, t in cells:
+        out[b][t] = v[(b, t)] / scale * adv[b][t]
+    return out
+
+
+def tis_sequence_batch_normalized(log_w, A, mask=None, clip_max=2.0, min_mean=1e-8):
+    """Sequence TIS normalised to batch mean 1: phi_t = A V_b / m on sequence b's selected
+    tokens, V_b = min(prod of its w_t, clip_max), m = mean of V over the non-empty sequences.
+
+    verl rollout correction, ``rollout_is="sequence"`` with ``rollout_is_batch_normalize=True``:
+    V_b = min(exp(sum of the selected log w_t), rollout_is_threshold) (default 2.0), normalised
+    by the mean of V_b over the sequences with >= 1 selected token when that mean exceeds 1e-8
+    (else unnormalised); as a design it multiplies a REINFORCE term like :func:`tis_sequence`.
+    verl clamps the summed log-ratio to [-20, 20] (not reproduced). Domain as
+    :func:`tis_token_batch_normalized`. Fully masked sequences get zeros and are not counted;
+    an empty mask gives all zeros.
+    """
+    lw, adv, keep, _ = _batch_inputs(log_w, A, mask)
+    cap, floor = _tis_cap(clip_max), _min_mean(min_mean)
+    out = [[mpmath.mpf(0)] * len(r) for r in lw]
+    rows = [b for b, row in enumerate(keep) if any(row)]
+    if not rows:
+        return out
+    V = {b: min(mpmath.exp(_sequence_log_ratio(lw[b], keep[b])), cap) for b in rows}
+    m = mpmath.fsum(V.values()) / len(rows)
+    scale = m if m > floor else mpmath.mpf(1)
+    for b in rows:
+        for t, k in enumerate(keep[b]):
+            if k:
+                out[b][t] = V[b] / scale * adv[b][t]
+    return out

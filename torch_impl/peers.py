@@ -508,3 +508,250 @@ SURROGATES = {
     "mis_sequence": _mis_sequence_loss,
     "vespo": _vespo_loss,
 }
+
+
+# ============================================================================ issue 13 designs
+# GPG, GMPO, KL-Cov, Clip-Cov and batch-normalised truncated IS (see ``reference.peers`` for
+# the formulas, sources, defaults and edges). The batch designs (kl_cov, clip_cov,
+# tis_*_batch_normalized) take ``log_w`` of shape (..., B, T): the statistics (means,
+# covariances, counts, the normalising mean) run over the last two dimensions, the selected
+# tokens only; leading dimensions are independent batches. ``A`` broadcasts to log_w
+# ((..., B, 1) per sequence, (..., B, T) per token); a (B,) advantage is refused (it would
+# broadcast along the tokens). The selection statistics are computed in float64 (a
+# covariance near-tie ranked in float32 could pick another token than the exact rule).
+
+
+def gpg(log_w: Tensor, A: Tensor) -> Tensor:
+    """GPG (verl ``loss_mode="gpg"``, L = -A log pi): phi = A; log_w is checked, then unused."""
+    _check_token(log_w, A)
+    (lw, a), out_dtype = promote(log_w, A)
+    return torch.broadcast_to(a, torch.broadcast_shapes(lw.shape, a.shape)).clone().to(out_dtype)
+
+
+def _gmpo_parts(lw, a, lo, hi):
+    """(clipped log-ratio c_t, gradient passes) of verl's geo_mean sign trick, closed interval."""
+    zero = torch.zeros((), dtype=lw.dtype, device=lw.device)
+    pos, neg = a > 0, a < 0
+    inside = torch.where(pos, lw <= hi, torch.where(neg, lw >= -lo, torch.zeros_like(pos)))
+    c = torch.where(
+        pos, torch.minimum(lw, hi), torch.where(neg, torch.maximum(lw, -lo), zero)
+    )
+    return c, inside
+
+
+def gmpo(
+    log_w: Tensor,
+    A: Tensor,
+    mask: Any = None,
+    clip_ratio_low: Any = 0.4,
+    clip_ratio_high: Any = 0.4,
+) -> Tensor:
+    """GMPO per-token weight: r A on unclipped selected tokens, r = exp(mean clipped log w).
+
+    Clipping in log space by the sign of A (verl ``geo_mean``): c_t = min(log w_t, high) for
+    A > 0, max(log w_t, -low) for A < 0. A per-token A is read as verl does: its sign clips
+    each token and its masked mean is the sequence advantage."""
+    _check_seq(log_w, A, mask)
+    for name, v in (("clip_ratio_low", clip_ratio_low), ("clip_ratio_high", clip_ratio_high)):
+        check_finite(name, v)
+        check_range(name, v, lo=0)
+    lw_sel, a, m, (lo, hi), out_dtype = _seq_prepare(
+        log_w, A, mask, clip_ratio_low, clip_ratio_high
+    )
+    a = torch.broadcast_to(a, m.shape)
+    c, inside = _gmpo_parts(lw_sel, a, lo, hi)
+    r = torch.broadcast_to(_exp_mean(torch.where(m, c, torch.zeros_like(c)), m), m.shape)
+    zero = torch.zeros((), dtype=a.dtype, device=a.device)
+    n = m.sum(-1, keepdim=True).clamp(min=1).to(a.dtype)
+    a_seq = torch.where(m, a, zero).sum(-1, keepdim=True) / n
+    keep = m & inside
+    return torch.where(keep, _times(r, torch.broadcast_to(a_seq, m.shape)), zero).to(out_dtype)
+
+
+def _check_batch(log_w: Any, A: Any, mask: Any, log_prob: Any = None) -> None:
+    if not isinstance(log_w, torch.Tensor) or log_w.dim() < 2:
+        raise ValueError(
+            "log_w must be a tensor of shape (..., B, T) (a batch of sequences), got "
+            + (f"shape {tuple(log_w.shape)}" if isinstance(log_w, torch.Tensor) else repr(log_w))
+        )
+    if isinstance(A, torch.Tensor):
+        ok = A.dim() == 0 or (A.dim() >= 2 and A.shape[-1] in (1, log_w.shape[-1]))
+        try:
+            torch.broadcast_shapes(A.shape, log_w.shape)
+        except RuntimeError:
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"A of shape {tuple(A.shape)} must broadcast to log_w {tuple(log_w.shape)} as "
+                "(..., B, 1) per sequence or (..., B, T) per token"
+            )
+    if log_prob is not None and (
+        not isinstance(log_prob, torch.Tensor) or log_prob.shape != log_w.shape
+    ):
+        shape = tuple(log_prob.shape) if isinstance(log_prob, torch.Tensor) else log_prob
+        raise ValueError(f"log_prob must be a tensor of log_w's shape {tuple(log_w.shape)}, got {shape}")
+    _check_seq(log_w, A, mask)
+    if log_prob is not None and _checkable(log_prob):
+        m = _mask(mask, log_w)
+        bad = m & ~(torch.isfinite(log_prob) & (log_prob <= 0))
+        if bool(bad.any()):
+            raise ValueError(
+                "log_prob must be a finite log-probability (<= 0) where mask is set, got "
+                f"{log_prob[bad][:4].tolist()}"
+            )
+
+
+def _batch_prepare(log_w, A, mask, *params):
+    """Selected log_w (0 elsewhere), A and mask broadcast to log_w's shape, params, dtype."""
+    (lw, a, *ps), out_dtype = promote(log_w, A, *params)
+    m = _mask(mask, lw)
+    a = torch.broadcast_to(a, lw.shape)
+    zero = torch.zeros((), dtype=lw.dtype, device=lw.device)
+    return torch.where(m, lw, zero), torch.where(m, a, zero), m, ps, out_dtype
+
+
+def _masked_cov(a: Tensor, log_prob: Tensor, m: Tensor) -> Tensor:
+    """(A - mean A)(log pi - mean log pi) in float64, means over the selected tokens of the
+    last two dimensions; 0 at masked-out tokens."""
+    a64 = torch.where(m, a.to(torch.float64), 0.0)
+    lp64 = torch.where(m, log_prob.detach().to(torch.float64), 0.0)
+    n = m.sum((-2, -1), keepdim=True).clamp(min=1).to(torch.float64)
+    a_bar = a64.sum((-2, -1), keepdim=True) / n
+    l_bar = lp64.sum((-2, -1), keepdim=True) / n
+    return torch.where(m, (a64 - a_bar) * (lp64 - l_bar), 0.0)
+
+
+def _first_k(key: Tensor, eligible: Tensor, k: Tensor) -> Tensor:
+    """True at the k eligible entries of largest key per batch (last two dims flattened);
+    equal keys go to the earlier position (a stable descending sort). No host sync."""
+    flat_shape = key.shape[:-2] + (-1,)
+    neg_inf = torch.tensor(-torch.inf, dtype=key.dtype, device=key.device)
+    keyed = torch.where(eligible, key, neg_inf).reshape(flat_shape)
+    order = torch.sort(keyed, dim=-1, descending=True, stable=True).indices
+    pos = torch.arange(keyed.shape[-1], device=key.device).expand_as(order)
+    rank = torch.empty_like(order).scatter_(-1, order, pos)
+    return (rank.reshape(key.shape) < k) & eligible
+
+
+def _verl_count(ratio: Tensor, m: Tensor) -> Tensor:
+    """max(1, int(ratio N)) per batch, N the selected tokens, the product in float64 (verl)."""
+    n = m.sum((-2, -1), keepdim=True).to(torch.float64)
+    return torch.floor(n * ratio.to(torch.float64)).clamp(min=1)
+
+
+def _check_unit_ratio(name: str, v: Any) -> None:
+    check_finite(name, v)
+    check_range(name, v, lo=0, hi=1, lo_open=True)
+
+
+def kl_cov(
+    log_w: Tensor,
+    A: Tensor,
+    log_prob: Tensor,
+    mask: Any = None,
+    kl_cov_ratio: Any = 0.0002,
+    ppo_kl_coef: Any = 1.0,
+) -> Tensor:
+    """KL-Cov (verl ``loss_mode="kl_cov"``): phi = w A, minus ppo_kl_coef sign(log w) on the
+    top-k selected tokens by cov(A, log pi), k = max(1, int(kl_cov_ratio N)); ties to the
+    earlier position. ``log_prob`` (..., B, T): the current token log-probabilities."""
+    _check_batch(log_w, A, mask, log_prob)
+    _check_unit_ratio("kl_cov_ratio", kl_cov_ratio)
+    check_finite("ppo_kl_coef", ppo_kl_coef)
+    check_range("ppo_kl_coef", ppo_kl_coef, lo=0)
+    lw, a, m, (ratio, coef), out_dtype = _batch_prepare(log_w, A, mask, kl_cov_ratio, ppo_kl_coef)
+    cov = _masked_cov(a, log_prob, m)
+    top = _first_k(cov, m, _verl_count(ratio, m))
+    base = _times(torch.exp(lw), a)
+    phi = torch.where(top, base - coef * torch.sign(lw), base)
+    return torch.where(m, phi, torch.zeros_like(phi)).to(out_dtype)
+
+
+def clip_cov(
+    log_w: Tensor,
+    A: Tensor,
+    log_prob: Tensor,
+    mask: Any = None,
+    clip_ratio_low: Any = 0.2,
+    clip_ratio_high: Any = 0.2,
+    clip_cov_ratio: Any = 0.0002,
+    clip_cov_lb: Any = 1.0,
+    clip_cov_ub: Any = 5.0,
+    priority: Tensor | None = None,
+) -> Tensor:
+    """Clip-Cov (verl ``loss_mode="clip_cov"``): the ppo_clip phi, 0 on the chosen tokens.
+
+    Candidates: selected, not clipped by PPO, clip_cov_lb < cov(A, log pi) < clip_cov_ub; the
+    n = max(1, int(clip_cov_ratio N)) of largest cov (``priority=None``) or of smallest
+    ``priority`` (pass ``torch.rand(log_w.shape, generator=g)`` for verl's uniform random
+    choice, seeded) are chosen; ties to the earlier position."""
+    _check_batch(log_w, A, mask, log_prob)
+    _check_clip(clip_ratio_low, clip_ratio_high)
+    _check_unit_ratio("clip_cov_ratio", clip_cov_ratio)
+    check_not_nan("clip_cov_lb", clip_cov_lb)
+    check_not_nan("clip_cov_ub", clip_cov_ub)
+    if _checkable(clip_cov_lb) and _checkable(clip_cov_ub):
+        ok = torch.as_tensor(clip_cov_ub, dtype=torch.float64) >= torch.as_tensor(
+            clip_cov_lb, dtype=torch.float64
+        )
+        if not bool(ok.all()):
+            raise ValueError(
+                f"clip_cov_ub must be >= clip_cov_lb, got {clip_cov_ub!r} < {clip_cov_lb!r}"
+            )
+    if priority is not None:
+        if not isinstance(priority, torch.Tensor) or priority.shape != log_w.shape:
+            raise ValueError(f"priority must be a tensor of log_w's shape {tuple(log_w.shape)}")
+        check_finite("priority", priority)
+    lw, a, m, (lo, hi, ratio, lb, ub), out_dtype = _batch_prepare(
+        log_w, A, mask, clip_ratio_low, clip_ratio_high, clip_cov_ratio, clip_cov_lb, clip_cov_ub
+    )
+    w = torch.exp(lw)
+    inside = _ppo_keep(w, a, 1 - lo, 1 + hi)
+    ppo = torch.where(inside, _times(w, a), torch.zeros_like(w))
+    cov = _masked_cov(a, log_prob, m)
+    lb64, ub64 = lb.to(torch.float64), ub.to(torch.float64)
+    cand = m & inside & (cov > lb64) & (cov < ub64)
+    key = cov if priority is None else -priority.detach().to(torch.float64)
+    chosen = _first_k(key, cand, _verl_count(ratio, m))
+    phi = torch.where(chosen, torch.zeros_like(ppo), ppo)
+    return torch.where(m, phi, torch.zeros_like(phi)).to(out_dtype)
+
+
+def _check_tis_norm(clip_max: Any, min_mean: Any) -> None:
+    check_range("clip_max", clip_max, lo=0, lo_open=True)
+    check_finite("min_mean", min_mean)
+    check_range("min_mean", min_mean, lo=0)
+
+
+def tis_token_batch_normalized(
+    log_w: Tensor, A: Tensor, mask: Any = None, clip_max: Any = 2.0, min_mean: Any = 1e-8
+) -> Tensor:
+    """verl token TIS with ``rollout_is_batch_normalize``: phi = A v / m, v = min(w, clip_max),
+    m = masked mean of v over the batch (last two dims) when m > min_mean, else 1."""
+    _check_batch(log_w, A, mask)
+    _check_tis_norm(clip_max, min_mean)
+    lw, a, m, (cap, floor), out_dtype = _batch_prepare(log_w, A, mask, clip_max, min_mean)
+    v = torch.where(m, torch.minimum(torch.exp(lw), cap), torch.zeros_like(lw))
+    n = m.sum((-2, -1), keepdim=True).clamp(min=1).to(v.dtype)
+    mean = v.sum((-2, -1), keepdim=True) / n
+    scale = torch.where(mean > floor, mean, torch.ones_like(mean))
+    return torch.where(m, _times(v / scale, a), torch.zeros_like(v)).to(out_dtype)
+
+
+def tis_sequence_batch_normalized(
+    log_w: Tensor, A: Tensor, mask: Any = None, clip_max: Any = 2.0, min_mean: Any = 1e-8
+) -> Tensor:
+    """verl sequence TIS with ``rollout_is_batch_normalize``: phi_t = A V_b / m,
+    V_b = min(prod of the selected w_t of sequence b, clip_max), m = mean of V over the
+    non-empty sequences of the batch when m > min_mean, else 1."""
+    _check_batch(log_w, A, mask)
+    _check_tis_norm(clip_max, min_mean)
+    lw, a, m, (cap, floor), out_dtype = _batch_prepare(log_w, A, mask, clip_max, min_mean)
+    nonempty = m.any(-1, keepdim=True)
+    V = torch.minimum(torch.exp(lw.sum(-1, keepdim=True)), cap)
+    V = torch.where(nonempty, V, torch.zeros_like(V))
+    n_seq = nonempty.sum(-2, keepdim=True).clamp(min=1).to(V.dtype)
+    mean = V.sum(-2, keepdim=True) / n_seq
+    scale = torch.where(mean > floor, mean, torch.ones_like(mean))
+    W = torch.broadcast_to(V / scale, m.shape)
+    return torch.where(m, _times(W, a), torch.zeros_like(W)).to(out_dtype)
