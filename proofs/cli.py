@@ -266,20 +266,25 @@ def cmd_selftest(args: argparse.Namespace) -> int:
 def cmd_lab(args: argparse.Namespace) -> int:
     import mpmath
 
-    from isreshape.reference import lab
+    from isreshape.reference import lab, lab_mdp
 
-    if args.instance not in lab.INSTANCES:
+    instances = {**lab.INSTANCES, **lab_mdp.INSTANCES}
+    if args.instance not in instances:
         print(
-            f"unknown instance {args.instance!r}; valid: {', '.join(sorted(lab.INSTANCES))}",
+            f"unknown instance {args.instance!r}; valid: {', '.join(sorted(instances))}",
             file=sys.stderr,
         )
         return 2
     with mpmath.workdps(50):
-        rows = lab.lab_table(lab.INSTANCES[args.instance]())
+        if args.instance in lab_mdp.INSTANCES:
+            rows = lab_mdp.mdp_lab_table(lab_mdp.INSTANCES[args.instance]())
+        else:
+            rows = lab.lab_table(lab.INSTANCES[args.instance]())
     records = [
         {
             "instance": r["instance"],
             "design": r["design"],
+            "level": r.get("level", "token"),
             "params": r["params"],
             "bias": float(r["bias"]),
             "variance": float(r["variance"]),
@@ -291,14 +296,21 @@ def cmd_lab(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(records, indent=1))
         return 0
-    print(f"instance {args.instance}: exact (50-digit enumeration); ess = 1 / E_mu[w^2] per draw")
-    head = f"{'design':24s} {'bias':>11s} {'variance':>11s} {'mse n=1':>11s} {'n=64':>11s} {'n=4096':>11s}"
+    per = "1 / E_mu[W^2] per sequence" if args.instance in lab_mdp.INSTANCES else (
+        "1 / E_mu[w^2] per draw"
+    )
+    print(f"instance {args.instance}: exact (50-digit enumeration); ess = {per}")
+    head = (
+        f"{'design':28s} {'level':8s} {'bias':>11s} {'variance':>11s} {'mse n=1':>11s} "
+        f"{'n=64':>11s} {'n=4096':>11s}  params"
+    )
     print(head)
     for r in records:
         m = r["mse"]
+        params = ", ".join(f"{k}={v:g}" for k, v in r["params"].items())
         print(
-            f"{r['design']:24s} {r['bias']:11.4e} {r['variance']:11.4e} {m['1']:11.4e} "
-            f"{m['64']:11.4e} {m['4096']:11.4e}"
+            f"{r['design']:28s} {r['level']:8s} {r['bias']:11.4e} {r['variance']:11.4e} "
+            f"{m['1']:11.4e} {m['64']:11.4e} {m['4096']:11.4e}  {params}"
         )
     print(f"ess {records[0]['ess']:.6f}")
     return 0
@@ -343,7 +355,12 @@ def build_parser() -> argparse.ArgumentParser:
     n.set_defaults(func=cmd_notebooks)
 
     lb = sub.add_parser("lab", help="exact bias / variance of every design (reference/lab.py)")
-    lb.add_argument("--instance", default="bandit8", help="bandit8 (the one instance so far)")
+    lb.add_argument(
+        "--instance",
+        default="bandit8",
+        help="bandit8 (default), bandit8_far (mu at t = 3 on the off-policy line), "
+        "bandit8_heavy_tail (eps = 1e-3), token_mdp (T = 3, V = 4: token and sequence designs)",
+    )
     lb.add_argument("--format", choices=("table", "json"), default="table")
     lb.set_defaults(func=cmd_lab)
 

@@ -29,10 +29,12 @@ from typing import Any
 
 import mpmath
 
-from isreshape.reference import peers, trust_region, weights
+from isreshape.reference import gamma as gamma_rules
+from isreshape.reference import peers, trust_region, variational, weights
 
 __all__ = [
     "DESIGNS",
+    "RULE_DESIGNS",
     "Instance",
     "bandit8",
     "bandit8_heavy_tail",
@@ -184,6 +186,50 @@ DESIGNS: dict[str, tuple[Callable[..., Any], dict[str, float]]] = {
 }
 
 
+def _gamma_base_ess(log_w: list, mu: list, rho_min: Any) -> Any:
+    """The ESS rule's gamma at the population limit: gamma_star_ess(Var_mu[log w], rho_min)
+    (a batch rule's sample variance tends to this as the batch grows)."""
+    mean = mpmath.fsum(m * lw for m, lw in zip(mu, log_w))
+    var = mpmath.fsum(m * (lw - mean) ** 2 for m, lw in zip(mu, log_w))
+    return gamma_rules.gamma_star_ess(var, rho_min)
+
+
+def _rule_is_reshape_ess(log_w, adv, mu, rho_min=0.3):
+    g = _gamma_base_ess(log_w, mu, rho_min)
+    return [weights.power_weight(lw, a, g) for lw, a in zip(log_w, adv)]
+
+
+def _rule_variational(gamma_of: Callable[..., Any]) -> Callable[..., list]:
+    def rule(log_w, adv, mu, rho_min=0.3, **kw):
+        gb = _gamma_base_ess(log_w, mu, rho_min)
+        return [
+            weights.power_weight(lw, a, gamma_of(lw, a, gb, **kw)) for lw, a in zip(log_w, adv)
+        ]
+
+    return rule
+
+
+# Designs whose gamma is a rule of the batch: here at its population limit under mu (the batch
+# statistic replaced by its expectation), so the lab shows the rule, not a batch's noise.
+# name -> (rule(log_w, A, mu, **params) -> phi per action, default params)
+RULE_DESIGNS: dict[str, tuple[Callable[..., list], dict[str, float]]] = {
+    # seed 001 theorem 8.3: gamma = min(1, sqrt(-log rho_min / Var_mu[log w]))
+    "is_reshape_ess": (_rule_is_reshape_ess, {"rho_min": 0.3}),
+    # seed 000: the case table of theorem 7.1 (0, gamma_base, gamma_base, 1), gamma_base by ESS
+    "variational_hard": (_rule_variational(variational.gamma_hard), {"rho_min": 0.3}),
+    # seed 000 section 8.3 corrected (= the section 10 code's gamma), temperature 5 as the code
+    "variational_soft": (
+        _rule_variational(variational.gamma_soft_section_8_3_corrected),
+        {"rho_min": 0.3, "temperature": 5.0},
+    ),
+    # seed 000 section 8.3 as printed (its limits swap cases): the as-written row
+    "variational_soft_section_8_3": (
+        _rule_variational(variational.gamma_soft_section_8_3),
+        {"rho_min": 0.3},
+    ),
+}
+
+
 def _softmax(z: Sequence[Any]) -> list:
     zs = [mpmath.mpf(v) for v in z]
     m = max(zs)
@@ -200,9 +246,11 @@ def design_moments(
     defaults (``ValueError`` for an unknown design or parameter name)."""
     if not isinstance(instance, Instance):
         raise ValueError(f"instance must be an Instance, got {instance!r}")
-    if design not in DESIGNS:
-        raise ValueError(f"design must be one of {sorted(DESIGNS)}, got {design!r}")
-    fn, defaults = DESIGNS[design]
+    if design not in DESIGNS and design not in RULE_DESIGNS:
+        raise ValueError(
+            f"design must be one of {sorted(DESIGNS) + sorted(RULE_DESIGNS)}, got {design!r}"
+        )
+    fn, defaults = DESIGNS[design] if design in DESIGNS else RULE_DESIGNS[design]
     params = dict(defaults, **(params or {}))
     unknown = set(params) - set(defaults)
     if unknown:
@@ -214,7 +262,10 @@ def design_moments(
     baseline = mpmath.fsum(p * v for p, v in zip(pi, r))
     adv = [v - baseline for v in r]
     log_w = [mpmath.log(p) - mpmath.log(m) for p, m in zip(pi, mu)]
-    phi = [fn(lw, a, **params) for lw, a in zip(log_w, adv)]
+    if design in DESIGNS:
+        phi = [fn(lw, a, **params) for lw, a in zip(log_w, adv)]
+    else:
+        phi = fn(log_w, adv, mu, **params)
 
     def g_hat(y: int, coef) -> list:
         return [coef * ((1 if k == y else 0) - pi[k]) for k in range(V)]
@@ -242,8 +293,9 @@ def design_moments(
 
 
 def lab_table(instance: Instance | None = None) -> list[dict[str, Any]]:
-    """:func:`design_moments` of every design in :data:`DESIGNS` (default params)."""
+    """:func:`design_moments` of every design in :data:`DESIGNS` and :data:`RULE_DESIGNS`
+    (default params)."""
     inst = bandit8() if instance is None else instance
     if not isinstance(inst, Instance):
         raise ValueError(f"instance must be an Instance, got {instance!r}")
-    return [design_moments(inst, d) for d in DESIGNS]
+    return [design_moments(inst, d) for d in [*DESIGNS, *RULE_DESIGNS]]

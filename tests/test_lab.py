@@ -137,7 +137,7 @@ def test_bad_input_is_refused():
 def test_lab_command_json(capsys):
     assert cli.main(["lab", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert {r["design"] for r in rows} == set(lab.DESIGNS)
+    assert {r["design"] for r in rows} == set(lab.DESIGNS) | set(lab.RULE_DESIGNS)
     for r in rows:
         assert {"instance", "design", "params", "bias", "variance", "ess"} <= set(r)
         assert r["instance"] == "bandit8"
@@ -213,5 +213,52 @@ def test_lab_command_named_instances(capsys):
         assert cli.main(["lab", "--format", "json", "--instance", name]) == 0
         rows = json.loads(capsys.readouterr().out)
         assert rows[0]["instance"].startswith(("bandit8_offpolicy", "bandit8_heavy"))
-        assert len(rows) == len(lab.DESIGNS)
+        assert len(rows) == len(lab.DESIGNS) + len(lab.RULE_DESIGNS)
     assert cli.main(["lab", "--instance", "nope"]) == 2
+    assert cli.main(["lab", "--format", "json", "--instance", "token_mdp"]) == 0
+    rows = {r["design"]: r for r in json.loads(capsys.readouterr().out)}
+    assert {r["level"] for r in rows.values()} == {"token", "sequence"}
+    assert all(r["instance"] == "token_mdp" for r in rows.values())
+    assert rows["is_sequence"]["bias"] < 1e-40 < rows["is_token"]["bias"]
+
+
+def _torch_rule_phi(design, log_w, adv, mu, params):
+    """The rule designs' phi by torch: the ESS gamma from the mu-weighted variance of log w,
+    the per-action gamma from the torch twins of seed 000's gamma functions."""
+    from isreshape.torch_impl import gamma as tgamma
+    from isreshape.torch_impl import variational as tvar
+
+    mean = (mu * log_w).sum()
+    gb = tgamma.gamma_star_ess((mu * (log_w - mean) ** 2).sum(), params["rho_min"])
+    if design == "is_reshape_ess":
+        g = gb.expand_as(log_w)
+    elif design == "variational_hard":
+        g = tvar.gamma_hard(log_w, adv, gb)
+    elif design == "variational_soft":
+        g = tvar.gamma_soft_section_8_3_corrected(log_w, adv, gb, params["temperature"])
+    else:
+        g = tvar.gamma_soft_section_8_3(log_w, adv, gb)
+    return tweights.power_weight(log_w, adv, g)
+
+
+@pytest.mark.parametrize("design", sorted(lab.RULE_DESIGNS))
+@pytest.mark.parametrize("t", [1.0, 3.0])
+def test_rule_designs_against_torch(design, t):
+    inst = lab.bandit8_offpolicy(t)
+    with mpmath.workdps(40):
+        exact = lab.design_moments(inst, design)
+    pi = torch.softmax(torch.tensor([float(v) for v in inst.logits_theta], dtype=F64), 0)
+    mu = torch.softmax(torch.tensor([float(v) for v in inst.logits_mu], dtype=F64), 0)
+    r = torch.tensor(inst.rewards, dtype=F64)
+    adv = r - (pi * r).sum()
+    phi = _torch_rule_phi(design, torch.log(pi) - torch.log(mu), adv, mu, exact["params"])
+    jac = torch.eye(len(pi), dtype=F64) - pi[None, :]
+    G = phi[:, None] * jac
+    mean = mu @ G
+    bias = float(torch.linalg.norm(mean - (pi * adv) @ jac))
+    variance = float((mu * ((G - mean) ** 2).sum(1)).sum())
+    assert float(exact["bias"]) == pytest.approx(bias, rel=1e-10, abs=1e-13)
+    assert float(exact["variance"]) == pytest.approx(variance, rel=1e-12)
+    # the variational rows differ from plain IS (their gamma is not 1 everywhere)
+    if design != "is_reshape_ess":
+        assert exact["bias"] > 1e-3

@@ -94,3 +94,85 @@ def _light_correction_variance(rivals):
             **{f"argmin_{n}": a for n, a in argmins.items()},
         },
     )
+
+
+RHO_MIN = 0.3  # the seeds' default ESS floor
+ESS_SWEEP_T = (*SWEEP_T, 6.0)  # t = 6: sigma^2 of log w falls again while the ESS collapses
+
+
+def _ess_instances() -> list[lab.Instance]:
+    return [lab.bandit8_offpolicy(t) for t in ESS_SWEEP_T] + [
+        lab.bandit8_heavy_tail(e) for e in HEAVY_EPS
+    ]
+
+
+def _ess_fraction(log_w, mu, g):
+    """Kish ESS / n of the applied weights w^g under mu: E[w^g]^2 / E[w^(2g)]."""
+    m1 = mpmath.fsum(m * mpmath.exp(g * lw) for m, lw in zip(mu, log_w))
+    m2 = mpmath.fsum(m * mpmath.exp(2 * g * lw) for m, lw in zip(mu, log_w))
+    return m1**2 / m2
+
+
+def _rule_theorem_8_3(log_w, mu, rho_min):
+    """Theorem 8.3 at the population limit: min(1, sqrt(-log rho_min / Var_mu[log w]))."""
+    return lab._gamma_base_ess(log_w, mu, rho_min)
+
+
+def _rule_exact_ess(log_w, mu, rho_min):
+    """The largest gamma in [0, 1] with the exact ESS_gamma / n >= rho_min: 1 if gamma = 1
+    meets it, else 80 bisection steps on [0, 1] keeping ESS(lo) >= rho_min (ESS(0) = 1)."""
+    if _ess_fraction(log_w, mu, 1) >= rho_min:
+        return mpmath.mpf(1)
+    lo, hi = mpmath.mpf(0), mpmath.mpf(1)
+    for _ in range(80):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if _ess_fraction(log_w, mu, mid) >= rho_min else (lo, mid)
+    return lo
+
+
+@claim(
+    "001-8.3-d",
+    "8.3",
+    "Theorem 8.3 in use: gamma* = min(1, sqrt(-log rho_min / sigma^2)) (sigma^2 the variance of "
+    "log w) keeps the ESS of the applied weights, ESS_gamma / n, at least rho_min.",
+    FALSE,
+    assumptions="read in the lab: mu and pi_theta discrete (the lab's instances), sigma^2 = "
+    "Var_mu[log w] exactly (a batch rule's large-batch limit), ESS_gamma / n = E_mu[w^gamma]^2 "
+    "/ E_mu[w^(2 gamma)] exactly, rho_min = 0.3",
+    links=("reference/lab.py::RULE_DESIGNS", "reference/gamma.py::gamma_star_ess"),
+    subject=_rule_theorem_8_3,
+    correction=Variant(
+        "gamma = the largest value in [0, 1] whose exact ESS_gamma / n is at least rho_min "
+        "(bisection on the ESS itself, not on its log-normal form) keeps the constraint",
+        _rule_exact_ess,
+    ),
+    method="lab",
+)
+def _ess_rule_in_use(rule):
+    rows = []
+    with mpmath.workdps(LAB_DPS):
+        for inst in _ess_instances():
+            pi, mu = lab._softmax(inst.logits_theta), lab._softmax(inst.logits_mu)
+            log_w = [mpmath.log(p) - mpmath.log(m) for p, m in zip(pi, mu)]
+            g = rule(log_w, mu, RHO_MIN)
+            rows.append((inst.name, g, _ess_fraction(log_w, mu, g)))
+    # the ESS is a 30-digit finite sum: a margin of 1e-20 separates it from rho_min
+    bad = [(n, g, e) for n, g, e in rows if not e >= RHO_MIN * (1 - REL_MARGIN)]
+    worst = min(rows, key=lambda r: r[2])
+    return decide(
+        not bad,
+        f"{len(rows)} lab instances (off-policy sweep t = "
+        f"{', '.join(f'{t:g}' for t in ESS_SWEEP_T)}, heavy tails eps = "
+        f"{', '.join(f'{e:g}' for e in HEAVY_EPS)}), rho_min = {RHO_MIN}: ESS_gamma / n below "
+        f"rho_min on {len(bad)}: "
+        f"{'; '.join(f'{n} (gamma {float(g):.3f}, ESS/n {float(e):.4f})' for n, g, e in bad) or 'none'}"
+        f"; worst {worst[0]}: gamma {float(worst[1]):.3f}, ESS/n {float(worst[2]):.4f}",
+        numbers={
+            "n_instances": len(rows),
+            "n_below": len(bad),
+            "rho_min": RHO_MIN,
+            "margin": REL_MARGIN,
+            **{f"gamma_{n}": g for n, g, _ in rows},
+            **{f"ess_{n}": e for n, _, e in rows},
+        },
+    )
