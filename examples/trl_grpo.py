@@ -138,7 +138,9 @@ class ISReshapeGRPOTrainer(GRPOTrainer):
         completion_ids, completion_mask = inputs["completion_ids"], inputs["completion_mask"]
         input_ids = torch.cat([prompt_ids, completion_ids], dim=1)
         attention_mask = torch.cat([prompt_mask, completion_mask], dim=1)
-        mask = completion_mask if "tool_mask" not in inputs else completion_mask * inputs["tool_mask"]
+        mask = (
+            completion_mask if "tool_mask" not in inputs else completion_mask * inputs["tool_mask"]
+        )
         per_token_logps, entropies, _ = self._get_per_token_logps_and_entropies(
             model, input_ids, attention_mask, completion_ids.size(1), compute_entropy=True
         )
@@ -157,7 +159,9 @@ class ISReshapeGRPOTrainer(GRPOTrainer):
         self._log_isreshape_metrics(mode, {"loss": loss.detach(), **metrics})
         with torch.no_grad():
             m = mask.to(entropies.dtype)
-            self._metrics[mode]["entropy"].append(((entropies * m).sum() / m.sum().clamp(min=1)).item())
+            self._metrics[mode]["entropy"].append(
+                ((entropies * m).sum() / m.sum().clamp(min=1)).item()
+            )
         if mode == "train":  # TRL turns transformers' own scaling off; scale as its losses do
             loss = loss / getattr(self, "current_gradient_accumulation_steps", 1)
         return loss
@@ -236,8 +240,15 @@ class MetricsRecorder(TrainerCallback):
 
 def format_record(r: dict[str, Any]) -> str:
     """One line: the step, the mean reward (steps that generated) and the main metrics."""
-    keys = ["reward", "isreshape/loss", "isreshape/ratio/min", "isreshape/ratio/max",
-            "isreshape/ess_fraction", "isreshape/reshaped_fraction", "isreshape/kl/k3"]
+    keys = [
+        "reward",
+        "isreshape/loss",
+        "isreshape/ratio/min",
+        "isreshape/ratio/max",
+        "isreshape/ess_fraction",
+        "isreshape/reshaped_fraction",
+        "isreshape/kl/k3",
+    ]
     parts = [f"step {r['step']:3d}"]
     parts += [f"{k.removeprefix('isreshape/')} {r[k]:+.4g}" for k in keys if k in r]
     return "  ".join(parts)
@@ -245,7 +256,11 @@ def format_record(r: dict[str, Any]) -> str:
 
 def _checkpointing_option() -> str:
     names = {f.name for f in dataclasses.fields(GRPOConfig)}
-    return "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+    return (
+        "activation_checkpointing"
+        if "activation_checkpointing" in names
+        else "gradient_checkpointing"
+    )
 
 
 def build_trainer(
@@ -299,7 +314,10 @@ def build_trainer(
 
 
 def train(
-    steps: int = 3, design: str = "is_reshape_ess", echo: bool = False, seed: int = 0,
+    steps: int = 3,
+    design: str = "is_reshape_ess",
+    echo: bool = False,
+    seed: int = 0,
     **design_params: Any,
 ) -> tuple[ISReshapeGRPOTrainer, list[dict[str, float]]]:
     """Trains for ``steps`` optimiser steps; returns the trainer and one log record per step."""
