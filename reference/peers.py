@@ -956,3 +956,204 @@ def tis_sequence_batch_normalized(log_w, A, mask=None, clip_max=2.0, min_mean=1e
             if k:
                 out[b][t] = V[b] / scale * adv[b][t]
     return out
+
+
+# ----------------------------------------------------------------------------- issue 13 fixtures
+
+
+def _gpg_cases():
+    return _token_cases({}, ()) + _seeded_token_cases({}) + _error_cases({}, {})
+
+
+def _gmpo_near(value: float) -> list:
+    """Sequences whose first token log-ratio sits 1e-4 .. 1e-2 (absolute) either side of value."""
+    return [
+        (f"first log-ratio near {value:+g} {d:+g}", [value + d, 0.1, -0.2], None) for d in _OFFSETS
+    ]
+
+
+def _gmpo_cases():
+    p = {"clip_ratio_low": 0.4, "clip_ratio_high": 0.4}
+    cs = _seq_cases(p, _gmpo_near(0.4) + _gmpo_near(-0.4))
+    cs += [
+        case("kink: log w == clip_ratio_high, A > 0 (inside)", log_w=[0.4, 0.1], A=0.7, **p),
+        case("kink: log w == -clip_ratio_low, A < 0 (inside)", log_w=[-0.4, 0.1], A=-0.7, **p),
+        case("A > 0: very negative log w not clipped", log_w=[-5.0, 0.9, 0.1], A=0.7, **p),
+        case("A < 0: very positive log w not clipped", log_w=[5.0, -0.9, 0.1], A=-0.7, **p),
+        case("zero range: every token on the bound", log_w=[0.0, 0.0], A=0.7, clip_ratio_low=0.0, clip_ratio_high=0.0),
+        case("zero range, A > 0", log_w=[0.1, -0.1, 0.0], A=0.7, clip_ratio_low=0.0, clip_ratio_high=0.0),
+        case("verl global default 0.2", log_w=[0.3, 0.1, -0.3], A=-1.1, clip_ratio_low=0.2, clip_ratio_high=0.2),
+        case("asymmetric range", log_w=[0.3, 0.1, -0.3], A=1.1, clip_ratio_low=0.1, clip_ratio_high=0.25),
+        case("edge: clip_ratio_low < 0", log_w=[0.1], A=0.7, clip_ratio_low=-0.1, clip_ratio_high=0.4),
+        case("edge: clip_ratio_high inf", log_w=[0.1], A=0.7, clip_ratio_low=0.4, clip_ratio_high=INF),
+    ]  # fmt: skip
+    return cs
+
+
+_B, _T = 4, 5
+
+
+def _rows(x) -> list:
+    return [[float(v) for v in row] for row in np.asarray(x)]
+
+
+def _batch_seeded(seed: int, B: int = _B, T: int = _T, scale: float = 0.3):
+    rng = np.random.default_rng(seed)
+    log_w = _rows(rng.normal(0.0, scale, size=(B, T)))
+    log_prob = _rows(-np.abs(rng.normal(1.0, 1.0, size=(B, T))))
+    mask = [[bool(v) for v in row] for row in rng.random((B, T)) < 0.75]
+    return log_w, log_prob, mask
+
+
+_ADV_SEQ = [[1.2], [-0.8], [0.5], [-0.9]]
+_ADV_BIG = [[2.0], [-1.5], [1.0], [-2.5]]
+
+
+def _tie_batch():
+    """Rows 0 and 2 identical (A and log pi), row 0's first token the largest covariance: a
+    tie at the top, broken by position (row 0 first)."""
+    lp = [[-0.05, -1.0, -2.0, -1.5, -1.0], [-1.0] * 5, [-0.05, -1.0, -2.0, -1.5, -1.0], [-1.0] * 5]
+    lw = [[0.1, -0.2, 0.05, 0.0, 0.3], [0.2, 0.1, -0.1, 0.0, 0.05], [0.2, 0.2, -0.3, 0.1, 0.1], [-0.1, 0.1, 0.2, -0.2, 0.0]]
+    return lw, lp, [[1.0], [-1.0], [1.0], [-1.0]]  # fmt: skip
+
+
+def _batch_error_cases(params: dict[str, Any], bad: dict[str, Any], with_log_prob: bool) -> list:
+    lw, lp, _ = _batch_seeded(7)
+    extra = {"log_prob": lp} if with_log_prob else {}
+    nan_row = [[float("nan")] + lw[0][1:]] + lw[1:]
+    cs = [
+        case("edge: NaN log_w", log_w=nan_row, A=_ADV_SEQ, **extra, **params),
+        case("edge: selected -inf log_w", log_w=[[-INF] + lw[0][1:]] + lw[1:], A=_ADV_SEQ, **extra, **params),
+        case("edge: A = inf", log_w=lw, A=[[INF], [1.0], [1.0], [1.0]], **extra, **params),
+        case("edge: A of shape (B,) (would broadcast along T)", log_w=lw, A=[1.0, -1.0, 0.5, 0.2], **extra, **params),
+        case("edge: mask row too short", log_w=lw, A=_ADV_SEQ, mask=[[True] * (_T - 1)] * _B, **extra, **params),
+    ]  # fmt: skip
+    if with_log_prob:
+        pos = [[0.5] + lp[0][1:]] + lp[1:]
+        cs.append(case("edge: log_prob > 0 (a probability?)", log_w=lw, A=_ADV_SEQ, log_prob=pos, **params))
+    for name, value in bad.items():
+        cs.append(case(f"edge: {name} = {value!r}", log_w=lw, A=_ADV_SEQ, **extra, **{**params, name: value}))
+    return cs
+
+
+def _kl_cov_cases():
+    cs = []
+    for seed in range(4):
+        lw, lp, mask = _batch_seeded(100 + seed)
+        for ratio, coef in ((0.0002, 1.0), (0.1, 1.0), (0.25, 0.5), (1.0, 1.0)):
+            p = {"kl_cov_ratio": ratio, "ppo_kl_coef": coef}
+            cs.append(case(f"seeded batch {seed}, ratio {ratio}, coef {coef}", log_w=lw, A=_ADV_SEQ, log_prob=lp, **p))
+            cs.append(case(f"seeded batch {seed} masked, ratio {ratio}, coef {coef}", log_w=lw, A=_ADV_SEQ, log_prob=lp, mask=mask, **p))
+    lw, lp, adv = _tie_batch()
+    p = {"kl_cov_ratio": 0.0002, "ppo_kl_coef": 1.0}
+    cs.append(case("tie at the top: the earlier position (row 0) is chosen", log_w=lw, A=adv, log_prob=lp, **p))
+    cs.append(case("tie, k = 2: both", log_w=lw, A=adv, log_prob=lp, kl_cov_ratio=0.1, ppo_kl_coef=1.0))
+    zero_top = [[0.0] + lw[0][1:]] + lw[1:]
+    cs.append(case("top token has log w = 0: sign(0) = 0", log_w=zero_top, A=adv, log_prob=lp, **p))
+    lw, lp, mask = _batch_seeded(110)
+    mask[1] = [False] * _T
+    cs.append(case("a fully masked row", log_w=lw, A=_ADV_SEQ, log_prob=lp, mask=mask, kl_cov_ratio=0.25, ppo_kl_coef=1.0))
+    cs.append(case("empty mask: all zeros", log_w=lw, A=_ADV_SEQ, log_prob=lp, mask=[[False] * _T] * _B, **p))
+    cs.append(case("coef 0: plain IS", log_w=lw, A=_ADV_SEQ, log_prob=lp, kl_cov_ratio=0.5, ppo_kl_coef=0.0))
+    # verl's count: int(0.3 * 10) in float64 is 3 (0.3 * 10 rounds to 3.0); exactly it is 2.999...
+    lw2, lp2, _ = _batch_seeded(111, B=2)
+    cs.append(case("k = int(fl(0.3 * 10)) = 3 (float64 product, as verl)", log_w=lw2, A=[[1.0], [-0.5]], log_prob=lp2, kl_cov_ratio=0.3, ppo_kl_coef=1.0))
+    lw3, lp3, _ = _batch_seeded(112, B=3)
+    adv_tok = _rows(np.random.default_rng(113).normal(0.0, 1.0, size=(3, _T)))
+    cs.append(case("per-token advantages", log_w=lw3, A=adv_tok, log_prob=lp3, kl_cov_ratio=0.2, ppo_kl_coef=1.0))
+    big = [[700.0, -700.0, 0.0, 0.1, -0.1]] + lw3[1:]
+    cs.append(case("extreme log w +-700", log_w=big, A=adv_tok, log_prob=lp3, kl_cov_ratio=0.2, ppo_kl_coef=1.0))
+    cs += _batch_error_cases(p, {"kl_cov_ratio": 0.0, "ppo_kl_coef": -1.0}, True)
+    cs.append(case("edge: kl_cov_ratio > 1", log_w=lw, A=_ADV_SEQ, log_prob=lp, kl_cov_ratio=1.5, ppo_kl_coef=1.0))
+    return cs
+
+
+def _clip_cov_cases():
+    base = {"clip_ratio_low": 0.2, "clip_ratio_high": 0.2}
+    cs = []
+    for seed in range(4):
+        lw, lp, mask = _batch_seeded(200 + seed, scale=0.2)
+        lp = [[3 * v for v in row] for row in lp]  # covariances of order 1..5
+        for ratio, lb, ub in ((0.0002, 1.0, 5.0), (0.1, 1.0, 5.0), (0.25, -INF, INF), (1.0, 0.5, 3.0)):
+            p = {**base, "clip_cov_ratio": ratio, "clip_cov_lb": lb, "clip_cov_ub": ub}
+            cs.append(case(f"seeded batch {seed}, ratio {ratio}, band ({lb}, {ub})", log_w=lw, A=_ADV_BIG, log_prob=lp, **p))
+            cs.append(case(f"seeded batch {seed} masked, ratio {ratio}, band ({lb}, {ub})", log_w=lw, A=_ADV_BIG, log_prob=lp, mask=mask, **p))
+        prio = _rows(np.random.default_rng(300 + seed).random((_B, _T)))
+        p = {**base, "clip_cov_ratio": 0.25, "clip_cov_lb": -INF, "clip_cov_ub": INF}
+        cs.append(case(f"seeded batch {seed}, uniform priority (verl's random choice, seeded)", log_w=lw, A=_ADV_BIG, log_prob=lp, priority=prio, **p))
+    lw, lp, mask = _batch_seeded(210, scale=0.2)
+    lp = [[3 * v for v in row] for row in lp]
+    p = {**base, "clip_cov_ratio": 0.25, "clip_cov_lb": -INF, "clip_cov_ub": INF}
+    cs.append(case("equal priorities: the earliest candidates", log_w=lw, A=_ADV_BIG, log_prob=lp, priority=[[0.0] * _T] * _B, **p))
+    clipped = [[1.0, -1.0] + lw[0][2:]] + lw[1:]  # A > 0: w = e > 1.2 clipped; w = 1/e inside
+    cs.append(case("tokens PPO clips are never candidates", log_w=clipped, A=_ADV_BIG, log_prob=lp, **p))
+    on_bound = [[float(np.log(1.2))] + lw[0][1:]] + lw[1:]
+    cs.append(case("w near 1 + high (rounded exp)", log_w=on_bound, A=_ADV_BIG, log_prob=lp, **p))
+    lw_t, lp_t, adv_t = _tie_batch()
+    lw_t[2][0] = 0.15  # inside PPO's region, so the tie is between two candidates
+    cs.append(case("tie at the top of cov: the earlier position", log_w=lw_t, A=adv_t, log_prob=lp_t, **{**p, "clip_cov_ratio": 0.0002}))
+    cs.append(case("empty band: PPO", log_w=lw, A=_ADV_BIG, log_prob=lp, **{**p, "clip_cov_lb": 100.0, "clip_cov_ub": 200.0}))
+    cs.append(case("empty mask: all zeros", log_w=lw, A=_ADV_BIG, log_prob=lp, mask=[[False] * _T] * _B, **p))
+    lw3, lp3, _ = _batch_seeded(212, B=3)
+    adv_tok = _rows(np.random.default_rng(213).normal(0.0, 2.0, size=(3, _T)))
+    cs.append(case("per-token advantages", log_w=lw3, A=adv_tok, log_prob=lp3, **p))
+    p0 = {**base, "clip_cov_ratio": 0.0002, "clip_cov_lb": 1.0, "clip_cov_ub": 5.0}
+    cs += _batch_error_cases(
+        p0, {"clip_cov_ratio": 0.0, "clip_ratio_low": 1.5, "clip_cov_lb": float("nan")}, True
+    )
+    cs.append(case("edge: clip_cov_ub < clip_cov_lb", log_w=lw, A=_ADV_BIG, log_prob=lp, **{**p0, "clip_cov_lb": 5.0, "clip_cov_ub": 1.0}))
+    cs.append(case("edge: priority NaN", log_w=lw, A=_ADV_BIG, log_prob=lp, priority=[[float("nan")] * _T] * _B, **p0))
+    return cs  # fmt: skip
+
+
+def _tis_norm_cases(scale: float):
+    cs = []
+    for seed in range(4):
+        lw, _, mask = _batch_seeded(400 + seed, scale=scale)
+        for cap in (2.0, INF, 0.5):
+            p = {"clip_max": cap, "min_mean": 1e-8}
+            cs.append(case(f"seeded batch {seed}, clip_max {cap}", log_w=lw, A=_ADV_SEQ, **p))
+            cs.append(case(f"seeded batch {seed} masked, clip_max {cap}", log_w=lw, A=_ADV_SEQ, mask=mask, **p))
+    lw, _, mask = _batch_seeded(410, scale=scale)
+    p = {"clip_max": 2.0, "min_mean": 1e-8}
+    tiny = [[v - 30.0 for v in row] for row in lw]
+    cs.append(case("mean below min_mean: not normalised", log_w=tiny, A=_ADV_SEQ, **p))
+    cs.append(case("min_mean 0: always normalised", log_w=tiny, A=_ADV_SEQ, clip_max=2.0, min_mean=0.0))
+    big = [[v + 30.0 for v in row] for row in lw]
+    cs.append(case("every weight at the cap: weight 1", log_w=big, A=_ADV_SEQ, **p))
+    mask_row = [list(r) for r in mask]
+    mask_row[2] = [False] * _T
+    cs.append(case("a fully masked row", log_w=lw, A=_ADV_SEQ, mask=mask_row, **p))
+    cs.append(case("empty mask: all zeros", log_w=lw, A=_ADV_SEQ, mask=[[False] * _T] * _B, **p))
+    cs.append(case("extreme log w", log_w=[[700.0, -700.0, 0.0, 1.0, -1.0]] + lw[1:], A=_ADV_SEQ, **p))
+    lw3, _, _ = _batch_seeded(412, B=3, scale=scale)
+    adv_tok = _rows(np.random.default_rng(413).normal(0.0, 1.0, size=(3, _T)))
+    cs.append(case("per-token advantages", log_w=lw3, A=adv_tok, **p))
+    cs += _batch_error_cases(p, {"clip_max": 0.0, "min_mean": -1.0}, False)
+    cs.append(case("edge: min_mean inf", log_w=lw, A=_ADV_SEQ, clip_max=2.0, min_mean=INF))
+    return cs
+
+
+register_golden(gpg, _gpg_cases, _TOKEN)
+register_golden(gmpo, _gmpo_cases, _TOKEN, ("clip_ratio_low", "clip_ratio_high"))
+register_golden(
+    kl_cov, _kl_cov_cases, ("log_w", "A", "log_prob"), ("kl_cov_ratio", "ppo_kl_coef")
+)
+register_golden(
+    clip_cov,
+    _clip_cov_cases,
+    ("log_w", "A", "log_prob"),
+    ("clip_ratio_low", "clip_ratio_high", "clip_cov_ratio", "clip_cov_lb", "clip_cov_ub", "priority"),
+)
+register_golden(
+    tis_token_batch_normalized,
+    lambda: _tis_norm_cases(0.5),
+    _TOKEN,
+    ("clip_max", "min_mean"),
+)
+register_golden(
+    tis_sequence_batch_normalized,
+    lambda: _tis_norm_cases(0.2),
+    _TOKEN,
+    ("clip_max", "min_mean"),
+)

@@ -633,6 +633,12 @@ def _first_k(key: Tensor, eligible: Tensor, k: Tensor) -> Tensor:
     return (rank.reshape(key.shape) < k) & eligible
 
 
+def _f64(x: Any, like: Tensor) -> Tensor:
+    """A selection parameter in float64 as given (not rounded to a float32 compute dtype: the
+    count int(ratio N) and the band test must see the value verl sees)."""
+    return torch.as_tensor(x, dtype=torch.float64, device=like.device)
+
+
 def _verl_count(ratio: Tensor, m: Tensor) -> Tensor:
     """max(1, int(ratio N)) per batch, N the selected tokens, the product in float64 (verl)."""
     n = m.sum((-2, -1), keepdim=True).to(torch.float64)
@@ -659,9 +665,9 @@ def kl_cov(
     _check_unit_ratio("kl_cov_ratio", kl_cov_ratio)
     check_finite("ppo_kl_coef", ppo_kl_coef)
     check_range("ppo_kl_coef", ppo_kl_coef, lo=0)
-    lw, a, m, (ratio, coef), out_dtype = _batch_prepare(log_w, A, mask, kl_cov_ratio, ppo_kl_coef)
+    lw, a, m, (coef,), out_dtype = _batch_prepare(log_w, A, mask, ppo_kl_coef)
     cov = _masked_cov(a, log_prob, m)
-    top = _first_k(cov, m, _verl_count(ratio, m))
+    top = _first_k(cov, m, _verl_count(_f64(kl_cov_ratio, lw), m))
     base = _times(torch.exp(lw), a)
     phi = torch.where(top, base - coef * torch.sign(lw), base)
     return torch.where(m, phi, torch.zeros_like(phi)).to(out_dtype)
@@ -699,19 +705,20 @@ def clip_cov(
                 f"clip_cov_ub must be >= clip_cov_lb, got {clip_cov_ub!r} < {clip_cov_lb!r}"
             )
     if priority is not None:
-        if not isinstance(priority, torch.Tensor) or priority.shape != log_w.shape:
-            raise ValueError(f"priority must be a tensor of log_w's shape {tuple(log_w.shape)}")
+        priority = torch.as_tensor(priority, dtype=torch.float64, device=log_w.device)
+        if priority.shape != log_w.shape:
+            raise ValueError(
+                f"priority must have log_w's shape {tuple(log_w.shape)}, got {tuple(priority.shape)}"
+            )
         check_finite("priority", priority)
-    lw, a, m, (lo, hi, ratio, lb, ub), out_dtype = _batch_prepare(
-        log_w, A, mask, clip_ratio_low, clip_ratio_high, clip_cov_ratio, clip_cov_lb, clip_cov_ub
-    )
+    lw, a, m, (lo, hi), out_dtype = _batch_prepare(log_w, A, mask, clip_ratio_low, clip_ratio_high)
+    ratio, lb64, ub64 = (_f64(v, lw) for v in (clip_cov_ratio, clip_cov_lb, clip_cov_ub))
     w = torch.exp(lw)
     inside = _ppo_keep(w, a, 1 - lo, 1 + hi)
     ppo = torch.where(inside, _times(w, a), torch.zeros_like(w))
     cov = _masked_cov(a, log_prob, m)
-    lb64, ub64 = lb.to(torch.float64), ub.to(torch.float64)
     cand = m & inside & (cov > lb64) & (cov < ub64)
-    key = cov if priority is None else -priority.detach().to(torch.float64)
+    key = cov if priority is None else -priority
     chosen = _first_k(key, cand, _verl_count(ratio, m))
     phi = torch.where(chosen, torch.zeros_like(ppo), ppo)
     return torch.where(m, phi, torch.zeros_like(phi)).to(out_dtype)

@@ -469,3 +469,360 @@ register_oracle(
     why=_DEF_WHY,
     domain=_DOMAIN["vespo"],
 )
+
+
+# ============================================================================ issue 13 designs
+# GPG, GMPO, KL-Cov, Clip-Cov, batch-normalised TIS. Routes: mpmath.diff of the library's loss
+# as verl writes it (GPG's -A log pi, GMPO's sequence loss with its sign trick, KL-Cov's
+# -A w + c |log w|, Clip-Cov's max(-A w, -A clip(w)) corr); batch selections by counting, for
+# each token, the tokens that outrank it (not a sort); covariances in expanded form at raised
+# precision; normalising means as totals.
+
+
+def _diff_at(loss, kink_left: bool = False, kink_right: bool = False):
+    """-loss'(0): central, or the one-sided derivative from the named unclipped side."""
+    if kink_left:
+        return -mpmath.diff(loss, 0, direction=-1)
+    if kink_right:
+        return -mpmath.diff(loss, 0, direction=1)
+    return -mpmath.diff(loss, 0)
+
+
+def _gpg(log_w, A):
+    if log_w == -mpmath.inf:
+        return mpmath.mpf(A)
+    mu = mpmath.mpf(1) / 3  # any behaviour probability: log pi = log(mu w)
+
+    def loss(x):
+        return -A * mpmath.log(mu * mpmath.exp(log_w + x))
+
+    with mpmath.extradps(_GUARD + _digits_of(log_w)):
+        return +_diff_at(loss)
+
+
+def _gmpo(log_w, A, mask=None, clip_ratio_low=0.4, clip_ratio_high=0.4):
+    keep, sel = _selected(log_w, mask)
+    zero = [mpmath.mpf(0)] * len(log_w)
+    if not sel or A == 0:
+        return zero
+    lo, hi = mpmath.mpf(clip_ratio_low), mpmath.mpf(clip_ratio_high)
+    sgn = mpmath.sign(A)
+    n = len(sel)
+    idx = [i for i, k in enumerate(keep) if k]
+    out = list(zero)
+    with mpmath.extradps(_GUARD + _digits_of(max(abs(v) for v in sel))):
+        for j, i in enumerate(idx):
+
+            def loss(x, j=j):
+                # verl: sgn * min(sgn * l, sgn * clamp(l, -lo, hi)); r the n-th root of the
+                # product of exp(clipped); the sequence loss -A r
+                prod = mpmath.mpf(1)
+                for jj, v in enumerate(sel):
+                    v = v + x if jj == j else v
+                    c = sgn * min(sgn * v, sgn * _clip(v, -lo, hi))
+                    prod *= mpmath.exp(c)
+                return -A * mpmath.root(prod, n)
+
+            v = log_w[i]
+            left = (A > 0 and v == hi) or (A < 0 and v == -lo)
+            # the token mean of the aggregation: phi_t = n * (-dL/dl_t)
+            out[i] = +(n * _diff_at(loss, kink_left=A > 0 and left, kink_right=A < 0 and left))
+    return out
+
+
+def _grid(log_w, A, mask):
+    B = len(log_w)
+    T = len(log_w[0]) if B else 0
+    keep = [[True] * T for _ in range(B)] if mask is None else [list(r) for r in mask]
+    adv = [[row[0]] * T if len(row) == 1 else list(row) for row in A]
+    cells = [(b, t) for b in range(B) for t in range(T) if keep[b][t]]
+    return B, T, keep, adv, cells
+
+
+def _covariances(adv, log_prob, cells):
+    """cov_t = A_t l_t - A_t l_bar - a_bar l_t + a_bar l_bar (expanded), means as totals / N."""
+    n = len(cells)
+    with mpmath.extradps(2 * _GUARD):
+        a_bar = sum((adv[b][t] for b, t in cells), mpmath.mpf(0)) / n
+        l_bar = sum((log_prob[b][t] for b, t in cells), mpmath.mpf(0)) / n
+        return {
+            (b, t): +(
+                adv[b][t] * log_prob[b][t]
+                - adv[b][t] * l_bar
+                - a_bar * log_prob[b][t]
+                + a_bar * l_bar
+            )
+            for b, t in cells
+        }
+
+
+def _outranked_by(key, pool, c):
+    """How many members of ``pool`` come before c: larger key, or equal key and earlier."""
+    return sum(1 for d in pool if key[d] > key[c] or (key[d] == key[c] and d < c))
+
+
+def _count(ratio, n):
+    # verl: max(int(ratio * n), 1), the product a Python (float64) float
+    return max(int(float(ratio) * n), 1)
+
+
+def _kl_cov(log_w, A, log_prob, mask=None, kl_cov_ratio=0.0002, ppo_kl_coef=1.0):
+    B, T, keep, adv, cells = _grid(log_w, A, mask)
+    out = [[mpmath.mpf(0)] * T for _ in range(B)]
+    if not cells:
+        return out
+    cov = _covariances(adv, log_prob, cells)
+    k = _count(kl_cov_ratio, len(cells))
+    coef = mpmath.mpf(ppo_kl_coef)
+    with mpmath.extradps(_GUARD + _digits_of(max(abs(log_w[b][t]) for b, t in cells))):
+        for b, t in cells:
+            top = _outranked_by(cov, cells, (b, t)) < k
+            a, lw = adv[b][t], log_w[b][t]
+
+            def loss(x, a=a, lw=lw, top=top):  # verl: -A w, or -A w + coef |log w| on the top-k
+                v = -a * mpmath.exp(lw + x)
+                return v + coef * abs(lw + x) if top else v
+
+            out[b][t] = +_diff_at(loss)
+    return out
+
+
+def _clip_cov(
+    log_w,
+    A,
+    log_prob,
+    mask=None,
+    clip_ratio_low=0.2,
+    clip_ratio_high=0.2,
+    clip_cov_ratio=0.0002,
+    clip_cov_lb=1.0,
+    clip_cov_ub=5.0,
+    priority=None,
+):
+    B, T, keep, adv, cells = _grid(log_w, A, mask)
+    out = [[mpmath.mpf(0)] * T for _ in range(B)]
+    if not cells:
+        return out
+    lo, hi = 1 - mpmath.mpf(clip_ratio_low), 1 + mpmath.mpf(clip_ratio_high)
+    cov = _covariances(adv, log_prob, cells)
+    with mpmath.extradps(_GUARD):
+
+        def losses(c, x=0):  # verl's pg_losses1, pg_losses2
+            w = mpmath.exp(log_w[c[0]][c[1]] + x)
+            return -adv[c[0]][c[1]] * w, -adv[c[0]][c[1]] * _clip(w, lo, hi)
+
+        clip_by_origin = {c: losses(c)[1] > losses(c)[0] for c in cells}
+    lb, ub = mpmath.mpf(clip_cov_lb), mpmath.mpf(clip_cov_ub)
+    cand = [c for c in cells if not clip_by_origin[c] and lb < cov[c] < ub]
+    key = cov if priority is None else {c: -mpmath.mpf(priority[c[0]][c[1]]) for c in cand}
+    n = _count(clip_cov_ratio, len(cells))
+    chosen = {c for c in cand if _outranked_by(key, cand, c) < n}
+    with mpmath.extradps(_GUARD + _digits_of(max(abs(log_w[b][t]) for b, t in cells))):
+        for c in cells:
+            corr = 0 if c in chosen else 1
+
+            def loss(x, c=c, corr=corr):  # max(pg_losses1, pg_losses2) * corr
+                return max(*losses(c, x)) * corr
+
+            w = mpmath.exp(log_w[c[0]][c[1]])
+            a = adv[c[0]][c[1]]
+            # at a bound the closed interval: the unclipped side's one-sided derivative
+            out[c[0]][c[1]] = +_diff_at(
+                loss, kink_left=a > 0 and w == hi, kink_right=a < 0 and w == lo
+            )
+    return out
+
+
+def _tis_token_batch_normalized(log_w, A, mask=None, clip_max=2.0, min_mean=1e-8):
+    B, T, keep, adv, cells = _grid(log_w, A, mask)
+    out = [[mpmath.mpf(0)] * T for _ in range(B)]
+    if not cells:
+        return out
+    cap = mpmath.mpf(clip_max)
+    with mpmath.extradps(_GUARD):
+        v = {c: min(_w(log_w[c[0]][c[1]]), cap) for c in cells}
+        total = sum(v.values(), mpmath.mpf(0))
+        normalise = total > mpmath.mpf(min_mean) * len(cells)
+        for b, t in cells:
+            out[b][t] = +(
+                adv[b][t] * v[(b, t)] * len(cells) / total if normalise else adv[b][t] * v[(b, t)]
+            )
+    return out
+
+
+def _tis_sequence_batch_normalized(log_w, A, mask=None, clip_max=2.0, min_mean=1e-8):
+    B, T, keep, adv, cells = _grid(log_w, A, mask)
+    out = [[mpmath.mpf(0)] * T for _ in range(B)]
+    rows = sorted({b for b, _ in cells})
+    if not rows:
+        return out
+    cap = mpmath.mpf(clip_max)
+    with mpmath.extradps(_GUARD):
+        V = {
+            b: min(_product_of_ratios([log_w[b][t] for t in range(T) if keep[b][t]]), cap)
+            for b in rows
+        }
+        total = sum(V.values(), mpmath.mpf(0))
+        normalise = total > mpmath.mpf(min_mean) * len(rows)
+        for b, t in cells:
+            out[b][t] = +(adv[b][t] * V[b] * len(rows) / total if normalise else adv[b][t] * V[b])
+    return out
+
+
+def _d_gpg(log_w, A):
+    return _token_ok(log_w, A)
+
+
+def _d_gmpo(log_w, A, mask=None, clip_ratio_low=0.4, clip_ratio_high=0.4):
+    lo, hi = mpmath.mpf(clip_ratio_low), mpmath.mpf(clip_ratio_high)
+    return _seq_ok(log_w, mask) and _fin(A) and _fin(lo) and lo >= 0 and _fin(hi) and hi >= 0
+
+
+def _batch_ok(log_w, A, mask, log_prob=None) -> bool:
+    """B x T log_w without NaN, B x T boolean mask (None = all), A B lists of 1 or T finite
+    advantages, selected log_w finite; log_prob (if given) B x T without NaN, finite and <= 0
+    where selected."""
+    if not isinstance(log_w, list) or not all(isinstance(r, list) for r in log_w):
+        return False
+    B = len(log_w)
+    T = len(log_w[0]) if B else 0
+    if any(len(r) != T for r in log_w) or any(_nan(v) for r in log_w for v in r):
+        return False
+    if mask is not None and (
+        len(mask) != B or any(len(r) != T or not all(isinstance(k, bool) for k in r) for r in mask)
+    ):
+        return False
+    if not isinstance(A, list) or len(A) != B:
+        return False
+    for row in A:
+        if not isinstance(row, list) or len(row) not in (1, T) or not all(_fin(v) for v in row):
+            return False
+    keep = [[True] * T for _ in range(B)] if mask is None else mask
+    if any(keep[b][t] and not _fin(log_w[b][t]) for b in range(B) for t in range(T)):
+        return False
+    if log_prob is not None:
+        if len(log_prob) != B or any(len(r) != T for r in log_prob):
+            return False
+        if any(_nan(v) for r in log_prob for v in r):
+            return False
+        for b in range(B):
+            for t in range(T):
+                v = log_prob[b][t]
+                if keep[b][t] and not (_fin(v) and v <= 0):
+                    return False
+    return True
+
+
+def _d_kl_cov(log_w, A, log_prob, mask=None, kl_cov_ratio=0.0002, ppo_kl_coef=1.0):
+    r, c = mpmath.mpf(kl_cov_ratio), mpmath.mpf(ppo_kl_coef)
+    return (
+        _batch_ok(log_w, A, mask, log_prob)
+        and _fin(r)
+        and 0 < r <= 1
+        and _fin(c)
+        and c >= 0
+    )
+
+
+def _d_clip_cov(
+    log_w,
+    A,
+    log_prob,
+    mask=None,
+    clip_ratio_low=0.2,
+    clip_ratio_high=0.2,
+    clip_cov_ratio=0.0002,
+    clip_cov_lb=1.0,
+    clip_cov_ub=5.0,
+    priority=None,
+):
+    r = mpmath.mpf(clip_cov_ratio)
+    lb, ub = mpmath.mpf(clip_cov_lb), mpmath.mpf(clip_cov_ub)
+    ok = (
+        _batch_ok(log_w, A, mask, log_prob)
+        and _ratios_ok(clip_ratio_low, clip_ratio_high)
+        and _fin(r)
+        and 0 < r <= 1
+        and not _nan(lb)
+        and not _nan(ub)
+        and lb <= ub
+    )
+    if ok and priority is not None:
+        ok = len(priority) == len(log_w) and all(
+            len(p) == len(r) and all(_fin(v) for v in p) for p, r in zip(priority, log_w)
+        )
+    return ok
+
+
+def _d_tis_batch_normalized(log_w, A, mask=None, clip_max=2.0, min_mean=1e-8):
+    cap, floor = mpmath.mpf(clip_max), mpmath.mpf(min_mean)
+    return (
+        _batch_ok(log_w, A, mask)
+        and not _nan(cap)
+        and cap > 0
+        and _fin(floor)
+        and floor >= 0
+    )
+
+
+_BATCH_WHY = (
+    "selection by exact comparisons at 50 digits (no case has two covariances within 1e-30 "
+    "other than exact ties); mpmath.diff of the per-token loss at raised precision: ~55 digits"
+)
+
+register_oracle(
+    "peers.gpg",
+    "mpmath.diff of GPG's loss -A log(mu e^{log_w + x}) at x = 0 (mu = 1/3); log_w = -inf: A",
+    _gpg,
+    digits=35,
+    why=_DIFF_WHY,
+    domain=_d_gpg,
+)
+register_oracle(
+    "peers.gmpo",
+    "mpmath.diff, token by token, of verl's geo_mean sequence loss -A (prod_t e^{c_t})^(1/n), "
+    "c_t = sgn(A) min(sgn(A) l_t, sgn(A) clamp(l_t, -low, high)), times n (token mean); at an "
+    "exact bound the one-sided derivative from the unclipped side",
+    _gmpo,
+    digits=35,
+    why=_DIFF_WHY,
+    domain=_d_gmpo,
+)
+register_oracle(
+    "peers.kl_cov",
+    "covariances in expanded form (A l - A l_bar - a_bar l + a_bar l_bar); a token is in the "
+    "top k when fewer than k tokens outrank it (counted, no sort); mpmath.diff of verl's "
+    "per-token loss -A e^{log w} (+ coef |log w| on the top k)",
+    _kl_cov,
+    digits=35,
+    why=_BATCH_WHY,
+    domain=_d_kl_cov,
+)
+register_oracle(
+    "peers.clip_cov",
+    "verl's clip_by_origin (pg_losses2 > pg_losses1) and band test on expanded covariances; a "
+    "candidate is chosen when fewer than n candidates outrank it (cov, or -priority; counted); "
+    "mpmath.diff of max(-A w, -A clip(w)) * corr",
+    _clip_cov,
+    digits=35,
+    why=_BATCH_WHY,
+    domain=_d_clip_cov,
+)
+register_oracle(
+    "peers.tis_token_batch_normalized",
+    "A v N / total with v = min(w, clip_max), total the sum of v over the N selected tokens, "
+    "normalised when total > min_mean N",
+    _tis_token_batch_normalized,
+    digits=35,
+    why=_DEF_WHY,
+    domain=_d_tis_batch_normalized,
+)
+register_oracle(
+    "peers.tis_sequence_batch_normalized",
+    "A V_b R / total with V_b = min(explicit product of the sequence's selected token ratios, "
+    "clip_max), total over the R non-empty sequences, normalised when total > min_mean R",
+    _tis_sequence_batch_normalized,
+    digits=35,
+    why=_DEF_WHY,
+    domain=_d_tis_batch_normalized,
+)
