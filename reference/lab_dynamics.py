@@ -39,7 +39,8 @@ float64. ``tests/test_lab_dynamics.py`` checks the twins against the mpmath func
 Recorded per step t (the state the update u_t is computed from), ``steps`` values each unless
 stated:
 
-* ``reward``: E_{pi_t}[r], steps + 1 values (the last after the final update);
+* ``logits``: z_t (a list of V floats per step); ``reward``: E_{pi_t}[r], steps + 1 values
+  (the last after the final update);
 * ``kl_opt``: KL(pi_opt || pi_t) = -log pi_t(y*), pi_opt the point mass on y* = the first
   argmax of r, steps + 1 values;
 * ``kl_mu``: KL(pi_t || mu_t), the staleness; ``kl_mu_after``: KL(pi_{t+1} || mu_t), the
@@ -62,7 +63,8 @@ shift- and scale-invariant like the dynamics themselves; on bandit8 0.9 is R >= 
   below ``target_frac``; None if never (and None when update_norm[0] = 0).
 * ``diverge_step``: first t whose state or update is not finite, or whose reward is below the
   best reward so far minus ``diverge_drop`` (0.1) * (r_max - r_min); None if never. A
-  non-finite state ends the run there (the arrays are then shorter).
+  non-finite state or update ends the run at that step, its update not applied (the per-step
+  arrays then have t + 1 values, ``kl_mu_after`` t, and the last ``reward`` repeats z_t's).
 """
 
 from __future__ import annotations
@@ -175,6 +177,8 @@ def _phi_np(fn: Any, log_w: np.ndarray, adv: np.ndarray, params: dict[str, float
         return adv * trust_region.g_adaptive_np(
             log_w, adv, params["gamma_base"], params["gamma_max"], params["tau_h"], params["tau_c"]
         )
+    if not (np.all(np.isfinite(log_w)) and np.all(np.isfinite(adv))):
+        return np.full(len(log_w), np.nan)  # a diverged state: reported, not passed to mpmath
     return _phi_mp(fn, log_w, adv, params)
 
 
@@ -196,6 +200,19 @@ def _check_int(name: str, value: Any, lo: int, allow_none: bool = False) -> None
 def _reward_fraction(reward: float, r: np.ndarray) -> float:
     lo, hi = float(np.min(r)), float(np.max(r))
     return (reward - lo) / (hi - lo) if hi > lo else 1.0
+
+
+def _stall_step(update_norm: Sequence[float], fracs: Sequence[float]) -> int | None:
+    """The stall event of the module docstring from the update norms and reward fractions."""
+    if not update_norm or not update_norm[0] > 0:
+        return None
+    small = [x < THRESHOLDS["stall_rel"] * update_norm[0] for x in update_norm]
+    s = len(small)
+    while s > 0 and small[s - 1]:
+        s -= 1
+    if len(small) - s >= THRESHOLDS["stall_min_tail"] and fracs[s] < THRESHOLDS["target_frac"]:
+        return s
+    return None
 
 
 # ---------------------------------------------------------------- training
@@ -242,80 +259,74 @@ def train(
     adaptive = fn is None
 
     rec: dict[str, list] = {k: [] for k in (
-        "reward", "kl_opt", "kl_mu", "kl_mu_after", "ess", "max_w", "update_norm", "pg_norm",
+        "logits", "reward", "kl_opt", "kl_mu", "kl_mu_after", "ess", "max_w", "update_norm", "pg_norm",
         "gamma", "sigma2", "ess_gamma", "batch_ess_gamma")}
     diverge_step = None
     best_reward = -math.inf
     lm = _log_softmax(z_mu)
-    for t in range(steps):
-        lp = _log_softmax(z)
-        if t > 0 and refresh_every is not None and t % refresh_every == 0:
-            lm = lp.copy()
-        pi, mu = np.exp(lp), np.exp(lm)
-        R = float(pi @ r)
-        adv = r - R
-        log_w = lp - lm
-        if batch is None:
-            coef_mu = mu
-        else:
-            coef_mu = rng.multinomial(batch, mu) / batch
-        g_applied = ess_g = batch_ess_g = s2 = None
-        if adaptive:
+    # non-finite values are detected and reported (diverge_step), not warned about
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for t in range(steps):
+            lp = _log_softmax(z)
+            if t > 0 and refresh_every is not None and t % refresh_every == 0:
+                lm = lp.copy()
+            pi, mu = np.exp(lp), np.exp(lm)
+            R = float(pi @ r)
+            adv = r - R
+            log_w = lp - lm
             if batch is None:
-                m1 = float(mu @ log_w)
-                s2 = float(mu @ (log_w - m1) ** 2)
+                coef_mu = mu
             else:
-                m1 = float(coef_mu @ log_w)
-                s2 = float(coef_mu @ (log_w - m1) ** 2)
-            g_applied = float(gamma_rules.gamma_star_ess(max(s2, 0.0), full["rho_min"]))
-            phi = np.exp(g_applied * log_w) * adv
-            ess_g = _ess_of_power(lm, log_w, g_applied)
-            if batch is not None:
-                with np.errstate(divide="ignore"):
+                coef_mu = rng.multinomial(batch, mu) / batch
+            g_applied = ess_g = batch_ess_g = s2 = None
+            if adaptive:
+                if batch is None:
+                    m1 = float(mu @ log_w)
+                    s2 = float(mu @ (log_w - m1) ** 2)
+                else:
+                    m1 = float(coef_mu @ log_w)
+                    s2 = float(coef_mu @ (log_w - m1) ** 2)
+                g_applied = float(gamma_rules.gamma_star_ess(max(s2, 0.0), full["rho_min"]))
+                phi = np.exp(g_applied * log_w) * adv
+                ess_g = _ess_of_power(lm, log_w, g_applied)
+                if batch is not None:
                     batch_ess_g = _ess_of_power(np.log(coef_mu), log_w, g_applied)
-        else:
-            phi = _phi_np(fn, log_w, adv, full)
-        coef = coef_mu * phi
-        u = coef - coef.sum() * pi
-        pg_c = pi * adv
-        pg = pg_c - pg_c.sum() * pi
-        rec["reward"].append(R)
+            else:
+                phi = _phi_np(fn, log_w, adv, full)
+            coef = coef_mu * phi
+            u = coef - coef.sum() * pi
+            pg_c = pi * adv
+            pg = pg_c - pg_c.sum() * pi
+            rec["logits"].append([float(v) for v in z])
+            rec["reward"].append(R)
+            rec["kl_opt"].append(float(-lp[best]))
+            rec["kl_mu"].append(float(pi @ log_w))
+            rec["ess"].append(math.exp(-_logsumexp(2 * lp - lm)))
+            rec["max_w"].append(float(np.exp(np.max(log_w))))
+            rec["update_norm"].append(float(np.linalg.norm(u)))
+            rec["pg_norm"].append(float(np.linalg.norm(pg)))
+            rec["gamma"].append(g_applied)
+            rec["sigma2"].append(s2)
+            rec["ess_gamma"].append(ess_g)
+            rec["batch_ess_gamma"].append(batch_ess_g)
+            best_reward = max(best_reward, R)
+            finite = np.all(np.isfinite(u)) and np.all(np.isfinite(z)) and math.isfinite(R)
+            if diverge_step is None and (
+                not finite or R < best_reward - THRESHOLDS["diverge_drop"] * r_range
+            ):
+                diverge_step = t
+            if not finite:
+                break
+            z = z + lr * u
+            lp1 = _log_softmax(z)
+            rec["kl_mu_after"].append(float(np.exp(lp1) @ (lp1 - lm)))
+        lp = _log_softmax(z)
+        rec["reward"].append(float(np.exp(lp) @ r))
         rec["kl_opt"].append(float(-lp[best]))
-        rec["kl_mu"].append(float(pi @ log_w))
-        rec["ess"].append(math.exp(-_logsumexp(2 * lp - lm)))
-        rec["max_w"].append(float(np.exp(np.max(log_w))))
-        rec["update_norm"].append(float(np.linalg.norm(u)))
-        rec["pg_norm"].append(float(np.linalg.norm(pg)))
-        rec["gamma"].append(g_applied)
-        rec["sigma2"].append(s2)
-        rec["ess_gamma"].append(ess_g)
-        rec["batch_ess_gamma"].append(batch_ess_g)
-        best_reward = max(best_reward, R)
-        finite = np.all(np.isfinite(u)) and np.all(np.isfinite(z)) and math.isfinite(R)
-        if diverge_step is None and (
-            not finite or R < best_reward - THRESHOLDS["diverge_drop"] * r_range
-        ):
-            diverge_step = t
-        if not finite:
-            break
-        z = z + lr * u
-        lp1 = _log_softmax(z)
-        rec["kl_mu_after"].append(float(np.exp(lp1) @ (lp1 - lm)))
-    lp = _log_softmax(z)
-    rec["reward"].append(float(np.exp(lp) @ r))
-    rec["kl_opt"].append(float(-lp[best]))
 
     fracs = [_reward_fraction(x, r) for x in rec["reward"]]
     target_step = next((t for t, f in enumerate(fracs) if f >= THRESHOLDS["target_frac"]), None)
-    stall_step = None
-    un = rec["update_norm"]
-    if un and un[0] > 0:
-        small = [x < THRESHOLDS["stall_rel"] * un[0] for x in un]
-        s = len(small)
-        while s > 0 and small[s - 1]:
-            s -= 1
-        if len(small) - s >= THRESHOLDS["stall_min_tail"] and fracs[s] < THRESHOLDS["target_frac"]:
-            stall_step = s
+    stall_step = _stall_step(rec["update_norm"], fracs)
     return {
         "instance": instance.name,
         "design": design,
