@@ -35,8 +35,8 @@ PARAMS = {
 
 def _batch(seed: int, B: int = 5, T: int = 6):
     g = torch.Generator().manual_seed(seed)
-    old = -torch.rand(B, T, generator=g, dtype=torch.float64) * 3
-    log_prob = old + torch.randn(B, T, generator=g, dtype=torch.float64) * 0.4
+    old = -torch.rand(B, T, generator=g, dtype=torch.float64) * 3 - 0.5
+    log_prob = (old + torch.randn(B, T, generator=g, dtype=torch.float64) * 0.4).clamp(max=0.0)
     mask = torch.rand(B, T, generator=g) < 0.7
     mask[0] = False  # a fully masked sequence
     mask[1] = True
@@ -103,8 +103,11 @@ def test_gradient_is_aggregated_minus_phi(design, mode):
                 t,
             )
     assert bool((grad[~mask] == 0).all())
-    # the value is -agg(phi), i.e. the same linear functional applied to the weights
-    assert math.isclose(float(loss.detach()), sum(map(sum, want)), rel_tol=1e-12, abs_tol=1e-300)
+    # loss_value="phi": the value is -agg(phi), the same linear functional applied to the weights
+    loss_phi = losses.policy_loss(
+        log_prob, old, adv, mask, design, mode, loss_value="phi", **PARAMS[design]
+    )
+    assert math.isclose(float(loss_phi), sum(map(sum, want)), rel_tol=1e-12, abs_tol=1e-300)
 
 
 def test_verl_vanilla_ppo_loss_has_the_same_gradient():
@@ -178,8 +181,8 @@ def test_inputs_are_not_modified():
 
 
 def test_extreme_ratios_give_no_nan_in_low_precision():
-    old = torch.zeros(2, 4)
-    lp = torch.tensor([[-700.0, -50.0, 0.0, 50.0], [88.0, 200.0, -1e4, 1e4]])
+    old = torch.full((2, 4), -2e4)
+    lp = old + torch.tensor([[-700.0, -50.0, 0.0, 50.0], [88.0, 200.0, -1e4, 1e4]])
     adv = torch.tensor([[1.0], [-1.0]])
     for dtype in (torch.float32, torch.bfloat16):
         for design in PARAMS:
@@ -230,7 +233,7 @@ def test_callable_design_and_errors():
 def test_property_gradient_matches_reference(B, T, mode, design, seed):
     g = torch.Generator().manual_seed(seed)
     old = -torch.rand(B, T, generator=g, dtype=torch.float64) * 5
-    log_prob = old + torch.randn(B, T, generator=g, dtype=torch.float64) * 2
+    log_prob = (old + torch.randn(B, T, generator=g, dtype=torch.float64) * 2).clamp(max=0.0)
     mask = torch.rand(B, T, generator=g) < 0.6
     adv = torch.randn(B, 1, generator=g, dtype=torch.float64) * 3
     lp = log_prob.clone().requires_grad_(True)
@@ -291,7 +294,7 @@ def test_batch_statistic_designs_see_the_response_mask():
 def test_log_ratios_of_200_give_finite_losses_and_gradients(dtype):
     """A float32 log-ratio of +200 gave a loss of inf (ppo_clip) or NaN (power weight): the
     default clamp at +-20 (verl's) keeps every design finite; without it the overflow shows."""
-    lp = torch.tensor([[-1.0, -2.0, -0.5, -3.0]], dtype=dtype)
+    lp = torch.tensor([[-1.0, -202.0, -0.5, -153.0]], dtype=dtype)
     old = lp - torch.tensor([[200.0, -200.0, 150.0, -150.0]], dtype=dtype)
     adv = torch.tensor([[1.0]], dtype=dtype)
     designs = [*losses.TOKEN_DESIGNS, *losses.SEQUENCE_DESIGNS, "weights.power_weight"]
@@ -349,7 +352,7 @@ def test_inputs_that_would_broadcast_or_fail_silently_are_refused():
 def test_metrics_are_tensors_with_the_values_computed_by_hand():
     g = torch.Generator().manual_seed(0)
     lp = -torch.rand(4, 8, generator=g, dtype=torch.float64) * 2
-    old = lp + torch.randn(4, 8, generator=g, dtype=torch.float64) * 0.3
+    old = (lp + torch.randn(4, 8, generator=g, dtype=torch.float64) * 0.3).clamp(max=0.0)
     adv = torch.randn(4, 1, generator=g, dtype=torch.float64)
     mask = torch.ones(4, 8, dtype=torch.bool)
     mask[0, 5:] = False
@@ -386,7 +389,7 @@ def test_seed_designs_by_name_use_the_selected_tokens_only():
 
     g = torch.Generator().manual_seed(0)
     lp = -torch.rand(4, 8, generator=g, dtype=torch.float64) * 2
-    old = lp + torch.randn(4, 8, generator=g, dtype=torch.float64) * 1.5
+    old = (lp + torch.randn(4, 8, generator=g, dtype=torch.float64) * 1.5).clamp(max=0.0)
     adv = torch.randn(4, 1, generator=g, dtype=torch.float64)
     mask = torch.ones(4, 8, dtype=torch.bool)
     mask[0, 5:] = False

@@ -1,14 +1,16 @@
 """Training-facing policy losses built on the gradient weights phi(w, A).
 
-``policy_loss(log_prob, old_log_prob, advantages, response_mask, design, loss_agg_mode, **params)``
-computes w = exp(log_prob - old_log_prob) per token, the design's phi(w, A) (``torch_impl.peers``
-by name, or any callable phi(log_w, A, **params) such as the seed designs), and the per-token loss
+``policy_loss(log_prob, old_log_prob, advantages, response_mask, design, loss_agg_mode, ...)``
+computes w = exp(log_prob - old_log_prob) per token, the design's phi(w, A) (a name in
+``TOKEN_DESIGNS`` / ``SEQUENCE_DESIGNS`` / ``SEED_DESIGNS``, a ``"module.function"`` of
+``torch_impl``, or any callable phi(log_w, A, **params)), and the per-token loss
 
-    l_t = -sg(phi_t) (1 + log_prob_t - sg(log_prob_t)),
+    l_t = sg(v_t) - sg(phi_t) (log_prob_t - sg(log_prob_t)),
 
-whose value is -phi_t and whose gradient with respect to log_prob_t is exactly -phi_t (the
-estimator g = E_mu[phi grad log pi] of seed 002 section 1.2). The per-token losses are then
-aggregated as verl's ``agg_loss`` does:
+whose gradient with respect to log_prob_t is exactly -phi_t (the estimator
+g = E_mu[phi grad log pi] of seed 002 section 1.2) and whose value is v_t, the loss value of
+the convention ``loss_value`` (below). The per-token losses are aggregated as verl's
+``agg_loss`` does:
 
 - ``"token-mean"``: sum over selected tokens / number of selected tokens;
 - ``"token-sum"``: sum over selected tokens;
@@ -19,17 +21,51 @@ aggregated as verl's ``agg_loss`` does:
   by the number of sequences: TRL's ``dr_grpo`` divides by B T, i.e. pass
   ``loss_scale_factor=B * T`` for it.
 
+Loss value (``loss_value``; the gradient is -agg(phi) in every convention, bit for bit):
+
+- ``"surrogate"`` (default): the value a verl / TRL user logs as ``pg_loss``, the design's
+  objective. Ratio-form designs log their objective: PPO -min(w A, clip(w) A) (verl's
+  ``compute_policy_loss_vanilla``), dual clip, SAPO -(4 / tau) sigmoid(tau (w - 1)) A, GSPO.
+  REINFORCE-form designs (CISPO, TIS, MIS, TOPR, DFT, sequence TIS / MIS, VESPO) log
+  -sg(weight) A log_prob, as verl and TRL write them. The seed designs log -f(w, A) with f
+  the objective whose log-w derivative, gamma held fixed (gamma is a detached statistic in
+  every seed design), is phi, normalised so that f(1, A) = A as PPO's w A is at w = 1:
+  f = A + A (w^gamma - 1) / gamma for the powers (the Box-Cox objective of seed 002 section
+  7.1 plus A), f = A + A int_0^{log w} phi(e^s) / A ds for truncation, saturation and the
+  soft trust region (closed forms below). A callable or ``"module.function"`` design has no
+  objective here: it logs the REINFORCE form -sg(phi) log_prob.
+- ``"weighted_logprob"``: -sg(phi) log_prob for every design (verl's value for CISPO).
+- ``"phi"``: -phi, the value before the conventions existed (the loss then equals its own
+  derivative along a unit step of every log_prob).
+
 The log-ratio is clamped to [-20, 20] before the design sees it (``log_ratio_clamp``, verl's
 bound; ``None`` for the exact phi), so no finite input gives inf / NaN in float64, float32
 and bfloat16 (e^20 = 4.9e8). float16 overflows at 65504 = e^11.09: pass ``log_ratio_clamp=10``
 for it.
 
+Rollout correction (decoupled PPO, three policies): with ``rollout_log_prob`` (the rollout
+engine's log-probs; ``old_log_prob`` is then the proximal policy recomputed by the trainer),
+the design's phi is multiplied by rho = pi_old / pi_rollout (no gradient: rho does not depend
+on the trained parameters), token or sequence level (``rollout_is``), truncated at a cap (TIS,
+``rollout_is_mode="truncate"``) or zeroed outside a band (MIS, ``"mask"``); and sequence-level
+rejection masks (``rollout_rejection``) drop whole sequences: ``"geometric"`` (geometric-mean
+rho outside a band), ``"token_any"`` (any token's rho outside a band; with the band
+(veto, inf) it is verl's token veto), ``"k1"`` / ``"k2"`` / ``"k3"`` (the sequence mean of
+that estimator of KL(pi_rollout || pi_old) above a threshold; |mean k1| for k1, which is
+signed). Differences from verl's rollout correction (``rollout_corr_helper``, docs
+``docs/algo/rollout_corr.md``): verl applies its rejection through the response mask, so a
+rejected sequence leaves the aggregation denominators; that is the default here
+(``rollout_rejection_denominator="shrink"``), ``"keep"`` zeroes the rejected tokens' phi
+and keeps them in the denominators (as this package's ``mis_token`` design does). verl's MIS
+("mask" mode) keeps rho unclamped and rejects through the mask; here ``"mask"`` zeroes rho
+outside the band and keeps the tokens in the denominators (use a rejection mask to drop them).
+verl's sequence-level rho is bounded to [e^-20, e^20] as here (``log_ratio_clamp``).
+
 Edges: an empty mask (no selected token anywhere) gives loss 0 and zero gradient, never NaN
 (verl would divide by 0); fully masked sequences are left out of the sequence means, as verl
-does. Masked-out positions may hold any value (padding, +-inf, NaN): they are replaced before
-any arithmetic, so their gradient is exactly 0. The value is not the library's objective
-(for PPO that is -min(w A, clip(w) A)); it is -agg(phi), i.e. the loss has the library's
-gradient, not its value. Inputs are never modified.
+does. Masked-out positions may hold any value (padding, +-inf, NaN, in every log-prob and in
+the advantages): they are replaced before any arithmetic, so their gradient is exactly 0 and
+the real tokens' gradient does not depend on them. Inputs are never modified.
 """
 
 from __future__ import annotations
@@ -37,7 +73,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -64,24 +101,29 @@ SEQUENCE_DESIGNS: dict[str, Callable[..., Tensor]] = {
     "mis_sequence": peers.mis_sequence,
     "vespo": peers.vespo,
 }
+#: peers whose library loss is the ratio-form objective (logged as such under "surrogate")
+RATIO_FORM_PEERS = ("ppo_clip", "ppo_dual_clip", "sapo", "gspo")
 
 
 # ------------------------------------------------------------------ the seeds' designs
 # Batch statistics (the variance of log w, per-sign variances) are computed over the selected
-# tokens only: gradient_weights passes response_mask as ``mask``.
+# tokens only: gradient_weights passes response_mask as ``mask``. Every gamma is detached.
 
 
 def _selected(log_w: Tensor, mask: Tensor | None) -> Tensor:
-    return torch.ones_like(log_w, dtype=torch.bool) if mask is None else mask.to(torch.bool)
+    if mask is None:
+        return torch.ones_like(log_w, dtype=torch.bool)
+    return torch.broadcast_to(mask.to(torch.bool), log_w.shape)
 
 
-def is_reshape_ess(log_w: Tensor, A: Tensor, mask: Tensor | None = None, rho_min: float = 0.3):
-    """phi = w^gamma A, gamma = min(1, sqrt(-log rho_min / s^2)) with s^2 the variance of log w
-    over the selected tokens (seed 001 theorem 8.3: under log-normal weights ESS / n =
-    exp(-s^2 gamma^2) >= rho_min). gamma is a batch statistic, detached; no token or s^2 = 0
-    gives gamma = 1 (plain importance sampling). Default rho_min = 0.3, the seed's."""
+def _full(A: Any, log_w: Tensor) -> Tensor:
+    return torch.broadcast_to(
+        torch.as_tensor(A, dtype=log_w.dtype, device=log_w.device), log_w.shape
+    )
+
+
+def _ess_gamma(log_w: Tensor, mask: Tensor | None, rho_min: float) -> Tensor:
     from isreshape.torch_impl import gamma as tg
-    from isreshape.torch_impl import weights as tw
 
     keep = _selected(log_w, mask)
     lw = log_w.detach()
@@ -89,22 +131,105 @@ def is_reshape_ess(log_w: Tensor, A: Tensor, mask: Tensor | None = None, rho_min
     zero = torch.zeros((), dtype=lw.dtype, device=lw.device)
     mean = torch.where(keep, lw, zero).sum() / n
     var = torch.where(keep, (lw - mean) ** 2, zero).sum() / n
-    g = tg.gamma_star_ess(var, rho_min)
-    return tw.power_weight(log_w, A, g)
+    return tg.gamma_star_ess(var, rho_min)
 
 
-def per_sign_power(log_w: Tensor, A: Tensor, mask: Tensor | None = None, rho_min: float = 0.3):
-    """phi = w^gamma_+ A for A > 0, w^gamma_- A for A < 0, with seed 002's corrected per-sign rule
-    over the selected tokens (``gamma.per_sign_gamma``: gamma_+ in [0.1, 0.99], gamma_- in
-    [1.01, 1.99], detached)."""
-    from isreshape.torch_impl import gamma as tg
+def is_reshape_ess(
+    log_w: Tensor, A: Tensor, mask: Tensor | None = None, rho_min: float = 0.3
+) -> Tensor:
+    """phi = w^gamma A, gamma = min(1, sqrt(-log rho_min / s^2)) with s^2 the (population)
+    variance of log w over the selected tokens (seed 001 theorem 8.3: under log-normal weights
+    ESS / n = exp(-s^2 gamma^2) >= rho_min). gamma is a batch statistic, detached; no token or
+    s^2 = 0 gives gamma = 1 (plain importance sampling).
+
+    Defaults: rho_min = 0.3 (seed 001's)."""
     from isreshape.torch_impl import weights as tw
 
-    A_full = torch.broadcast_to(
-        torch.as_tensor(A, dtype=log_w.dtype, device=log_w.device), log_w.shape
-    )
-    gp, gn = tg.per_sign_gamma(log_w.detach(), A_full, _selected(log_w, mask), rho_min).unbind(0)
+    return tw.power_weight(log_w, A, _ess_gamma(log_w, mask, rho_min))
+
+
+def _per_sign_gammas(log_w: Tensor, A: Any, mask: Tensor | None, rho_min: float):
+    from isreshape.torch_impl import gamma as tg
+
+    A_full = _full(A, log_w)
+    return tg.per_sign_gamma(log_w.detach(), A_full, _selected(log_w, mask), rho_min).unbind(0)
+
+
+def per_sign_power(
+    log_w: Tensor, A: Tensor, mask: Tensor | None = None, rho_min: float = 0.3
+) -> Tensor:
+    """phi = w^gamma_+ A for A > 0, w^gamma_- A for A < 0, with seed 002's corrected per-sign
+    rule over the selected tokens (``gamma.per_sign_gamma``, detached): gamma_+ =
+    clip(r_+, 0.1, 0.99), gamma_- = clip(1 + r_-, 1.01, 1.99), r = sqrt(-log rho_min / s^2)
+    with s^2 the variance of log w over the selected tokens of that sign; no token of a sign
+    gives 0.5 / 1.5.
+
+    Defaults: rho_min = 0.3, the ranges (0.1, 0.99) and (1.01, 1.99) of seed 002."""
+    from isreshape.torch_impl import weights as tw
+
+    gp, gn = _per_sign_gammas(log_w, A, mask, rho_min)
     return tw.asymmetric_power_weight(log_w, A, gp, gn)
+
+
+def _variational_gammas(
+    log_w: Tensor,
+    A: Any,
+    mask: Tensor | None,
+    rho_min: float,
+    gamma_min: float,
+    gamma_max: float,
+    temperature: float,
+) -> Tensor:
+    """Per-token gamma of seed 000 section 10 (section 8.3 corrected), gamma_base from the
+    selected tokens of the whole batch (flattened: the seed's code takes the variance of the
+    masked log-ratios of the batch)."""
+    from isreshape.torch_impl import variational as tv
+
+    lw = log_w.detach()
+    A_full = _full(A, lw)
+    keep = _selected(lw, mask)
+    g = tv.is_reshape_v2_gamma(
+        lw.reshape(-1),
+        A_full.reshape(-1),
+        keep.reshape(-1),
+        rho_min,
+        gamma_min,
+        gamma_max,
+        temperature,
+    )
+    return g.reshape(lw.shape).to(lw.dtype)
+
+
+def variational_gamma(
+    log_w: Tensor,
+    A: Tensor,
+    mask: Tensor | None = None,
+    rho_min: float = 0.3,
+    gamma_min: float = 0.0,
+    gamma_max: float = 1.0,
+    temperature: float = 5.0,
+) -> Tensor:
+    """Seed 000's variational case-based gamma, as corrected: phi = w^gamma_t A with
+
+        gamma_t = gamma_base + (1 - gamma_base) P4 - gamma_base P1,
+        P1 = sigma(l T) sigma(A T) (case 1: w > 1, A > 0, gamma -> 0),
+        P4 = sigma(-l T) sigma(-A T) (case 4: w < 1, A < 0, gamma -> 1),
+
+    clamped to [gamma_min, gamma_max], l = log w (``variational.is_reshape_v2_gamma``: the
+    section 10 code, which is section 8.3 with sigma(+-log w) swapped, claims 000-8.3-a and
+    000-10-c; cases 2 and 3 get gamma_base). gamma_base = clamp(min(1, sqrt(-log rho_min /
+    s^2)), gamma_min, gamma_max) with s^2 the unbiased variance of log w over the selected
+    tokens of the whole batch (gamma_max when s^2 < 1e-8 or fewer than 2 tokens). The ratio is
+    the importance ratio pi_theta / mu (log_prob - old_log_prob, the correction of claim
+    000-10-e: the seed's code divides by the reference policy). gamma is detached. The seed's
+    1 / sum(mask) is the aggregation's (``loss_agg_mode="token-mean"`` reproduces it).
+
+    Defaults: rho_min = 0.3, gamma_min = 0, gamma_max = 1, temperature T = 5 (the section 10
+    code's)."""
+    from isreshape.torch_impl import weights as tw
+
+    g = _variational_gammas(log_w, A, mask, rho_min, gamma_min, gamma_max, temperature)
+    return tw.power_weight(log_w, A, g)
 
 
 def trust_region_adaptive(
@@ -114,25 +239,31 @@ def trust_region_adaptive(
     gamma_max: float = 0.9,
     tau_h: float = 1.0,
     tau_c: float = 1.0,
-):
-    """Seed 003's soft trust region with the adaptive gamma (``trust_region.phi_adaptive``), at
-    the seed's section 5.1 parameters."""
+) -> Tensor:
+    """Seed 003's soft trust region with the adaptive gamma (``trust_region.phi_adaptive``):
+    phi = A ((1 - gamma) + gamma w sech^2(tau_h (w - 1) / 2)), gamma = gamma_base +
+    (gamma_max - gamma_base) sigmoid(-A log w / tau_c).
+
+    Defaults: gamma_base = 0.1, gamma_max = 0.9, tau_h = tau_c = 1 (seed 003 section 5.1)."""
     from isreshape.torch_impl import trust_region as ttr
 
     return ttr.phi_adaptive(log_w, A, gamma_base, gamma_max, tau_h, tau_c)
 
 
-def truncated_power(log_w: Tensor, A: Tensor, gamma: float = 1.0, M: float = 2.0):
-    """Seed 002's truncation min(w^gamma, M) A (``weights.truncated_power_weight``); defaults
-    gamma = 1 (importance sampling below the cap), M = 2."""
+def truncated_power(log_w: Tensor, A: Tensor, gamma: float = 1.0, M: float = 2.0) -> Tensor:
+    """Seed 002's truncation phi = min(w^gamma, M) A (``weights.truncated_power_weight``).
+
+    Defaults: gamma = 1 (importance sampling below the cap), M = 2."""
     from isreshape.torch_impl import weights as tw
 
     return tw.truncated_power_weight(log_w, A, gamma, M)
 
 
-def soft_saturation(log_w: Tensor, A: Tensor, gamma: float = 1.0, lam: float = 0.5):
-    """Seed 002's soft saturation w^gamma / (1 + lam (w^gamma - 1)^+) A; defaults gamma = 1,
-    lam = 0.5 (the weight tends to A / lam = 2 A)."""
+def soft_saturation(log_w: Tensor, A: Tensor, gamma: float = 1.0, lam: float = 0.5) -> Tensor:
+    """Seed 002's soft saturation phi = w^gamma / (1 + lam (w^gamma - 1)^+) A
+    (``weights.soft_saturation_weight``).
+
+    Defaults: gamma = 1, lam = 0.5 (the weight tends to A / lam = 2 A)."""
     from isreshape.torch_impl import weights as tw
 
     return tw.soft_saturation_weight(log_w, A, gamma, lam)
@@ -141,6 +272,7 @@ def soft_saturation(log_w: Tensor, A: Tensor, gamma: float = 1.0, lam: float = 0
 SEED_DESIGNS: dict[str, Callable[..., Tensor]] = {
     "is_reshape_ess": is_reshape_ess,
     "per_sign_power": per_sign_power,
+    "variational_gamma": variational_gamma,
     "trust_region_adaptive": trust_region_adaptive,
     "truncated_power": truncated_power,
     "soft_saturation": soft_saturation,
@@ -152,10 +284,491 @@ AGG_MODES = (
     "seq-mean-token-mean",
     "seq-mean-token-sum-norm",
 )
-
+LOSS_VALUES = ("surrogate", "weighted_logprob", "phi")
+ROLLOUT_IS_LEVELS = ("token", "sequence")
+ROLLOUT_IS_MODES = ("truncate", "mask")
+ROLLOUT_REJECTIONS = ("geometric", "token_any", "k1", "k2", "k3")
 
 #: the default bound on |log_prob - old_log_prob| (verl's clamp of the log-ratio)
 LOG_RATIO_CLAMP = 20.0
+
+
+def all_designs() -> list[str]:
+    """Every named design: the peers (token, sequence level) and the seeds'."""
+    return [*TOKEN_DESIGNS, *SEQUENCE_DESIGNS, *SEED_DESIGNS]
+
+
+# ------------------------------------------------------------------ the seeds' objectives
+# f(w, A) with d f / d log w = phi (gamma held fixed) and f(1, A) = A; the loss value is -f.
+
+
+def _box_cox_plus_A(log_w: Tensor, A: Tensor, gamma: Any) -> Tensor:
+    from isreshape.torch_impl import weights as tw
+
+    return A + tw.box_cox_objective(log_w, A, gamma)
+
+
+def _objective_is_reshape_ess(log_w, A, mask=None, rho_min=0.3):
+    return _box_cox_plus_A(log_w, A, _ess_gamma(log_w, mask, rho_min))
+
+
+def _objective_per_sign_power(log_w, A, mask=None, rho_min=0.3):
+    gp, gn = _per_sign_gammas(log_w, A, mask, rho_min)
+    return _box_cox_plus_A(log_w, A, torch.where(A > 0, gp, gn))
+
+
+def _objective_variational_gamma(
+    log_w, A, mask=None, rho_min=0.3, gamma_min=0.0, gamma_max=1.0, temperature=5.0
+):
+    g = _variational_gammas(log_w, A, mask, rho_min, gamma_min, gamma_max, temperature)
+    return _box_cox_plus_A(log_w, A, g)
+
+
+def _objective_trust_region_adaptive(log_w, A, gamma_base=0.1, gamma_max=0.9, tau_h=1.0, tau_c=1.0):
+    from isreshape.torch_impl import trust_region as ttr
+
+    g = ttr.gamma_adaptive(log_w, A, gamma_base, gamma_max, tau_c)
+    return A + A * ttr.f_gamma(log_w, g, tau_h).to(log_w.dtype)
+
+
+def _objective_truncated_power(log_w, A, gamma=1.0, M=2.0):
+    """f = A + A int_0^l min(e^{gamma s}, M) ds = A + (A / gamma) (K(t) - K(0)), t = gamma l,
+    K(t) = e^{min(t, L)} + M (t - L)^+, L = log M; gamma = 0 gives A + min(1, M) A l."""
+    g = torch.as_tensor(gamma, dtype=log_w.dtype, device=log_w.device)
+    m = torch.as_tensor(M, dtype=log_w.dtype, device=log_w.device)
+    t = g * log_w
+    L = torch.log(m)
+    b = torch.clamp(L, max=0.0)
+    zero = torch.zeros((), dtype=log_w.dtype, device=log_w.device)
+    k = torch.exp(b) * torch.expm1(torch.minimum(t, L) - b)
+    k = k + m * (torch.clamp(t - L, min=0.0) - torch.clamp(-L, min=0.0))
+    g_safe = torch.where(g == 0, torch.ones_like(g), g)
+    inner = torch.where(g == 0, torch.clamp(m, max=1.0) * log_w, k / g_safe)
+    return A + torch.where(A == 0, zero, A * inner)
+
+
+def _objective_soft_saturation(log_w, A, gamma=1.0, lam=0.5):
+    """f = A + (A / gamma) J(t), t = gamma l: J = e^t - 1 for t <= 0, log(1 + lam (e^t - 1))
+    / lam above (e^t - 1 for lam = 0); gamma = 0 gives A + A l."""
+    g = torch.as_tensor(gamma, dtype=log_w.dtype, device=log_w.device)
+    lam_t = torch.as_tensor(lam, dtype=log_w.dtype, device=log_w.device)
+    t = g * log_w
+    zero = torch.zeros((), dtype=log_w.dtype, device=log_w.device)
+    lam_safe = torch.where(lam_t > 0, lam_t, torch.ones_like(lam_t))
+    t_mid = torch.clamp(t, min=0.0, max=1.0)
+    t_big = torch.clamp(t, min=1.0)
+    sat_mid = torch.log1p(lam_safe * torch.expm1(t_mid)) / lam_safe
+    sat_big = (t_big + torch.log(lam_safe + (1 - lam_safe) * torch.exp(-t_big))) / lam_safe
+    sat = torch.where(t > 1, sat_big, sat_mid)
+    j = torch.where((t <= 0) | (lam_t == 0), torch.expm1(t), sat)
+    g_safe = torch.where(g == 0, torch.ones_like(g), g)
+    inner = torch.where(g == 0, log_w, j / g_safe)
+    return A + torch.where(A == 0, zero, A * inner)
+
+
+_SEED_OBJECTIVES: dict[str, Callable[..., Tensor]] = {
+    "is_reshape_ess": _objective_is_reshape_ess,
+    "per_sign_power": _objective_per_sign_power,
+    "variational_gamma": _objective_variational_gamma,
+    "trust_region_adaptive": _objective_trust_region_adaptive,
+    "truncated_power": _objective_truncated_power,
+    "soft_saturation": _objective_soft_saturation,
+}
+
+
+# ------------------------------------------------------------------ the designs' own metrics
+
+
+def _masked_stats(x: Tensor, keep: Tensor, prefix: str) -> dict[str, Tensor]:
+    n = keep.sum().to(x.dtype)
+    nan = torch.full((), math.nan, dtype=x.dtype, device=x.device)
+    inf = torch.full((), math.inf, dtype=x.dtype, device=x.device)
+    xs = torch.broadcast_to(x, keep.shape)
+    return {
+        f"{prefix}/mean": torch.where(keep, xs, torch.zeros_like(xs)).sum() / n,
+        f"{prefix}/min": torch.where(n > 0, torch.where(keep, xs, inf).amin(), nan),
+        f"{prefix}/max": torch.where(n > 0, torch.where(keep, xs, -inf).amax(), nan),
+    }
+
+
+def _fraction(cond: Tensor, keep: Tensor) -> Tensor:
+    return (cond & keep).sum().to(torch.float64) / keep.sum().to(torch.float64)
+
+
+def _metrics_is_reshape_ess(log_w, A, keep, rho_min=0.3):
+    return {"design/gamma": _ess_gamma(log_w, keep, rho_min)}
+
+
+def _metrics_per_sign_power(log_w, A, keep, rho_min=0.3):
+    gp, gn = _per_sign_gammas(log_w, A, keep, rho_min)
+    return {"design/gamma_pos": gp, "design/gamma_neg": gn}
+
+
+def _metrics_variational_gamma(
+    log_w, A, keep, rho_min=0.3, gamma_min=0.0, gamma_max=1.0, temperature=5.0
+):
+    g = _variational_gammas(log_w, A, keep, rho_min, gamma_min, gamma_max, temperature)
+    out = _masked_stats(g, keep, "design/gamma")
+    cases = {
+        1: (log_w > 0) & (A > 0),
+        2: (log_w > 0) & (A < 0),
+        3: (log_w < 0) & (A > 0),
+        4: (log_w < 0) & (A < 0),
+    }
+    for c, cond in cases.items():
+        out[f"design/case{c}_fraction"] = _fraction(cond, keep)
+    return out
+
+
+def _metrics_trust_region_adaptive(
+    log_w, A, keep, gamma_base=0.1, gamma_max=0.9, tau_h=1.0, tau_c=1.0
+):
+    from isreshape.torch_impl import trust_region as ttr
+
+    g = ttr.gamma_adaptive(log_w, A, gamma_base, gamma_max, tau_c)
+    return _masked_stats(g, keep, "design/gamma")
+
+
+def _metrics_truncated_power(log_w, A, keep, gamma=1.0, M=2.0):
+    return {"design/truncated_fraction": _fraction(gamma * log_w > math.log(M), keep)}
+
+
+def _metrics_soft_saturation(log_w, A, keep, gamma=1.0, lam=0.5):
+    return {"design/saturated_fraction": _fraction(gamma * log_w > 0, keep)}
+
+
+_SEED_METRICS: dict[str, Callable[..., dict[str, Tensor]]] = {
+    "is_reshape_ess": _metrics_is_reshape_ess,
+    "per_sign_power": _metrics_per_sign_power,
+    "variational_gamma": _metrics_variational_gamma,
+    "trust_region_adaptive": _metrics_trust_region_adaptive,
+    "truncated_power": _metrics_truncated_power,
+    "soft_saturation": _metrics_soft_saturation,
+}
+
+
+# ------------------------------------------------------------------ options and checks
+
+
+@dataclass(frozen=True)
+class _Rollout:
+    log_prob: Tensor | None
+    level: str | None
+    mode: str
+    upper: float
+    lower: float
+    rejection: tuple[tuple[str, tuple[float, float]], ...]
+    denominator: str
+
+
+def _band(name: str, value: Any) -> tuple[float, float]:
+    """A band (lo, hi) on a ratio; a single number hi means (1 / hi, hi)."""
+    where = f"rollout_rejection[{name!r}]"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        hi = float(value)
+        if not (1 <= hi < math.inf):
+            raise ValueError(
+                f"{where} must be a finite upper ratio >= 1 or (lo, hi), got {value!r}"
+            )
+        return 1 / hi, hi
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        lo, hi = (float(v) for v in value)
+        if not (0 <= lo <= hi) or math.isnan(hi):
+            raise ValueError(f"{where} must be a band 0 <= lo <= hi (hi may be inf), got {value!r}")
+        return lo, hi
+    raise ValueError(f"{where} must be a number or a pair (lo, hi), got {value!r}")
+
+
+def _rollout_options(
+    rollout_log_prob: Tensor | None,
+    rollout_is: str | None,
+    rollout_is_mode: str,
+    rollout_is_threshold: float,
+    rollout_is_threshold_lower: float | None,
+    rollout_rejection: Mapping[str, Any] | None,
+    rollout_rejection_denominator: str,
+) -> _Rollout:
+    if rollout_is is not None and rollout_is not in ROLLOUT_IS_LEVELS:
+        raise ValueError(
+            f"rollout_is must be None or one of {ROLLOUT_IS_LEVELS}, got {rollout_is!r}"
+        )
+    if rollout_is_mode not in ROLLOUT_IS_MODES:
+        raise ValueError(
+            f"rollout_is_mode must be one of {ROLLOUT_IS_MODES}, got {rollout_is_mode!r}"
+        )
+    if rollout_rejection_denominator not in ("shrink", "keep"):
+        raise ValueError(
+            "rollout_rejection_denominator must be 'shrink' (verl: rejected tokens leave the "
+            f"denominators) or 'keep', got {rollout_rejection_denominator!r}"
+        )
+    up = rollout_is_threshold
+    if not (isinstance(up, (int, float)) and not isinstance(up, bool) and 0 < up < math.inf):
+        raise ValueError(f"rollout_is_threshold must be a finite number > 0, got {up!r}")
+    if rollout_is_threshold_lower is None:
+        lo = 0.0 if rollout_is_mode == "truncate" else 1 / up
+    else:
+        lo = rollout_is_threshold_lower
+        if not (isinstance(lo, (int, float)) and not isinstance(lo, bool) and 0 <= lo <= up):
+            raise ValueError(
+                f"rollout_is_threshold_lower must be in [0, rollout_is_threshold = {up!r}], "
+                f"got {lo!r}"
+            )
+    rejection: list[tuple[str, tuple[float, float]]] = []
+    if rollout_rejection is not None:
+        if not isinstance(rollout_rejection, Mapping):
+            raise ValueError(
+                "rollout_rejection must be a dict {name: threshold} with names in "
+                f"{ROLLOUT_REJECTIONS}, got {rollout_rejection!r}"
+            )
+        for name, value in rollout_rejection.items():
+            if name in ("geometric", "token_any"):
+                rejection.append((name, _band(name, value)))
+            elif name in ("k1", "k2", "k3"):
+                ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+                if not (ok and 0 <= value < math.inf):
+                    raise ValueError(
+                        f"rollout_rejection[{name!r}] must be a finite KL threshold >= 0, "
+                        f"got {value!r}"
+                    )
+                rejection.append((name, (0.0, float(value))))
+            else:
+                raise ValueError(
+                    f"rollout_rejection names must be in {ROLLOUT_REJECTIONS}, got {name!r}"
+                )
+    if rollout_log_prob is None and (rollout_is is not None or rejection):
+        raise ValueError(
+            "rollout_is / rollout_rejection need rollout_log_prob (the rollout engine's "
+            "log-probs; old_log_prob is the proximal policy)"
+        )
+    return _Rollout(
+        rollout_log_prob,
+        rollout_is,
+        rollout_is_mode,
+        float(up),
+        float(lo),
+        tuple(rejection),
+        rollout_rejection_denominator,
+    )
+
+
+def _resolve_design(design: Any) -> tuple[str, Callable[..., Tensor]]:
+    """(kind, fn) with kind 'token', 'sequence', 'seed' or 'callable'."""
+    if isinstance(design, str):
+        if design in TOKEN_DESIGNS:
+            return "token", TOKEN_DESIGNS[design]
+        if design in SEQUENCE_DESIGNS:
+            return "sequence", SEQUENCE_DESIGNS[design]
+        if design in SEED_DESIGNS:
+            return "seed", SEED_DESIGNS[design]
+        if "." in design:
+            return "callable", _resolve(design)
+        known = sorted(TOKEN_DESIGNS) + sorted(SEQUENCE_DESIGNS) + sorted(SEED_DESIGNS)
+        raise ValueError(f"design must be one of {known} or a callable, got {design!r}")
+    if callable(design):
+        return "callable", design
+    raise ValueError(f"design must be a name or a callable, got {design!r}")
+
+
+_SIGNATURES: dict[Any, tuple[bool, frozenset[str] | None]] = {}
+
+
+def _signature(fn: Callable[..., Tensor]) -> tuple[bool, frozenset[str] | None]:
+    """(takes a mask, its parameter names beyond (log_w, A) or None if it takes **kwargs)."""
+    key = fn
+    try:
+        return _SIGNATURES[key]
+    except (KeyError, TypeError):
+        pass
+    try:
+        ps = inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # builtins without a signature
+        out: tuple[bool, frozenset[str] | None] = (False, None)
+    else:
+        var_kw = any(p.kind is p.VAR_KEYWORD for p in ps.values())
+        names = [n for n, p in ps.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        out = ("mask" in ps, None if var_kw else frozenset(names[2:]))
+    try:
+        _SIGNATURES[key] = out
+    except TypeError:
+        pass
+    return out
+
+
+def _check_params(design: Any, fn: Callable[..., Tensor], params: Mapping[str, Any]) -> bool:
+    takes_mask, names = _signature(fn)
+    if "mask" in params:
+        raise ValueError("pass the mask as response_mask, not as a design parameter 'mask'")
+    if names is not None:
+        unknown = sorted(set(params) - names)
+        if unknown:
+            allowed = sorted(names - {"mask"})
+            raise ValueError(
+                f"design {design!r} takes the parameters {allowed}, got unknown {unknown}"
+            )
+    return takes_mask
+
+
+# ------------------------------------------------------------------ the computation
+
+
+@dataclass
+class _Parts:
+    phi: Tensor  # applied weight rho * phi, detached, 0 outside keep
+    value: Tensor  # per-token loss value (detached), 0 outside keep
+    keep: Tensor  # tokens the design sees (selected and not rejected)
+    agg_mask: Tensor  # tokens in the aggregation denominators
+    selected: Tensor  # response_mask as given
+    log_w: Tensor  # clamped log ratio log_prob - old_log_prob, 0 outside selected
+    raw_log_w: Tensor  # unclamped, 0 outside selected
+    adv: Tensor  # advantages broadcast to the token shape, 0 outside selected
+    phi_design: Tensor  # the design's phi before rho
+    rho: Tensor | None
+    rho_raw_log: Tensor | None
+    rollout_lr: Tensor | None
+    rejected: dict[str, Tensor]
+    kind: str
+    design: Any
+    params: dict[str, Any]
+    compute: torch.dtype
+
+
+def _parts(
+    log_prob: Tensor,
+    old_log_prob: Tensor,
+    advantages: Any,
+    response_mask: Any,
+    design: Any,
+    log_ratio_clamp: float | None,
+    loss_value: str,
+    rollout: _Rollout,
+    params: dict[str, Any],
+) -> _Parts:
+    if loss_value not in LOSS_VALUES:
+        raise ValueError(f"loss_value must be one of {LOSS_VALUES}, got {loss_value!r}")
+    if log_ratio_clamp is not None and not (
+        isinstance(log_ratio_clamp, (int, float)) and log_ratio_clamp > 0
+    ):
+        raise ValueError(f"log_ratio_clamp must be > 0 or None, got {log_ratio_clamp!r}")
+    kind, fn = _resolve_design(design)
+    takes_mask = _check_params(design, fn, params)
+    selected = _check_inputs(log_prob, old_log_prob, advantages, response_mask, rollout.log_prob)
+    compute = _compute_dtype(log_prob)
+    dev = log_prob.device
+    zero = torch.zeros((), dtype=compute, device=dev)
+
+    def clamp(x: Tensor) -> Tensor:
+        return x if log_ratio_clamp is None else x.clamp(-log_ratio_clamp, log_ratio_clamp)
+
+    lp = torch.where(selected, log_prob.detach().to(compute), zero)
+    old = torch.where(selected, old_log_prob.detach().to(compute), zero)
+    raw = lp - old
+    log_w = clamp(raw)
+    if isinstance(advantages, Tensor):
+        adv = advantages.detach().to(compute)
+    else:
+        adv = torch.as_tensor(advantages, dtype=compute, device=dev)
+    adv = torch.where(selected, torch.broadcast_to(adv, log_prob.shape), zero)
+
+    # rollout correction: rejection masks first (the design sees only accepted tokens)
+    rejected: dict[str, Tensor] = {}
+    rho = rho_raw_log = rollout_lr = None
+    keep = selected
+    if rollout.log_prob is not None:
+        roll = torch.where(selected, rollout.log_prob.detach().to(compute), zero)
+        rollout_lr = old - roll  # log pi_old / pi_rollout per token, 0 outside selected
+        n_tok = selected.sum(-1, keepdim=True)
+        n_safe = n_tok.clamp(min=1).to(compute)
+        any_rej = torch.zeros_like(selected)
+        for name, (lo, hi) in rollout.rejection:
+            if name == "geometric":
+                mean_lr = rollout_lr.sum(-1, keepdim=True) / n_safe
+                rej = (mean_lr < _log(lo)) | (mean_lr > _log(hi))
+            elif name == "token_any":
+                out = (rollout_lr < _log(lo)) | (rollout_lr > _log(hi))
+                rej = (out & selected).any(-1, keepdim=True)
+            else:
+                from isreshape.torch_impl import kl_estimators
+
+                k = getattr(kl_estimators, f"kl_{name}")(clamp(rollout_lr))
+                mean_k = torch.where(selected, k, zero).sum(-1, keepdim=True) / n_safe
+                stat = mean_k.abs() if name == "k1" else mean_k
+                rej = stat > hi
+            rej = torch.broadcast_to(rej, selected.shape) & selected
+            rejected[name] = rej
+            any_rej = any_rej | rej
+        keep = selected & ~any_rej
+        if rollout.level is not None:
+            if rollout.level == "token":
+                rho_raw_log = rollout_lr
+            else:
+                seq = torch.where(keep, rollout_lr, zero).sum(-1, keepdim=True)
+                rho_raw_log = torch.broadcast_to(seq, selected.shape)
+            r = torch.exp(clamp(rho_raw_log))
+            lo_t = torch.as_tensor(rollout.lower, dtype=compute, device=dev)
+            up_t = torch.as_tensor(rollout.upper, dtype=compute, device=dev)
+            if rollout.mode == "truncate":
+                rho = torch.minimum(torch.maximum(r, lo_t), up_t)
+            else:
+                rho = torch.where((r >= lo_t) & (r <= up_t), r, zero)
+            rho = torch.where(keep, rho, zero)
+    agg_mask = keep if rollout.denominator == "shrink" else selected
+    log_w_d = torch.where(keep, log_w, zero)
+    adv_d = torch.where(keep, adv, zero)
+
+    if takes_mask:
+        phi = fn(log_w_d, adv_d, mask=keep, **params)
+    else:
+        phi = fn(log_w_d, adv_d, **params)
+    phi = torch.where(keep, torch.broadcast_to(phi, log_prob.shape).to(compute), zero).detach()
+
+    with torch.no_grad():
+        name = design if isinstance(design, str) else None
+        if loss_value == "phi":
+            value = -phi
+        elif loss_value == "surrogate" and name in RATIO_FORM_PEERS:
+            sur = peers.SURROGATES[name]
+            extra = {"mask": keep} if name in SEQUENCE_DESIGNS else {}
+            value = sur(log_w_d, adv_d, **extra, **params).to(compute)
+        elif loss_value == "surrogate" and name in _SEED_OBJECTIVES:
+            extra = {"mask": keep} if takes_mask else {}
+            value = -_SEED_OBJECTIVES[name](log_w_d, adv_d, **extra, **params).to(compute)
+        else:  # REINFORCE form: -sg(phi) log_prob
+            value = -phi * lp
+        value = torch.where(keep, torch.broadcast_to(value, log_prob.shape), zero)
+    phi_design = phi
+    if rho is not None:
+        phi = rho * phi
+        value = rho * value
+    return _Parts(
+        phi,
+        value,
+        keep,
+        agg_mask,
+        selected,
+        log_w,
+        raw,
+        adv,
+        phi_design,
+        rho,
+        rho_raw_log,
+        rollout_lr,
+        rejected,
+        kind,
+        design,
+        params,
+        compute,
+    )
+
+
+def _log(x: float) -> float:
+    return -math.inf if x == 0 else math.log(x)
+
+
+def _loss(parts: _Parts, log_prob: Tensor, loss_agg_mode: str, loss_scale_factor) -> Tensor:
+    zero = torch.zeros((), dtype=parts.compute, device=log_prob.device)
+    lp = torch.where(parts.agg_mask, log_prob.to(parts.compute), zero)  # garbage never enters
+    per_token = parts.value - parts.phi * (lp - lp.detach())
+    return aggregate(per_token, parts.agg_mask, loss_agg_mode, loss_scale_factor).to(log_prob.dtype)
 
 
 def gradient_weights(
@@ -165,77 +778,62 @@ def gradient_weights(
     response_mask: Tensor | None = None,
     design: str | Callable[..., Tensor] = "ppo_clip",
     log_ratio_clamp: float | None = LOG_RATIO_CLAMP,
+    *,
+    rollout_log_prob: Tensor | None = None,
+    rollout_is: str | None = None,
+    rollout_is_mode: str = "truncate",
+    rollout_is_threshold: float = 2.0,
+    rollout_is_threshold_lower: float | None = None,
+    rollout_rejection: Mapping[str, Any] | None = None,
+    rollout_rejection_denominator: str = "shrink",
     **params: Any,
 ) -> Tensor:
-    """phi_t (detached, 0 at masked-out positions) for every token; shape of log_prob.
+    """The applied weight rho_t phi_t (detached, 0 at masked-out or rejected positions) for
+    every token; shape of log_prob, dtype float32 for low-precision inputs.
 
     ``log_ratio_clamp``: log w = log_prob - old_log_prob is clamped to [-c, c] before the
     design sees it (verl clamps at 20), so no finite input overflows w = e^(log w) to inf in
     float32 / bfloat16 (e^20 = 4.9e8; float16 needs c <= 11); ``None`` passes log w unchanged
-    (the exact phi). Shape rules: log_prob and old_log_prob (..., T), equal shapes;
-    advantages a scalar or with log_prob's dimensions, broadcasting to it ((B, 1) per
-    sequence, (B, T) per token); response_mask broadcasting to it. Selected tokens must have
-    finite log-probabilities and advantages; masked positions may hold anything.
+    (the exact phi).
 
-    ``design`` is a name in ``TOKEN_DESIGNS`` / ``SEQUENCE_DESIGNS``, a ``"module.function"``
-    token design of ``torch_impl`` (e.g. ``"weights.power_weight"``, with ``gamma=...``), or a
-    callable token design phi(log_w, A, **params). ``advantages`` broadcasts against log_prob (per-sequence: (B, 1)).
+    Shape rules (each a ``ValueError`` naming the argument): log_prob (..., T) floating, with
+    a token dimension; old_log_prob and rollout_log_prob of log_prob's shape, on its device;
+    advantages a Python number, a 0-d tensor, or a tensor with log_prob's number of dimensions
+    broadcasting *to* it ((B, 1) per sequence, (B, T) per token; a (B,) tensor is refused: it
+    would broadcast along T); response_mask (bool or 0/1, None = all) broadcasting to it, on
+    its device. At a selected token the log-probabilities must be finite and <= 0 (up to
+    sqrt(eps) of the dtype: a positive value is a probability passed by mistake) and the
+    advantage finite; masked positions may hold anything. Values are checked on CPU tensors
+    (on an accelerator after ``_validate.set_device_validation(True)``), never while compiling.
+
+    ``design`` is a name in ``TOKEN_DESIGNS`` / ``SEQUENCE_DESIGNS`` / ``SEED_DESIGNS``, a
+    ``"module.function"`` token design of ``torch_impl`` (e.g. ``"weights.power_weight"``, with
+    ``gamma=...``), or a callable design phi(log_w, A, **params); a design with a ``mask``
+    parameter gets the selected (not rejected) tokens, so batch statistics never count padding.
+    ``params`` go to the design; an unknown one is a ``ValueError`` listing the design's.
+    The ``rollout_*`` keywords are those of :func:`policy_loss`.
     """
-    if not isinstance(log_prob, Tensor) or not isinstance(old_log_prob, Tensor):
-        raise ValueError("log_prob and old_log_prob must be tensors")
-    if log_prob.dim() < 1:
-        raise ValueError(f"log_prob must have a token dimension, got shape {tuple(log_prob.shape)}")
-    if old_log_prob.shape != log_prob.shape:
-        raise ValueError(
-            f"old_log_prob has shape {tuple(old_log_prob.shape)}, log_prob {tuple(log_prob.shape)}"
-        )
-    mask = _mask(response_mask, log_prob)
-    _check_inputs(log_prob, old_log_prob, advantages, mask)
-    compute = _compute_dtype(log_prob)
-    zero = torch.zeros((), dtype=compute, device=log_prob.device)
-    diff = log_prob.detach().to(compute) - old_log_prob.detach().to(compute)
-    if log_ratio_clamp is not None:
-        if not log_ratio_clamp > 0:
-            raise ValueError(f"log_ratio_clamp must be > 0 or None, got {log_ratio_clamp!r}")
-        diff = diff.clamp(-log_ratio_clamp, log_ratio_clamp)
-    log_w = torch.where(mask, diff, zero)
-    adv = advantages.detach() if isinstance(advantages, Tensor) else advantages
-    if isinstance(adv, Tensor) and adv.shape == log_prob.shape:
-        # per-token advantages: padding may hold anything (NaN); the design never sees it
-        adv = torch.where(mask, adv, torch.zeros((), dtype=adv.dtype, device=adv.device))
-    if isinstance(design, str):
-        if design in TOKEN_DESIGNS:
-            phi = TOKEN_DESIGNS[design](log_w, adv, **params)
-        elif design in SEQUENCE_DESIGNS:
-            phi = _call_with_mask(SEQUENCE_DESIGNS[design], log_w, adv, mask, params)
-        elif design in SEED_DESIGNS:
-            phi = _call_with_mask(SEED_DESIGNS[design], log_w, adv, mask, params)
-        elif "." in design:
-            phi = _call_with_mask(_resolve(design), log_w, adv, mask, params)
-        else:
-            known = sorted(TOKEN_DESIGNS) + sorted(SEQUENCE_DESIGNS) + sorted(SEED_DESIGNS)
-            raise ValueError(f"design must be one of {known} or a callable, got {design!r}")
-    elif callable(design):
-        phi = _call_with_mask(design, log_w, adv, mask, params)
-    else:
-        raise ValueError(f"design must be a name or a callable, got {design!r}")
-    phi = torch.broadcast_to(phi, log_prob.shape).to(compute)
-    return torch.where(mask, phi, torch.zeros_like(phi)).detach()
-
-
-def _call_with_mask(fn: Callable[..., Tensor], log_w, adv, mask, params) -> Tensor:
-    """fn(log_w, A, **params), with ``mask=response_mask`` when fn takes a mask: a design with
-    batch statistics (``variational.is_reshape_v2_gradient_weight``'s variance and 1 / n) must
-    not count padding."""
-    try:
-        takes_mask = "mask" in inspect.signature(fn).parameters
-    except (TypeError, ValueError):  # builtins without a signature
-        takes_mask = False
-    if takes_mask:
-        if "mask" in params:
-            raise ValueError("pass the mask as response_mask, not as a design parameter 'mask'")
-        return fn(log_w, adv, mask=mask, **params)
-    return fn(log_w, adv, **params)
+    rollout = _rollout_options(
+        rollout_log_prob,
+        rollout_is,
+        rollout_is_mode,
+        rollout_is_threshold,
+        rollout_is_threshold_lower,
+        rollout_rejection,
+        rollout_rejection_denominator,
+    )
+    parts = _parts(
+        log_prob,
+        old_log_prob,
+        advantages,
+        response_mask,
+        design,
+        log_ratio_clamp,
+        "phi",
+        rollout,
+        params,
+    )
+    return parts.phi
 
 
 def policy_loss(
@@ -247,28 +845,60 @@ def policy_loss(
     loss_agg_mode: str = "token-mean",
     loss_scale_factor: float | None = None,
     log_ratio_clamp: float | None = LOG_RATIO_CLAMP,
+    *,
+    loss_value: str = "surrogate",
+    rollout_log_prob: Tensor | None = None,
+    rollout_is: str | None = None,
+    rollout_is_mode: str = "truncate",
+    rollout_is_threshold: float = 2.0,
+    rollout_is_threshold_lower: float | None = None,
+    rollout_rejection: Mapping[str, Any] | None = None,
+    rollout_rejection_denominator: str = "shrink",
     **params: Any,
 ) -> Tensor:
-    """Scalar loss whose gradient w.r.t. log_prob is -agg(phi) (see the module docstring).
+    """Scalar loss whose gradient w.r.t. log_prob is -agg(rho phi) (see the module docstring).
 
-    log_prob, old_log_prob: (..., T) per-token log-probabilities under pi_theta and mu;
-    advantages broadcasts against them; response_mask (bool or 0/1, None = all) likewise.
+    log_prob, old_log_prob: (..., T) per-token log-probabilities under pi_theta and the
+    behaviour (proximal) policy; advantages and response_mask as :func:`gradient_weights`.
+    ``loss_value``: ``"surrogate"`` (default, the design's objective as verl logs it),
+    ``"weighted_logprob"`` (-sg(phi) log_prob) or ``"phi"`` (-phi); the gradient is the same.
     ``params`` go to the design (e.g. clip_ratio_low=0.2, clip_ratio_high=0.28).
+
+    Rollout correction: ``rollout_log_prob`` (..., T), the rollout engine's log-probs;
+    ``rollout_is`` None / ``"token"`` / ``"sequence"``: rho = pi_old / pi_rollout per token or
+    the product over the sequence's accepted tokens (bounded by ``log_ratio_clamp`` in the log
+    domain, as verl's [e^-20, e^20]); ``rollout_is_mode`` ``"truncate"`` (TIS: clamp(rho, lower,
+    threshold), lower default 0) or ``"mask"`` (MIS: rho inside [lower, threshold], else 0;
+    lower default 1 / threshold); ``rollout_is_threshold`` (default 2.0, verl's);
+    ``rollout_rejection`` a dict {name: threshold}: ``"geometric"`` and ``"token_any"`` take a
+    band (lo, hi) of the ratio or hi (then lo = 1 / hi), ``"k1"`` / ``"k2"`` / ``"k3"`` a KL
+    threshold; ``rollout_rejection_denominator`` ``"shrink"`` (default, verl: rejected tokens
+    leave the denominators) or ``"keep"``.
     """
     if loss_agg_mode not in AGG_MODES:
         raise ValueError(f"loss_agg_mode must be one of {AGG_MODES}, got {loss_agg_mode!r}")
-    phi = gradient_weights(
-        log_prob, old_log_prob, advantages, response_mask, design, log_ratio_clamp, **params
+    _check_scale(loss_agg_mode, loss_scale_factor)
+    rollout = _rollout_options(
+        rollout_log_prob,
+        rollout_is,
+        rollout_is_mode,
+        rollout_is_threshold,
+        rollout_is_threshold_lower,
+        rollout_rejection,
+        rollout_rejection_denominator,
     )
-    return _loss_from_phi(phi, log_prob, response_mask, loss_agg_mode, loss_scale_factor)
-
-
-def _loss_from_phi(phi, log_prob, response_mask, loss_agg_mode, loss_scale_factor) -> Tensor:
-    mask = _mask(response_mask, log_prob)
-    zero = torch.zeros((), dtype=phi.dtype, device=log_prob.device)
-    lp = torch.where(mask, log_prob.to(phi.dtype), zero)  # masked garbage never reaches arithmetic
-    per_token = -phi * (1 + (lp - lp.detach()))
-    return aggregate(per_token, mask, loss_agg_mode, loss_scale_factor).to(log_prob.dtype)
+    parts = _parts(
+        log_prob,
+        old_log_prob,
+        advantages,
+        response_mask,
+        design,
+        log_ratio_clamp,
+        loss_value,
+        rollout,
+        params,
+    )
+    return _loss(parts, log_prob, loss_agg_mode, loss_scale_factor)
 
 
 def policy_loss_and_metrics(
@@ -280,65 +910,152 @@ def policy_loss_and_metrics(
     loss_agg_mode: str = "token-mean",
     loss_scale_factor: float | None = None,
     log_ratio_clamp: float | None = LOG_RATIO_CLAMP,
+    *,
+    loss_value: str = "surrogate",
+    rollout_log_prob: Tensor | None = None,
+    rollout_is: str | None = None,
+    rollout_is_mode: str = "truncate",
+    rollout_is_threshold: float = 2.0,
+    rollout_is_threshold_lower: float | None = None,
+    rollout_rejection: Mapping[str, Any] | None = None,
+    rollout_rejection_denominator: str = "shrink",
     **params: Any,
 ) -> tuple[Tensor, dict[str, Tensor]]:
-    """:func:`policy_loss` and a dict of 0-d tensor metrics over the selected tokens (computed
-    without gradient; selecting the tokens by boolean indexing synchronises once on an
-    accelerator, so call it where the metrics are logged):
+    """:func:`policy_loss` and a dict of 0-d tensor metrics (no gradient, no host
+    synchronisation: masked reductions only, so it runs on an accelerator and under
+    ``torch.compile(fullgraph=True)``). Over the tokens the design sees (selected, not
+    rejected), float64 metrics for float64 inputs, float32 otherwise:
 
     - ``ratio/mean``, ``ratio/min``, ``ratio/max``: w = exp(log_prob - old_log_prob), clamped
-      as the design saw it; ``log_ratio/std`` and ``log_ratio/max_abs`` of the unclamped log w;
+      as the design saw it; ``log_ratio/std`` (population) and ``log_ratio/max_abs`` of the
+      unclamped log w;
     - ``reshaped_fraction``: tokens where phi differs from plain importance sampling w A (by
       more than 64 eps of the compute dtype, relative); ``zeroed_fraction``: phi = 0 while
-      A != 0 (clipped out or masked by the design);
-    - ``ess_fraction``: Kish ESS / n of w; ``khat``: PSIS k-hat of w (+inf below 5 tail draws);
+      A != 0 (clipped out or masked by the design: PPO's clip fraction);
+    - ``ess_fraction``: Kish ESS / n of w; ``ess/applied_fraction``: Kish ESS / n of the
+      applied weights |rho phi / A| over the tokens with A != 0; ``khat``: PSIS k-hat of w
+      (``diagnostics.psis_khat`` over the batch, batched and sync-free; +inf below 5 tail
+      draws);
     - ``kl/k1``, ``kl/k2``, ``kl/k3``: estimates of KL(behaviour || current) from the tokens
-      (log r = log w; see ``kl_estimators``).
+      (log r = log w; see ``kl_estimators``);
+    - the design's own: ``design/gamma`` (is_reshape_ess), ``design/gamma_pos`` /
+      ``design/gamma_neg`` (per_sign_power), ``design/gamma/mean|min|max`` and
+      ``design/case{1..4}_fraction`` (variational_gamma; case 1 w > 1, A > 0; 2 w > 1, A < 0;
+      3 w < 1, A > 0; 4 w < 1, A < 0), ``design/gamma/mean|min|max`` (trust_region_adaptive),
+      ``design/truncated_fraction``, ``design/saturated_fraction``;
+    - with ``rollout_log_prob``: ``rollout/kl/k1|k2|k3`` (KL(rollout || old) over the selected
+      tokens), ``rollout/rejected_fraction/<name>`` for each rejection mask and
+      ``rollout/rejected_fraction`` for their union (fractions of the selected tokens), and
+      with ``rollout_is`` ``rollout/is_weight/mean|min|max`` and ``rollout/is_clipped_fraction``
+      (truncated, resp. zeroed by the band).
     With no selected token every metric is NaN (a mean over nothing), the loss 0.
     """
-    from isreshape.torch_impl import diagnostics, kl_estimators
-
     if loss_agg_mode not in AGG_MODES:
         raise ValueError(f"loss_agg_mode must be one of {AGG_MODES}, got {loss_agg_mode!r}")
-    phi_all = gradient_weights(
-        log_prob, old_log_prob, advantages, response_mask, design, log_ratio_clamp, **params
+    _check_scale(loss_agg_mode, loss_scale_factor)
+    rollout = _rollout_options(
+        rollout_log_prob,
+        rollout_is,
+        rollout_is_mode,
+        rollout_is_threshold,
+        rollout_is_threshold_lower,
+        rollout_rejection,
+        rollout_rejection_denominator,
     )
-    loss = _loss_from_phi(phi_all, log_prob, response_mask, loss_agg_mode, loss_scale_factor)
+    parts = _parts(
+        log_prob,
+        old_log_prob,
+        advantages,
+        response_mask,
+        design,
+        log_ratio_clamp,
+        loss_value,
+        rollout,
+        params,
+    )
+    loss = _loss(parts, log_prob, loss_agg_mode, loss_scale_factor)
     with torch.no_grad():
-        mask = _mask(response_mask, log_prob)
-        compute = _compute_dtype(log_prob)
-        raw = (log_prob.to(compute) - old_log_prob.to(compute))[mask]
-        lw = raw if log_ratio_clamp is None else raw.clamp(-log_ratio_clamp, log_ratio_clamp)
-        w = lw.exp()
-        adv = advantages if isinstance(advantages, Tensor) else torch.tensor(advantages)
-        adv = torch.broadcast_to(adv.to(device=log_prob.device, dtype=compute), log_prob.shape)
-        a = adv[mask]
-        phi = phi_all[mask].to(compute)
-        n = torch.tensor(a.numel(), dtype=compute, device=log_prob.device)
-        nan = torch.tensor(float("nan"), dtype=compute, device=log_prob.device)
+        metrics = _metrics(parts, rollout)
+    return loss, {k: v.to(parts.compute) for k, v in metrics.items()}
 
-        def mean(x: Tensor) -> Tensor:
-            return x.to(compute).sum() / n if a.numel() else nan
 
-        eps = torch.finfo(compute).eps
-        is_phi = w * a
-        reshaped = (phi - is_phi).abs() > 64 * eps * is_phi.abs().clamp(
-            min=torch.finfo(compute).tiny
-        )
-        metrics = {
-            "ratio/mean": mean(w),
-            "ratio/min": w.min() if a.numel() else nan,
-            "ratio/max": w.max() if a.numel() else nan,
-            "log_ratio/std": raw.std(correction=0) if a.numel() else nan,
-            "log_ratio/max_abs": raw.abs().max() if a.numel() else nan,
-            "reshaped_fraction": mean(reshaped),
-            "zeroed_fraction": mean((phi == 0) & (a != 0)),
-            "ess_fraction": (w.sum() ** 2 / (w * w).sum() / n) if a.numel() else nan,
-            "khat": diagnostics.psis_khat(lw) if a.numel() else nan,
+def _metrics(p: _Parts, rollout: _Rollout) -> dict[str, Tensor]:
+    from isreshape.torch_impl import diagnostics, kl_estimators
+
+    keep, compute = p.keep, p.compute
+    dev = keep.device
+    zero = torch.zeros((), dtype=compute, device=dev)
+    nan = torch.full((), math.nan, dtype=compute, device=dev)
+    n = keep.sum().to(compute)
+
+    def mean(x: Tensor) -> Tensor:
+        return torch.where(keep, x.to(compute), zero).sum() / n
+
+    def fraction(cond: Tensor) -> Tensor:
+        return (cond & keep).sum().to(compute) / n
+
+    lw = torch.where(keep, p.log_w, zero)
+    raw = torch.where(keep, p.raw_log_w, zero)
+    w = torch.where(keep, lw.exp(), zero)
+    a, phi = p.adv, p.phi_design
+    eps = torch.finfo(compute).eps
+    is_phi = w * a
+    reshaped = (phi - is_phi).abs() > 64 * eps * is_phi.abs().clamp(min=torch.finfo(compute).tiny)
+    raw_mean = mean(raw)
+    out = _masked_stats(w, keep, "ratio")
+    out.update(
+        {
+            "log_ratio/std": torch.sqrt(mean((raw - raw_mean) ** 2)),
+            "log_ratio/max_abs": torch.where(n > 0, raw.abs().amax(), nan),
+            "reshaped_fraction": fraction(reshaped),
+            "zeroed_fraction": fraction((phi == 0) & (a != 0)),
+            "ess_fraction": w.sum() ** 2 / (w * w).sum() / n,
         }
+    )
+    live = keep & (a != 0)
+    applied = torch.where(live, (p.phi / torch.where(live, a, torch.ones_like(a))).abs(), zero)
+    out["ess/applied_fraction"] = applied.sum() ** 2 / (applied * applied).sum() / live.sum()
+    flat_keep = keep.reshape(-1)
+    first = torch.arange(flat_keep.numel(), device=dev) == 0
+    safe_keep = flat_keep | (first & (n == 0))  # psis_khat needs a token; NaN below
+    khat = diagnostics.psis_khat(lw.reshape(-1), safe_keep)
+    out["khat"] = torch.where(n > 0, khat.to(compute), nan)
+    for k in ("k1", "k2", "k3"):
+        out[f"kl/{k}"] = mean(getattr(kl_estimators, f"kl_{k}")(lw))
+    name = p.design if isinstance(p.design, str) else None
+    if name in _SEED_METRICS:
+        out.update(_SEED_METRICS[name](lw, torch.where(keep, a, zero), keep, **p.params))
+    if p.rollout_lr is not None:
+        sel = p.selected
+        n_sel = sel.sum().to(compute)
+        r_lr = torch.where(sel, p.rollout_lr, zero)
         for k in ("k1", "k2", "k3"):
-            metrics[f"kl/{k}"] = mean(getattr(kl_estimators, f"kl_{k}")(lw))
-    return loss, {k: v.to(compute) for k, v in metrics.items()}
+            kv = getattr(kl_estimators, f"kl_{k}")(r_lr.clamp(-LOG_RATIO_CLAMP, LOG_RATIO_CLAMP))
+            out[f"rollout/kl/{k}"] = torch.where(sel, kv, zero).sum() / n_sel
+        union = torch.zeros_like(sel)
+        for rname, rej in p.rejected.items():
+            out[f"rollout/rejected_fraction/{rname}"] = (rej & sel).sum().to(compute) / n_sel
+            union = union | rej
+        out["rollout/rejected_fraction"] = (union & sel).sum().to(compute) / n_sel
+        if p.rho is not None and p.rho_raw_log is not None:
+            out.update(_masked_stats(p.rho, keep, "rollout/is_weight"))
+            r = torch.exp(p.rho_raw_log)
+            lo, up = rollout.lower, rollout.upper
+            out["rollout/is_clipped_fraction"] = fraction((r < lo) | (r > up))
+    return out
+
+
+def _check_scale(loss_agg_mode: str, loss_scale_factor: Any) -> None:
+    if loss_scale_factor is None:
+        return
+    if loss_agg_mode != "seq-mean-token-sum-norm":
+        raise ValueError(
+            f"loss_scale_factor applies to seq-mean-token-sum-norm only, got it with "
+            f"{loss_agg_mode!r}"
+        )
+    ok = isinstance(loss_scale_factor, (int, float)) and not isinstance(loss_scale_factor, bool)
+    if not (ok and 0 < loss_scale_factor < math.inf):
+        raise ValueError(f"loss_scale_factor must be finite and > 0, got {loss_scale_factor!r}")
 
 
 def aggregate(
@@ -350,14 +1067,7 @@ def aggregate(
     """verl-style aggregation of per-token losses (..., T) over selected tokens; empty -> 0."""
     if loss_agg_mode not in AGG_MODES:
         raise ValueError(f"loss_agg_mode must be one of {AGG_MODES}, got {loss_agg_mode!r}")
-    if loss_scale_factor is not None:
-        if loss_agg_mode != "seq-mean-token-sum-norm":
-            raise ValueError(
-                f"loss_scale_factor applies to seq-mean-token-sum-norm only, got it with "
-                f"{loss_agg_mode!r}"
-            )
-        if not (isinstance(loss_scale_factor, (int, float)) and 0 < loss_scale_factor < math.inf):
-            raise ValueError(f"loss_scale_factor must be finite and > 0, got {loss_scale_factor!r}")
+    _check_scale(loss_agg_mode, loss_scale_factor)
     mask = _mask(mask, loss_mat)
     zero = torch.zeros((), dtype=loss_mat.dtype, device=loss_mat.device)
     masked = torch.where(mask, loss_mat, zero)
@@ -374,8 +1084,6 @@ def aggregate(
     nonempty = counts > 0
     if loss_agg_mode == "seq-mean-token-sum-norm":
         scale = loss_mat.shape[-1] if loss_scale_factor is None else loss_scale_factor
-        if not scale > 0:
-            raise ValueError(f"loss_scale_factor must be > 0, got {scale!r}")
         # verl: sum over sequences (no 1 / n_seq), then / scale
         return torch.where(nonempty, seq_loss, zero).sum() / scale
     n_seq = nonempty.sum().clamp(min=1).to(loss_mat.dtype)
@@ -394,19 +1102,45 @@ def _resolve(design: str) -> Callable[..., Tensor]:
 
 
 def _compute_dtype(x: Tensor) -> torch.dtype:
-    if not x.dtype.is_floating_point:
-        raise ValueError(f"log_prob must be a floating tensor, got {x.dtype}")
     return torch.float32 if x.dtype in LOW_PRECISION else x.dtype
 
 
-def _check_inputs(log_prob: Tensor, old_log_prob: Tensor, advantages: Any, mask: Tensor) -> None:
-    """Shapes and devices always; NaN at selected tokens where ``_validate`` checks values (CPU
-    tensors, or every device after set_device_validation)."""
-    for name, t in (("old_log_prob", old_log_prob), ("advantages", advantages)):
+def _check_inputs(
+    log_prob: Any,
+    old_log_prob: Any,
+    advantages: Any,
+    response_mask: Any,
+    rollout_log_prob: Any = None,
+) -> Tensor:
+    """Every argument's type, shape and device (always), and its values at the selected tokens
+    where ``_validate`` checks values (CPU tensors, or every device after
+    set_device_validation; never while compiling). Returns the boolean selection mask."""
+    if not isinstance(log_prob, Tensor):
+        raise ValueError(f"log_prob must be a tensor, got {type(log_prob).__name__}")
+    if not log_prob.dtype.is_floating_point:
+        raise ValueError(f"log_prob must be a floating tensor, got {log_prob.dtype}")
+    if log_prob.dim() < 1:
+        raise ValueError(f"log_prob must have a token dimension, got shape {tuple(log_prob.shape)}")
+    want = tuple(log_prob.shape)
+    named = [("old_log_prob", old_log_prob)]
+    if rollout_log_prob is not None:
+        named.append(("rollout_log_prob", rollout_log_prob))
+    for name, t in named:
+        if not isinstance(t, Tensor):
+            raise ValueError(f"{name} must be a tensor, got {type(t).__name__}")
+        if not t.dtype.is_floating_point:
+            raise ValueError(f"{name} must be a floating tensor, got {t.dtype}")
+        if tuple(t.shape) != want:
+            raise ValueError(f"{name} has shape {tuple(t.shape)}, log_prob {want}")
+    for name, t in (*named, ("advantages", advantages), ("response_mask", response_mask)):
         if isinstance(t, Tensor) and t.device != log_prob.device:
             raise ValueError(f"{name} is on {t.device}, log_prob on {log_prob.device}")
+    if isinstance(advantages, bool) or not isinstance(advantages, (Tensor, int, float)):
+        raise ValueError(
+            f"advantages must be a number or a tensor, got {type(advantages).__name__}"
+        )
     if isinstance(advantages, Tensor) and advantages.dim() > 0:
-        shape, want = tuple(advantages.shape), tuple(log_prob.shape)
+        shape = tuple(advantages.shape)
         if advantages.dim() != log_prob.dim():
             hint = (
                 f" (per sequence: shape {want[:-1] + (1,)})"
@@ -423,7 +1157,9 @@ def _check_inputs(log_prob: Tensor, old_log_prob: Tensor, advantages: Any, mask:
             ok = False
         if not ok:  # (3, 4) against (1, 4) broadcasts both ways, but not *to* log_prob
             raise ValueError(f"advantages of shape {shape} does not broadcast to {want}")
-    for name, t in (("log_prob", log_prob), ("old_log_prob", old_log_prob)):
+    mask = _mask(response_mask, log_prob)
+    values = [("log_prob", log_prob), *named]
+    for name, t in values:
         if not _checkable(t):
             continue
         sel = t.detach()[mask]
@@ -432,6 +1168,12 @@ def _check_inputs(log_prob: Tensor, old_log_prob: Tensor, advantages: Any, mask:
                 f"{name} must be finite at a selected token (response_mask is True there), got "
                 f"{sel[~torch.isfinite(sel)][:4].tolist()}"
             )
+        tol = math.sqrt(torch.finfo(t.dtype).eps)
+        if bool((sel > tol).any()):
+            raise ValueError(
+                f"{name} must be a log-probability (<= 0) at a selected token, got "
+                f"{sel[sel > tol][:4].tolist()}: were probabilities passed?"
+            )
     if isinstance(advantages, Tensor) and _checkable(advantages):
         sel = torch.broadcast_to(advantages.detach(), log_prob.shape)[mask]
         if not bool(torch.isfinite(sel).all()):
@@ -439,6 +1181,9 @@ def _check_inputs(log_prob: Tensor, old_log_prob: Tensor, advantages: Any, mask:
                 f"advantages must be finite at a selected token, got "
                 f"{sel[~torch.isfinite(sel)][:4].tolist()}"
             )
+    elif not isinstance(advantages, Tensor) and not math.isfinite(advantages):
+        raise ValueError(f"advantages must be finite, got {advantages!r}")
+    return mask
 
 
 def _mask(mask: Any, like: Tensor) -> Tensor:
