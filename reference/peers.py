@@ -976,8 +976,8 @@ def _gmpo_cases():
     p = {"clip_ratio_low": 0.4, "clip_ratio_high": 0.4}
     cs = _seq_cases(p, _gmpo_near(0.4) + _gmpo_near(-0.4))
     cs += [
-        case("kink: log w == clip_ratio_high, A > 0 (inside)", log_w=[0.4, 0.1], A=0.7, **p),
-        case("kink: log w == -clip_ratio_low, A < 0 (inside)", log_w=[-0.4, 0.1], A=-0.7, **p),
+        case("kink: log w == clip_ratio_high, A > 0 (inside)", log_w=[0.5, 0.1], A=0.7, clip_ratio_low=0.5, clip_ratio_high=0.5),
+        case("kink: log w == -clip_ratio_low, A < 0 (inside)", log_w=[-0.5, 0.1], A=-0.7, clip_ratio_low=0.5, clip_ratio_high=0.5),
         case("A > 0: very negative log w not clipped", log_w=[-5.0, 0.9, 0.1], A=0.7, **p),
         case("A < 0: very positive log w not clipped", log_w=[5.0, -0.9, 0.1], A=-0.7, **p),
         case("zero range: every token on the bound", log_w=[0.0, 0.0], A=0.7, clip_ratio_low=0.0, clip_ratio_high=0.0),
@@ -1087,8 +1087,9 @@ def _clip_cov_cases():
     cs.append(case("equal priorities: the earliest candidates", log_w=lw, A=_ADV_BIG, log_prob=lp, priority=[[0.0] * _T] * _B, **p))
     clipped = [[1.0, -1.0] + lw[0][2:]] + lw[1:]  # A > 0: w = e > 1.2 clipped; w = 1/e inside
     cs.append(case("tokens PPO clips are never candidates", log_w=clipped, A=_ADV_BIG, log_prob=lp, **p))
-    on_bound = [[float(np.log(1.2))] + lw[0][1:]] + lw[1:]
-    cs.append(case("w near 1 + high (rounded exp)", log_w=on_bound, A=_ADV_BIG, log_prob=lp, **p))
+    for d in (-1e-3, 1e-3):
+        near = [[float(np.log(1.2)) + d] + lw[0][1:]] + lw[1:]
+        cs.append(case(f"log w = log(1 + high) {d:+g}", log_w=near, A=_ADV_BIG, log_prob=lp, **p))
     lw_t, lp_t, adv_t = _tie_batch()
     lw_t[2][0] = 0.15  # inside PPO's region, so the tie is between two candidates
     cs.append(case("tie at the top of cov: the earlier position", log_w=lw_t, A=adv_t, log_prob=lp_t, **{**p, "clip_cov_ratio": 0.0002}))

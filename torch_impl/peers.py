@@ -745,20 +745,49 @@ def tis_token_batch_normalized(
     return torch.where(m, _times(v / scale, a), torch.zeros_like(v)).to(out_dtype)
 
 
+def _sum2(lw_sel: Tensor, m: Tensor) -> tuple[Tensor, Tensor]:
+    """Masked sum over the last dim (kept) as two words (hi, lo): a two_sum pairwise tree."""
+    x = torch.where(m, lw_sel, torch.zeros_like(lw_sel))
+    err = torch.zeros_like(x)
+    while x.shape[-1] > 1:
+        if x.shape[-1] % 2:
+            pad = torch.zeros_like(x[..., :1])
+            x, err = torch.cat([x, pad], -1), torch.cat([err, pad], -1)
+        x, e = two_sum(x[..., 0::2], x[..., 1::2])
+        err = err[..., 0::2] + err[..., 1::2] + e
+    return x, err
+
+
 def tis_sequence_batch_normalized(
     log_w: Tensor, A: Tensor, mask: Any = None, clip_max: Any = 2.0, min_mean: Any = 1e-8
 ) -> Tensor:
     """verl sequence TIS with ``rollout_is_batch_normalize``: phi_t = A V_b / m,
     V_b = min(prod of the selected w_t of sequence b, clip_max), m = mean of V over the
-    non-empty sequences of the batch when m > min_mean, else 1."""
+    non-empty sequences of the batch when m > min_mean, else 1.
+
+    Computed in the log domain: log V_b as a two-word sum, V_b / m = e^(log V_b - M) / mean_b'
+    e^(log V_b' - M) with M the largest log V_b, so neither a product of many ratios that
+    under- or overflows nor the rounding of a long log-sum (|sum| eps) reaches the value."""
     _check_batch(log_w, A, mask)
     _check_tis_norm(clip_max, min_mean)
     lw, a, m, (cap, floor), out_dtype = _batch_prepare(log_w, A, mask, clip_max, min_mean)
     nonempty = m.any(-1, keepdim=True)
-    V = torch.minimum(torch.exp(lw.sum(-1, keepdim=True)), cap)
-    V = torch.where(nonempty, V, torch.zeros_like(V))
-    n_seq = nonempty.sum(-2, keepdim=True).clamp(min=1).to(V.dtype)
-    mean = V.sum(-2, keepdim=True) / n_seq
-    scale = torch.where(mean > floor, mean, torch.ones_like(mean))
-    W = torch.broadcast_to(V / scale, m.shape)
+    hi, lo = _sum2(lw, m)
+    log_cap = torch.log(cap)
+    capped = (hi + lo) >= log_cap
+    hi = torch.where(capped, log_cap, hi)
+    lo = torch.where(capped, torch.zeros_like(lo), lo)
+    neg_inf = torch.full_like(hi, -torch.inf)
+    M = torch.where(nonempty, hi, neg_inf).amax(-2, keepdim=True)
+    M = torch.where(torch.isfinite(M), M, torch.zeros_like(M))  # no non-empty sequence
+    d_hi, d_lo = two_sum(hi, -M)
+    scaled = torch.where(nonempty, exp2w(d_hi, d_lo + lo), torch.zeros_like(hi))
+    n_seq = nonempty.sum(-2, keepdim=True).clamp(min=1).to(hi.dtype)
+    mean_scaled = scaled.sum(-2, keepdim=True) / n_seq
+    # m = e^M mean_scaled > min_mean, decided in logs (m itself may under- or overflow)
+    normalise = (M + torch.log(mean_scaled)) > torch.log(floor)
+    raw = torch.where(capped, cap, exp2w(hi, lo))
+    safe_mean = torch.where(mean_scaled > 0, mean_scaled, torch.ones_like(mean_scaled))
+    V = torch.where(normalise, scaled / safe_mean, raw)
+    W = torch.broadcast_to(V, m.shape)
     return torch.where(m, _times(W, a), torch.zeros_like(W)).to(out_dtype)
