@@ -290,6 +290,8 @@ def test_target_step_and_exact_tail():
     o = ld.train(INST, "is", steps=100, lr=1.0, refresh_every=8)
     frac = [(x + 0.5) / 1.5 for x in o["reward"]]
     assert o["target_step"] == next(t for t, f in enumerate(frac) if f >= 0.9)
+    pis = [np.exp(z[0] - np.log(np.sum(np.exp(z)))) for z in o["logits"]]
+    assert o["best_step"] == next(t for t, p in enumerate(pis) if p >= 0.9)
     assert len(o["reward"]) == 101 and len(o["update_norm"]) == 100
 
 
@@ -350,3 +352,17 @@ def test_experiments_small():
     e = ld.exp_sampled_spread(designs=("is",), seeds=(0, 1), batch=8, steps=40)
     assert len(e["rows"][0]["final_rewards"]) == 2
     assert math.isfinite(e["rows"][0]["final_mean"])
+
+
+def test_far_off_policy_and_convergence_experiments_small():
+    b = ld.exp_far_off_policy_stall(families=("anti_reward",), scales=(8.0,), steps=12)
+    rows = {x["design"]: x for x in b["rows"]}
+    # exact IS is the true policy gradient whatever mu: its relative update is 1
+    assert rows["is"]["rel_update_0"] == pytest.approx(1.0, abs=1e-12)
+    # the gamma = 1 trust region only shrinks each action's term by h(w) <= 1
+    assert 0 < rows["trust_region"]["rel_update_0"] <= 1 + 1e-12
+    d = ld.exp_convergence_speed(steps=30)
+    assert {x["design"] for x in d["rows"]} == set(lab.DESIGNS) | set(ld.ADAPTIVE_DESIGNS)
+    one = next(x for x in d["rows"] if x["design"] == "ppo_clip")
+    assert one["target_step"] == ld.train(INST, "ppo_clip", steps=30, lr=1.0,
+                                          refresh_every=8)["target_step"]
