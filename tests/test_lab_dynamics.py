@@ -359,8 +359,9 @@ def test_far_off_policy_and_convergence_experiments_small():
     rows = {x["design"]: x for x in b["rows"]}
     # exact IS is the true policy gradient whatever mu: its relative update is 1
     assert rows["is"]["rel_update_0"] == pytest.approx(1.0, abs=1e-12)
-    # the gamma = 1 trust region only shrinks each action's term by h(w) <= 1
-    assert 0 < rows["trust_region"]["rel_update_0"] <= 1 + 1e-12
+    # the gamma = 1 trust region multiplies each action's term by h(w) in (0, 1]; here (max w
+    # 2.5e4) that shrinks the update (not a general norm bound: terms may cancel)
+    assert 0 < rows["trust_region"]["rel_update_0"] < 1
     d = ld.exp_convergence_speed(steps=30)
     assert {x["design"] for x in d["rows"]} == set(lab.DESIGNS) | set(ld.ADAPTIVE_DESIGNS)
     one = next(x for x in d["rows"] if x["design"] == "ppo_clip")
