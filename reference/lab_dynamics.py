@@ -164,8 +164,10 @@ def _phi_mp(fn: Any, log_w: np.ndarray, adv: np.ndarray, params: dict[str, float
     """phi per action through the design's mpmath function at _MP_DPS digits, as float64."""
     with mpmath.workdps(_MP_DPS):
         return np.array(
-            [float(fn(mpmath.mpf(float(lw)), mpmath.mpf(float(a)), **params))
-             for lw, a in zip(log_w, adv)],
+            [
+                float(fn(mpmath.mpf(float(lw)), mpmath.mpf(float(a)), **params))
+                for lw, a in zip(log_w, adv)
+            ],
             dtype=np.float64,
         )
 
@@ -247,7 +249,11 @@ def train(
         raise ValueError(f"instance must be an Instance, got {instance!r}")
     fn, full = _resolve(design, params)
     _check_int("steps", steps, 1)
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0):
+    if (
+        isinstance(lr, bool)
+        or not isinstance(lr, (int, float))
+        or not (math.isfinite(lr) and lr > 0)
+    ):
         raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
     _check_int("refresh_every", refresh_every, 1, allow_none=True)
     _check_int("batch", batch, 1, allow_none=True)
@@ -262,9 +268,24 @@ def train(
     rng = np.random.Generator(np.random.PCG64(seed)) if batch is not None else None
     adaptive = fn is None
 
-    rec: dict[str, list] = {k: [] for k in (
-        "logits", "reward", "kl_opt", "kl_mu", "kl_mu_after", "ess", "max_w", "update_norm", "pg_norm",
-        "gamma", "sigma2", "ess_gamma", "batch_ess_gamma")}
+    rec: dict[str, list] = {
+        k: []
+        for k in (
+            "logits",
+            "reward",
+            "kl_opt",
+            "kl_mu",
+            "kl_mu_after",
+            "ess",
+            "max_w",
+            "update_norm",
+            "pg_norm",
+            "gamma",
+            "sigma2",
+            "ess_gamma",
+            "batch_ess_gamma",
+        )
+    }
     diverge_step = None
     best_reward = -math.inf
     lm = _log_softmax(z_mu)
@@ -331,8 +352,9 @@ def train(
     fracs = [_reward_fraction(x, r) for x in rec["reward"]]
     target_step = next((t for t, f in enumerate(fracs) if f >= THRESHOLDS["target_frac"]), None)
     stall_step = _stall_step(rec["update_norm"], fracs)
-    best_step = next((t for t, k in enumerate(rec["kl_opt"])
-                      if k <= -math.log(THRESHOLDS["best_prob"])), None)
+    best_step = next(
+        (t for t, k in enumerate(rec["kl_opt"]) if k <= -math.log(THRESHOLDS["best_prob"])), None
+    )
     return {
         "instance": instance.name,
         "design": design,
@@ -399,40 +421,61 @@ def exp_trust_region_kl_growth(
                 o = train(inst, d, steps=steps, lr=lr, refresh_every=K)
                 growth = [o["kl_mu_after"][e - 1] - o["kl_mu"][s] for s, e in _windows(K, steps)]
                 gain = o["reward"][-1] - o["reward"][0]
-                rows.append({
-                    "refresh_every": K, "lr": lr, "design": d,
-                    "max_window_growth": max(growth),
-                    "mean_window_growth": float(np.mean(growth)),
-                    "first_window_growth": growth[0],
-                    "max_kl_mu": max(o["kl_mu_after"]),
-                    "kl_per_reward_gain": float(np.sum(np.maximum(growth, 0.0))) / gain
-                    if gain > 0 else math.inf,
-                    "target_step": o["target_step"], "best_step": o["best_step"],
-                })
+                rows.append(
+                    {
+                        "refresh_every": K,
+                        "lr": lr,
+                        "design": d,
+                        "max_window_growth": max(growth),
+                        "mean_window_growth": float(np.mean(growth)),
+                        "first_window_growth": growth[0],
+                        "max_kl_mu": max(o["kl_mu_after"]),
+                        "kl_per_reward_gain": float(np.sum(np.maximum(growth, 0.0))) / gain
+                        if gain > 0
+                        else math.inf,
+                        "target_step": o["target_step"],
+                        "best_step": o["best_step"],
+                    }
+                )
     verdicts = {}
     for d in designs:
         ok = True
         for K in refresh_every:
             for lr in lrs:
-                ref = next(x for x in rows if (x["refresh_every"], x["lr"], x["design"]) == (K, lr, "is"))
-                row = next(x for x in rows if (x["refresh_every"], x["lr"], x["design"]) == (K, lr, d))
+                ref = next(
+                    x for x in rows if (x["refresh_every"], x["lr"], x["design"]) == (K, lr, "is")
+                )
+                row = next(
+                    x for x in rows if (x["refresh_every"], x["lr"], x["design"]) == (K, lr, d)
+                )
                 row["growth_ratio_to_is"] = row["max_window_growth"] / ref["max_window_growth"]
                 ok = ok and row["max_window_growth"] <= ref["max_window_growth"] + _KL_ATOL
         verdicts[d] = ok
     secondary = {}
     for d in designs:
-        pairs = [(next(x for x in rows if (x["refresh_every"], x["lr"], x["design"]) ==
-                       (K, lr, "is")),
-                  next(x for x in rows if (x["refresh_every"], x["lr"], x["design"]) ==
-                       (K, lr, d))) for K in refresh_every for lr in lrs]
+        pairs = [
+            (
+                next(
+                    x for x in rows if (x["refresh_every"], x["lr"], x["design"]) == (K, lr, "is")
+                ),
+                next(x for x in rows if (x["refresh_every"], x["lr"], x["design"]) == (K, lr, d)),
+            )
+            for K in refresh_every
+            for lr in lrs
+        ]
         secondary[d] = {
-            "first_window": all(b["first_window_growth"] <= a["first_window_growth"] + _KL_ATOL
-                                for a, b in pairs),
-            "kl_per_reward_gain": all(b["kl_per_reward_gain"] <= a["kl_per_reward_gain"]
-                                      + _KL_ATOL for a, b in pairs),
+            "first_window": all(
+                b["first_window_growth"] <= a["first_window_growth"] + _KL_ATOL for a, b in pairs
+            ),
+            "kl_per_reward_gain": all(
+                b["kl_per_reward_gain"] <= a["kl_per_reward_gain"] + _KL_ATOL for a, b in pairs
+            ),
         }
     return {
-        "instance": inst.name, "steps": steps, "rows": rows, "holds": verdicts,
+        "instance": inst.name,
+        "steps": steps,
+        "rows": rows,
+        "holds": verdicts,
         "secondary": secondary,
         "threshold": "holds for a design iff for every (K, lr) its largest within-window growth "
         "of KL(pi||mu) <= that of plain IS + 1e-12 (exact gradients, same lr and K); secondary "
@@ -476,38 +519,62 @@ def exp_far_off_policy_stall(
     family while "is" does not.
     """
     inst = _inst(instance)
-    designs = (("is", None), ("power", {"gamma": 0.2}), ("trust_region", None),
-               ("trust_region_adaptive", None))
+    designs = (
+        ("is", None),
+        ("power", {"gamma": 0.2}),
+        ("trust_region", None),
+        ("trust_region_adaptive", None),
+    )
     rows = []
     for fam in families:
         for s in scales:
             zmu = _far_logits(inst, fam, s)
             for d, p in designs:
-                o = train(inst, d, p, steps=steps, lr=lr, refresh_every=refresh_every,
-                          logits_mu=zmu)
+                o = train(
+                    inst, d, p, steps=steps, lr=lr, refresh_every=refresh_every, logits_mu=zmu
+                )
                 rel = [u / g for u, g in zip(o["update_norm"], o["pg_norm"]) if g > 0]
                 name = d if p is None else f"{d}(gamma={p['gamma']})"
-                rows.append({
-                    "family": fam, "scale": s, "design": name,
-                    "kl_mu_0": o["kl_mu"][0], "max_w_0": o["max_w"][0],
-                    "rel_update_0": rel[0],
-                    "update_final_over_first": o["update_norm"][-1] / o["update_norm"][0],
-                    "min_update_over_first": min(o["update_norm"]) / o["update_norm"][0],
-                    "stall_step": o["stall_step"], "target_step": o["target_step"],
-                    "final_reward": o["reward"][-1], "final_kl_opt": o["kl_opt"][-1],
-                    "stops": rel[0] < THRESHOLDS["stall_rel"] or o["stall_step"] is not None,
-                })
+                rows.append(
+                    {
+                        "family": fam,
+                        "scale": s,
+                        "design": name,
+                        "kl_mu_0": o["kl_mu"][0],
+                        "max_w_0": o["max_w"][0],
+                        "rel_update_0": rel[0],
+                        "update_final_over_first": o["update_norm"][-1] / o["update_norm"][0],
+                        "min_update_over_first": min(o["update_norm"]) / o["update_norm"][0],
+                        "stall_step": o["stall_step"],
+                        "target_step": o["target_step"],
+                        "final_reward": o["reward"][-1],
+                        "final_kl_opt": o["kl_opt"][-1],
+                        "stops": rel[0] < THRESHOLDS["stall_rel"] or o["stall_step"] is not None,
+                    }
+                )
     far = {fam: max(scales) for fam in families}
     holds = {}
     for d in ("power(gamma=0.2)", "trust_region", "trust_region_adaptive"):
-        stops = all(next(x for x in rows if (x["family"], x["scale"], x["design"]) ==
-                         (fam, far[fam], d))["stops"] for fam in families)
-        is_stops = any(next(x for x in rows if (x["family"], x["scale"], x["design"]) ==
-                            (fam, far[fam], "is"))["stops"] for fam in families)
+        stops = all(
+            next(x for x in rows if (x["family"], x["scale"], x["design"]) == (fam, far[fam], d))[
+                "stops"
+            ]
+            for fam in families
+        )
+        is_stops = any(
+            next(
+                x for x in rows if (x["family"], x["scale"], x["design"]) == (fam, far[fam], "is")
+            )["stops"]
+            for fam in families
+        )
         holds[d] = stops and not is_stops
     return {
-        "instance": inst.name, "lr": lr, "steps": steps, "refresh_every": refresh_every,
-        "rows": rows, "stops_far": holds,
+        "instance": inst.name,
+        "lr": lr,
+        "steps": steps,
+        "refresh_every": refresh_every,
+        "rows": rows,
+        "stops_far": holds,
         "threshold": "a design stops when its update / the true policy gradient at the same "
         "state is < 1e-2 at step 0, or a stall event occurs (update < 1e-2 x the first for >= "
         "10 final steps with reward fraction < 0.9); holds when it stops at the largest scale "
@@ -519,8 +586,11 @@ def exp_ess_rule_keeps_ess(
     instance: lab.Instance | None = None,
     *,
     rho_min: float = 0.3,
-    families: Sequence[tuple[str, float]] = (("scaled_mu", 1.0), ("scaled_mu", 4.0),
-                                             ("anti_reward", 4.0)),
+    families: Sequence[tuple[str, float]] = (
+        ("scaled_mu", 1.0),
+        ("scaled_mu", 4.0),
+        ("anti_reward", 4.0),
+    ),
     refresh_every: Sequence[int | None] = (8, 32, None),
     lr: float = 1.0,
     steps: int = 200,
@@ -545,35 +615,67 @@ def exp_ess_rule_keeps_ess(
     for fam, s in families:
         zmu = _far_logits(inst, fam, s)
         for K in refresh_every:
-            o = train(inst, "is_reshape_ess", {"rho_min": rho_min}, steps=steps, lr=lr,
-                      refresh_every=K, logits_mu=zmu)
+            o = train(
+                inst,
+                "is_reshape_ess",
+                {"rho_min": rho_min},
+                steps=steps,
+                lr=lr,
+                refresh_every=K,
+                logits_mu=zmu,
+            )
             eg = o["ess_gamma"]
             worst = int(np.argmin(eg))
-            sampled = [train(inst, "is_reshape_ess", {"rho_min": rho_min}, steps=steps, lr=lr,
-                             refresh_every=K, batch=batch, seed=sd, logits_mu=zmu)
-                       for sd in seeds]
+            sampled = [
+                train(
+                    inst,
+                    "is_reshape_ess",
+                    {"rho_min": rho_min},
+                    steps=steps,
+                    lr=lr,
+                    refresh_every=K,
+                    batch=batch,
+                    seed=sd,
+                    logits_mu=zmu,
+                )
+                for sd in seeds
+            ]
             b_min = min(min(x["batch_ess_gamma"]) for x in sampled)
             e_min = min(min(x["ess_gamma"]) for x in sampled)
-            rows.append({
-                "family": fam, "scale": s, "refresh_every": K,
-                "exact_min_ess_gamma": eg[worst],
-                "exact_steps_below": sum(v < rho_min for v in eg),
-                "exact_worst_step": worst,
-                "exact_lognormal_at_worst": math.exp(-o["sigma2"][worst] * o["gamma"][worst] ** 2),
-                "exact_gamma_at_worst": o["gamma"][worst],
-                "exact_min_gamma": min(o["gamma"]),
-                "exact_min_ess_is": min(o["ess"]),
-                "sampled_min_batch_ess_gamma": b_min,
-                "sampled_steps_below_batch": sum(
-                    sum(v < rho_min for v in x["batch_ess_gamma"]) for x in sampled),
-                "sampled_min_exact_ess_gamma": e_min,
-                "target_step": o["target_step"],
-            })
+            rows.append(
+                {
+                    "family": fam,
+                    "scale": s,
+                    "refresh_every": K,
+                    "exact_min_ess_gamma": eg[worst],
+                    "exact_steps_below": sum(v < rho_min for v in eg),
+                    "exact_worst_step": worst,
+                    "exact_lognormal_at_worst": math.exp(
+                        -o["sigma2"][worst] * o["gamma"][worst] ** 2
+                    ),
+                    "exact_gamma_at_worst": o["gamma"][worst],
+                    "exact_min_gamma": min(o["gamma"]),
+                    "exact_min_ess_is": min(o["ess"]),
+                    "sampled_min_batch_ess_gamma": b_min,
+                    "sampled_steps_below_batch": sum(
+                        sum(v < rho_min for v in x["batch_ess_gamma"]) for x in sampled
+                    ),
+                    "sampled_min_exact_ess_gamma": e_min,
+                    "target_step": o["target_step"],
+                }
+            )
     exact_ok = all(x["exact_min_ess_gamma"] >= rho_min - 1e-12 for x in rows)
     sampled_ok = all(x["sampled_min_batch_ess_gamma"] >= rho_min for x in rows)
     return {
-        "instance": inst.name, "rho_min": rho_min, "lr": lr, "steps": steps, "batch": batch,
-        "seeds": list(seeds), "rows": rows, "holds_exact": exact_ok, "holds_sampled": sampled_ok,
+        "instance": inst.name,
+        "rho_min": rho_min,
+        "lr": lr,
+        "steps": steps,
+        "batch": batch,
+        "seeds": list(seeds),
+        "rows": rows,
+        "holds_exact": exact_ok,
+        "holds_sampled": sampled_ok,
         "threshold": "holds iff min over steps of ESS_gamma/n >= rho_min (exact: - 1e-12 for "
         "float64 rounding) in every case; sampled: the batch's Kish ESS_gamma/n at every step",
     }
@@ -595,15 +697,24 @@ def exp_convergence_speed(
     rows = []
     for d in [*lab.DESIGNS, *ADAPTIVE_DESIGNS]:
         o = train(inst, d, steps=steps, lr=lr, refresh_every=refresh_every)
-        rows.append({
-            "design": d, "target_step": o["target_step"], "best_step": o["best_step"],
-            "stall_step": o["stall_step"],
-            "diverge_step": o["diverge_step"], "final_reward": o["reward"][-1],
-            "final_kl_opt": o["kl_opt"][-1], "min_ess": min(o["ess"]),
-        })
+        rows.append(
+            {
+                "design": d,
+                "target_step": o["target_step"],
+                "best_step": o["best_step"],
+                "stall_step": o["stall_step"],
+                "diverge_step": o["diverge_step"],
+                "final_reward": o["reward"][-1],
+                "final_kl_opt": o["kl_opt"][-1],
+                "min_ess": min(o["ess"]),
+            }
+        )
     rows.sort(key=lambda x: (x["target_step"] is None, x["target_step"] or 0, x["design"]))
     return {
-        "instance": inst.name, "lr": lr, "refresh_every": refresh_every, "steps": steps,
+        "instance": inst.name,
+        "lr": lr,
+        "refresh_every": refresh_every,
+        "steps": steps,
         "rows": rows,
         "threshold": "target: reward fraction (R - r_min) / (r_max - r_min) >= 0.9 within steps",
     }
@@ -628,26 +739,38 @@ def exp_sampled_spread(
     rows = []
     for d in designs:
         ex = train(inst, d, steps=steps, lr=lr, refresh_every=refresh_every)
-        runs = [train(inst, d, steps=steps, lr=lr, refresh_every=refresh_every, batch=batch,
-                      seed=s) for s in seeds]
+        runs = [
+            train(inst, d, steps=steps, lr=lr, refresh_every=refresh_every, batch=batch, seed=s)
+            for s in seeds
+        ]
         final = np.array([o["reward"][-1] for o in runs])
         tgt = [o["target_step"] for o in runs]
         reached = np.array([t for t in tgt if t is not None], dtype=float)
-        rows.append({
-            "design": d, "exact_target_step": ex["target_step"],
-            "exact_final_reward": ex["reward"][-1],
-            "target_steps": tgt, "best_steps": [o["best_step"] for o in runs],
-            "target_mean": float(reached.mean()) if reached.size else None,
-            "target_sd": float(reached.std(ddof=1)) if reached.size > 1 else None,
-            "final_rewards": final.tolist(),
-            "final_mean": float(final.mean()),
-            "final_sd": float(final.std(ddof=1)) if final.size > 1 else None,
-            "final_min": float(final.min()), "final_max": float(final.max()),
-            "n_stall": sum(o["stall_step"] is not None for o in runs),
-            "n_diverge": sum(o["diverge_step"] is not None for o in runs),
-        })
+        rows.append(
+            {
+                "design": d,
+                "exact_target_step": ex["target_step"],
+                "exact_final_reward": ex["reward"][-1],
+                "target_steps": tgt,
+                "best_steps": [o["best_step"] for o in runs],
+                "target_mean": float(reached.mean()) if reached.size else None,
+                "target_sd": float(reached.std(ddof=1)) if reached.size > 1 else None,
+                "final_rewards": final.tolist(),
+                "final_mean": float(final.mean()),
+                "final_sd": float(final.std(ddof=1)) if final.size > 1 else None,
+                "final_min": float(final.min()),
+                "final_max": float(final.max()),
+                "n_stall": sum(o["stall_step"] is not None for o in runs),
+                "n_diverge": sum(o["diverge_step"] is not None for o in runs),
+            }
+        )
     return {
-        "instance": inst.name, "batch": batch, "lr": lr, "refresh_every": refresh_every,
-        "steps": steps, "seeds": list(seeds), "rows": rows,
+        "instance": inst.name,
+        "batch": batch,
+        "lr": lr,
+        "refresh_every": refresh_every,
+        "steps": steps,
+        "seeds": list(seeds),
+        "rows": rows,
         "threshold": "target: reward fraction >= 0.9; stall / divergence as THRESHOLDS",
     }

@@ -61,8 +61,10 @@ def test_is_step0_is_the_true_policy_gradient():
         pi = _mp_softmax(INST.logits_theta)
         r = [mpmath.mpf(v) for v in INST.rewards]
         R = mpmath.fsum(p * v for p, v in zip(pi, r))
-        g = [pi[k] * (r[k] - R) - pi[k] * mpmath.fsum(p * (v - R) for p, v in zip(pi, r))
-             for k in range(8)]
+        g = [
+            pi[k] * (r[k] - R) - pi[k] * mpmath.fsum(p * (v - R) for p, v in zip(pi, r))
+            for k in range(8)
+        ]
     # 1e-12: z + u rounds at |z| <= 1.2 (1e-16) and the float64 sums of 8 terms (1e-16 each)
     np.testing.assert_allclose(u0, [float(v) for v in g], rtol=0, atol=1e-12)
     assert o["update_norm"][0] == pytest.approx(float(mpmath.norm(g)), abs=1e-12)
@@ -76,15 +78,18 @@ def test_step0_expected_gradient_matches_mpmath_and_design_moments(design):
     u0 = np.array(o["logits_final"]) - np.array(INST.logits_theta)
     with mpmath.workdps(30):
         mean, pi, mu, R = _mp_expected_update(
-            INST.logits_theta, INST.logits_mu, INST.rewards, lambda lw, a: fn(lw, a, **params))
+            INST.logits_theta, INST.logits_mu, INST.rewards, lambda lw, a: fn(lw, a, **params)
+        )
         target, *_ = _mp_expected_update(
-            INST.logits_theta, INST.logits_theta, INST.rewards, lambda lw, a: a)
+            INST.logits_theta, INST.logits_theta, INST.rewards, lambda lw, a: a
+        )
         bias = float(mpmath.norm([m - t for m, t in zip(mean, target)]))
         moments = lab.design_moments(INST, design)
     # 1e-12: float64 twins / the 20-digit mpmath fallback rounded to float64, sums of 8 terms
     np.testing.assert_allclose(u0, [float(v) for v in mean], rtol=0, atol=1e-12)
     assert float(np.linalg.norm(u0 - [float(v) for v in target])) == pytest.approx(
-        float(moments["bias"]), abs=1e-12)
+        float(moments["bias"]), abs=1e-12
+    )
     assert bias == pytest.approx(float(moments["bias"]), abs=1e-12)
     assert o["ess"][0] == pytest.approx(float(moments["ess"]), rel=1e-12)
     assert o["reward"][0] == pytest.approx(float(R), abs=1e-14)
@@ -96,8 +101,14 @@ def test_step0_expected_gradient_matches_mpmath_and_design_moments(design):
 
 @pytest.mark.parametrize(
     "design,params",
-    [("is", {}), ("power", {"gamma": 0.3}), ("sft_weighted", {}), ("trust_region", {}),
-     ("trust_region", {"gamma": 0.4, "tau": 3.0}), ("trust_region_adaptive", {})],
+    [
+        ("is", {}),
+        ("power", {"gamma": 0.3}),
+        ("sft_weighted", {}),
+        ("trust_region", {}),
+        ("trust_region", {"gamma": 0.4, "tau": 3.0}),
+        ("trust_region_adaptive", {}),
+    ],
 )
 def test_float64_twins_match_the_mpmath_designs(design, params):
     fn, defaults = lab.DESIGNS[design]
@@ -221,8 +232,15 @@ def test_determinism_under_the_seed():
 
 def test_ess_rule_gamma_and_ess_at_step0():
     z_mu = [-4.0 * v for v in INST.rewards]  # far enough that the rule binds (gamma < 1)
-    o = ld.train(INST, "is_reshape_ess", {"rho_min": 0.3}, steps=1, lr=1.0, refresh_every=None,
-                 logits_mu=z_mu)
+    o = ld.train(
+        INST,
+        "is_reshape_ess",
+        {"rho_min": 0.3},
+        steps=1,
+        lr=1.0,
+        refresh_every=None,
+        logits_mu=z_mu,
+    )
     with mpmath.workdps(30):
         pi, mu = _mp_softmax(INST.logits_theta), _mp_softmax(z_mu)
         lw = [mpmath.log(p) - mpmath.log(m) for p, m in zip(pi, mu)]
@@ -230,9 +248,11 @@ def test_ess_rule_gamma_and_ess_at_step0():
         s2 = mpmath.fsum(m * (x - m1) ** 2 for m, x in zip(mu, lw))
         g = min(mpmath.mpf(1), mpmath.sqrt(-mpmath.log(mpmath.mpf(0.3)) / s2))
         ess = mpmath.fsum(m * mpmath.exp(g * x) for m, x in zip(mu, lw)) ** 2 / mpmath.fsum(
-            m * mpmath.exp(2 * g * x) for m, x in zip(mu, lw))
-        mean, *_ = _mp_expected_update(INST.logits_theta, z_mu, INST.rewards,
-                                       lambda x, a: mpmath.exp(g * x) * a)
+            m * mpmath.exp(2 * g * x) for m, x in zip(mu, lw)
+        )
+        mean, *_ = _mp_expected_update(
+            INST.logits_theta, z_mu, INST.rewards, lambda x, a: mpmath.exp(g * x) * a
+        )
     assert g < 1
     assert o["gamma"][0] == pytest.approx(float(g), rel=1e-12)
     assert o["gamma"][0] == pytest.approx(float(gamma_rules.gamma_star_ess(s2, 0.3)), rel=1e-12)
@@ -264,16 +284,17 @@ def test_stall_event_logic():
 def test_diverge_event_on_a_noisy_run():
     """One draw per step at lr 20 with the adaptive trust region (its (1 - gamma) A term is
     biased): the reward falls more than 0.1 of its range below its best."""
-    o = ld.train(INST, "trust_region_adaptive", steps=60, lr=20.0, refresh_every=8, batch=1,
-                 seed=3)
+    o = ld.train(INST, "trust_region_adaptive", steps=60, lr=20.0, refresh_every=8, batch=1, seed=3)
     R = o["reward"][:60]
     drop = 0.1 * (max(INST.rewards) - min(INST.rewards))
     expect = next((t for t in range(60) if R[t] < max(R[: t + 1]) - drop), None)
     assert expect is not None
     assert o["diverge_step"] == expect
     # plain IS with one draw never loses reward to first order (dR = lr pi_y A_y^2 w >= 0)
-    assert ld.train(INST, "is", steps=60, lr=20.0, refresh_every=8, batch=1,
-                    seed=3)["diverge_step"] is None
+    assert (
+        ld.train(INST, "is", steps=60, lr=20.0, refresh_every=8, batch=1, seed=3)["diverge_step"]
+        is None
+    )
 
 
 @pytest.mark.parametrize("design", ["sft_weighted", "trust_region_adaptive", "cispo_verl"])
@@ -310,16 +331,27 @@ def test_target_step_and_exact_tail():
         ({"seed": -1}, "seed must be an integer >= 0, got -1"),
         ({"design": "nope"}, "design must be one of .*got 'nope'"),
         ({"params": {"gama": 1.0}}, r"params \['gama'\] unknown for design 'is'"),
-        ({"params": {"gamma": float("inf")}}, r"params\['gamma'\] must be a finite number, got inf"),
-        ({"design": "is_reshape_ess", "params": {"rho_min": 0.0}},
-         r"params\['rho_min'\] must be in \(0, 1\], got 0.0"),
+        (
+            {"params": {"gamma": float("inf")}},
+            r"params\['gamma'\] must be a finite number, got inf",
+        ),
+        (
+            {"design": "is_reshape_ess", "params": {"rho_min": 0.0}},
+            r"params\['rho_min'\] must be in \(0, 1\], got 0.0",
+        ),
         ({"logits_mu": [0.0, 1.0]}, r"logits_mu must be 8 finite numbers, got \[0.0, 1.0\]"),
         ({"instance": "bandit8"}, "instance must be an Instance, got 'bandit8'"),
     ],
 )
 def test_bad_arguments(kwargs, match):
-    args = {"instance": INST, "design": "is", "params": None, "steps": 3, "lr": 1.0,
-            "refresh_every": 2}
+    args = {
+        "instance": INST,
+        "design": "is",
+        "params": None,
+        "steps": 3,
+        "lr": 1.0,
+        "refresh_every": 2,
+    }
     args.update(kwargs)
     inst, design, params = args.pop("instance"), args.pop("design"), args.pop("params")
     with pytest.raises(ValueError, match=match):
@@ -339,13 +371,15 @@ def test_experiments_small():
     rows = {x["design"]: x for x in a["rows"]}
     # recompute the verdict from the rows (the window growths are reported)
     for d in ("trust_region", "trust_region_adaptive"):
-        assert a["holds"][d] == (rows[d]["max_window_growth"]
-                                 <= rows["is"]["max_window_growth"] + 1e-12)
+        assert a["holds"][d] == (
+            rows[d]["max_window_growth"] <= rows["is"]["max_window_growth"] + 1e-12
+        )
     o = ld.train(INST, "is", steps=16, lr=1.0, refresh_every=4)
     g = [o["kl_mu_after"][e - 1] - o["kl_mu"][s] for s, e in ((0, 4), (4, 8), (8, 12), (12, 16))]
     assert rows["is"]["max_window_growth"] == pytest.approx(max(g), abs=1e-15)
-    c = ld.exp_ess_rule_keeps_ess(families=(("scaled_mu", 1.0),), refresh_every=(None,),
-                                  steps=40, batch=16, seeds=(0,))
+    c = ld.exp_ess_rule_keeps_ess(
+        families=(("scaled_mu", 1.0),), refresh_every=(None,), steps=40, batch=16, seeds=(0,)
+    )
     (row,) = c["rows"]
     assert c["holds_exact"] == (row["exact_min_ess_gamma"] >= 0.3 - 1e-12)
     assert row["exact_min_ess_gamma"] >= row["exact_min_ess_is"] - 1e-15  # gamma <= 1 helps
@@ -365,5 +399,7 @@ def test_far_off_policy_and_convergence_experiments_small():
     d = ld.exp_convergence_speed(steps=30)
     assert {x["design"] for x in d["rows"]} == set(lab.DESIGNS) | set(ld.ADAPTIVE_DESIGNS)
     one = next(x for x in d["rows"] if x["design"] == "ppo_clip")
-    assert one["target_step"] == ld.train(INST, "ppo_clip", steps=30, lr=1.0,
-                                          refresh_every=8)["target_step"]
+    assert (
+        one["target_step"]
+        == ld.train(INST, "ppo_clip", steps=30, lr=1.0, refresh_every=8)["target_step"]
+    )
