@@ -730,19 +730,42 @@ def _check_tis_norm(clip_max: Any, min_mean: Any) -> None:
     check_range("min_mean", min_mean, lo=0)
 
 
+def _normalised_by_batch_mean(
+    hi: Tensor, lo: Tensor, present: Tensor, cap: Tensor, floor: Tensor, dims: tuple
+) -> Tensor:
+    """v / m for v = min(e^(hi + lo), cap) over the entries ``present``, m = mean of v over
+    them (the dims ``dims``) when m > floor, else v; max-scaled in logs: v / m =
+    e^(log v - M) / mean e^(log v - M), M = the largest log v, so no v or m over- or
+    underflows on the way (e.g. e^200 in float32, or every weight e^-150)."""
+    log_cap = torch.log(cap)
+    capped = (hi + lo) >= log_cap
+    hi = torch.where(capped, log_cap, hi)
+    lo = torch.where(capped, torch.zeros_like(lo), lo)
+    neg_inf = torch.full_like(hi, -torch.inf)
+    M = torch.where(present, hi, neg_inf).amax(dims, keepdim=True)
+    M = torch.where(torch.isfinite(M), M, torch.zeros_like(M))  # nothing present
+    d_hi, d_lo = two_sum(hi, -M)
+    scaled = torch.where(present, exp2w(d_hi, d_lo + lo), torch.zeros_like(hi))
+    count = present.sum(dims, keepdim=True).clamp(min=1).to(hi.dtype)
+    mean_scaled = scaled.sum(dims, keepdim=True) / count
+    # m = e^M mean_scaled > floor, decided in logs (m itself may under- or overflow)
+    normalise = (M + torch.log(mean_scaled)) > torch.log(floor)
+    raw = torch.where(capped, cap, exp2w(hi, lo))
+    safe_mean = torch.where(mean_scaled > 0, mean_scaled, torch.ones_like(mean_scaled))
+    return torch.where(normalise, scaled / safe_mean, raw)
+
+
 def tis_token_batch_normalized(
     log_w: Tensor, A: Tensor, mask: Any = None, clip_max: Any = 2.0, min_mean: Any = 1e-8
 ) -> Tensor:
     """verl token TIS with ``rollout_is_batch_normalize``: phi = A v / m, v = min(w, clip_max),
-    m = masked mean of v over the batch (last two dims) when m > min_mean, else 1."""
+    m = masked mean of v over the batch (last two dims) when m > min_mean, else v unscaled.
+    Max-scaled in the log domain (no overflow of w = e^200 in float32 with clip_max = inf)."""
     _check_batch(log_w, A, mask)
     _check_tis_norm(clip_max, min_mean)
     lw, a, m, (cap, floor), out_dtype = _batch_prepare(log_w, A, mask, clip_max, min_mean)
-    v = torch.where(m, torch.minimum(torch.exp(lw), cap), torch.zeros_like(lw))
-    n = m.sum((-2, -1), keepdim=True).clamp(min=1).to(v.dtype)
-    mean = v.sum((-2, -1), keepdim=True) / n
-    scale = torch.where(mean > floor, mean, torch.ones_like(mean))
-    return torch.where(m, _times(v / scale, a), torch.zeros_like(v)).to(out_dtype)
+    W = _normalised_by_batch_mean(lw, torch.zeros_like(lw), m, cap, floor, (-2, -1))
+    return torch.where(m, _times(W, a), torch.zeros_like(W)).to(out_dtype)
 
 
 def _sum2(lw_sel: Tensor, m: Tensor) -> tuple[Tensor, Tensor]:
@@ -763,7 +786,7 @@ def tis_sequence_batch_normalized(
 ) -> Tensor:
     """verl sequence TIS with ``rollout_is_batch_normalize``: phi_t = A V_b / m,
     V_b = min(prod of the selected w_t of sequence b, clip_max), m = mean of V over the
-    non-empty sequences of the batch when m > min_mean, else 1.
+    non-empty sequences of the batch when m > min_mean, else V_b unscaled.
 
     Computed in the log domain: log V_b as a two-word sum, V_b / m = e^(log V_b - M) / mean_b'
     e^(log V_b' - M) with M the largest log V_b, so neither a product of many ratios that
@@ -773,21 +796,92 @@ def tis_sequence_batch_normalized(
     lw, a, m, (cap, floor), out_dtype = _batch_prepare(log_w, A, mask, clip_max, min_mean)
     nonempty = m.any(-1, keepdim=True)
     hi, lo = _sum2(lw, m)
-    log_cap = torch.log(cap)
-    capped = (hi + lo) >= log_cap
-    hi = torch.where(capped, log_cap, hi)
-    lo = torch.where(capped, torch.zeros_like(lo), lo)
-    neg_inf = torch.full_like(hi, -torch.inf)
-    M = torch.where(nonempty, hi, neg_inf).amax(-2, keepdim=True)
-    M = torch.where(torch.isfinite(M), M, torch.zeros_like(M))  # no non-empty sequence
-    d_hi, d_lo = two_sum(hi, -M)
-    scaled = torch.where(nonempty, exp2w(d_hi, d_lo + lo), torch.zeros_like(hi))
-    n_seq = nonempty.sum(-2, keepdim=True).clamp(min=1).to(hi.dtype)
-    mean_scaled = scaled.sum(-2, keepdim=True) / n_seq
-    # m = e^M mean_scaled > min_mean, decided in logs (m itself may under- or overflow)
-    normalise = (M + torch.log(mean_scaled)) > torch.log(floor)
-    raw = torch.where(capped, cap, exp2w(hi, lo))
-    safe_mean = torch.where(mean_scaled > 0, mean_scaled, torch.ones_like(mean_scaled))
-    V = torch.where(normalise, scaled / safe_mean, raw)
+    V = _normalised_by_batch_mean(hi, lo, nonempty, cap, floor, (-2,))
     W = torch.broadcast_to(V, m.shape)
     return torch.where(m, _times(W, a), torch.zeros_like(W)).to(out_dtype)
+
+
+# ----------------------------------------------------------------------------- issue 13 surrogates
+
+
+def _gpg_loss(log_w, A):
+    # verl compute_policy_loss_gpg: -A log pi (log_w stands in for log pi: same gradient)
+    return -A * log_w
+
+
+def _gmpo_loss(log_w, A, mask=None, clip_ratio_low=0.4, clip_ratio_high=0.4):
+    # verl compute_policy_loss_geo_mean per sequence, -A exp(masked mean of the sign-clipped
+    # log-ratios), times the token count n (undoing the token mean that seq-mean-token-mean
+    # supplies, so the gradient per token is -phi_t); verl's sgn min(sgn l, sgn clamp(l)) as
+    # torch.where with the bound inside (the module's closed interval)
+    m = _mask(mask, log_w)
+    A = torch.as_tensor(A, dtype=log_w.dtype)
+    c = torch.where(
+        A > 0,
+        torch.where(log_w <= clip_ratio_high, log_w, log_w.detach() * 0 + clip_ratio_high),
+        torch.where(A < 0, torch.where(log_w >= -clip_ratio_low, log_w, log_w * 0 - clip_ratio_low), log_w * 0),
+    )
+    mf = m.to(log_w.dtype)
+    n = mf.sum(-1, keepdim=True).clamp(min=1)
+    ratio = torch.exp((torch.where(m, c, c * 0)).sum(-1, keepdim=True) / n)
+    return -A * ratio * n
+
+
+def _kl_cov_loss(log_w, A, log_prob, mask=None, kl_cov_ratio=0.0002, ppo_kl_coef=1.0):
+    # verl compute_policy_loss_kl_cov: -A w, and -A w + coef |log w| on the top-k tokens by
+    # covariance (the selection a constant; |x| as where with subgradient 0 at 0)
+    m = _mask(mask, log_w)
+    a = torch.broadcast_to(torch.as_tensor(A, dtype=log_w.dtype), log_w.shape)
+    cov = _masked_cov(a, log_prob, m)
+    top = _first_k(cov, m, _verl_count(_f64(kl_cov_ratio, log_w), m))
+    abs_kl = torch.where(log_w > 0, log_w, torch.where(log_w < 0, -log_w, log_w * 0))
+    pg = -a * torch.exp(log_w)
+    return torch.where(m, torch.where(top, pg + ppo_kl_coef * abs_kl, pg), pg * 0)
+
+
+def _clip_cov_loss(
+    log_w,
+    A,
+    log_prob,
+    mask=None,
+    clip_ratio_low=0.2,
+    clip_ratio_high=0.2,
+    clip_cov_ratio=0.0002,
+    clip_cov_lb=1.0,
+    clip_cov_ub=5.0,
+    priority=None,
+):
+    # verl compute_policy_loss_clip_cov: max(-A w, -A clip(w)) * corr, corr = 0 on the chosen
+    # tokens (chosen as the twin chooses: verl's choice is random)
+    m = _mask(mask, log_w)
+    a = torch.broadcast_to(torch.as_tensor(A, dtype=log_w.dtype), log_w.shape)
+    ppo = _ppo_clip_loss(log_w, a, clip_ratio_low, clip_ratio_high)
+    w = torch.exp(log_w.detach())
+    inside = _ppo_keep(w, a, 1 - clip_ratio_low, 1 + clip_ratio_high)
+    cov = _masked_cov(a, log_prob, m)
+    lb, ub = _f64(clip_cov_lb, log_w), _f64(clip_cov_ub, log_w)
+    cand = m & inside & (cov > lb) & (cov < ub)
+    key = cov if priority is None else -torch.as_tensor(priority, dtype=torch.float64)
+    chosen = _first_k(key, cand, _verl_count(_f64(clip_cov_ratio, log_w), m))
+    corr = (~chosen & m).to(log_w.dtype)
+    return torch.where(m, ppo * corr, ppo * 0)
+
+
+def _tis_token_batch_normalized_loss(log_w, A, mask=None, clip_max=2.0, min_mean=1e-8):
+    # verl rollout correction, token level, batch-normalised, as a weight on -A log pi
+    m = _mask(mask, log_w)
+    v = torch.where(m, torch.exp(log_w).clamp(max=clip_max), log_w * 0)
+    mean = v.sum((-2, -1), keepdim=True) / m.sum((-2, -1), keepdim=True).clamp(min=1)
+    weight = torch.where(mean > min_mean, v / mean, v).detach()
+    return torch.where(m, -weight * A * log_w, log_w * 0)
+
+
+SURROGATES.update(
+    {
+        "gpg": _gpg_loss,
+        "gmpo": _gmpo_loss,
+        "kl_cov": _kl_cov_loss,
+        "clip_cov": _clip_cov_loss,
+        "tis_token_batch_normalized": _tis_token_batch_normalized_loss,
+    }
+)
