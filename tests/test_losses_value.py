@@ -86,7 +86,13 @@ def test_ppo_clip_value_equals_verl_pg_loss():
     adv2[3] = -1.0
     want = _verl_ppo_value(lp2, old, adv2, mask, lo, hi, c=1.5)
     got = losses.policy_loss(
-        lp2, old, adv2, mask, "ppo_dual_clip", clip_ratio_low=lo, clip_ratio_high=hi,
+        lp2,
+        old,
+        adv2,
+        mask,
+        "ppo_dual_clip",
+        clip_ratio_low=lo,
+        clip_ratio_high=hi,
         clip_ratio_c=1.5,
     )
     assert float(got) == pytest.approx(want, rel=1e-14, abs=1e-15)
