@@ -422,30 +422,68 @@ _ALL_NAMED = (
 )
 
 
+def _pad(x: torch.Tensor, extra_t: torch.Tensor, extra_rows: torch.Tensor) -> torch.Tensor:
+    """x (B, T) with extra positions appended and fully padded rows inserted after row 1."""
+    wide = torch.cat([x, extra_t], dim=1)
+    return torch.cat([wide[:2], extra_rows, wide[2:]], dim=0)
+
+
+_ROLLOUT = {
+    "rollout_is": "sequence",
+    "rollout_rejection": {"geometric": 1.3, "token_any": (0.3, 3.0), "k3": 0.15},
+}
+
+
+@pytest.mark.parametrize("rollout", [False, True], ids=["plain", "rollout"])
 @pytest.mark.parametrize("mode", losses.AGG_MODES)
 @pytest.mark.parametrize("design", _ALL_NAMED)
-def test_extra_masked_padding_never_changes_the_gradient(design, mode):
-    """Issue 13: every named design gives the same gradient on the real tokens whether or not
-    the batch carries extra masked positions holding arbitrary values (seq-mean-token-sum-norm
-    with a fixed loss_scale_factor: its default divisor is the padded length T, as verl's)."""
+def test_extra_masked_padding_never_changes_the_gradient(design, mode, rollout):
+    """Issue 13 done-when: every named design, token and sequence level, gives the same gradient
+    (and loss value) on the real tokens whether or not the batch carries extra masked padding:
+    3 extra positions per sequence and 2 extra fully padded sequences, holding NaN, +-inf,
+    +-1e30 and random values in log_prob, old_log_prob, rollout_log_prob and the advantages.
+    seq-mean-token-sum-norm with a fixed loss_scale_factor: its default divisor is the padded
+    length T, as verl's."""
     log_prob, old, mask, adv = _batch(seed=zlib.crc32(f"pad|{design}|{mode}".encode()) % 1000)
     B, T = log_prob.shape
     g = torch.Generator().manual_seed(5)
-    pad = 3
-    junk = torch.randn(B, pad, generator=g, dtype=torch.float64) * 40
-    lp_pad = torch.cat([log_prob, junk - 7.0], dim=1)
-    old_pad = torch.cat([old, junk.flip(0)], dim=1)
-    mask_pad = torch.cat([mask, torch.zeros(B, pad, dtype=torch.bool)], dim=1)
+    roll = (old + torch.randn(B, T, generator=g, dtype=torch.float64) * 0.4).clamp(max=0.0)
+    pad_t, pad_b = 3, 2
+
+    def junk(rows: int, cols: int) -> torch.Tensor:
+        x = torch.randn(rows, cols, generator=g, dtype=torch.float64) * 40
+        specials = torch.tensor([math.nan, math.inf, -math.inf, 1e30, -1e30], dtype=torch.float64)
+        idx = torch.randint(0, 10, (rows, cols), generator=g)
+        return torch.where(idx < 5, specials[idx.clamp(max=4)], x)
+
+    def padded(x: torch.Tensor) -> torch.Tensor:
+        return _pad(x, junk(B, pad_t), junk(pad_b, T + pad_t))
+
+    lp_pad, old_pad, roll_pad = padded(log_prob), padded(old), padded(roll)
+    mask_pad = _pad(
+        mask,
+        torch.zeros(B, pad_t, dtype=torch.bool),
+        torch.zeros(pad_b, T + pad_t, dtype=torch.bool),
+    )
+    adv_pad = torch.cat([adv[:2], junk(pad_b, 1), adv[2:]], dim=0)
+    real = [0, 1, *range(2 + pad_b, B + pad_b)]
     params = PARAMS.get(design, {})
     scale = 17.0 if mode == "seq-mean-token-sum-norm" else None
-    grads = []
-    for lp, od, m in ((log_prob, old, mask), (lp_pad, old_pad, mask_pad)):
+    out = []
+    for lp, od, rl, m, a in (
+        (log_prob, old, roll, mask, adv),
+        (lp_pad, old_pad, roll_pad, mask_pad, adv_pad),
+    ):
+        extra = {"rollout_log_prob": rl, **_ROLLOUT} if rollout else {}
         x = lp.clone().requires_grad_(True)
-        loss = losses.policy_loss(x, od, adv, m, design, mode, scale, **params)
+        loss = losses.policy_loss(x, od, a, m, design, mode, scale, **extra, **params)
         (gr,) = torch.autograd.grad(loss, x)
-        grads.append(gr)
-    assert torch.allclose(grads[1][:, :T], grads[0], rtol=1e-13, atol=1e-300), (design, mode)
-    assert torch.all(grads[1][:, T:] == 0)
+        out.append((loss.detach(), gr))
+    (loss0, g0), (loss1, g1) = out
+    assert torch.isfinite(loss1) and bool(torch.isfinite(g1).all()), (design, mode)
+    assert torch.allclose(g1[real, :T], g0, rtol=1e-12, atol=1e-300), (design, mode)
+    assert bool((g1[:, T:] == 0).all()) and bool((g1[2 : 2 + pad_b] == 0).all())
+    assert math.isclose(float(loss1), float(loss0), rel_tol=1e-12, abs_tol=1e-300)
 
 
 def test_seed_designs_match_the_mpmath_reference_at_their_defaults():
