@@ -933,7 +933,8 @@ def policy_loss_and_metrics(
       more than 64 eps of the compute dtype, relative); ``zeroed_fraction``: phi = 0 while
       A != 0 (clipped out or masked by the design: PPO's clip fraction);
     - ``ess_fraction``: Kish ESS / n of w; ``ess/applied_fraction``: Kish ESS / n of the
-      applied weights |rho phi / A| over the tokens with A != 0; ``khat``: PSIS k-hat of w
+      applied weights |rho phi / A| over the tokens with A != 0 (0 when every applied weight
+      is 0, NaN when every A is 0); ``khat``: PSIS k-hat of w
       (``diagnostics.psis_khat`` over the batch, batched and sync-free; +inf below 5 tail
       draws);
     - ``kl/k1``, ``kl/k2``, ``kl/k3``: estimates of KL(behaviour || current) from the tokens
@@ -1014,7 +1015,11 @@ def _metrics(p: _Parts, rollout: _Rollout) -> dict[str, Tensor]:
     )
     live = keep & (a != 0)
     applied = torch.where(live, (p.phi / torch.where(live, a, torch.ones_like(a))).abs(), zero)
-    out["ess/applied_fraction"] = applied.sum() ** 2 / (applied * applied).sum() / live.sum()
+    sq = (applied * applied).sum()
+    n_live = live.sum().to(compute)
+    ess_applied = applied.sum() ** 2 / torch.where(sq > 0, sq, torch.ones_like(sq)) / n_live
+    # every applied weight 0 (all clipped or masked): no sample carries weight, ESS 0
+    out["ess/applied_fraction"] = torch.where(sq > 0, ess_applied, zero / n_live)
     flat_keep = keep.reshape(-1)
     first = torch.arange(flat_keep.numel(), device=dev) == 0
     safe_keep = flat_keep | (first & (n == 0))  # psis_khat needs a token; NaN below
