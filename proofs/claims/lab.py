@@ -14,7 +14,7 @@ from functools import cache
 import mpmath
 
 from isreshape.proofs.ledger import FALSE, Variant, claim, decide
-from isreshape.reference import lab
+from isreshape.reference import lab, lab_dynamics
 
 LAB_DPS = 30  # working digits: the compared variances differ in the 2nd digit or earlier
 # every off-policy lab instance: the sweep mu(t) (t = 1 is bandit8) and the heavy tails
@@ -174,5 +174,179 @@ def _ess_rule_in_use(rule):
             "margin": REL_MARGIN,
             **{f"gamma_{n}": g for n, g, _ in rows},
             **{f"ess_{n}": e for n, _, e in rows},
+        },
+    )
+
+
+# ------------------------------------------------------------------ training dynamics
+# exact expected-gradient ascent on bandit8's logits (reference/lab_dynamics.py); every run is
+# deterministic, so a comparison needs only a float64 rounding margin
+DYN_TOL = 1e-12
+
+
+@cache
+def _kl_growth() -> dict:
+    return lab_dynamics.exp_trust_region_kl_growth()
+
+
+@claim(
+    "003-8.2-c",
+    "8.2",
+    "In training with stale data, the trust region keeps KL(pi_theta || mu) growing no faster "
+    "than plain importance sampling.",
+    FALSE,
+    assumptions="read in the lab: bandit8, exact-gradient ascent, behaviour mu refreshed to "
+    "pi_theta every K = 8 or 32 steps, lr = 1 or 4, 256 steps; the trust region as the soft "
+    "trust region (gamma = 1, tau = 1) and as v5 (section 5.1's adaptive gamma); 'no faster' "
+    "= the largest growth of KL(pi_theta || mu) within one refresh window is at most plain "
+    "IS's, in every (K, lr)",
+    links=("reference/lab_dynamics.py::exp_trust_region_kl_growth",),
+    subject=(("trust_region", "trust_region_adaptive"), "max_window_growth"),
+    correction=Variant(
+        "The gamma = 1 soft trust region spends no more KL(pi_theta || mu) per unit of reward "
+        "gained than plain IS in every (K, lr); v5 (adaptive gamma) is not among the designs "
+        "that keep this",
+        (("trust_region",), "kl_per_reward_gain"),
+    ),
+    method="lab",
+)
+def _kl_growth_in_training(subject):
+    designs, metric = subject
+    exp = _kl_growth()
+    by = {(r["refresh_every"], r["lr"], r["design"]): r for r in exp["rows"]}
+    settings = sorted({(k, lr) for k, lr, _ in by})
+    worse, ratios = [], {}
+    for k, lr in settings:
+        base = by[(k, lr, "is")][metric]
+        for d in designs:
+            v = by[(k, lr, d)][metric]
+            ratios[f"ratio_{d}_K{k}_lr{lr:g}"] = v / base
+            if not v <= base + DYN_TOL:
+                worse.append(f"{d} at K = {k}, lr = {lr:g} ({v / base:.3f} x IS)")
+    return decide(
+        not worse,
+        f"{metric} against plain IS on bandit8, {exp['steps']} exact steps, (K, lr) in "
+        f"{settings}: above IS in {len(worse)} of {len(settings) * len(designs)}: "
+        f"{'; '.join(worse) or 'none'}",
+        numbers={"n_worse": len(worse), "tol": DYN_TOL, "steps": exp["steps"], **ratios},
+    )
+
+
+@cache
+def _far() -> dict:
+    return lab_dynamics.exp_far_off_policy_stall()
+
+
+STOP_REL = 1e-2  # 'almost stops': the update below 1% of plain IS's at the same state
+
+
+@claim(
+    "003-6.3-c",
+    "6.3",
+    "Far from on-policy, training with v5 almost stops updating, unlike v3.1.",
+    FALSE,
+    assumptions="read in the lab: bandit8 with a fixed behaviour mu far from pi_theta (mu's "
+    "logits scaled by s, or mu = softmax(-s r) preferring bad actions; the largest s of each "
+    "family), exact-gradient ascent, lr = 1, 400 steps; 'almost stops' = the first update "
+    "below 1% of plain IS's (the true policy gradient) or a stall (update below 1% of the "
+    "first for the last 10+ steps before 90% of the optimum); 'unlike v3.1' is not judged "
+    "separately",
+    links=("reference/lab_dynamics.py::exp_far_off_policy_stall",),
+    subject=("trust_region_adaptive", "stops"),
+    correction=Variant(
+        "Far from on-policy the gamma = 1 soft trust region slows the update (to between 1% "
+        "and 100% of plain IS's at the first step) and does not stall; v5 is not slowed at all "
+        "(its first update exceeds IS's: the (1 - gamma) A floor)",
+        ("trust_region", "slows"),
+    ),
+    method="lab",
+)
+def _far_training(subject):
+    design, reading = subject
+    exp = _far()
+    largest = {}
+    for r in exp["rows"]:
+        if r["design"] == design and r["scale"] >= largest.get(r["family"], {}).get("scale", 0):
+            largest[r["family"]] = r
+    rows = [r for r in exp["rows"] if r["design"] == design]
+    failing = []
+    for r in largest.values() if reading == "stops" else rows:
+        rel, stalled = r["rel_update_0"], r["stall_step"] is not None
+        if reading == "stops":
+            ok = rel < STOP_REL or stalled
+        else:
+            ok = STOP_REL <= rel < 1 and not stalled
+        if not ok:
+            failing.append(
+                f"{r['family']} s = {r['scale']:g}: update / IS {rel:.3f}, stall "
+                f"{r['stall_step']}"
+            )
+    checked = len(largest) if reading == "stops" else len(rows)
+    return decide(
+        not failing,
+        f"{design} ({reading}) on {checked} far runs: fails on {len(failing)}: "
+        f"{'; '.join(failing) or 'none'}",
+        numbers={
+            "n_failing": len(failing),
+            "n_checked": checked,
+            "stop_rel": STOP_REL,
+            **{
+                f"rel_update_{r['family']}_s{r['scale']:g}": r["rel_update_0"]
+                for r in rows
+            },
+        },
+    )
+
+
+@cache
+def _ess_runs() -> dict:
+    return lab_dynamics.exp_ess_rule_keeps_ess()
+
+
+@claim(
+    "001-12.1-f",
+    "12.1",
+    "In training, the trainer's adaptive gamma keeps the ESS constraint ESS_gamma / n >= "
+    "rho_min at every step.",
+    FALSE,
+    assumptions="read in the lab: bandit8 (behaviour mu's logits scaled by 1 or 4, or mu "
+    "preferring bad actions), refreshed every 8 or 32 steps or never, exact-gradient ascent, "
+    "lr = 1, 200 steps, rho_min = 0.3; gamma = min(1, sqrt(-log rho_min / Var_mu[log w])) and "
+    "ESS_gamma / n = E_mu[w^gamma]^2 / E_mu[w^(2 gamma)] exactly, at every step",
+    links=("reference/lab_dynamics.py::exp_ess_rule_keeps_ess",),
+    subject="rho_min",
+    correction=Variant(
+        "In training the adaptive gamma's ESS_gamma / n is never below plain IS's (gamma = 1) "
+        "on the same path: the rule helps, but does not guarantee rho_min",
+        "plain IS",
+    ),
+    method="lab",
+)
+def _ess_in_training(floor):
+    exp = _ess_runs()
+    rows = exp["rows"]
+    bad = []
+    for r in rows:
+        bound = exp["rho_min"] if floor == "rho_min" else r["exact_min_ess_is"]
+        if not r["exact_min_ess_gamma"] >= bound - DYN_TOL:
+            bad.append(
+                f"{r['family']} s = {r['scale']:g}, K = {r['refresh_every']}: min ESS_gamma/n "
+                f"{r['exact_min_ess_gamma']:.4f} (IS {r['exact_min_ess_is']:.4f})"
+            )
+    return decide(
+        not bad,
+        f"{len(rows)} runs of {exp['steps']} exact steps against {floor} "
+        f"(rho_min = {exp['rho_min']}): below on {len(bad)}: {'; '.join(bad) or 'none'}",
+        numbers={
+            "n_below": len(bad),
+            "n_runs": len(rows),
+            "rho_min": exp["rho_min"],
+            "tol": DYN_TOL,
+            **{
+                f"min_ess_{r['family']}_s{r['scale']:g}_K{r['refresh_every']}": r[
+                    "exact_min_ess_gamma"
+                ]
+                for r in rows
+            },
         },
     )
