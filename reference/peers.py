@@ -755,7 +755,9 @@ def _batch_inputs(log_w, A, mask, log_prob=None):
     for b in range(B):
         for t in range(T):
             if keep[b][t] and not mpmath.isfinite(lw[b][t]):
-                raise ValueError(f"log_w[{b}][{t}] is selected by mask and must be finite, got {lw[b][t]}")
+                raise ValueError(
+                    f"log_w[{b}][{t}] is selected by mask and must be finite, got {lw[b][t]}"
+                )
     lp = None
     if log_prob is not None:
         if len(log_prob) != B or any(len(r) != T for r in log_prob):
@@ -866,12 +868,16 @@ def clip_cov(
     lb = require_not_nan("clip_cov_lb", clip_cov_lb)
     ub = require_not_nan("clip_cov_ub", clip_cov_ub)
     if lb > ub:
-        raise ValueError(f"clip_cov_ub must be >= clip_cov_lb, got {clip_cov_ub!r} < {clip_cov_lb!r}")
+        raise ValueError(
+            f"clip_cov_ub must be >= clip_cov_lb, got {clip_cov_ub!r} < {clip_cov_lb!r}"
+        )
     prio = None
     if priority is not None:
         if len(priority) != len(lw) or any(len(p) != len(r) for p, r in zip(priority, lw)):
             raise ValueError("priority must have the shape of log_w")
-        prio = [[require_finite(f"priority[{b}]", v) for v in row] for b, row in enumerate(priority)]
+        prio = [
+            [require_finite(f"priority[{b}]", v) for v in row] for b, row in enumerate(priority)
+        ]
     cells, cov = _masked_cov(adv, lp, keep)
     out = [[mpmath.mpf(0)] * len(r) for r in lw]
     if not cells:
@@ -1013,7 +1019,12 @@ def _tie_batch():
     """Rows 0 and 2 identical (A and log pi), row 0's first token the largest covariance: a
     tie at the top, broken by position (row 0 first)."""
     lp = [[-0.05, -1.0, -2.0, -1.5, -1.0], [-1.0] * 5, [-0.05, -1.0, -2.0, -1.5, -1.0], [-1.0] * 5]
-    lw = [[0.1, -0.2, 0.05, 0.0, 0.3], [0.2, 0.1, -0.1, 0.0, 0.05], [0.2, 0.2, -0.3, 0.1, 0.1], [-0.1, 0.1, 0.2, -0.2, 0.0]]
+    lw = [
+        [0.1, -0.2, 0.05, 0.0, 0.3],
+        [0.2, 0.1, -0.1, 0.0, 0.05],
+        [0.2, 0.2, -0.3, 0.1, 0.1],
+        [-0.1, 0.1, 0.2, -0.2, 0.0],
+    ]
     return lw, lp, [[1.0], [-1.0], [1.0], [-1.0]]  # fmt: skip
 
 
@@ -1030,9 +1041,21 @@ def _batch_error_cases(params: dict[str, Any], bad: dict[str, Any], with_log_pro
     ]  # fmt: skip
     if with_log_prob:
         pos = [[0.5] + lp[0][1:]] + lp[1:]
-        cs.append(case("edge: log_prob > 0 (a probability?)", log_w=lw, A=_ADV_SEQ, log_prob=pos, **params))
+        cs.append(
+            case(
+                "edge: log_prob > 0 (a probability?)", log_w=lw, A=_ADV_SEQ, log_prob=pos, **params
+            )
+        )
     for name, value in bad.items():
-        cs.append(case(f"edge: {name} = {value!r}", log_w=lw, A=_ADV_SEQ, **extra, **{**params, name: value}))
+        cs.append(
+            case(
+                f"edge: {name} = {value!r}",
+                log_w=lw,
+                A=_ADV_SEQ,
+                **extra,
+                **{**params, name: value},
+            )
+        )
     return cs
 
 
@@ -1042,29 +1065,115 @@ def _kl_cov_cases():
         lw, lp, mask = _batch_seeded(100 + seed)
         for ratio, coef in ((0.0002, 1.0), (0.1, 1.0), (0.25, 0.5), (1.0, 1.0)):
             p = {"kl_cov_ratio": ratio, "ppo_kl_coef": coef}
-            cs.append(case(f"seeded batch {seed}, ratio {ratio}, coef {coef}", log_w=lw, A=_ADV_SEQ, log_prob=lp, **p))
-            cs.append(case(f"seeded batch {seed} masked, ratio {ratio}, coef {coef}", log_w=lw, A=_ADV_SEQ, log_prob=lp, mask=mask, **p))
+            cs.append(
+                case(
+                    f"seeded batch {seed}, ratio {ratio}, coef {coef}",
+                    log_w=lw,
+                    A=_ADV_SEQ,
+                    log_prob=lp,
+                    **p,
+                )
+            )
+            cs.append(
+                case(
+                    f"seeded batch {seed} masked, ratio {ratio}, coef {coef}",
+                    log_w=lw,
+                    A=_ADV_SEQ,
+                    log_prob=lp,
+                    mask=mask,
+                    **p,
+                )
+            )
     lw, lp, adv = _tie_batch()
     p = {"kl_cov_ratio": 0.0002, "ppo_kl_coef": 1.0}
-    cs.append(case("tie at the top: the earlier position (row 0) is chosen", log_w=lw, A=adv, log_prob=lp, **p))
-    cs.append(case("tie, k = 2: both", log_w=lw, A=adv, log_prob=lp, kl_cov_ratio=0.1, ppo_kl_coef=1.0))
+    cs.append(
+        case(
+            "tie at the top: the earlier position (row 0) is chosen",
+            log_w=lw,
+            A=adv,
+            log_prob=lp,
+            **p,
+        )
+    )
+    cs.append(
+        case("tie, k = 2: both", log_w=lw, A=adv, log_prob=lp, kl_cov_ratio=0.1, ppo_kl_coef=1.0)
+    )
     zero_top = [[0.0] + lw[0][1:]] + lw[1:]
     cs.append(case("top token has log w = 0: sign(0) = 0", log_w=zero_top, A=adv, log_prob=lp, **p))
     lw, lp, mask = _batch_seeded(110)
     mask[1] = [False] * _T
-    cs.append(case("a fully masked row", log_w=lw, A=_ADV_SEQ, log_prob=lp, mask=mask, kl_cov_ratio=0.25, ppo_kl_coef=1.0))
-    cs.append(case("empty mask: all zeros", log_w=lw, A=_ADV_SEQ, log_prob=lp, mask=[[False] * _T] * _B, **p))
-    cs.append(case("coef 0: plain IS", log_w=lw, A=_ADV_SEQ, log_prob=lp, kl_cov_ratio=0.5, ppo_kl_coef=0.0))
+    cs.append(
+        case(
+            "a fully masked row",
+            log_w=lw,
+            A=_ADV_SEQ,
+            log_prob=lp,
+            mask=mask,
+            kl_cov_ratio=0.25,
+            ppo_kl_coef=1.0,
+        )
+    )
+    cs.append(
+        case(
+            "empty mask: all zeros",
+            log_w=lw,
+            A=_ADV_SEQ,
+            log_prob=lp,
+            mask=[[False] * _T] * _B,
+            **p,
+        )
+    )
+    cs.append(
+        case(
+            "coef 0: plain IS", log_w=lw, A=_ADV_SEQ, log_prob=lp, kl_cov_ratio=0.5, ppo_kl_coef=0.0
+        )
+    )
     # verl's count: int(0.3 * 10) in float64 is 3 (0.3 * 10 rounds to 3.0); exactly it is 2.999...
     lw2, lp2, _ = _batch_seeded(111, B=2)
-    cs.append(case("k = int(fl(0.3 * 10)) = 3 (float64 product, as verl)", log_w=lw2, A=[[1.0], [-0.5]], log_prob=lp2, kl_cov_ratio=0.3, ppo_kl_coef=1.0))
+    cs.append(
+        case(
+            "k = int(fl(0.3 * 10)) = 3 (float64 product, as verl)",
+            log_w=lw2,
+            A=[[1.0], [-0.5]],
+            log_prob=lp2,
+            kl_cov_ratio=0.3,
+            ppo_kl_coef=1.0,
+        )
+    )
     lw3, lp3, _ = _batch_seeded(112, B=3)
     adv_tok = _rows(np.random.default_rng(113).normal(0.0, 1.0, size=(3, _T)))
-    cs.append(case("per-token advantages", log_w=lw3, A=adv_tok, log_prob=lp3, kl_cov_ratio=0.2, ppo_kl_coef=1.0))
+    cs.append(
+        case(
+            "per-token advantages",
+            log_w=lw3,
+            A=adv_tok,
+            log_prob=lp3,
+            kl_cov_ratio=0.2,
+            ppo_kl_coef=1.0,
+        )
+    )
     big = [[700.0, -700.0, 0.0, 0.1, -0.1]] + lw3[1:]
-    cs.append(case("extreme log w +-700", log_w=big, A=adv_tok, log_prob=lp3, kl_cov_ratio=0.2, ppo_kl_coef=1.0))
+    cs.append(
+        case(
+            "extreme log w +-700",
+            log_w=big,
+            A=adv_tok,
+            log_prob=lp3,
+            kl_cov_ratio=0.2,
+            ppo_kl_coef=1.0,
+        )
+    )
     cs += _batch_error_cases(p, {"kl_cov_ratio": 0.0, "ppo_kl_coef": -1.0}, True)
-    cs.append(case("edge: kl_cov_ratio > 1", log_w=lw, A=_ADV_SEQ, log_prob=lp, kl_cov_ratio=1.5, ppo_kl_coef=1.0))
+    cs.append(
+        case(
+            "edge: kl_cov_ratio > 1",
+            log_w=lw,
+            A=_ADV_SEQ,
+            log_prob=lp,
+            kl_cov_ratio=1.5,
+            ppo_kl_coef=1.0,
+        )
+    )
     return cs
 
 
@@ -1074,27 +1183,94 @@ def _clip_cov_cases():
     for seed in range(4):
         lw, lp, mask = _batch_seeded(200 + seed, scale=0.2)
         lp = [[3 * v for v in row] for row in lp]  # covariances of order 1..5
-        for ratio, lb, ub in ((0.0002, 1.0, 5.0), (0.1, 1.0, 5.0), (0.25, -INF, INF), (1.0, 0.5, 3.0)):
+        for ratio, lb, ub in (
+            (0.0002, 1.0, 5.0),
+            (0.1, 1.0, 5.0),
+            (0.25, -INF, INF),
+            (1.0, 0.5, 3.0),
+        ):
             p = {**base, "clip_cov_ratio": ratio, "clip_cov_lb": lb, "clip_cov_ub": ub}
-            cs.append(case(f"seeded batch {seed}, ratio {ratio}, band ({lb}, {ub})", log_w=lw, A=_ADV_BIG, log_prob=lp, **p))
-            cs.append(case(f"seeded batch {seed} masked, ratio {ratio}, band ({lb}, {ub})", log_w=lw, A=_ADV_BIG, log_prob=lp, mask=mask, **p))
+            cs.append(
+                case(
+                    f"seeded batch {seed}, ratio {ratio}, band ({lb}, {ub})",
+                    log_w=lw,
+                    A=_ADV_BIG,
+                    log_prob=lp,
+                    **p,
+                )
+            )
+            cs.append(
+                case(
+                    f"seeded batch {seed} masked, ratio {ratio}, band ({lb}, {ub})",
+                    log_w=lw,
+                    A=_ADV_BIG,
+                    log_prob=lp,
+                    mask=mask,
+                    **p,
+                )
+            )
         prio = _rows(np.random.default_rng(300 + seed).random((_B, _T)))
         p = {**base, "clip_cov_ratio": 0.25, "clip_cov_lb": -INF, "clip_cov_ub": INF}
-        cs.append(case(f"seeded batch {seed}, uniform priority (verl's random choice, seeded)", log_w=lw, A=_ADV_BIG, log_prob=lp, priority=prio, **p))
+        cs.append(
+            case(
+                f"seeded batch {seed}, uniform priority (verl's random choice, seeded)",
+                log_w=lw,
+                A=_ADV_BIG,
+                log_prob=lp,
+                priority=prio,
+                **p,
+            )
+        )
     lw, lp, mask = _batch_seeded(210, scale=0.2)
     lp = [[3 * v for v in row] for row in lp]
     p = {**base, "clip_cov_ratio": 0.25, "clip_cov_lb": -INF, "clip_cov_ub": INF}
-    cs.append(case("equal priorities: the earliest candidates", log_w=lw, A=_ADV_BIG, log_prob=lp, priority=[[0.0] * _T] * _B, **p))
+    cs.append(
+        case(
+            "equal priorities: the earliest candidates",
+            log_w=lw,
+            A=_ADV_BIG,
+            log_prob=lp,
+            priority=[[0.0] * _T] * _B,
+            **p,
+        )
+    )
     clipped = [[1.0, -1.0] + lw[0][2:]] + lw[1:]  # A > 0: w = e > 1.2 clipped; w = 1/e inside
-    cs.append(case("tokens PPO clips are never candidates", log_w=clipped, A=_ADV_BIG, log_prob=lp, **p))
+    cs.append(
+        case("tokens PPO clips are never candidates", log_w=clipped, A=_ADV_BIG, log_prob=lp, **p)
+    )
     for d in (-1e-3, 1e-3):
         near = [[float(np.log(1.2)) + d] + lw[0][1:]] + lw[1:]
         cs.append(case(f"log w = log(1 + high) {d:+g}", log_w=near, A=_ADV_BIG, log_prob=lp, **p))
     lw_t, lp_t, adv_t = _tie_batch()
     lw_t[2][0] = 0.15  # inside PPO's region, so the tie is between two candidates
-    cs.append(case("tie at the top of cov: the earlier position", log_w=lw_t, A=adv_t, log_prob=lp_t, **{**p, "clip_cov_ratio": 0.0002}))
-    cs.append(case("empty band: PPO", log_w=lw, A=_ADV_BIG, log_prob=lp, **{**p, "clip_cov_lb": 100.0, "clip_cov_ub": 200.0}))
-    cs.append(case("empty mask: all zeros", log_w=lw, A=_ADV_BIG, log_prob=lp, mask=[[False] * _T] * _B, **p))
+    cs.append(
+        case(
+            "tie at the top of cov: the earlier position",
+            log_w=lw_t,
+            A=adv_t,
+            log_prob=lp_t,
+            **{**p, "clip_cov_ratio": 0.0002},
+        )
+    )
+    cs.append(
+        case(
+            "empty band: PPO",
+            log_w=lw,
+            A=_ADV_BIG,
+            log_prob=lp,
+            **{**p, "clip_cov_lb": 100.0, "clip_cov_ub": 200.0},
+        )
+    )
+    cs.append(
+        case(
+            "empty mask: all zeros",
+            log_w=lw,
+            A=_ADV_BIG,
+            log_prob=lp,
+            mask=[[False] * _T] * _B,
+            **p,
+        )
+    )
     lw3, lp3, _ = _batch_seeded(212, B=3)
     adv_tok = _rows(np.random.default_rng(213).normal(0.0, 2.0, size=(3, _T)))
     cs.append(case("per-token advantages", log_w=lw3, A=adv_tok, log_prob=lp3, **p))
@@ -1102,9 +1278,26 @@ def _clip_cov_cases():
     cs += _batch_error_cases(
         p0, {"clip_cov_ratio": 0.0, "clip_ratio_low": 1.5, "clip_cov_lb": float("nan")}, True
     )
-    cs.append(case("edge: clip_cov_ub < clip_cov_lb", log_w=lw, A=_ADV_BIG, log_prob=lp, **{**p0, "clip_cov_lb": 5.0, "clip_cov_ub": 1.0}))
-    cs.append(case("edge: priority NaN", log_w=lw, A=_ADV_BIG, log_prob=lp, priority=[[float("nan")] * _T] * _B, **p0))
-    return cs  # fmt: skip
+    cs.append(
+        case(
+            "edge: clip_cov_ub < clip_cov_lb",
+            log_w=lw,
+            A=_ADV_BIG,
+            log_prob=lp,
+            **{**p0, "clip_cov_lb": 5.0, "clip_cov_ub": 1.0},
+        )
+    )
+    cs.append(
+        case(
+            "edge: priority NaN",
+            log_w=lw,
+            A=_ADV_BIG,
+            log_prob=lp,
+            priority=[[float("nan")] * _T] * _B,
+            **p0,
+        )
+    )
+    return cs
 
 
 def _tis_norm_cases(scale: float):
@@ -1114,19 +1307,31 @@ def _tis_norm_cases(scale: float):
         for cap in (2.0, INF, 0.5):
             p = {"clip_max": cap, "min_mean": 1e-8}
             cs.append(case(f"seeded batch {seed}, clip_max {cap}", log_w=lw, A=_ADV_SEQ, **p))
-            cs.append(case(f"seeded batch {seed} masked, clip_max {cap}", log_w=lw, A=_ADV_SEQ, mask=mask, **p))
+            cs.append(
+                case(
+                    f"seeded batch {seed} masked, clip_max {cap}",
+                    log_w=lw,
+                    A=_ADV_SEQ,
+                    mask=mask,
+                    **p,
+                )
+            )
     lw, _, mask = _batch_seeded(410, scale=scale)
     p = {"clip_max": 2.0, "min_mean": 1e-8}
     tiny = [[v - 30.0 for v in row] for row in lw]
     cs.append(case("mean below min_mean: not normalised", log_w=tiny, A=_ADV_SEQ, **p))
-    cs.append(case("min_mean 0: always normalised", log_w=tiny, A=_ADV_SEQ, clip_max=2.0, min_mean=0.0))
+    cs.append(
+        case("min_mean 0: always normalised", log_w=tiny, A=_ADV_SEQ, clip_max=2.0, min_mean=0.0)
+    )
     big = [[v + 30.0 for v in row] for row in lw]
     cs.append(case("every weight at the cap: weight 1", log_w=big, A=_ADV_SEQ, **p))
     mask_row = [list(r) for r in mask]
     mask_row[2] = [False] * _T
     cs.append(case("a fully masked row", log_w=lw, A=_ADV_SEQ, mask=mask_row, **p))
     cs.append(case("empty mask: all zeros", log_w=lw, A=_ADV_SEQ, mask=[[False] * _T] * _B, **p))
-    cs.append(case("extreme log w", log_w=[[700.0, -700.0, 0.0, 1.0, -1.0]] + lw[1:], A=_ADV_SEQ, **p))
+    cs.append(
+        case("extreme log w", log_w=[[700.0, -700.0, 0.0, 1.0, -1.0]] + lw[1:], A=_ADV_SEQ, **p)
+    )
     lw3, _, _ = _batch_seeded(412, B=3, scale=scale)
     adv_tok = _rows(np.random.default_rng(413).normal(0.0, 1.0, size=(3, _T)))
     cs.append(case("per-token advantages", log_w=lw3, A=adv_tok, **p))
@@ -1137,14 +1342,19 @@ def _tis_norm_cases(scale: float):
 
 register_golden(gpg, _gpg_cases, _TOKEN)
 register_golden(gmpo, _gmpo_cases, _TOKEN, ("clip_ratio_low", "clip_ratio_high"))
-register_golden(
-    kl_cov, _kl_cov_cases, ("log_w", "A", "log_prob"), ("kl_cov_ratio", "ppo_kl_coef")
-)
+register_golden(kl_cov, _kl_cov_cases, ("log_w", "A", "log_prob"), ("kl_cov_ratio", "ppo_kl_coef"))
 register_golden(
     clip_cov,
     _clip_cov_cases,
     ("log_w", "A", "log_prob"),
-    ("clip_ratio_low", "clip_ratio_high", "clip_cov_ratio", "clip_cov_lb", "clip_cov_ub", "priority"),
+    (
+        "clip_ratio_low",
+        "clip_ratio_high",
+        "clip_cov_ratio",
+        "clip_cov_lb",
+        "clip_cov_ub",
+        "priority",
+    ),
 )
 register_golden(
     tis_token_batch_normalized,

@@ -533,9 +533,7 @@ def _gmpo_parts(lw, a, lo, hi):
     zero = torch.zeros((), dtype=lw.dtype, device=lw.device)
     pos, neg = a > 0, a < 0
     inside = torch.where(pos, lw <= hi, torch.where(neg, lw >= -lo, torch.zeros_like(pos)))
-    c = torch.where(
-        pos, torch.minimum(lw, hi), torch.where(neg, torch.maximum(lw, -lo), zero)
-    )
+    c = torch.where(pos, torch.minimum(lw, hi), torch.where(neg, torch.maximum(lw, -lo), zero))
     return c, inside
 
 
@@ -589,7 +587,9 @@ def _check_batch(log_w: Any, A: Any, mask: Any, log_prob: Any = None) -> None:
         not isinstance(log_prob, torch.Tensor) or log_prob.shape != log_w.shape
     ):
         shape = tuple(log_prob.shape) if isinstance(log_prob, torch.Tensor) else log_prob
-        raise ValueError(f"log_prob must be a tensor of log_w's shape {tuple(log_w.shape)}, got {shape}")
+        raise ValueError(
+            f"log_prob must be a tensor of log_w's shape {tuple(log_w.shape)}, got {shape}"
+        )
     _check_seq(log_w, A, mask)
     if log_prob is not None and _checkable(log_prob):
         m = _mask(mask, log_w)
@@ -628,8 +628,9 @@ def _first_k(key: Tensor, eligible: Tensor, k: Tensor) -> Tensor:
     neg_inf = torch.tensor(-torch.inf, dtype=key.dtype, device=key.device)
     keyed = torch.where(eligible, key, neg_inf).reshape(flat_shape)
     order = torch.sort(keyed, dim=-1, descending=True, stable=True).indices
-    pos = torch.arange(keyed.shape[-1], device=key.device).expand_as(order)
-    rank = torch.empty_like(order).scatter_(-1, order, pos)
+    # the inverse permutation (an argsort of distinct integers); a scatter into an empty
+    # tensor was miscompiled by inductor (torch 2.13: wrong selection under torch.compile)
+    rank = torch.argsort(order, dim=-1)
     return (rank.reshape(key.shape) < k) & eligible
 
 
@@ -819,7 +820,11 @@ def _gmpo_loss(log_w, A, mask=None, clip_ratio_low=0.4, clip_ratio_high=0.4):
     c = torch.where(
         A > 0,
         torch.where(log_w <= clip_ratio_high, log_w, log_w.detach() * 0 + clip_ratio_high),
-        torch.where(A < 0, torch.where(log_w >= -clip_ratio_low, log_w, log_w * 0 - clip_ratio_low), log_w * 0),
+        torch.where(
+            A < 0,
+            torch.where(log_w >= -clip_ratio_low, log_w, log_w * 0 - clip_ratio_low),
+            log_w * 0,
+        ),
     )
     mf = m.to(log_w.dtype)
     n = mf.sum(-1, keepdim=True).clamp(min=1)

@@ -715,13 +715,7 @@ def _batch_ok(log_w, A, mask, log_prob=None) -> bool:
 
 def _d_kl_cov(log_w, A, log_prob, mask=None, kl_cov_ratio=0.0002, ppo_kl_coef=1.0):
     r, c = mpmath.mpf(kl_cov_ratio), mpmath.mpf(ppo_kl_coef)
-    return (
-        _batch_ok(log_w, A, mask, log_prob)
-        and _fin(r)
-        and 0 < r <= 1
-        and _fin(c)
-        and c >= 0
-    )
+    return _batch_ok(log_w, A, mask, log_prob) and _fin(r) and 0 < r <= 1 and _fin(c) and c >= 0
 
 
 def _d_clip_cov(
@@ -756,13 +750,7 @@ def _d_clip_cov(
 
 def _d_tis_batch_normalized(log_w, A, mask=None, clip_max=2.0, min_mean=1e-8):
     cap, floor = mpmath.mpf(clip_max), mpmath.mpf(min_mean)
-    return (
-        _batch_ok(log_w, A, mask)
-        and not _nan(cap)
-        and cap > 0
-        and _fin(floor)
-        and floor >= 0
-    )
+    return _batch_ok(log_w, A, mask) and not _nan(cap) and cap > 0 and _fin(floor) and floor >= 0
 
 
 _BATCH_WHY = (
