@@ -28,16 +28,13 @@ On meta, ``_local_scalar_dense`` has no value; the counter answers with a stand-
 counting, and an operator with a data-dependent shape cannot run at all, so the counter stops
 there (``stopped``). Either way the count is > 0, which is all a test of "0 syncs" needs.
 
-Findings (torch 2.13): ``policy_loss`` has 0 graph breaks and 0 syncs for every named design;
-``policy_loss_and_metrics`` selects the tokens by boolean indexing (``raw = (...)[mask]``,
-``a = adv[mask]``, ``phi = phi_all[mask]``) and branches on ``a.numel()``: a
-data-dependent shape (``aten.nonzero``), i.e. 2 graph breaks and a host sync. Those cases are
-``xfail(strict=True)`` and flip when the metrics are computed by masked reductions over the
-full tensors: n = mask.sum(); means as torch.where(mask, x, 0).sum() / n; min / max as
-amin / amax of torch.where(mask, w, +inf / -inf); the std from masked first and second
-moments; ``diagnostics.psis_khat(lw, mask=keep)`` (already masked and sync-free) with
-keep = mask | ~mask.any() so an empty mask does not raise; and every metric
-torch.where(n > 0, value, nan) instead of ``if a.numel()``.
+Findings (torch 2.13): 0 graph breaks and 0 host syncs for every named design, with and
+without metrics, in every aggregation mode. Before commit c8654c9 ("sync-free metrics")
+``policy_loss_and_metrics`` selected the tokens by boolean indexing (``(...)[mask]``, a
+data-dependent shape: ``aten.nonzero``) and branched on ``a.numel()``: 2 graph breaks and a host
+sync per call, which these tests caught. Note for ``explain``: ``graph_break_count`` is the
+number of graphs minus one, so a break followed by no tensor op reads 0; the tests also require
+an empty ``break_reasons``.
 """
 
 from __future__ import annotations
@@ -56,15 +53,7 @@ from isreshape.torch_impl import losses
 
 aten = torch.ops.aten
 
-DESIGNS: list[str] = sorted(losses.TOKEN_DESIGNS) + sorted(losses.SEQUENCE_DESIGNS)
-DESIGNS += sorted(losses.SEED_DESIGNS)
-
-METRICS_SYNC = (
-    "losses.policy_loss_and_metrics selects tokens by boolean indexing ((...)[mask], "
-    "adv[mask], phi_all[mask]: aten.nonzero, a data-dependent shape) and branches on "
-    "a.numel(): a host sync and 2 graph breaks (fix: masked reductions; module docstring)"
-)
-XFAIL_METRICS = pytest.mark.xfail(strict=True, raises=AssertionError, reason=METRICS_SYNC)
+DESIGNS: list[str] = losses.all_designs()
 
 # ------------------------------------------------------------------ the host-sync counter
 
@@ -193,8 +182,8 @@ def count_host_syncs(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> HostS
 def _inputs(device: str, dtype: torch.dtype = torch.float32, B: int = 4, T: int = 8, adv="seq"):
     """log_prob (leaf, requires grad), old_log_prob, advantages, response_mask."""
     gen = torch.Generator().manual_seed(0)
-    lp = -torch.rand(B, T, generator=gen) - 0.1
-    old = lp + 0.3 * torch.randn(B, T, generator=gen)
+    lp = -torch.rand(B, T, generator=gen) - 0.5
+    old = (lp + 0.3 * torch.randn(B, T, generator=gen)).clamp(max=-0.01)  # log-probabilities
     A = torch.randn(B, 1 if adv == "seq" else T, generator=gen)
     mask = torch.rand(B, T, generator=gen) > 0.25
     mask[0] = True  # at least one selected token per test row
@@ -233,9 +222,7 @@ def _forward_backward(fn: Callable[..., Any]) -> Callable[..., None]:
 def _cases(slow_metrics: bool):
     for design in DESIGNS:
         yield pytest.param(design, False, id=f"{design}-loss")
-        marks = [XFAIL_METRICS]
-        if slow_metrics:
-            marks.append(pytest.mark.slow)
+        marks = [pytest.mark.slow] if slow_metrics else []
         yield pytest.param(design, True, id=f"{design}-metrics", marks=marks)
 
 
@@ -328,7 +315,7 @@ def test_no_host_sync(design, with_metrics, dtype):
 @pytest.mark.parametrize("agg", losses.AGG_MODES)
 @pytest.mark.parametrize(
     "with_metrics",
-    [False, pytest.param(True, marks=XFAIL_METRICS)],
+    [False, True],
     ids=["loss", "metrics"],
 )
 @pytest.mark.parametrize("adv", ["seq", "token"])
@@ -338,6 +325,54 @@ def test_no_host_sync_aggregation_modes(agg, with_metrics, adv):
         fn = _forward_backward(_loss(with_metrics, design, agg))
         c = count_host_syncs(fn, lp, old, A, mask)
         assert c.count == 0, f"{design}: " + "\n".join(str(e) for e in c.events)
+
+
+def _options(rollout_log_prob: torch.Tensor) -> dict[str, dict[str, Any]]:
+    """The loss's non-default paths: loss values, rollout correction and rejection."""
+    out: dict[str, dict[str, Any]] = {
+        f"loss_value={v}": {"loss_value": v} for v in losses.LOSS_VALUES
+    }
+    for level in losses.ROLLOUT_IS_LEVELS:
+        for mode in losses.ROLLOUT_IS_MODES:
+            out[f"rollout_is={level},{mode}"] = {
+                "rollout_log_prob": rollout_log_prob,
+                "rollout_is": level,
+                "rollout_is_mode": mode,
+            }
+    rejection = {"geometric": 2.0, "token_any": (0.1, 10.0), "k1": 0.5, "k2": 0.5, "k3": 0.5}
+    assert set(rejection) == set(losses.ROLLOUT_REJECTIONS)
+    for denominator in ("shrink", "keep"):
+        out[f"rejection,{denominator}"] = {
+            "rollout_log_prob": rollout_log_prob,
+            "rollout_rejection": rejection,
+            "rollout_rejection_denominator": denominator,
+        }
+    return out
+
+
+@pytest.mark.parametrize("design", ["ppo_clip", "gspo", "is_reshape_ess", "variational_gamma"])
+def test_no_host_sync_options(design):
+    """Loss values and rollout correction / rejection, with metrics: 0 syncs on meta."""
+    lp, old, A, mask = _inputs("meta")
+    for name, kw in _options(torch.empty_like(old)).items():
+
+        def run(kw=kw):
+            loss, _ = losses.policy_loss_and_metrics(lp, old, A, mask, design=design, **kw)
+            loss.backward()
+
+        c = count_host_syncs(run)
+        assert c.count == 0 and not c.stopped, f"{name}: " + "; ".join(map(str, c.events))
+
+
+@pytest.mark.slow
+def test_no_graph_breaks_options():
+    lp, old, A, mask = _inputs("cpu")
+    for name, kw in _options((old - 0.05).clamp(max=-0.01)).items():
+
+        def fn(lp, old, A, mask, kw=kw):
+            return losses.policy_loss_and_metrics(lp, old, A, mask, design="ppo_clip", **kw)
+
+        _assert_one_graph(_explain(fn, lp, old, A, mask), name)
 
 
 def test_hyperparameters_are_validated_eagerly_not_on_device():
@@ -384,24 +419,31 @@ def test_explain_counts_a_graph_break():
         return x
 
     ex = _explain(breaking, torch.randn(4))
+    assert ex.break_reasons and "item" in ex.break_reasons[0].reason
+    ex = _explain(breaking, torch.ones(4))
     assert ex.graph_break_count >= 1
+
+
+def _assert_one_graph(ex, what: str = "") -> None:
+    """No break: ``graph_break_count`` alone is not enough, explain counts graphs - 1, so a
+    break followed by no tensor op (``if t.item(): return x``) reads 0 breaks; its reason is
+    listed all the same."""
+    assert ex.graph_break_count == 0 and not ex.break_reasons, f"{what} {_breaks(ex)}"
+    assert ex.graph_count == 1 and ex.op_count > 0
 
 
 @pytest.mark.parametrize("design, with_metrics", list(_cases(slow_metrics=True)))
 def test_no_graph_breaks(design, with_metrics):
     """torch._dynamo.explain of the loss (and metrics) on CPU float32 inputs: one graph."""
     lp, old, A, mask = _inputs("cpu")
-    ex = _explain(_loss(with_metrics, design), lp, old, A, mask)
-    assert ex.graph_break_count == 0, _breaks(ex)
-    assert ex.graph_count == 1 and ex.op_count > 0
+    _assert_one_graph(_explain(_loss(with_metrics, design), lp, old, A, mask))
 
 
 @pytest.mark.parametrize("agg", losses.AGG_MODES)
 def test_no_graph_breaks_aggregation_modes(agg):
     lp, old, A, mask = _inputs("cpu", adv="token")
     for design in ("ppo_clip", "is_reshape_ess"):
-        ex = _explain(_loss(False, design, agg), lp, old, A, mask)
-        assert ex.graph_break_count == 0, f"{design}: {_breaks(ex)}"
+        _assert_one_graph(_explain(_loss(False, design, agg), lp, old, A, mask), design)
 
 
 def test_no_graph_breaks_with_hyperparameters():
@@ -418,8 +460,7 @@ def test_no_graph_breaks_with_hyperparameters():
         def fn(lp, old, A, mask, design=design, params=params):
             return losses.policy_loss(lp, old, A, mask, design=design, **params)
 
-        ex = _explain(fn, lp, old, A, mask)
-        assert ex.graph_break_count == 0, f"{design}: {_breaks(ex)}"
+        _assert_one_graph(_explain(fn, lp, old, A, mask), design)
 
 
 def _compiled_matches_eager(fn, backend: str, fullgraph: bool, rtol: float, atol: float):

@@ -1,0 +1,90 @@
+"""``isreshape bench loss``: the quick mode's output format, the listing, and that the
+hand-written PPO-clip baseline is PPO-clip (same gradient as the ``ppo_clip`` design). Never
+timings (CONTRIBUTING: benchmarks report ratios, tests do not assert them)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+
+from isreshape.proofs import cli
+from isreshape.torch_impl import losses
+from isreshape.torch_impl.benchmarks import loss as bench
+
+ROW = re.compile(
+    r"^\[(\d+)x(\d+) (float32|bfloat16)\] (\S+)\s+"
+    r"(\d+\.\d{3}|-)\s+(\d+\.\d{2}x|-)\s+(\d+\.\d{3}|-)\s+(\d+\.\d{2}x|-)$"
+)
+
+
+def test_quick_mode_output_format(capsys):
+    argv = ["--quick", "--backend", "aot_eager", "--designs", "ppo_clip,gspo"]
+    assert bench.main(argv + ["--repeats", "1", "--warmup", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("loss benchmark: forward + backward of policy_loss_and_metrics")
+    assert "ratio = time / PPO-clip's time in the same mode, same run" in out[0]
+    rows = [ROW.match(line) for line in out[2:-1]]
+    assert all(rows), out
+    assert [m.group(4) for m in rows] == [bench.BASELINE, "ppo_clip", "gspo"]
+    for m in rows:
+        assert (m.group(1), m.group(2), m.group(3)) == ("4", "64", "float32")
+        assert "-" not in (m.group(5), m.group(7))  # eager and compiled both timed
+    assert rows[0].group(6) == rows[0].group(8) == "1.00x"  # the baseline against itself
+    assert re.match(
+        r"^\[4x64 float32\] compiled within 1\.2x of compiled PPO-clip: \d/2; worst \S+ "
+        r"\d+\.\d\dx; median \d+\.\d\dx$",
+        out[-1],
+    ), out[-1]
+
+
+def test_eager_only_loss_variant_format(capsys):
+    argv = ["--quick", "--modes", "eager", "--variant", "loss", "--dtypes", "bfloat16"]
+    assert bench.main(argv + ["--designs", "tis_token", "--repeats", "1", "--warmup", "0"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "of policy_loss (token-mean)" in out[0] and "without its metrics" in out[0]
+    rows = [ROW.match(line) for line in out[2:]]
+    assert all(rows) and len(rows) == 2, out  # no compiled timing: no summary line
+    assert all(m.group(3) == "bfloat16" and m.group(7) == "-" for m in rows)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--designs", "nope"], ["--shapes", "64"], ["--dtypes", "float16"], ["--modes", "jit"]],
+)
+def test_bad_arguments_exit_2(argv):
+    with pytest.raises(SystemExit) as exc:
+        bench.main(argv)
+    assert exc.value.code == 2
+
+
+def test_listed_with_one_line(capsys):
+    assert cli.main(["bench"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    loss_lines = [line for line in lines if line.split()[0] == "loss"]
+    assert len(loss_lines) == 1 and "PPO-clip" in loss_lines[0]
+
+
+def test_every_named_design_is_benchmarked_by_default():
+    assert bench.all_designs() == (
+        list(losses.TOKEN_DESIGNS) + list(losses.SEQUENCE_DESIGNS) + list(losses.SEED_DESIGNS)
+    )
+
+
+def test_baseline_is_ppo_clip():
+    """The hand-written loss has the ppo_clip design's gradient (float64, off the clip kinks),
+    and its clip fraction counts the tokens where the clipped term is taken."""
+    lp, old, A, mask = bench.make_inputs(8, 64, torch.float64)
+    noise = 0.3 * torch.randn(old.shape, generator=torch.Generator().manual_seed(1))
+    old = (old + noise).clamp(max=-1e-3)  # off-policy enough that PPO clips
+    loss, metrics = bench.ppo_clip_baseline(lp, old, A, mask)
+    (g_base,) = torch.autograd.grad(loss, lp)
+    ours = losses.policy_loss(lp, old, A, mask, design="ppo_clip")
+    (g_ours,) = torch.autograd.grad(ours, lp)
+    torch.testing.assert_close(g_base, g_ours, rtol=1e-12, atol=1e-15)
+    w = (lp - old).exp().detach()
+    clipped = ((A > 0) & (w > 1.2)) | ((A < 0) & (w < 0.8))
+    assert metrics["clipfrac"].item() == pytest.approx(clipped[mask].double().mean().item())
+    assert 0 < metrics["clipfrac"].item() < 1
+    assert (g_base[~mask] == 0).all()
