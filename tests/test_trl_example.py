@@ -87,15 +87,17 @@ def _fixed_batch(trainer, gen: torch.Generator) -> dict[str, torch.Tensor]:
     }
 
 
-def _logps_by_hand(model, inputs) -> torch.Tensor:
-    """log pi(completion token | prefix) from the model's logits, not through TRL."""
+def _logps_by_hand(model, inputs, logit_noise: torch.Tensor | None = None) -> torch.Tensor:
+    """log pi(completion token | prefix) from the model's logits, not through TRL; with
+    ``logit_noise`` added to the logits, those of another policy (a stale behaviour policy)."""
     ids = torch.cat([inputs["prompt_ids"], inputs["completion_ids"]], 1)
     att = torch.cat([inputs["prompt_mask"], inputs["completion_mask"]], 1)
     T = inputs["completion_ids"].shape[1]
-    logits = model(input_ids=ids, attention_mask=att).logits[:, -T - 1 : -1]
-    return torch.log_softmax(logits.float(), -1).gather(-1, inputs["completion_ids"][..., None])[
-        ..., 0
-    ]
+    logits = model(input_ids=ids, attention_mask=att).logits[:, -T - 1 : -1].float()
+    if logit_noise is not None:
+        logits = logits + logit_noise
+    logp = torch.log_softmax(logits, -1)
+    return logp.gather(-1, inputs["completion_ids"][..., None])[..., 0]
 
 
 @pytest.mark.parametrize("design", ["is_reshape_ess", "ppo_clip"])
@@ -106,12 +108,15 @@ def test_compute_loss_is_policy_loss_on_trls_tensors(ex, tmp_path, design):
     trainer.current_gradient_accumulation_steps = 1
     gen = torch.Generator().manual_seed(5)
     inputs = _fixed_batch(trainer, gen)
-    mask = inputs["completion_mask"]
+    mask = inputs["completion_mask"].bool()
+    B, T = mask.shape
+    noise = 2.0 * torch.randn(B, T, len(trainer.processing_class), generator=gen)
     with torch.no_grad():
-        behaviour = _logps_by_hand(model, inputs)
-    # a stale behaviour policy, std of log w 1.5: s^2 = 2.25 > -log 0.3, so the ESS rule picks
-    # gamma < 1, and PPO clips
-    inputs["old_per_token_logps"] = behaviour + 1.5 * torch.randn(behaviour.shape, generator=gen)
+        inputs["old_per_token_logps"] = _logps_by_hand(model, inputs, noise)
+        log_w = _logps_by_hand(model, inputs) - inputs["old_per_token_logps"]
+    # a stale behaviour policy (its logits off by N(0, 2^2)): the variance of log w exceeds
+    # -log 0.3, so the ESS rule picks gamma < 1 (is_reshape_ess reshapes), and PPO clips
+    assert log_w[mask].var(correction=0) > -math.log(0.3)
 
     loss = trainer._compute_loss(model, inputs)
     loss.backward()
