@@ -681,6 +681,8 @@ def gpg(log_w, A):
     groups whose rewards are all equal (verl ``compute_gpg_outcome_advantage``); pass that A.
     Domain: log_w not NaN and < +inf (it is checked, then unused; -inf gives A), A finite.
     No kink. verl also multiplies by optional rollout-correction weights (not part of phi).
+    TRL has no GPG loss type (checked at f2cd577); its ``loss_type="grpo"`` with one update
+    per batch (w = 1) has the same phi = A.
     """
     _token_inputs(log_w, A)
     return +mpmath.mpf(A)
@@ -711,9 +713,15 @@ def gmpo(log_w, A, mask=None, clip_ratio_low=0.4, clip_ratio_high=0.4):
     the aggregation: verl's loss (mean over sequences of -A r) is ``seq-mean-token-mean`` of
     -phi (verl's torch.mean also counts fully masked sequences in its denominator, and adds
     1e-8 to the token count: not reproduced).
-    Defaults: the GMPO paper's and verl's example range (e^-0.4, e^0.4), clip_ratio_low =
-    clip_ratio_high = 0.4 (verl itself falls back on its global clip_ratio, 0.2, when unset).
-    verl averages a per-token A over the sequence; here A is the per-sequence advantage.
+    TRL's experimental ``GMPOTrainer`` (``trl/experimental/gmpo``, read at f2cd577) computes
+    the same per-sequence loss (clamp in log space, then minimum for A > 0 and maximum
+    otherwise, token count clamped at 1, plain mean over sequences) with ``epsilon`` (default
+    0.4) and ``epsilon_high`` (default ``epsilon``) as clip_ratio_low / clip_ratio_high; its
+    optional entropy mask (``top_entropy_quantile``) and KL term are not part of phi.
+    Defaults: the GMPO paper's range (e^-0.4, e^0.4), clip_ratio_low = clip_ratio_high = 0.4,
+    as TRL's GMPOConfig and verl's example script (verl itself falls back on its global
+    clip_ratio, 0.2, when unset). verl averages a per-token A over the sequence; here A is the
+    per-sequence advantage (the torch twin also takes verl's per-token form).
     A = 0 (or -0): all zeros. Empty mask: all zeros. Domain: clip ratios finite >= 0; selected
     log_w finite (module docstring).
     """
@@ -808,7 +816,8 @@ def kl_cov(log_w, A, log_prob, mask=None, kl_cov_ratio=0.0002, ppo_kl_coef=1.0):
     passes), 0 on masked-out tokens. Defaults are verl's (kl_cov_ratio 2e-4, ppo_kl_coef 1.0).
     Deterministic: equal covariances are ranked by their position in the batch (row-major,
     earlier first); torch.topk leaves that order unspecified. verl selects per call of the
-    loss (a micro-batch); so does this function (one call = one batch).
+    loss (a micro-batch); so does this function (one call = one batch). TRL has no KL-Cov /
+    Clip-Cov (checked at f2cd577).
     Domain: kl_cov_ratio in (0, 1], ppo_kl_coef finite >= 0, log_prob finite and <= 0 and
     log_w finite where mask is set, A finite. Empty mask: all zeros.
     """
@@ -918,7 +927,8 @@ def tis_token_batch_normalized(log_w, A, mask=None, clip_max=2.0, min_mean=1e-8)
     (else left unnormalised); stop-gradient, multiplying the loss. As a design here it
     multiplies a REINFORCE term like :func:`tis_token` (L = -sg(v / m) A log pi). verl clamps
     log w to [-20, 20] before exp (not reproduced) and, under torch.distributed, takes the mean
-    over all ranks (here: over the one batch given). Domain: clip_max > 0 (+inf: no
+    over all ranks (here: over the one batch given). TRL's vLLM importance sampling has no
+    batch normalisation (checked at f2cd577). Domain: clip_max > 0 (+inf: no
     truncation), min_mean finite >= 0 (m <= min_mean: no normalisation, phi = A v); selected
     log_w finite. Empty mask: all zeros.
     """
