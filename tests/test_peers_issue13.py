@@ -132,6 +132,21 @@ def test_gmpo_is_verl_geo_mean_gradient(per_token):
     assert bool((phi[mask] == 0).any()) and bool((phi[mask] != 0).any())  # clipping is exercised
 
 
+def test_gmpo_loss_value_is_verl_geo_mean_value():
+    """The per-token value -A r, aggregated seq-mean-token-mean (non-empty sequences), is
+    verl's geo_mean loss value times B / (number of non-empty sequences)."""
+    log_w, _, mask, A = _batch(3, scale=0.5)
+    A_full = torch.broadcast_to(A, log_w.shape)
+    verl = _verl_geo_mean_loss(log_w, torch.zeros_like(log_w), A_full, mask, 0.4, 0.4)
+    value = tp._gmpo_loss_value(log_w, A, mask=mask)
+    n = mask.sum(-1)
+    nonempty = n > 0
+    per_seq = value.sum(-1)[nonempty] / n[nonempty]
+    B = log_w.shape[0]
+    assert float(per_seq.mean()) == pytest.approx(float(verl) * B / int(nonempty.sum()), rel=1e-14)
+    assert bool((value[~mask] == 0).all())
+
+
 def test_gpg_is_verl_gpg_gradient():
     log_w, _, mask, A = _batch(4)
     old = -torch.rand(log_w.shape, dtype=F64)

@@ -832,6 +832,24 @@ def _gmpo_loss(log_w, A, mask=None, clip_ratio_low=0.4, clip_ratio_high=0.4):
     return -A * ratio * n
 
 
+def _gmpo_loss_value(log_w, A, mask=None, clip_ratio_low=0.4, clip_ratio_high=0.4):
+    """Per-token value -A r of GMPO's sequence loss (r = exp(masked mean of the sign-clipped
+    log-ratios)) on every selected token, 0 elsewhere: aggregated with seq-mean-token-mean it is
+    the value verl's geo_mean / TRL's GMPOTrainer log (their mean over sequences; verl's also
+    counts fully masked sequences). No gradient is meant to flow through it (a value only)."""
+    with torch.no_grad():
+        lw_sel, a, m, (lo, hi), out_dtype = _seq_prepare(
+            log_w, A, mask, clip_ratio_low, clip_ratio_high
+        )
+        a = torch.broadcast_to(a, m.shape)
+        c, _ = _gmpo_parts(lw_sel, a, lo, hi)
+        r = _exp_mean(torch.where(m, c, torch.zeros_like(c)), m)
+        n = m.sum(-1, keepdim=True).clamp(min=1).to(a.dtype)
+        a_seq = torch.where(m, a, torch.zeros_like(a)).sum(-1, keepdim=True) / n
+        value = torch.broadcast_to(-_times(r, a_seq), m.shape)
+        return torch.where(m, value, torch.zeros_like(value)).to(out_dtype)
+
+
 def _kl_cov_loss(log_w, A, log_prob, mask=None, kl_cov_ratio=0.0002, ppo_kl_coef=1.0):
     # verl compute_policy_loss_kl_cov: -A w, and -A w + coef |log w| on the top-k tokens by
     # covariance (the selection a constant; |x| as where with subgradient 0 at 0)
