@@ -101,8 +101,13 @@ SEQUENCE_DESIGNS: dict[str, Callable[..., Tensor]] = {
     "mis_sequence": peers.mis_sequence,
     "vespo": peers.vespo,
 }
-#: peers whose library loss is the ratio-form objective (logged as such under "surrogate")
-RATIO_FORM_PEERS = ("ppo_clip", "ppo_dual_clip", "sapo", "gspo")
+#: the per-token loss value under ``loss_value="surrogate"`` of the peers whose library logs a
+#: ratio-form objective: fn(log_w, A, [mask], **params) (a ``mask`` parameter gets the selected
+#: tokens). A named design not here and not a seed design logs the REINFORCE form
+#: -sg(phi) log_prob (CISPO, TIS, MIS, TOPR, DFT, VESPO, GPG: what verl / TRL log for them).
+SURROGATE_VALUES: dict[str, Callable[..., Tensor]] = {
+    name: peers.SURROGATES[name] for name in ("ppo_clip", "ppo_dual_clip", "sapo", "gspo")
+}
 
 
 # ------------------------------------------------------------------ the seeds' designs
@@ -725,9 +730,9 @@ def _parts(
         name = design if isinstance(design, str) else None
         if loss_value == "phi":
             value = -phi
-        elif loss_value == "surrogate" and name in RATIO_FORM_PEERS:
-            sur = peers.SURROGATES[name]
-            extra = {"mask": keep} if name in SEQUENCE_DESIGNS else {}
+        elif loss_value == "surrogate" and name in SURROGATE_VALUES:
+            sur = SURROGATE_VALUES[name]
+            extra = {"mask": keep} if _signature(sur)[0] else {}
             value = sur(log_w_d, adv_d, **extra, **params).to(compute)
         elif loss_value == "surrogate" and name in _SEED_OBJECTIVES:
             extra = {"mask": keep} if takes_mask else {}
