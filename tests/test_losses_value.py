@@ -206,3 +206,27 @@ def test_before_and_after_on_a_verl_batch(capsys):
     before = float(losses.policy_loss(lp, old, adv, mask, "ppo_clip", loss_value="phi"))
     print(f"verl {want:.6f} after {after:.6f} before {before:.6f}")
     assert after == pytest.approx(want, rel=1e-14)
+
+
+@pytest.mark.parametrize("A", [1.3, -0.7])
+def test_the_general_definition_gives_verl_objective_for_ppo_clip(A):
+    """f(w, A) = A + int_0^{log w} phi(s, A) ds, integrated numerically (trapezoid, step
+    h = 1e-4: the error is at most h |jump of phi| / 2 ~ 1e-4 at the clip boundary), equals
+    PPO's min(w A, clip(w, 0.8, 1.2) A) at every log w in [-1, 1]: the definition the seed
+    designs' values follow is PPO's own objective when applied to PPO's phi."""
+    from isreshape.torch_impl import peers
+
+    h = 1e-4
+    for sign in (1.0, -1.0):
+        s = torch.arange(0, 10001, dtype=torch.float64) * h * sign
+        phi = peers.ppo_clip(s, torch.tensor(A, dtype=torch.float64))
+        f = A + torch.cumulative_trapezoid(phi, s, dim=0)
+        w = torch.exp(s[1:])
+        want = torch.minimum(w * A, torch.clamp(w, 0.8, 1.2) * A)
+        assert float((f - want).abs().max()) < 2e-4
+        # and the package logs that value: the per-token loss equals -f
+        lp = torch.full((1, 1), -2.0, dtype=torch.float64)
+        for idx in (2000, 5000, 9999):
+            old = lp - s[idx + 1]
+            v = losses.policy_loss(lp, old, torch.tensor([[A]], dtype=torch.float64))
+            assert float(v) == pytest.approx(-float(want[idx]), rel=1e-14)

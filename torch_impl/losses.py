@@ -27,13 +27,19 @@ Loss value (``loss_value``; the gradient is -agg(phi) in every convention, bit f
   objective. Ratio-form designs log their objective: PPO -min(w A, clip(w) A) (verl's
   ``compute_policy_loss_vanilla``), dual clip, SAPO -(4 / tau) sigmoid(tau (w - 1)) A, GSPO.
   REINFORCE-form designs (CISPO, TIS, MIS, TOPR, DFT, sequence TIS / MIS, VESPO) log
-  -sg(weight) A log_prob, as verl and TRL write them. The seed designs log -f(w, A) with f
-  the objective whose log-w derivative, gamma held fixed (gamma is a detached statistic in
-  every seed design), is phi, normalised so that f(1, A) = A as PPO's w A is at w = 1:
-  f = A + A (w^gamma - 1) / gamma for the powers (the Box-Cox objective of seed 002 section
-  7.1 plus A), f = A + A int_0^{log w} phi(e^s) / A ds for truncation, saturation and the
-  soft trust region (closed forms below). A callable or ``"module.function"`` design has no
-  objective here: it logs the REINFORCE form -sg(phi) log_prob.
+  -sg(weight) A log_prob, as verl and TRL write them. The seed designs log -f(w, A) with
+
+      f(w, A) = A + int_0^{log w} phi(s, A) ds   (gamma held fixed),
+
+  the one objective whose log-w derivative is phi (gamma is a detached statistic in every
+  seed design, so that is the design's gradient) and whose value at w = 1 is A. The same
+  definition applied to PPO's phi (w A inside the clip range, 0 outside) gives exactly
+  min(w A, clip(w) A), verl's objective (``tests/test_losses_value.py`` integrates it), so
+  the seed designs' values are comparable with PPO's. Closed forms: A + A (w^gamma - 1) /
+  gamma for the powers (seed 002's Box-Cox objective plus A), and below for truncation,
+  saturation and the soft trust region. A callable or ``"module.function"`` design has no
+  objective here: it logs the REINFORCE form -sg(phi) log_prob (as does a named design not
+  in ``SURROGATE_VALUES`` or ``SEED_DESIGNS``).
 - ``"weighted_logprob"``: -sg(phi) log_prob for every design (verl's value for CISPO).
 - ``"phi"``: -phi, the value before the conventions existed (the loss then equals its own
   derivative along a unit step of every log_prob).
