@@ -31,6 +31,7 @@ import argparse
 import statistics
 import sys
 import time
+import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -120,6 +121,15 @@ def step_fn(design: str, variant: str) -> Callable[..., Any]:
     return loss_fn
 
 
+def fresh_code(fn: Callable[..., Any], tag: str) -> Callable[..., Any]:
+    """A copy of ``fn`` with its own code object: dynamo keeps its compiled entries (and checks
+    their guards on every call) per code object, so contenders sharing one would pay for each
+    other's guards."""
+    name = "".join(c if c.isalnum() else "_" for c in f"{fn.__name__}_{tag}")
+    code = fn.__code__.replace(co_name=name)
+    return types.FunctionType(code, fn.__globals__, name, fn.__defaults__, fn.__closure__)
+
+
 def forward_backward(forward: Callable[..., Any], inputs: Sequence[Tensor]) -> Callable[[], None]:
     """A zero-argument call: the forward, then the gradient of the loss w.r.t. log_prob."""
     lp = inputs[0]
@@ -165,8 +175,8 @@ def time_round_robin(
 
 
 def _allow_recompiles() -> None:
-    # one code object per contender family, guarded on the design name, shape and dtype: more
-    # specialisations than dynamo's default limit of 8
+    # every contender has its own code object (fresh_code); this only keeps dynamo from
+    # giving up should a function it inlines be specialised more than 8 times
     cfg = torch._dynamo.config
     for name in ("recompile_limit", "cache_size_limit", "accumulated_recompile_limit"):
         if hasattr(cfg, name):
@@ -197,6 +207,7 @@ def run(
                 for design in contenders:
                     fwd = step_fn(design, variant)
                     if mode == "compiled":
+                        fwd = fresh_code(fwd, f"{design}_{b}x{t}_{dname}")
                         fwd = torch.compile(fwd, backend=backend, dynamic=False)
                     calls[design] = forward_backward(fwd, inputs)
                 if progress is not None:
