@@ -430,7 +430,13 @@ def _pad(x: torch.Tensor, extra_t: torch.Tensor, extra_rows: torch.Tensor) -> to
 
 _ROLLOUT = {
     "rollout_is": "sequence",
-    "rollout_rejection": {"geometric": 1.3, "token_any": (0.3, 3.0), "k3": 0.15},
+    "rollout_rejection": {
+        "geometric": 1.3,
+        "sequence": 3.0,
+        "token_any": (0.3, 3.0),
+        "token": (0.5, 1.8),
+        "k3": 0.15,
+    },
 }
 
 

@@ -30,7 +30,15 @@ def _grad(lp, *args, **kw):
     return loss.detach(), g
 
 
-NO_OP = {"geometric": 1.5, "token_any": (0.1, 10.0), "k1": 0.5, "k2": 0.5, "k3": 0.5}
+NO_OP = {
+    "geometric": 1.5,
+    "sequence": 2.0,
+    "token_any": (0.1, 10.0),
+    "token": 3.0,
+    "k1": 0.5,
+    "k2": 0.5,
+    "k3": 0.5,
+}
 
 
 @pytest.mark.parametrize("design", losses.all_designs())
@@ -210,6 +218,34 @@ def test_token_any_rejection_by_hand():
     # verl's veto: any token ratio below 0.65 (e^-0.5 = 0.607) -> the band (0.65, inf)
     rows, _ = _rejected_rows({"token_any": (0.65, math.inf)})
     assert rows == [1]
+
+
+def test_sequence_product_rejection_by_hand():
+    # log products 0.02, 0, 0.9; band (e^-0.5, e^0.5): sequence 2 out (its mean 0.3 is in)
+    rows, m = _rejected_rows({"sequence": math.exp(0.5)})
+    assert rows == [2]
+    assert float(m["rollout/rejected_fraction/sequence"]) == pytest.approx(3 / 11)
+    rows, _ = _rejected_rows({"geometric": math.exp(0.5)})
+    assert rows == []
+
+
+def test_token_rejection_by_hand():
+    # band (e^-0.45, e^0.45): tokens (1, 0) at +0.5 and (1, 1) at -0.5 are dropped, only them
+    lp, old, roll, mask, adv, _ = _rejection_batch()
+    rej = {"token": (math.exp(-0.45), math.exp(0.45))}
+    phi = losses.gradient_weights(
+        lp, old, adv, mask, "ppo_clip", rollout_log_prob=roll, rollout_rejection=rej
+    )
+    dropped = torch.zeros_like(mask)
+    dropped[1, 0] = dropped[1, 1] = True
+    assert bool((phi[dropped] == 0).all()) and bool((phi[mask & ~dropped] != 0).all())
+    _, m = losses.policy_loss_and_metrics(
+        lp, old, adv, mask, "ppo_clip", rollout_log_prob=roll, rollout_rejection=rej
+    )
+    assert float(m["rollout/rejected_fraction/token"]) == pytest.approx(2 / 11)
+    # shrink: token-mean over the 9 kept tokens
+    _, grad = _grad(lp, old, adv, mask, "ppo_clip", rollout_log_prob=roll, rollout_rejection=rej)
+    assert torch.allclose(grad, -phi / 9, rtol=1e-15, atol=0)
 
 
 @pytest.mark.parametrize("k", ["k1", "k2", "k3"])

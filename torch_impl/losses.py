@@ -55,17 +55,22 @@ the design's phi is multiplied by rho = pi_old / pi_rollout (no gradient: rho do
 on the trained parameters), token or sequence level (``rollout_is``), truncated at a cap (TIS,
 ``rollout_is_mode="truncate"``) or zeroed outside a band (MIS, ``"mask"``); and sequence-level
 rejection masks (``rollout_rejection``) drop whole sequences: ``"geometric"`` (geometric-mean
-rho outside a band), ``"token_any"`` (any token's rho outside a band; with the band
-(veto, inf) it is verl's token veto), ``"k1"`` / ``"k2"`` / ``"k3"`` (the sequence mean of
-that estimator of KL(pi_rollout || pi_old) above a threshold; |mean k1| for k1, which is
-signed). Differences from verl's rollout correction (``rollout_corr_helper``, docs
+rho outside a band, verl's ``rollout_rs="geometric"``), ``"sequence"`` (the product of the
+sequence's rho outside a band, verl's ``"sequence"``), ``"token_any"`` (any token's rho outside
+a band; with the band (veto, inf) it is verl's ``rollout_token_veto_threshold``), ``"k1"`` /
+``"k2"`` / ``"k3"`` (the sequence mean of that estimator of KL(pi_rollout || pi_old) above a
+threshold; |mean k1| for k1, which is signed); ``"token"`` drops single tokens whose rho
+leaves a band (verl's ``"token"``). The product and the means run over the selected tokens;
+the KL estimators take log rho clamped to ``log_ratio_clamp``. Differences from verl's rollout correction (``rollout_corr_helper``, docs
 ``docs/algo/rollout_corr.md``): verl applies its rejection through the response mask, so a
 rejected sequence leaves the aggregation denominators; that is the default here
 (``rollout_rejection_denominator="shrink"``), ``"keep"`` zeroes the rejected tokens' phi
 and keeps them in the denominators (as this package's ``mis_token`` design does). verl's MIS
 ("mask" mode) keeps rho unclamped and rejects through the mask; here ``"mask"`` zeroes rho
 outside the band and keeps the tokens in the denominators (use a rejection mask to drop them).
-verl's sequence-level rho is bounded to [e^-20, e^20] as here (``log_ratio_clamp``).
+verl's sequence-level rho is bounded to [e^-20, e^20] as here (``log_ratio_clamp``). verl's
+``rollout_is_batch_normalize`` is not an option here (the batch-normalised TIS designs of
+``torch_impl.peers`` are designs, not corrections).
 
 Edges: an empty mask (no selected token anywhere) gives loss 0 and zero gradient, never NaN
 (verl would divide by 0); fully masked sequences are left out of the sequence means, as verl
@@ -298,7 +303,7 @@ AGG_MODES = (
 LOSS_VALUES = ("surrogate", "weighted_logprob", "phi")
 ROLLOUT_IS_LEVELS = ("token", "sequence")
 ROLLOUT_IS_MODES = ("truncate", "mask")
-ROLLOUT_REJECTIONS = ("geometric", "token_any", "k1", "k2", "k3")
+ROLLOUT_REJECTIONS = ("geometric", "sequence", "token_any", "token", "k1", "k2", "k3")
 
 #: the default bound on |log_prob - old_log_prob| (verl's clamp of the log-ratio)
 LOG_RATIO_CLAMP = 20.0
@@ -532,7 +537,7 @@ def _rollout_options(
                 f"{ROLLOUT_REJECTIONS}, got {rollout_rejection!r}"
             )
         for name, value in rollout_rejection.items():
-            if name in ("geometric", "token_any"):
+            if name in ("geometric", "sequence", "token_any", "token"):
                 rejection.append((name, _band(name, value)))
             elif name in ("k1", "k2", "k3"):
                 ok = isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -694,9 +699,12 @@ def _parts(
             if name == "geometric":
                 mean_lr = rollout_lr.sum(-1, keepdim=True) / n_safe
                 rej = (mean_lr < _log(lo)) | (mean_lr > _log(hi))
-            elif name == "token_any":
+            elif name == "sequence":
+                sum_lr = rollout_lr.sum(-1, keepdim=True)
+                rej = (sum_lr < _log(lo)) | (sum_lr > _log(hi))
+            elif name in ("token_any", "token"):
                 out = (rollout_lr < _log(lo)) | (rollout_lr > _log(hi))
-                rej = (out & selected).any(-1, keepdim=True)
+                rej = (out & selected).any(-1, keepdim=True) if name == "token_any" else out
             else:
                 from isreshape.torch_impl import kl_estimators
 
@@ -881,9 +889,9 @@ def policy_loss(
     domain, as verl's [e^-20, e^20]); ``rollout_is_mode`` ``"truncate"`` (TIS: clamp(rho, lower,
     threshold), lower default 0) or ``"mask"`` (MIS: rho inside [lower, threshold], else 0;
     lower default 1 / threshold); ``rollout_is_threshold`` (default 2.0, verl's);
-    ``rollout_rejection`` a dict {name: threshold}: ``"geometric"`` and ``"token_any"`` take a
-    band (lo, hi) of the ratio or hi (then lo = 1 / hi), ``"k1"`` / ``"k2"`` / ``"k3"`` a KL
-    threshold; ``rollout_rejection_denominator`` ``"shrink"`` (default, verl: rejected tokens
+    ``rollout_rejection`` a dict {name: threshold}: ``"geometric"``, ``"sequence"``,
+    ``"token_any"`` and ``"token"`` take a band (lo, hi) of the ratio or hi (then lo = 1 / hi),
+    ``"k1"`` / ``"k2"`` / ``"k3"`` a KL threshold; ``rollout_rejection_denominator`` ``"shrink"`` (default, verl: rejected tokens
     leave the denominators) or ``"keep"``.
     """
     if loss_agg_mode not in AGG_MODES:
