@@ -129,7 +129,7 @@ SURROGATE_VALUES: dict[str, Callable[..., Tensor]] = {
 def _selected(log_w: Tensor, mask: Tensor | None) -> Tensor:
     if mask is None:
         return torch.ones_like(log_w, dtype=torch.bool)
-    return torch.broadcast_to(mask.to(torch.bool), log_w.shape)
+    return torch.broadcast_to(torch.as_tensor(mask, device=log_w.device) != 0, log_w.shape)
 
 
 def _full(A: Any, log_w: Tensor) -> Tensor:
