@@ -384,11 +384,30 @@ def test_hyperparameters_are_validated_eagerly_not_on_device():
     with pytest.raises(ValueError, match="rho_min"):
         losses.policy_loss(lp, old, A, mask, design="is_reshape_ess", rho_min=2.0)
     lp, old, A, mask = _inputs("meta")
-    kw = {"clip_ratio_low": 0.2, "clip_ratio_high": 0.28}
-    c = count_host_syncs(
-        lambda: losses.policy_loss(lp, old, A, mask, design="ppo_clip", **kw).backward()
-    )
-    assert c.count == 0, [str(e) for e in c.events]
+    for kw in (
+        {"clip_ratio_low": 0.2, "clip_ratio_high": 0.28},
+        # hyperparameters that are device tensors are not read either (no sync)
+        {"clip_ratio_low": torch.full((), 0.2, device="meta"), "clip_ratio_c": 3.0},
+    ):
+        c = count_host_syncs(
+            lambda kw=kw: losses.policy_loss(
+                lp, old, A, mask, design="ppo_dual_clip", **kw
+            ).backward()
+        )
+        assert c.count == 0, [str(e) for e in c.events]
+
+
+@pytest.mark.parametrize("design", DESIGNS)
+def test_no_host_sync_without_mask(design):
+    """response_mask None and per-token advantages, with metrics, on meta: 0 syncs."""
+    lp, old, A, _ = _inputs("meta", adv="token")
+
+    def run():
+        loss, _ = losses.policy_loss_and_metrics(lp, old, A, None, design=design)
+        loss.backward()
+
+    c = count_host_syncs(run)
+    assert c.count == 0 and not c.stopped, "\n".join(str(e) for e in c.events)
 
 
 # ------------------------------------------------------------------ no graph break
@@ -488,6 +507,12 @@ def test_fullgraph_aot_eager_matches_eager(design):
 def test_default_compile_with_metrics_matches_eager(design):
     """Default mode (graph breaks allowed) compiles the loss with metrics to the eager values."""
     _compiled_matches_eager(_loss(True, design), "aot_eager", False, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("design", DESIGNS)
+def test_fullgraph_aot_eager_with_metrics_matches_eager(design):
+    _compiled_matches_eager(_loss(True, design), "aot_eager", True, rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.slow
