@@ -68,6 +68,14 @@ NO_GOLDEN = {
 Table = tuple[tuple[tuple[float, ...], ...], ...]
 
 
+def _is_finite_number(v: Any) -> bool:
+    """A finite number that mpmath takes exactly: int, float (NumPy float64 included) or mpf;
+    not a bool, a string, None or another NumPy scalar."""
+    if isinstance(v, bool) or not isinstance(v, (int, float, mpmath.mpf)):
+        return False
+    return bool(mpmath.isfinite(mpmath.mpf(v)))
+
+
 def _check_table(name: str, table: Any, T: int, V: int) -> None:
     if not isinstance(table, tuple) or len(table) != T:
         raise ValueError(f"{name} must be a tuple of T = {T} steps, got {table!r}")
@@ -82,8 +90,8 @@ def _check_table(name: str, table: Any, T: int, V: int) -> None:
             if not isinstance(row, tuple) or len(row) != V:
                 raise ValueError(f"{name}[{t}][{p}] must hold V = {V} logits, got {row!r}")
             for v in row:
-                if not mpmath.isfinite(mpmath.mpf(v)):
-                    raise ValueError(f"{name}[{t}][{p}] must be finite, got {row!r}")
+                if not _is_finite_number(v):
+                    raise ValueError(f"{name}[{t}][{p}] must be finite numbers, got {row!r}")
 
 
 @dataclass(frozen=True)
@@ -116,8 +124,8 @@ class MDPInstance:
             raise ValueError(
                 f"rewards must be a tuple of V^T = {self.V**self.T} values, got {self.rewards!r}"
             )
-        if not all(mpmath.isfinite(mpmath.mpf(v)) for v in self.rewards):
-            raise ValueError(f"rewards must be finite, got {self.rewards!r}")
+        if not all(_is_finite_number(v) for v in self.rewards):
+            raise ValueError(f"rewards must be finite numbers, got {self.rewards!r}")
 
 
 #: token_mdp's reward: the target token whose occurrences count, and the end-token bonus

@@ -213,6 +213,13 @@ def test_bad_input_is_refused():
         lab_mdp.MDPInstance(**dict(fields, logits_theta=(nan_row,) + inst.logits_theta[1:]))
     with pytest.raises(ValueError, match="rewards must be finite"):
         lab_mdp.MDPInstance(**dict(fields, rewards=(float("inf"),) + inst.rewards[1:]))
+    # not numbers at all: a ValueError naming the field too (not mpmath's TypeError / message)
+    for bad_value in (None, "a", True):
+        bad_row = ((0.0, bad_value, 0.0, 0.0),)
+        with pytest.raises(ValueError, match=r"logits_mu\[0\]\[0\] must be finite"):
+            lab_mdp.MDPInstance(**dict(fields, logits_mu=(bad_row,) + inst.logits_mu[1:]))
+        with pytest.raises(ValueError, match="rewards must be finite"):
+            lab_mdp.MDPInstance(**dict(fields, rewards=(bad_value,) + inst.rewards[1:]))
 
 
 def test_instances_registry():
