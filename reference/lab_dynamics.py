@@ -67,6 +67,15 @@ shift- and scale-invariant like the dynamics themselves; on bandit8 0.9 is R >= 
   best reward so far minus ``diverge_drop`` (0.1) * (r_max - r_min); None if never. A
   non-finite state or update ends the run at that step, its update not applied (the per-step
   arrays then have t + 1 values, ``kl_mu_after`` t, and the last ``reward`` repeats z_t's).
+
+The events are measured in logit space and on the reward, so a run whose policy has collapsed
+onto a suboptimal action while its logits run off linearly (a biased design on fixed far
+off-policy data: seed 003's v5 with mu = softmax(-16 r) on bandit8 keeps ||u_t|| at 1.35 times
+its first update for thousands of steps, reward 0.5, KL(pi_opt || pi_t) growing without bound)
+is neither a stall nor a divergence: read ``kl_opt`` and ``logits`` beside the events. A stall
+is also relative to the run's own first update and needs the run to be long enough for the
+update to decay below 1e-2 of it (the gamma = 1 trust region on the same data stalls only
+after about 3000 steps at lr = 1).
 """
 
 from __future__ import annotations
@@ -259,7 +268,10 @@ def train(
     _check_int("batch", batch, 1, allow_none=True)
     _check_int("seed", seed, 0)
     z = np.array(instance.logits_theta, dtype=np.float64)
-    z_mu = np.array(instance.logits_mu if logits_mu is None else logits_mu, dtype=np.float64)
+    try:
+        z_mu = np.array(instance.logits_mu if logits_mu is None else logits_mu, dtype=np.float64)
+    except (TypeError, ValueError):
+        z_mu = np.full(1, np.nan)  # not numbers: refused below, naming the argument
     if z_mu.shape != z.shape or not np.all(np.isfinite(z_mu)):
         raise ValueError(f"logits_mu must be {len(z)} finite numbers, got {logits_mu!r}")
     r = np.array(instance.rewards, dtype=np.float64)
@@ -383,6 +395,14 @@ def _windows(refresh_every: int, steps: int) -> list[tuple[int, int]]:
     return [(s, min(s + refresh_every, steps)) for s in range(0, steps, refresh_every)]
 
 
+def _grid(name: str, values: Any) -> list:
+    """A non-empty sequence of experiment settings: an empty grid would make the experiment's
+    verdict vacuously true (``all`` of nothing), so it is refused with a ValueError."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+        raise ValueError(f"{name} must be a non-empty sequence, got {values!r}")
+    return list(values)
+
+
 def _inst(instance: lab.Instance | None) -> lab.Instance:
     inst = lab.bandit8() if instance is None else instance
     if not isinstance(inst, lab.Instance):
@@ -412,8 +432,13 @@ def exp_trust_region_kl_growth(
     KL(pi || mu) reached, and the KL cost of learning, the summed window growth divided by the
     reward gained over the run. Threshold: the claim holds for a design when, for every (K, lr),
     its largest window growth is at most that of "is" + 1e-12 (float64 rounding of 8-term sums).
+    Every grid must be non-empty and every K an integer >= 1 (``ValueError`` otherwise).
     """
     inst = _inst(instance)
+    for K in _grid("refresh_every", refresh_every):
+        _check_int("refresh_every", K, 1)
+    _grid("lrs", lrs)
+    _grid("designs", designs)
     rows = []
     for K in refresh_every:
         for lr in lrs:
@@ -516,9 +541,11 @@ def exp_far_off_policy_stall(
     action y = 5; near 0.67 the third, y = 2). Threshold: a design "stops" in a case when
     its step-0 relative update is below stall_rel = 1e-2 or the run has a stall event
     (THRESHOLDS). The claim holds for a design when it stops in the farthest case of every
-    family while "is" does not.
+    family while "is" does not. ``families`` and ``scales`` must be non-empty.
     """
     inst = _inst(instance)
+    _grid("families", families)
+    _grid("scales", scales)
     designs = (
         ("is", None),
         ("power", {"gamma": 0.2}),
@@ -608,9 +635,13 @@ def exp_ess_rule_keeps_ess(
     exp(-sigma^2 gamma^2) at the worst step, the smallest gamma, and the ESS plain IS would have
     had on the same trajectory (1 / E_mu w^2; is the rule binding?). Threshold: the claim holds
     when the exact minimum of ESS_gamma/n is >= rho_min - 1e-12 in every case (float64 rounding)
-    and, sampled, the batch ESS_gamma/n is >= rho_min at every step of every seed.
+    and, sampled, the batch ESS_gamma/n is >= rho_min at every step of every seed. Every grid
+    (``families``, ``refresh_every``, ``seeds``) must be non-empty.
     """
     inst = _inst(instance)
+    _grid("families", families)
+    _grid("refresh_every", refresh_every)
+    _grid("seeds", seeds)
     rows = []
     for fam, s in families:
         zmu = _far_logits(inst, fam, s)
@@ -734,8 +765,11 @@ def exp_sampled_spread(
     design the target step and final reward of each seed, their mean, sample standard
     deviation, min and max, the number of seeds that stall or diverge, and the exact-gradient
     run's target step and final reward for comparison. Threshold: the target (reward fraction
-    >= 0.9) and the stall / divergence events of THRESHOLDS."""
+    >= 0.9) and the stall / divergence events of THRESHOLDS. ``designs`` and ``seeds`` must be
+    non-empty."""
     inst = _inst(instance)
+    _grid("designs", designs)
+    _grid("seeds", seeds)
     rows = []
     for d in designs:
         ex = train(inst, d, steps=steps, lr=lr, refresh_every=refresh_every)
