@@ -339,8 +339,11 @@ def _options(rollout_log_prob: torch.Tensor) -> dict[str, dict[str, Any]]:
                 "rollout_is": level,
                 "rollout_is_mode": mode,
             }
-    rejection = {"geometric": 2.0, "token_any": (0.1, 10.0), "k1": 0.5, "k2": 0.5, "k3": 0.5}
-    assert set(rejection) == set(losses.ROLLOUT_REJECTIONS)
+    # every criterion at once: KL thresholds for k1..k3, ratio bands for the others
+    rejection = {
+        name: 0.5 if name in ("k1", "k2", "k3") else (0.1, 10.0)
+        for name in losses.ROLLOUT_REJECTIONS
+    }
     for denominator in ("shrink", "keep"):
         out[f"rejection,{denominator}"] = {
             "rollout_log_prob": rollout_log_prob,
