@@ -6,7 +6,9 @@ Two checks per design, with and without metrics (``policy_loss`` / ``policy_loss
 * ``torch._dynamo.explain`` reports 0 graph breaks (the traced path holds no Python branch on a
   tensor value, no ``.item()``, no data-dependent shape). Hyperparameters are passed as Python
   numbers, as a training loop does; their validation is skipped while dynamo traces
-  (``_validate._checkable``), so the eager call is where it happens (tested below).
+  (``_validate._checkable``), so only an eager call validates them: a compiled-only caller
+  is never told that clip_ratio_low=-0.5 is invalid
+  (``test_compiled_loss_rejects_invalid_hyperparameters``, xfail strict, with a proposal).
 * :class:`HostSyncCounter`, a ``TorchDispatchMode``, counts the operators that make the host
   wait for the device, run on ``meta`` tensors (a non-CPU device: ``_validate`` skips its
   value checks there exactly as on CUDA, and meta has no data, so nothing can be computed by
@@ -398,6 +400,29 @@ def test_hyperparameters_are_validated_eagerly_not_on_device():
             ).backward()
         )
         assert c.count == 0, [str(e) for e in c.events]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a compiled loss never validates its hyperparameters: _validate._checkable skips "
+    "every check while dynamo traces (commit f26b74f), and nothing validates them before; "
+    "clip_ratio_low=-0.5 computes silently. Proposal: validate the Python-number "
+    "hyperparameters once per (design, params) outside the trace, e.g. a validated "
+    "losses.make_policy_loss(design, **params) closure to compile, or a check in "
+    "policy_loss that runs on plain Python numbers under compile (constants, no tensor)",
+)
+def test_compiled_loss_rejects_invalid_hyperparameters():
+    lp, old, A, mask = _inputs("cpu")
+
+    def fn(lp, old, A, mask):
+        return losses.policy_loss(lp, old, A, mask, design="ppo_clip", clip_ratio_low=-0.5)
+
+    torch._dynamo.reset()
+    try:
+        with pytest.raises(ValueError, match="clip_ratio_low"):
+            torch.compile(fn, backend="aot_eager", fullgraph=True)(lp, old, A, mask)
+    finally:
+        torch._dynamo.reset()
 
 
 @pytest.mark.parametrize("design", DESIGNS)
