@@ -398,7 +398,7 @@ def _windows(refresh_every: int, steps: int) -> list[tuple[int, int]]:
 def _grid(name: str, values: Any) -> list:
     """A non-empty sequence of experiment settings: an empty grid would make the experiment's
     verdict vacuously true (``all`` of nothing), so it is refused with a ValueError."""
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") or len(values) == 0:
         raise ValueError(f"{name} must be a non-empty sequence, got {values!r}")
     return list(values)
 
