@@ -247,6 +247,7 @@ def format_record(r: dict[str, Any]) -> str:
         "isreshape/ratio/max",
         "isreshape/ess_fraction",
         "isreshape/reshaped_fraction",
+        "isreshape/design/gamma",  # the exponent the design used, where it reports one
         "isreshape/kl/k3",
     ]
     parts = [f"step {r['step']:3d}"]

@@ -67,6 +67,9 @@ def test_grpo_trains_and_logs_isreshape_metrics(ex, tmp_path):
         # one micro-batch per step on one process: the logged std is the design's s
         assert r["isreshape/log_ratio/std"] ** 2 > -math.log(rho_min)
         assert r["isreshape/reshaped_fraction"] > 0.5
+        if "isreshape/design/gamma" in r:  # the ESS rule's exponent, where the loss reports it
+            gamma = math.sqrt(-math.log(rho_min)) / r["isreshape/log_ratio/std"]
+            assert r["isreshape/design/gamma"] == pytest.approx(gamma, rel=1e-4)
         assert math.isfinite(r["isreshape/khat"])
     changed = [k for k, v in trainer.model.named_parameters() if not torch.equal(v, before[k])]
     assert len(changed) == len(before), sorted(set(before) - set(changed))
