@@ -372,20 +372,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"clock: {'process CPU time' if args.clock == 'cpu' else 'wall time'}; "
         "ratio = time / PPO-clip's time in the same mode, same run"
     )
-    rows = run(
-        designs,
-        shapes,
-        dtypes,
-        modes,
-        args.variant,
-        repeats,
-        args.warmup,
-        args.clock,
-        args.backend,
-        progress=lambda s: print(s, file=sys.stderr, flush=True),
-    )
-    for line in format_rows(rows):
-        print(line)
+    rows: list[Row] = []
+    for shape in shapes:  # one table per (shape, dtype), printed as soon as it is timed
+        for dtype in dtypes:
+            group = run(
+                designs,
+                [shape],
+                [dtype],
+                modes,
+                args.variant,
+                repeats,
+                args.warmup,
+                args.clock,
+                args.backend,
+                progress=lambda s: print(s, file=sys.stderr, flush=True),
+            )
+            for line in format_rows(group):
+                print(line, flush=True)
+            rows += group
     for line in summary(rows):
         print(line)
     return 0
