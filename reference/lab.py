@@ -69,6 +69,13 @@ class Instance:
     rewards: tuple[float, ...]
 
     def __post_init__(self) -> None:
+        for name in ("logits_theta", "logits_mu", "rewards"):
+            vals = getattr(self, name)
+            if isinstance(vals, (str, bytes)) or not isinstance(vals, Sequence):
+                raise ValueError(f"{name} must be a sequence of numbers, got {vals!r}")
+            for v in vals:
+                if isinstance(v, (bool, str, bytes)) or v is None:
+                    raise ValueError(f"{name} must hold numbers, got {v!r}")
         n = len(self.logits_theta)
         if n < 2 or len(self.logits_mu) != n or len(self.rewards) != n:
             raise ValueError(
@@ -105,7 +112,7 @@ def bandit8_offpolicy(t: float) -> Instance:
         mpmath.mpf(a) + t_mp * (mpmath.mpf(m) - mpmath.mpf(a))
         for a, m in zip(b.logits_theta, b.logits_mu)
     )
-    return Instance(f"bandit8_offpolicy_t{t:g}", b.logits_theta, z_mu, b.rewards)
+    return Instance(f"bandit8_offpolicy_t{t:.17g}", b.logits_theta, z_mu, b.rewards)
 
 
 HEAVY_TAIL_ACTIONS = (0, 5)  # the two best-rewarded actions of bandit8 (r = 1.0, 0.9)
@@ -124,7 +131,7 @@ def bandit8_heavy_tail(eps: float) -> Instance:
         mpmath.mpf(m) + (drop if k in HEAVY_TAIL_ACTIONS else 0)
         for k, m in enumerate(b.logits_mu)
     )
-    return Instance(f"bandit8_heavy_tail_eps{eps:g}", b.logits_theta, z_mu, b.rewards)
+    return Instance(f"bandit8_heavy_tail_eps{eps:.17g}", b.logits_theta, z_mu, b.rewards)
 
 
 def offpolicyness(instance: Instance) -> dict[str, Any]:
@@ -246,7 +253,9 @@ def design_moments(
     defaults (``ValueError`` for an unknown design or parameter name)."""
     if not isinstance(instance, Instance):
         raise ValueError(f"instance must be an Instance, got {instance!r}")
-    if design not in DESIGNS and design not in RULE_DESIGNS:
+    if params is not None and not isinstance(params, dict):
+        raise ValueError(f"params must be a dict or None, got {params!r}")
+    if not isinstance(design, str) or (design not in DESIGNS and design not in RULE_DESIGNS):
         raise ValueError(
             f"design must be one of {sorted(DESIGNS) + sorted(RULE_DESIGNS)}, got {design!r}"
         )

@@ -307,3 +307,20 @@ def test_torch_twin_bad_input():
         tlab.design_moments(torch.zeros(1), torch.zeros(1), torch.zeros(1), "is")
     with pytest.raises(ValueError, match="broadcast"):
         tlab.design_moments(z, torch.zeros(5, dtype=F64), z, "is")
+
+
+def test_bad_input_types_are_value_errors():
+    from isreshape.torch_impl import lab as tlab
+
+    for bad in (None, "abc", (0.0, None), (0.0, "1")):
+        with pytest.raises(ValueError, match="logits_mu"):
+            lab.Instance("x", (0.0, 1.0), bad, (1.0, 0.0))
+    with pytest.raises(ValueError, match="params"):
+        lab.design_moments(lab.bandit8(), "is", [("gamma", 1.0)])
+    with pytest.raises(ValueError, match="design"):
+        lab.design_moments(lab.bandit8(), ["is"])
+    z = torch.zeros(8, dtype=F64)
+    with pytest.raises(ValueError, match="params"):
+        tlab.design_moments(z, z, z, "is", 1.0)
+    with pytest.raises(ValueError, match="design"):
+        tlab.design_moments(z, z, z, ["is"])

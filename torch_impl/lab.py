@@ -115,7 +115,9 @@ def design_moments(
     ``params`` override the design's defaults; an unknown design or parameter raises
     ``ValueError``. Host-synchronising (it validates the inputs' values): a lab tool, not a
     training-loop function."""
-    if design not in DESIGNS and design not in RULE_DESIGNS:
+    if params is not None and not isinstance(params, dict):
+        raise ValueError(f"params must be a dict or None, got {params!r}")
+    if not isinstance(design, str) or (design not in DESIGNS and design not in RULE_DESIGNS):
         raise ValueError(
             f"design must be one of {sorted(DESIGNS) + sorted(RULE_DESIGNS)}, got {design!r}"
         )

@@ -15,6 +15,7 @@ import mpmath
 
 from isreshape.proofs.ledger import FALSE, Variant, claim, decide
 from isreshape.reference import lab, lab_dynamics
+from isreshape.reference.gamma import gamma_star_ess
 
 LAB_DPS = 30  # working digits: the compared variances differ in the 2nd digit or earlier
 # every off-policy lab instance: the sweep mu(t) (t = 1 is bandit8) and the heavy tails
@@ -51,24 +52,27 @@ def _variance_argmin(name: str) -> float:
     "balances positive and negative contributions.",
     FALSE,
     assumptions="read in the lab: the variance is that of the one-sample policy-gradient "
-    "estimate w^gamma A (e_y - pi_theta) (trace of its covariance under mu), and 'lowers' means "
-    "below both no correction (gamma = 0) and full correction (gamma = 1), on every off-policy "
-    "lab instance; the 'because' clause is an explanation the lab does not judge",
+    "estimate w^gamma A (e_y - pi_theta) (trace of its covariance under mu), not the seed's "
+    "proxy V(gamma) = E_mu[w^(2 gamma)] (under which the statement holds by Jensen: claim "
+    "001-7.2-d); 'lowers' means below both no correction (gamma = 0) and full correction "
+    "(gamma = 1), on every off-policy lab instance; the 'because' clause is an explanation the "
+    "lab does not judge",
     links=("reference/lab.py::design_moments",),
-    subject=(0.0, 1.0),
+    subject=(0.25, (0.0, 1.0)),
     correction=Variant(
         "Light IS correction (gamma = 0.25) lowers the policy-gradient variance below no "
         "correction (gamma = 0, weighted SFT) on every off-policy lab instance (below full IS, "
         "gamma = 1, only on some: the claim's evidence lists where not)",
-        (0.0,),
+        (0.25, (0.0,)),
     ),
     method="lab",
 )
-def _light_correction_variance(rivals):
+def _light_correction_variance(subject):
+    light, rivals = subject
     names = [i.name for i in _instances()]
-    worse = []  # (instance, rival gamma) where gamma = 0.25 is not below the rival
+    worse = []  # (instance, rival gamma) where the light gamma is not below the rival
     for n in names:
-        v = _power_variance(n, 0.25)
+        v = _power_variance(n, light)
         for g in rivals:
             if not v < _power_variance(n, g) * (1 - REL_MARGIN):
                 worse.append((n, g))
@@ -77,7 +81,7 @@ def _light_correction_variance(rivals):
     return decide(
         not worse,
         f"exact {LAB_DPS}-digit gradient variances of phi = w^gamma A on {len(names)} lab "
-        f"instances; gamma = 0.25 is not below gamma in {list(rivals)} on {len(worse)}: "
+        f"instances; gamma = {light:g} is not below gamma in {list(rivals)} on {len(worse)}: "
         f"{', '.join(f'{n} (gamma {g:g})' for n, g in worse) or 'none'}; on bandit8 V(0) = "
         f"{float(_power_variance(b8, 0.0)):.4f}, V(0.25) = "
         f"{float(_power_variance(b8, 0.25)):.4f}, V(1) = {float(_power_variance(b8, 1.0)):.4f}; "
@@ -90,6 +94,7 @@ def _light_correction_variance(rivals):
             "digits": LAB_DPS,
             "bandit8_V0": _power_variance(b8, 0.0),
             "bandit8_V025": _power_variance(b8, 0.25),
+            "light_gamma": light,
             "bandit8_V1": _power_variance(b8, 1.0),
             **{f"argmin_{n}": a for n, a in argmins.items()},
         },
@@ -118,16 +123,11 @@ def _rule_theorem_8_3(log_w, mu, rho_min):
     return lab._gamma_base_ess(log_w, mu, rho_min)
 
 
-def _rule_exact_ess(log_w, mu, rho_min):
-    """The largest gamma in [0, 1] with the exact ESS_gamma / n >= rho_min: 1 if gamma = 1
-    meets it, else 80 bisection steps on [0, 1] keeping ESS(lo) >= rho_min (ESS(0) = 1)."""
-    if _ess_fraction(log_w, mu, 1) >= rho_min:
-        return mpmath.mpf(1)
-    lo, hi = mpmath.mpf(0), mpmath.mpf(1)
-    for _ in range(80):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if _ess_fraction(log_w, mu, mid) >= rho_min else (lo, mid)
-    return lo
+def _rule_range(log_w, mu, rho_min):
+    """The corrected rule: Theorem 8.3's closed form at sigma^2 = range(log w)^2 / 4 over the
+    support of mu, an upper bound on every tilted variance of log w (Popoviciu)."""
+    seen = [lw for lw, m in zip(log_w, mu) if m > 0]
+    return gamma_star_ess((max(seen) - min(seen)) ** 2 / 4, rho_min)
 
 
 @claim(
@@ -142,9 +142,11 @@ def _rule_exact_ess(log_w, mu, rho_min):
     links=("reference/lab.py::RULE_DESIGNS", "reference/gamma.py::gamma_star_ess"),
     subject=_rule_theorem_8_3,
     correction=Variant(
-        "gamma = the largest value in [0, 1] whose exact ESS_gamma / n is at least rho_min "
-        "(bisection on the ESS itself, not on its log-normal form) keeps the constraint",
-        _rule_exact_ess,
+        "The closed form with sigma^2 replaced by range(log w)^2 / 4 (max minus min of log w "
+        "over mu's support), gamma = min(1, 2 sqrt(-log rho_min) / range), keeps ESS_gamma / n "
+        ">= rho_min for every law of log w: log(n / ESS_gamma) = K(2 gamma) - 2 K(gamma) <= "
+        "gamma^2 sup K'' and K'' (a tilted variance of log w) <= range^2 / 4 (Popoviciu)",
+        _rule_range,
     ),
     method="lab",
 )
@@ -203,10 +205,10 @@ def _kl_growth() -> dict:
     links=("reference/lab_dynamics.py::exp_trust_region_kl_growth",),
     subject=(("trust_region", "trust_region_adaptive"), "max_window_growth"),
     correction=Variant(
-        "The gamma = 1 soft trust region spends no more KL(pi_theta || mu) per unit of reward "
-        "gained than plain IS in every (K, lr); v5 (adaptive gamma) is not among the designs "
-        "that keep this",
-        (("trust_region",), "kl_per_reward_gain"),
+        "From the same start (the first refresh window, where both runs share pi_theta and "
+        "mu), the gamma = 1 soft trust region grows KL(pi_theta || mu) no faster than plain IS "
+        "in every (K, lr); v5 (adaptive gamma) does not (the claim's evidence)",
+        (("trust_region",), "first_window_growth"),
     ),
     method="lab",
 )
@@ -254,8 +256,8 @@ STOP_REL = 1e-2  # 'almost stops': the update below 1% of plain IS's at the same
     links=("reference/lab_dynamics.py::exp_far_off_policy_stall",),
     subject=("trust_region_adaptive", "stops"),
     correction=Variant(
-        "Far from on-policy the gamma = 1 soft trust region slows the update (to between 1% "
-        "and 100% of plain IS's at the first step) and does not stall; v5 is not slowed at all "
+        "Far from on-policy the gamma = 1 soft trust region slows the first update to between "
+        "1% and 100% of plain IS's, at every scale of both families; v5 is not slowed at all "
         "(its first update exceeds IS's: the (1 - gamma) A floor)",
         ("trust_region", "slows"),
     ),
@@ -269,13 +271,15 @@ def _far_training(subject):
         if r["design"] == design and r["scale"] >= largest.get(r["family"], {}).get("scale", 0):
             largest[r["family"]] = r
     rows = [r for r in exp["rows"] if r["design"] == design]
+    if not rows:
+        raise ValueError(f"design {design!r} has no far runs in the experiment")
     failing = []
     for r in largest.values() if reading == "stops" else rows:
         rel, stalled = r["rel_update_0"], r["stall_step"] is not None
         if reading == "stops":
             ok = rel < STOP_REL or stalled
         else:
-            ok = STOP_REL <= rel < 1 and not stalled
+            ok = STOP_REL <= rel < 1  # the first step only: a stall depends on the run length
         if not ok:
             failing.append(
                 f"{r['family']} s = {r['scale']:g}: update / IS {rel:.3f}, stall "
@@ -299,8 +303,8 @@ def _far_training(subject):
 
 
 @cache
-def _ess_runs() -> dict:
-    return lab_dynamics.exp_ess_rule_keeps_ess()
+def _ess_runs(rule: str) -> dict:
+    return lab_dynamics.exp_ess_rule_keeps_ess(design=rule)
 
 
 @claim(
@@ -314,34 +318,40 @@ def _ess_runs() -> dict:
     "lr = 1, 200 steps, rho_min = 0.3; gamma = min(1, sqrt(-log rho_min / Var_mu[log w])) and "
     "ESS_gamma / n = E_mu[w^gamma]^2 / E_mu[w^(2 gamma)] exactly, at every step",
     links=("reference/lab_dynamics.py::exp_ess_rule_keeps_ess",),
-    subject="rho_min",
+    subject="is_reshape_ess",
     correction=Variant(
-        "In training the adaptive gamma's ESS_gamma / n is never below plain IS's (gamma = 1) "
-        "on the same path: the rule helps, but does not guarantee rho_min",
-        "plain IS",
+        "In training the range rule gamma = min(1, 2 sqrt(-log rho_min) / range(log w)) (claim "
+        "001-8.3-d's correction) keeps ESS_gamma / n >= rho_min at every step, exactly and in "
+        "every sampled batch",
+        "is_reshape_range",
     ),
     method="lab",
 )
-def _ess_in_training(floor):
-    exp = _ess_runs()
+def _ess_in_training(rule):
+    exp = _ess_runs(rule)
     rows = exp["rows"]
     bad = []
     for r in rows:
-        bound = exp["rho_min"] if floor == "rho_min" else r["exact_min_ess_is"]
-        if not r["exact_min_ess_gamma"] >= bound - DYN_TOL:
+        # exact: a float64 rounding margin; sampled: the batch's own Kish ESS of its draws
+        exact_ok = r["exact_min_ess_gamma"] >= exp["rho_min"] - DYN_TOL
+        batch_ok = r["sampled_min_batch_ess_gamma"] >= exp["rho_min"] - DYN_TOL
+        if not (exact_ok and batch_ok):
             bad.append(
                 f"{r['family']} s = {r['scale']:g}, K = {r['refresh_every']}: min ESS_gamma/n "
-                f"{r['exact_min_ess_gamma']:.4f} (IS {r['exact_min_ess_is']:.4f})"
+                f"{r['exact_min_ess_gamma']:.4f} exact, {r['sampled_min_batch_ess_gamma']:.4f} "
+                f"in a batch of {exp['batch']}"
             )
     return decide(
         not bad,
-        f"{len(rows)} runs of {exp['steps']} exact steps against {floor} "
-        f"(rho_min = {exp['rho_min']}): below on {len(bad)}: {'; '.join(bad) or 'none'}",
+        f"{rule}: {len(rows)} runs of {exp['steps']} exact steps and {len(exp['seeds'])} "
+        f"seeded minibatch runs each (rho_min = {exp['rho_min']}): below on {len(bad)}: "
+        f"{'; '.join(bad) or 'none'}",
         numbers={
             "n_below": len(bad),
             "n_runs": len(rows),
             "rho_min": exp["rho_min"],
             "tol": DYN_TOL,
+            "batch": exp["batch"],
             **{
                 f"min_ess_{r['family']}_s{r['scale']:g}_K{r['refresh_every']}": r[
                     "exact_min_ess_gamma"
