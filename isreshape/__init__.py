@@ -3,8 +3,9 @@
 The front door. ``import isreshape`` is cheap and imports neither torch nor mpmath; the names
 below load their module on first use:
 
-- training losses (torch): ``policy_loss``, ``policy_loss_and_metrics``, ``gradient_weights``,
-  ``aggregate`` (``isreshape.torch_impl.losses``);
+- training losses (torch): ``policy_loss``, ``policy_loss_and_metrics``, ``make_policy_loss``
+  (validated once, to compile), ``gradient_weights``, ``aggregate``
+  (``isreshape.torch_impl.losses``);
 - diagnostics (torch): ``kish_ess``, ``kish_ess_ratio``, ``psis_khat``
   (``isreshape.torch_impl.diagnostics``);
 - the optimal sampling exponent (torch): ``optimal_alpha`` (``isreshape.torch_impl.sampling``).
@@ -37,6 +38,7 @@ if os.path.isfile(os.path.join(_root, "pyproject.toml")) and os.path.isfile(
 _LAZY = {
     "policy_loss": "isreshape.torch_impl.losses",
     "policy_loss_and_metrics": "isreshape.torch_impl.losses",
+    "make_policy_loss": "isreshape.torch_impl.losses",
     "gradient_weights": "isreshape.torch_impl.losses",
     "aggregate": "isreshape.torch_impl.losses",
     "kish_ess": "isreshape.torch_impl.diagnostics",

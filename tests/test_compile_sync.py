@@ -402,27 +402,31 @@ def test_hyperparameters_are_validated_eagerly_not_on_device():
         assert c.count == 0, [str(e) for e in c.events]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a compiled loss never validates its hyperparameters: _validate._checkable skips "
-    "every check while dynamo traces (commit f26b74f), and nothing validates them before; "
-    "clip_ratio_low=-0.5 computes silently. Proposal: validate the Python-number "
-    "hyperparameters once per (design, params) outside the trace, e.g. a validated "
-    "losses.make_policy_loss(design, **params) closure to compile, or a check in "
-    "policy_loss that runs on plain Python numbers under compile (constants, no tensor)",
-)
 def test_compiled_loss_rejects_invalid_hyperparameters():
+    """A compiled policy_loss skips its checks while tracing; make_policy_loss validates every
+    option eagerly at construction, and its function compiles under fullgraph and equals the
+    eager loss."""
     lp, old, A, mask = _inputs("cpu")
-
-    def fn(lp, old, A, mask):
-        return losses.policy_loss(lp, old, A, mask, design="ppo_clip", clip_ratio_low=-0.5)
-
+    for bad in ({"clip_ratio_low": -0.5}, {"loss_agg_mode": "nope"}, {"clip_ratio_hgh": 0.2}):
+        with pytest.raises(ValueError):
+            losses.make_policy_loss("ppo_clip", **bad)
+    with pytest.raises(ValueError, match="rollout"):
+        losses.make_policy_loss("ppo_clip", rollout_is="tokens")
+    with pytest.raises(ValueError, match="rho_min"):
+        losses.make_policy_loss("is_reshape_ess", rho_min=1.5)
+    fn = losses.make_policy_loss("ppo_clip", clip_ratio_low=0.1, loss_agg_mode="seq-mean-token-mean")
     torch._dynamo.reset()
     try:
-        with pytest.raises(ValueError, match="clip_ratio_low"):
-            torch.compile(fn, backend="aot_eager", fullgraph=True)(lp, old, A, mask)
+        got = torch.compile(fn, backend="aot_eager", fullgraph=True)(lp, old, A, mask)
     finally:
         torch._dynamo.reset()
+    want = losses.policy_loss(
+        lp, old, A, mask, "ppo_clip", "seq-mean-token-mean", clip_ratio_low=0.1
+    )
+    assert torch.equal(got, want)
+    loss, metrics = losses.make_policy_loss("sapo", with_metrics=True)(lp, old, A, mask)
+    assert torch.equal(loss, losses.policy_loss(lp, old, A, mask, "sapo"))
+    assert "ess_fraction" in metrics
 
 
 @pytest.mark.parametrize("design", DESIGNS)

@@ -105,19 +105,29 @@ TOKEN_DESIGNS: dict[str, Callable[..., Tensor]] = {
     "mis_token": peers.mis_token,
     "topr": peers.topr,
     "dft": peers.dft,
+    "gpg": peers.gpg,
 }
+# sequence- or batch-level: they see the mask (and kl_cov / clip_cov the current log_prob);
+# gmpo, kl_cov, clip_cov and the batch-normalised TIS compute batch statistics over (B, T)
 SEQUENCE_DESIGNS: dict[str, Callable[..., Tensor]] = {
     "gspo": peers.gspo,
     "tis_sequence": peers.tis_sequence,
     "mis_sequence": peers.mis_sequence,
     "vespo": peers.vespo,
+    "gmpo": peers.gmpo,
+    "kl_cov": peers.kl_cov,
+    "clip_cov": peers.clip_cov,
+    "tis_token_batch_normalized": peers.tis_token_batch_normalized,
+    "tis_sequence_batch_normalized": peers.tis_sequence_batch_normalized,
 }
 #: the per-token loss value under ``loss_value="surrogate"`` of the peers whose library logs a
 #: ratio-form objective: fn(log_w, A, [mask], **params) (a ``mask`` parameter gets the selected
 #: tokens). A named design not here and not a seed design logs the REINFORCE form
 #: -sg(phi) log_prob (CISPO, TIS, MIS, TOPR, DFT, VESPO, GPG: what verl / TRL log for them).
 SURROGATE_VALUES: dict[str, Callable[..., Tensor]] = {
-    name: peers.SURROGATES[name] for name in ("ppo_clip", "ppo_dual_clip", "sapo", "gspo")
+    **{name: peers.SURROGATES[name] for name in ("ppo_clip", "ppo_dual_clip", "sapo", "gspo")},
+    # the value verl and TRL log for GMPO under seq-mean-token-mean
+    "gmpo": peers._gmpo_loss_value,
 }
 
 
@@ -614,10 +624,12 @@ def _check_params(design: Any, fn: Callable[..., Tensor], params: Mapping[str, A
     takes_mask, names = _signature(fn)
     if "mask" in params:
         raise ValueError("pass the mask as response_mask, not as a design parameter 'mask'")
+    if "log_prob" in params:
+        raise ValueError("log_prob is passed by policy_loss, not as a design parameter")
     if names is not None:
         unknown = sorted(set(params) - names)
         if unknown:
-            allowed = sorted(names - {"mask"})
+            allowed = sorted(names - {"mask", "log_prob"})
             raise ValueError(
                 f"design {design!r} takes the parameters {allowed}, got unknown {unknown}"
             )
@@ -734,10 +746,13 @@ def _parts(
     log_w_d = torch.where(keep, log_w, zero)
     adv_d = torch.where(keep, adv, zero)
 
+    # kl_cov / clip_cov select tokens by the covariance of log pi and A: they get log_prob
+    names = _signature(fn)[1]
+    with_lp = {"log_prob": lp} if names is not None and "log_prob" in names else {}
     if takes_mask:
-        phi = fn(log_w_d, adv_d, mask=keep, **params)
+        phi = fn(log_w_d, adv_d, mask=keep, **with_lp, **params)
     else:
-        phi = fn(log_w_d, adv_d, **params)
+        phi = fn(log_w_d, adv_d, **with_lp, **params)
     phi = torch.where(keep, torch.broadcast_to(phi, log_prob.shape).to(compute), zero).detach()
 
     with torch.no_grad():
@@ -1222,3 +1237,56 @@ def _mask(mask: Any, like: Tensor) -> Tensor:
         raise ValueError(
             f"response_mask of shape {tuple(m.shape)} does not broadcast to {tuple(like.shape)}"
         ) from exc
+
+
+def make_policy_loss(
+    design: str | Callable[..., Tensor] = "ppo_clip",
+    *,
+    with_metrics: bool = False,
+    **options: Any,
+) -> Callable[..., Any]:
+    """A validated loss to compile: ``fn(log_prob, old_log_prob, advantages,
+    response_mask=None, rollout_log_prob=None)`` calling :func:`policy_loss` (or, with
+    ``with_metrics``, :func:`policy_loss_and_metrics`) with ``design`` and ``options`` (every
+    keyword of those functions: loss_agg_mode, loss_value, rollout options, the design's
+    parameters) fixed.
+
+    Why: argument checks do not run while ``torch.compile`` traces (they would break the graph
+    or branch on symbolic numbers), so a compiled ``policy_loss(..., clip_ratio_low=-0.5)``
+    would compute silently. Here every option is checked once, eagerly, by a call on a small
+    CPU (or the options' device) float64 batch, and a bad one raises ``ValueError`` at
+    construction; the returned function is then safe to compile (``fullgraph=True`` works).
+    Tensor inputs are still checked on every eager call of the returned function.
+    """
+    if not isinstance(with_metrics, bool):
+        raise ValueError(f"with_metrics must be True or False, got {with_metrics!r}")
+    devs = {v.device for v in options.values() if isinstance(v, Tensor)}
+    dev = devs.pop() if len(devs) == 1 else torch.device("cpu")
+    f64 = torch.float64
+    lp = torch.tensor([[-1.0, -2.0, -0.5], [-1.5, -0.7, -3.0]], dtype=f64, device=dev)
+    old = lp + torch.tensor([[0.1, -0.2, 0.05], [-0.1, 0.3, 0.0]], dtype=f64, device=dev)
+    adv = torch.tensor([[0.5], [-1.0]], dtype=f64, device=dev)
+    mask = torch.tensor([[1, 1, 0], [1, 1, 1]], dtype=torch.bool, device=dev)
+    wants_rollout = options.get("rollout_is") is not None or bool(options.get("rollout_rejection"))
+    probe_rollout = old - 0.05 if wants_rollout else None
+    call = policy_loss_and_metrics if with_metrics else policy_loss
+    call(lp, old, adv, mask, design, rollout_log_prob=probe_rollout, **options)
+
+    def loss_fn(
+        log_prob: Tensor,
+        old_log_prob: Tensor,
+        advantages: Any,
+        response_mask: Tensor | None = None,
+        rollout_log_prob: Tensor | None = None,
+    ) -> Any:
+        return call(
+            log_prob,
+            old_log_prob,
+            advantages,
+            response_mask,
+            design,
+            rollout_log_prob=rollout_log_prob,
+            **options,
+        )
+
+    return loss_fn
