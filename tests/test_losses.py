@@ -69,9 +69,19 @@ def _expected_grad(phi, mask, mode) -> list[list[float]]:
     counts = [sum(r) for r in mask.tolist()]
     n_tok = max(sum(counts), 1)
     n_seq = max(sum(1 for c in counts if c > 0), 1)
+    B = len(phi)
     out = []
     for b, row in enumerate(phi):
-        if mode == "token-mean":
+        # TRL's GRPOTrainer (trl/trainer/grpo_trainer.py, loss_type): grpo = mean over B of the
+        # per-sequence token means; luspo = mean over B of the sequence sums; dr_grpo = token
+        # sum / (B * max_completion_length); bnpo = token mean
+        if mode == "trl-grpo":
+            scale = 1 / (max(counts[b], 1) * B)
+        elif mode == "trl-luspo":
+            scale = 1 / B
+        elif mode == "trl-dr_grpo":
+            scale = 1 / (B * T)
+        elif mode in ("token-mean", "trl-bnpo"):
             scale = 1 / n_tok
         elif mode == "token-sum":
             scale = 1.0
@@ -455,6 +465,8 @@ def test_extra_masked_padding_never_changes_the_gradient(design, mode, rollout):
     g = torch.Generator().manual_seed(5)
     roll = (old + torch.randn(B, T, generator=g, dtype=torch.float64) * 0.4).clamp(max=0.0)
     pad_t, pad_b = 3, 2
+    if mode in losses.BATCH_SIZE_MODES:
+        pad_b = 0  # TRL divides by all B sequences: a padded sequence changes B, as in TRL
 
     def junk(rows: int, cols: int) -> torch.Tensor:
         x = torch.randn(rows, cols, generator=g, dtype=torch.float64) * 40
@@ -474,7 +486,7 @@ def test_extra_masked_padding_never_changes_the_gradient(design, mode, rollout):
     adv_pad = torch.cat([adv[:2], junk(pad_b, 1), adv[2:]], dim=0)
     real = [0, 1, *range(2 + pad_b, B + pad_b)]
     params = PARAMS.get(design, {})
-    scale = 17.0 if mode == "seq-mean-token-sum-norm" else None
+    scale = 17.0 if mode in ("seq-mean-token-sum-norm", "trl-dr_grpo") else None
     out = []
     for lp, od, rl, m, a in (
         (log_prob, old, roll, mask, adv),
@@ -516,3 +528,22 @@ def test_seed_designs_match_the_mpmath_reference_at_their_defaults():
         losses.policy_loss_and_metrics(log_prob, old, adv, mask, name)
     for t, t0 in zip((log_prob, old, mask, adv), before):
         assert torch.equal(t, t0)
+
+
+def test_trl_modes_by_hand():
+    """TRL GRPOTrainer's loss_type aggregations on a 3 x 3 batch with an empty sequence
+    (values worked out by hand: rows [1, 2], [3], []; B = 3, max completion length 3)."""
+    x = torch.tensor([[1.0, 2.0, 9.0], [3.0, 9.0, 9.0], [9.0, 9.0, 9.0]], dtype=torch.float64)
+    m = torch.tensor([[1, 1, 0], [1, 0, 0], [0, 0, 0]], dtype=torch.bool)
+    want = {
+        "trl-grpo": (1.5 + 3.0 + 0.0) / 3,
+        "trl-bnpo": 6.0 / 3,
+        "trl-dr_grpo": 6.0 / (3 * 3),
+        "trl-luspo": (3.0 + 3.0 + 0.0) / 3,
+        "seq-mean-token-mean": (1.5 + 3.0) / 2,  # verl: non-empty sequences only
+    }
+    for mode, v in want.items():
+        assert float(losses.aggregate(x, m, mode)) == pytest.approx(v, rel=1e-15), mode
+    assert float(losses.aggregate(x, m, "trl-dr_grpo", 4.0)) == pytest.approx(6.0 / 12)
+    with pytest.raises(ValueError, match="loss_scale_factor"):
+        losses.aggregate(x, m, "trl-grpo", 4.0)

@@ -309,7 +309,15 @@ AGG_MODES = (
     "seq-mean-token-sum",
     "seq-mean-token-mean",
     "seq-mean-token-sum-norm",
+    # TRL GRPOTrainer's loss_type, as TRL computes it on one process without accumulation:
+    "trl-grpo",  # per-sequence token mean, then the mean over all B sequences (empty ones too)
+    "trl-bnpo",  # token mean over the batch (= token-mean)
+    "trl-dr_grpo",  # token sum / (B * max_completion_length); that length = loss_scale_factor or T
+    "trl-luspo",  # per-sequence token sum, then the mean over all B sequences
 )
+#: TRL modes that divide by the batch size B (all sequences, padded ones included): a fully
+#: padded sequence changes their value, as it does in TRL
+BATCH_SIZE_MODES = ("trl-grpo", "trl-dr_grpo", "trl-luspo")
 LOSS_VALUES = ("surrogate", "weighted_logprob", "phi")
 ROLLOUT_IS_LEVELS = ("token", "sequence")
 ROLLOUT_IS_MODES = ("truncate", "mask")
@@ -1087,9 +1095,9 @@ def _metrics(p: _Parts, rollout: _Rollout) -> dict[str, Tensor]:
 def _check_scale(loss_agg_mode: str, loss_scale_factor: Any) -> None:
     if loss_scale_factor is None:
         return
-    if loss_agg_mode != "seq-mean-token-sum-norm":
+    if loss_agg_mode not in ("seq-mean-token-sum-norm", "trl-dr_grpo"):
         raise ValueError(
-            f"loss_scale_factor applies to seq-mean-token-sum-norm only, got it with "
+            f"loss_scale_factor applies to seq-mean-token-sum-norm and trl-dr_grpo only, got it with "
             f"{loss_agg_mode!r}"
         )
     ok = isinstance(loss_scale_factor, (int, float)) and not isinstance(loss_scale_factor, bool)
@@ -1103,13 +1111,29 @@ def aggregate(
     loss_agg_mode: str = "token-mean",
     loss_scale_factor: float | None = None,
 ) -> Tensor:
-    """verl-style aggregation of per-token losses (..., T) over selected tokens; empty -> 0."""
+    """Aggregation of per-token losses (..., T) over selected tokens; empty -> 0. verl's modes
+    by verl's names (``seq-mean-token-sum-norm``: the sum of the sequence sums / T or
+    ``loss_scale_factor``); TRL's ``loss_type`` as ``trl-<name>`` (``trl-grpo`` and
+    ``trl-luspo`` divide by all B sequences, ``trl-dr_grpo`` by B times the maximum completion
+    length; TRL's ``dapo`` / ``cispo`` divide by the token count of the whole generation
+    batch, which is ``token-mean`` on one process without gradient accumulation)."""
     if loss_agg_mode not in AGG_MODES:
         raise ValueError(f"loss_agg_mode must be one of {AGG_MODES}, got {loss_agg_mode!r}")
     _check_scale(loss_agg_mode, loss_scale_factor)
     mask = _mask(mask, loss_mat)
     zero = torch.zeros((), dtype=loss_mat.dtype, device=loss_mat.device)
     masked = torch.where(mask, loss_mat, zero)
+    n_batch = max(math.prod(loss_mat.shape[:-1]), 1)  # B: every sequence, empty ones too
+    if loss_agg_mode == "trl-grpo":
+        seq_mean = masked.sum(-1) / mask.sum(-1).clamp(min=1).to(loss_mat.dtype)
+        return seq_mean.sum() / n_batch
+    if loss_agg_mode == "trl-luspo":
+        return masked.sum() / n_batch
+    if loss_agg_mode == "trl-dr_grpo":
+        length = loss_mat.shape[-1] if loss_scale_factor is None else loss_scale_factor
+        return masked.sum() / (n_batch * length)
+    if loss_agg_mode == "trl-bnpo":
+        loss_agg_mode = "token-mean"
     if loss_agg_mode == "token-sum":
         return masked.sum()
     if loss_agg_mode == "token-mean":
