@@ -373,3 +373,28 @@ def test_rollout_options_are_checked():
     nan[0, 0] = float("nan")
     with pytest.raises(ValueError, match="rollout_log_prob must be finite"):
         losses.policy_loss(lp, old, adv, mask, rollout_log_prob=nan)
+
+
+def test_off_policy_sequence_mask_by_hand():
+    """TRL's off-policy sequence mask (trl GRPOTrainer.get_off_policy_mask): keep a sequence if
+    A >= 0 or mean over its tokens of (log pi_rollout - log pi_theta) <= delta. Three
+    sequences, delta = 0.1: mean KLs 0.2 (A < 0: dropped), 0.2 (A > 0: kept), 0.05 (A < 0:
+    kept)."""
+    import torch
+
+    from isreshape.torch_impl import losses
+
+    lp = torch.full((3, 2), -1.0, dtype=torch.float64)
+    roll = lp + torch.tensor([[0.1, 0.3], [0.2, 0.2], [0.0, 0.1]], dtype=torch.float64)
+    adv = torch.tensor([[-1.0], [1.0], [-1.0]], dtype=torch.float64)
+    mask = torch.ones(3, 2, dtype=torch.bool)
+    x = lp.clone().requires_grad_(True)
+    loss, metrics = losses.policy_loss_and_metrics(
+        x, lp, adv, mask, "ppo_clip", rollout_log_prob=roll,
+        rollout_rejection={"off_policy_sequence": 0.1}, rollout_rejection_denominator="keep",
+    )
+    (g,) = torch.autograd.grad(loss, x)
+    assert bool((g[0] == 0).all()) and bool((g[1:] != 0).all())
+    # kept tokens: phi = w A = A (w = 1), token-mean over all 6 tokens: d loss / d lp = -A / 6
+    assert torch.allclose(g[1:], -adv[1:].expand(2, 2) / 6, rtol=1e-15)
+    assert float(metrics["rollout/rejected_fraction/off_policy_sequence"]) == 2 / 6

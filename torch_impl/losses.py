@@ -59,8 +59,12 @@ rho outside a band, verl's ``rollout_rs="geometric"``), ``"sequence"`` (the prod
 sequence's rho outside a band, verl's ``"sequence"``), ``"token_any"`` (any token's rho outside
 a band; with the band (veto, inf) it is verl's ``rollout_token_veto_threshold``), ``"k1"`` /
 ``"k2"`` / ``"k3"`` (the sequence mean of that estimator of KL(pi_rollout || pi_old) above a
-threshold; |mean k1| for k1, which is signed); ``"token"`` drops single tokens whose rho
-leaves a band (verl's ``"token"``). The product and the means run over the selected tokens;
+threshold; |mean k1| for k1, which is signed); ``"off_policy_sequence"`` (TRL's
+``off_policy_mask_threshold``, DeepSeek-V3.2's off-policy sequence masking: a sequence with
+A < 0 whose mean of log pi_rollout - log pi_theta exceeds the threshold; TRL uses its old
+log-probs when it has no rollout log-probs: pass ``rollout_log_prob=old_log_prob`` for that,
+and ``rollout_rejection_denominator="keep"`` for TRL's denominators); ``"token"`` drops single
+tokens whose rho leaves a band (verl's ``"token"``). The product and the means run over the selected tokens;
 the KL estimators take log rho clamped to ``log_ratio_clamp``. Differences from verl's rollout correction (``rollout_corr_helper``, docs
 ``docs/algo/rollout_corr.md``): verl applies its rejection through the response mask, so a
 rejected sequence leaves the aggregation denominators; that is the default here
@@ -321,7 +325,16 @@ BATCH_SIZE_MODES = ("trl-grpo", "trl-dr_grpo", "trl-luspo")
 LOSS_VALUES = ("surrogate", "weighted_logprob", "phi")
 ROLLOUT_IS_LEVELS = ("token", "sequence")
 ROLLOUT_IS_MODES = ("truncate", "mask")
-ROLLOUT_REJECTIONS = ("geometric", "sequence", "token_any", "token", "k1", "k2", "k3")
+ROLLOUT_REJECTIONS = (
+    "geometric",
+    "sequence",
+    "token_any",
+    "token",
+    "k1",
+    "k2",
+    "k3",
+    "off_policy_sequence",
+)
 
 #: the default bound on |log_prob - old_log_prob| (verl's clamp of the log-ratio)
 LOG_RATIO_CLAMP = 20.0
@@ -557,7 +570,7 @@ def _rollout_options(
         for name, value in rollout_rejection.items():
             if name in ("geometric", "sequence", "token_any", "token"):
                 rejection.append((name, _band(name, value)))
-            elif name in ("k1", "k2", "k3"):
+            elif name in ("k1", "k2", "k3", "off_policy_sequence"):
                 ok = isinstance(value, (int, float)) and not isinstance(value, bool)
                 if not (ok and 0 <= value < math.inf):
                     raise ValueError(
@@ -725,6 +738,11 @@ def _parts(
             elif name in ("token_any", "token"):
                 out = (rollout_lr < _log(lo)) | (rollout_lr > _log(hi))
                 rej = (out & selected).any(-1, keepdim=True) if name == "token_any" else out
+            elif name == "off_policy_sequence":
+                # TRL's off_policy_mask_threshold (DeepSeek-V3.2 off-policy sequence masking):
+                # drop A < 0 where the sequence mean of log pi_rollout - log pi_theta > delta
+                kl_seq = torch.where(selected, roll - lp, zero).sum(-1, keepdim=True) / n_safe
+                rej = (adv < 0) & (kl_seq > hi)
             else:
                 from isreshape.torch_impl import kl_estimators
 
@@ -914,7 +932,8 @@ def policy_loss(
     lower default 1 / threshold); ``rollout_is_threshold`` (default 2.0, verl's);
     ``rollout_rejection`` a dict {name: threshold}: ``"geometric"``, ``"sequence"``,
     ``"token_any"`` and ``"token"`` take a band (lo, hi) of the ratio or hi (then lo = 1 / hi),
-    ``"k1"`` / ``"k2"`` / ``"k3"`` a KL threshold; ``rollout_rejection_denominator`` ``"shrink"`` (default, verl: rejected tokens
+    ``"k1"`` / ``"k2"`` / ``"k3"`` / ``"off_policy_sequence"`` a KL threshold;
+    ``rollout_rejection_denominator`` ``"shrink"`` (default, verl: rejected tokens
     leave the denominators) or ``"keep"``.
     """
     if loss_agg_mode not in AGG_MODES:
