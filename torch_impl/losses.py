@@ -1282,6 +1282,48 @@ def _mask(mask: Any, like: Tensor) -> Tensor:
         ) from exc
 
 
+#: framework defaults as keyword sets for :func:`make_policy_loss` / :func:`policy_loss`
+#: (``make_policy_loss(**PRESETS["verl_ppo"])``): where a framework's default differs from this
+#: package's, its preset says what that framework computes by default (facts from verl's
+#: actor config and TRL's GRPOConfig / GRPOTrainer, one process, no gradient accumulation)
+PRESETS: dict[str, dict[str, Any]] = {
+    # verl actor defaults: policy loss "vanilla" is dual clip with clip_ratio_c = 3
+    "verl_ppo": {
+        "design": "ppo_dual_clip",
+        "clip_ratio_low": 0.2,
+        "clip_ratio_high": 0.2,
+        "clip_ratio_c": 3.0,
+        "loss_agg_mode": "token-mean",
+    },
+    # verl's GSPO recipe: clip range 3e-4 / 4e-4, sequence-mean token-mean
+    "verl_gspo": {
+        "design": "gspo",
+        "clip_ratio_low": 3e-4,
+        "clip_ratio_high": 4e-4,
+        "loss_agg_mode": "seq-mean-token-mean",
+    },
+    # TRL GRPOConfig defaults: loss_type "dapo" (PPO clip, epsilon = epsilon_high = 0.2, the
+    # token sum over the generation batch's token count: token-mean on one process), beta = 0
+    "trl_grpo": {
+        "design": "ppo_clip",
+        "clip_ratio_low": 0.2,
+        "clip_ratio_high": 0.2,
+        "loss_agg_mode": "token-mean",
+    },
+    # TRL loss_type "sapo": temperatures 1.0 / 1.05, aggregated as "grpo"
+    "trl_sapo": {"design": "sapo", "tau_pos": 1.0, "tau_neg": 1.05, "loss_agg_mode": "trl-grpo"},
+    # TRL loss_type "vespo": k / lambda 2 / 3 (A > 0) and 3 / 2 (A < 0), token normaliser
+    "trl_vespo": {
+        "design": "vespo",
+        "k_pos": 2.0,
+        "lambda_pos": 3.0,
+        "k_neg": 3.0,
+        "lambda_neg": 2.0,
+        "loss_agg_mode": "token-mean",
+    },
+}
+
+
 def make_policy_loss(
     design: str | Callable[..., Tensor] = "ppo_clip",
     *,
