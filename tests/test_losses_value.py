@@ -120,6 +120,26 @@ def test_reinforce_form_peers_log_minus_weight_times_log_prob():
     assert float(got) == pytest.approx(want, rel=1e-14)
 
 
+def test_kl_cov_and_clip_cov_log_verl_pg_losses():
+    """verl's kl_cov / clip_cov modes log PPO-form pg_losses, written out where the selection
+    is fixed: kl_cov with kl_cov_ratio = 1 puts every selected token in the top k, so verl's
+    pg_loss is token-mean(-A w + coef |log w|); clip_cov with clip_cov_lb = clip_cov_ub has no
+    candidate, so it is token-mean(-min(w A, clip(w) A)). Not the REINFORCE form
+    -sg(phi) log_prob (the value logged before: another number under the same name)."""
+    lp, old, mask, adv = _batch(13)
+    m = mask.to(lp.dtype)
+    lw = lp - old
+    w = torch.exp(lw)
+    kl = -adv * w + 0.5 * lw.abs()
+    want = float((kl * m).sum() / m.sum())
+    got = losses.policy_loss(lp, old, adv, mask, "kl_cov", kl_cov_ratio=1.0, ppo_kl_coef=0.5)
+    assert float(got) == pytest.approx(want, rel=1e-13)
+    ppo = -torch.minimum(w * adv, torch.clamp(w, 0.8, 1.2) * adv)
+    want = float((ppo * m).sum() / m.sum())
+    got = losses.policy_loss(lp, old, adv, mask, "clip_cov", clip_cov_lb=1.0, clip_cov_ub=1.0)
+    assert float(got) == pytest.approx(want, rel=1e-13)
+
+
 def test_seed_design_values_are_their_objectives():
     """is_reshape_ess: -(A + A (w^gamma - 1) / gamma) with gamma from the selected tokens'
     variance, by hand; every seed design at w = 1 logs -A (as PPO does)."""

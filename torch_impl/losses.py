@@ -25,7 +25,8 @@ Loss value (``loss_value``; the gradient is -agg(phi) in every convention, bit f
 
 - ``"surrogate"`` (default): the value a verl / TRL user logs as ``pg_loss``, the design's
   objective. Ratio-form designs log their objective: PPO -min(w A, clip(w) A) (verl's
-  ``compute_policy_loss_vanilla``), dual clip, SAPO -(4 / tau) sigmoid(tau (w - 1)) A, GSPO.
+  ``compute_policy_loss_vanilla``), dual clip, SAPO -(4 / tau) sigmoid(tau (w - 1)) A, GSPO,
+  KL-Cov and Clip-Cov (verl's PPO-form ``pg_losses`` of those modes).
   REINFORCE-form designs (CISPO, TIS, MIS, TOPR, DFT, sequence TIS / MIS, VESPO) log
   -sg(weight) A log_prob, as verl and TRL write them. The seed designs log -f(w, A) with
 
@@ -130,6 +131,10 @@ SEQUENCE_DESIGNS: dict[str, Callable[..., Tensor]] = {
 #: -sg(phi) log_prob (CISPO, TIS, MIS, TOPR, DFT, VESPO, GPG: what verl / TRL log for them).
 SURROGATE_VALUES: dict[str, Callable[..., Tensor]] = {
     **{name: peers.SURROGATES[name] for name in ("ppo_clip", "ppo_dual_clip", "sapo", "gspo")},
+    # verl's kl_cov / clip_cov log their PPO-form pg_losses (-A w, + coef |log w| on the
+    # top-k tokens; the clipped -min(w A, clip(w) A), 0 on the chosen tokens); a
+    # ``log_prob`` parameter gets the current log-probs, as the design does
+    **{name: peers.SURROGATES[name] for name in ("kl_cov", "clip_cov")},
     # the value verl and TRL log for GMPO under seq-mean-token-mean
     "gmpo": peers._gmpo_loss_value,
 }
@@ -788,6 +793,8 @@ def _parts(
         elif loss_value == "surrogate" and name in SURROGATE_VALUES:
             sur = SURROGATE_VALUES[name]
             extra = {"mask": keep} if _signature(sur)[0] else {}
+            if "log_prob" in (_signature(sur)[1] or ()):
+                extra["log_prob"] = lp
             value = sur(log_w_d, adv_d, **extra, **params).to(compute)
         elif loss_value == "surrogate" and name in _SEED_OBJECTIVES:
             extra = {"mask": keep} if takes_mask else {}
