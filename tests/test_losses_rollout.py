@@ -398,3 +398,23 @@ def test_off_policy_sequence_mask_by_hand():
     # kept tokens: phi = w A = A (w = 1), token-mean over all 6 tokens: d loss / d lp = -A / 6
     assert torch.allclose(g[1:], -adv[1:].expand(2, 2) / 6, rtol=1e-15)
     assert float(metrics["rollout/rejected_fraction/off_policy_sequence"]) == 2 / 6
+
+
+def test_off_policy_sequence_keeps_zero_advantage():
+    """TRL keeps a sequence when A >= 0: a zero-advantage group (every reward equal, common in
+    GRPO) is never dropped however far off-policy, so it stays in the denominators and out of
+    the rejected fraction; the same sequence with A < 0 is dropped."""
+    import torch
+
+    from isreshape.torch_impl import losses
+
+    lp = torch.full((2, 2), -1.0, dtype=torch.float64)
+    roll = lp + 0.5  # mean log pi_rollout - log pi_theta = 0.5 > delta in both sequences
+    mask = torch.ones(2, 2, dtype=torch.bool)
+    for a, want in ((0.0, 0.0), (-1.0, 0.5)):
+        adv = torch.tensor([[a], [1.0]], dtype=torch.float64)
+        _, metrics = losses.policy_loss_and_metrics(
+            lp, lp, adv, mask, "ppo_clip", rollout_log_prob=roll,
+            rollout_rejection={"off_policy_sequence": 0.1},
+        )
+        assert float(metrics["rollout/rejected_fraction/off_policy_sequence"]) == want, a
