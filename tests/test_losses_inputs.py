@@ -119,3 +119,18 @@ def test_accepted_advantage_forms():
     a = losses.policy_loss(lp, old, 0.1, mask, loss_value="phi")
     b = losses.policy_loss(lp, old, torch.tensor(0.1, dtype=torch.float64), mask, loss_value="phi")
     assert torch.equal(a, b)
+
+
+def test_per_sequence_mask_of_length_t_is_refused():
+    """A (B,) response_mask with B == T broadcast along T as one row for every sequence (a
+    silent wrong loss, as (B,) advantages were); it is a ValueError naming response_mask."""
+    import pytest
+    import torch
+
+    from isreshape.torch_impl import losses
+
+    lp = torch.full((3, 3), -1.0, dtype=torch.float64)
+    adv = torch.ones(3, 1, dtype=torch.float64)
+    with pytest.raises(ValueError, match="response_mask must have log_prob's 2 dimensions"):
+        losses.policy_loss(lp, lp - 0.1, adv, torch.tensor([1, 1, 0]))
+    losses.policy_loss(lp, lp - 0.1, adv, torch.tensor([[1], [1], [0]]))  # (B, 1) broadcasts

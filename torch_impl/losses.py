@@ -867,8 +867,8 @@ def gradient_weights(
     a token dimension; old_log_prob and rollout_log_prob of log_prob's shape, on its device;
     advantages a Python number, a 0-d tensor, or a tensor with log_prob's number of dimensions
     broadcasting *to* it ((B, 1) per sequence, (B, T) per token; a (B,) tensor is refused: it
-    would broadcast along T); response_mask (bool or 0/1, None = all) broadcasting to it, on
-    its device. At a selected token the log-probabilities must be finite and <= 0 (up to
+    would broadcast along T); response_mask (bool or 0/1, None = all) with log_prob's number of
+    dimensions (or 0-d) broadcasting to it, on its device (a (B,) mask is refused, as advantages). At a selected token the log-probabilities must be finite and <= 0 (up to
     sqrt(eps) of the dtype: a positive value is a probability passed by mistake) and the
     advantage finite; masked positions may hold anything. Values are checked on CPU tensors
     (on an accelerator after ``_validate.set_device_validation(True)``), never while compiling.
@@ -1246,6 +1246,14 @@ def _check_inputs(
             ok = False
         if not ok:  # (3, 4) against (1, 4) broadcasts both ways, but not *to* log_prob
             raise ValueError(f"advantages of shape {shape} does not broadcast to {want}")
+    if response_mask is not None:
+        m_dim = torch.as_tensor(response_mask).dim()
+        if 0 < m_dim != log_prob.dim():
+            raise ValueError(
+                f"response_mask must have log_prob's {log_prob.dim()} dimensions {want}, got "
+                f"shape {tuple(torch.as_tensor(response_mask).shape)}: a (B,) mask would "
+                "broadcast along T"
+            )
     mask = _mask(response_mask, log_prob)
     values = [("log_prob", log_prob), *named]
     for name, t in values:
