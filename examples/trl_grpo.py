@@ -75,8 +75,9 @@ class ISReshapeGRPOTrainer(GRPOTrainer):
     """``GRPOTrainer`` whose policy loss is :func:`isreshape.policy_loss_and_metrics`.
 
     ``design``, ``loss_agg_mode`` and ``design_params`` go to the loss unchanged (see
-    ``isreshape.torch_impl.losses``; ``loss_agg_mode="seq-mean-token-mean"`` is TRL's ``grpo``
-    normalisation, ``"token-mean"`` over the micro-batch its ``bnpo``). TRL's own ``loss_type``,
+    ``isreshape.torch_impl.losses``; ``loss_agg_mode="trl-grpo"`` is TRL's ``grpo``
+    normalisation (the mean over all B sequences, empty ones too), ``"trl-bnpo"`` (=
+    ``"token-mean"``) over the micro-batch its ``bnpo``). TRL's own ``loss_type``,
     ``epsilon`` and ``delta`` are not used. The loss's gradient with respect to the current
     per-token log-probabilities is -agg(phi(w, A)) / gradient_accumulation_steps, with
     w = exp(logp - old_logp) and A the completion's advantage.

@@ -343,7 +343,7 @@ def _options(rollout_log_prob: torch.Tensor) -> dict[str, dict[str, Any]]:
             }
     # every criterion at once: KL thresholds for k1..k3, ratio bands for the others
     rejection = {
-        name: 0.5 if name in ("k1", "k2", "k3") else (0.1, 10.0)
+        name: 0.5 if name in ("k1", "k2", "k3", "off_policy_sequence") else (0.1, 10.0)
         for name in losses.ROLLOUT_REJECTIONS
     }
     for denominator in ("shrink", "keep"):

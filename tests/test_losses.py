@@ -565,3 +565,11 @@ def test_presets_build_and_match_their_design(name):
     )
     assert torch.equal(g, g2)
     assert losses.PRESETS["verl_ppo"]["clip_ratio_c"] == 3.0  # verl's "vanilla" is dual clip
+
+
+def test_make_policy_loss_refuses_per_call_arguments_and_bool_clamp():
+    log_prob, old, mask, adv = _batch(seed=11)
+    with pytest.raises(ValueError, match="rollout_log_prob"):
+        losses.make_policy_loss("ppo_clip", rollout_log_prob=old)
+    with pytest.raises(ValueError, match="log_ratio_clamp"):
+        losses.policy_loss(log_prob, old, adv, mask, "ppo_clip", log_ratio_clamp=True)

@@ -700,7 +700,9 @@ def _parts(
     if loss_value not in LOSS_VALUES:
         raise ValueError(f"loss_value must be one of {LOSS_VALUES}, got {loss_value!r}")
     if log_ratio_clamp is not None and not (
-        isinstance(log_ratio_clamp, (int, float)) and log_ratio_clamp > 0
+        isinstance(log_ratio_clamp, (int, float))
+        and not isinstance(log_ratio_clamp, bool)
+        and log_ratio_clamp > 0
     ):
         raise ValueError(f"log_ratio_clamp must be > 0 or None, got {log_ratio_clamp!r}")
     kind, fn = _resolve_design(design)
@@ -1356,10 +1358,18 @@ def make_policy_loss(
     would compute silently. Here every option is checked once, eagerly, by a call on a small
     CPU (or the options' device) float64 batch, and a bad one raises ``ValueError`` at
     construction; the returned function is then safe to compile (``fullgraph=True`` works).
-    Tensor inputs are still checked on every eager call of the returned function.
+    Tensor inputs are still checked on every eager call of the returned function. A per-batch
+    tensor option (``clip_cov``'s ``priority``) cannot go through the probe batch: call
+    :func:`policy_loss` for it.
     """
     if not isinstance(with_metrics, bool):
         raise ValueError(f"with_metrics must be True or False, got {with_metrics!r}")
+    per_call = {"log_prob", "old_log_prob", "advantages", "response_mask", "rollout_log_prob"}
+    if per_call & set(options):
+        raise ValueError(
+            f"{sorted(per_call & set(options))} are arguments of the returned function, one "
+            "per call, not options of make_policy_loss"
+        )
     devs = {v.device for v in options.values() if isinstance(v, Tensor)}
     dev = devs.pop() if len(devs) == 1 else torch.device("cpu")
     f64 = torch.float64
