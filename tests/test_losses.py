@@ -573,3 +573,27 @@ def test_make_policy_loss_refuses_per_call_arguments_and_bool_clamp():
         losses.make_policy_loss("ppo_clip", rollout_log_prob=old)
     with pytest.raises(ValueError, match="log_ratio_clamp"):
         losses.policy_loss(log_prob, old, adv, mask, "ppo_clip", log_ratio_clamp=True)
+
+
+def test_verl_ppo_preset_is_verl_vanilla_written_out():
+    """PRESETS['verl_ppo'] against verl's compute_policy_loss_vanilla at verl's defaults
+    (clip_ratio 0.2, clip_ratio_c 3.0, token-mean), written out here: value and gradient. The
+    batch's log-ratios are widened (x 8) so that the dual clip (w > 3, A < 0) binds."""
+    log_prob, old, mask, adv = _batch(seed=9)
+    old = (log_prob - (log_prob - old) * 8).clamp(max=-1e-6)
+    adv = adv.expand_as(log_prob)
+    lp = log_prob.clone().requires_grad_(True)
+    ratio = torch.exp(lp - old)
+    l1, l2 = -adv * ratio, -adv * torch.clamp(ratio, 0.8, 1.2)
+    clip1 = torch.maximum(l1, l2)
+    per_token = torch.where(adv < 0, torch.min(-adv * 3.0, clip1), clip1)
+    m = mask.to(per_token.dtype)
+    verl = (per_token * m).sum() / m.sum()
+    (g_verl,) = torch.autograd.grad(verl, lp)
+    assert bool(((ratio > 3) & (adv < 0) & mask).any())  # the dual clip is exercised
+    fn = losses.make_policy_loss(**losses.PRESETS["verl_ppo"])
+    lp2 = log_prob.clone().requires_grad_(True)
+    ours = fn(lp2, old, adv, mask)
+    (g_ours,) = torch.autograd.grad(ours, lp2)
+    assert torch.allclose(g_ours, g_verl, rtol=1e-13, atol=1e-300)
+    assert float(ours) == pytest.approx(float(verl), rel=1e-13)
