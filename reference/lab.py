@@ -206,6 +206,12 @@ def _rule_is_reshape_ess(log_w, adv, mu, rho_min=0.3):
     return [weights.power_weight(lw, a, g) for lw, a in zip(log_w, adv)]
 
 
+def _rule_is_reshape_range(log_w, adv, mu, rho_min=0.3):
+    seen = [lw for lw, m in zip(log_w, mu) if m > 0]
+    g = gamma_rules.gamma_star_ess((max(seen) - min(seen)) ** 2 / 4, rho_min)
+    return [weights.power_weight(lw, a, g) for lw, a in zip(log_w, adv)]
+
+
 def _rule_variational(gamma_of: Callable[..., Any]) -> Callable[..., list]:
     def rule(log_w, adv, mu, rho_min=0.3, **kw):
         gb = _gamma_base_ess(log_w, mu, rho_min)
@@ -222,6 +228,8 @@ def _rule_variational(gamma_of: Callable[..., Any]) -> Callable[..., list]:
 RULE_DESIGNS: dict[str, tuple[Callable[..., list], dict[str, float]]] = {
     # seed 001 theorem 8.3: gamma = min(1, sqrt(-log rho_min / Var_mu[log w]))
     "is_reshape_ess": (_rule_is_reshape_ess, {"rho_min": 0.3}),
+    # the corrected rule (claims 001-8.3-d, 001-12.1-f): sigma^2 -> range(log w)^2 / 4
+    "is_reshape_range": (_rule_is_reshape_range, {"rho_min": 0.3}),
     # seed 000: the case table of theorem 7.1 (0, gamma_base, gamma_base, 1), gamma_base by ESS
     "variational_hard": (_rule_variational(variational.gamma_hard), {"rho_min": 0.3}),
     # seed 000 section 8.3 corrected (= the section 10 code's gamma), temperature 5 as the code

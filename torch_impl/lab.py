@@ -71,6 +71,12 @@ def _rule_is_reshape_ess(log_w: Tensor, A: Tensor, mu: Tensor, rho_min: float = 
     return weights.power_weight(log_w, A, _gamma_base_ess(log_w, mu, rho_min).expand_as(log_w))
 
 
+def _rule_is_reshape_range(log_w: Tensor, A: Tensor, mu: Tensor, rho_min: float = 0.3) -> Tensor:
+    spread = log_w.amax(-1, keepdim=True) - log_w.amin(-1, keepdim=True)  # mu > 0 everywhere
+    g = tgamma.gamma_star_ess(spread * spread / 4, rho_min)
+    return weights.power_weight(log_w, A, g.expand_as(log_w))
+
+
 def _rule_variational(gamma_of: Callable[..., Tensor]) -> Callable[..., Tensor]:
     def rule(log_w: Tensor, A: Tensor, mu: Tensor, rho_min: float = 0.3, **kw: Any) -> Tensor:
         gb = _gamma_base_ess(log_w, mu, rho_min).expand_as(log_w)
@@ -81,6 +87,7 @@ def _rule_variational(gamma_of: Callable[..., Tensor]) -> Callable[..., Tensor]:
 
 RULE_DESIGNS: dict[str, tuple[Callable[..., Tensor], dict[str, float]]] = {
     "is_reshape_ess": (_rule_is_reshape_ess, {"rho_min": 0.3}),
+    "is_reshape_range": (_rule_is_reshape_range, {"rho_min": 0.3}),
     "variational_hard": (_rule_variational(variational.gamma_hard), {"rho_min": 0.3}),
     "variational_soft": (
         _rule_variational(variational.gamma_soft_section_8_3_corrected),

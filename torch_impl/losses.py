@@ -183,6 +183,34 @@ def is_reshape_ess(
     return tw.power_weight(log_w, A, _ess_gamma(log_w, mask, rho_min))
 
 
+def _range_gamma(log_w: Tensor, mask: Tensor | None, rho_min: float) -> Tensor:
+    from isreshape.torch_impl import gamma as tg
+
+    keep = _selected(log_w, mask)
+    lw = log_w.detach()
+    inf = torch.full((), math.inf, dtype=lw.dtype, device=lw.device)
+    spread = torch.where(keep, lw, -inf).amax() - torch.where(keep, lw, inf).amin()
+    spread = torch.where(keep.any(), spread, torch.zeros_like(spread))
+    return tg.gamma_star_ess(spread * spread / 4, rho_min)
+
+
+def is_reshape_range(
+    log_w: Tensor, A: Tensor, mask: Tensor | None = None, rho_min: float = 0.3
+) -> Tensor:
+    """phi = w^gamma A, gamma = min(1, 2 sqrt(-log rho_min) / R) with R = max - min of log w
+    over the selected tokens: the corrected ESS rule (ledger claims 001-8.3-d, 001-12.1-f).
+    Theorem 8.3's closed form with s^2 replaced by R^2 / 4, which bounds every tilted variance
+    of log w (Popoviciu), so the Kish ESS of the applied weights w^gamma over the selected
+    tokens is at least rho_min n for every batch, log-normal or not (``is_reshape_ess``
+    guarantees it only for log-normal weights and misses it by up to 70x on the exact lab's
+    heavy tails). gamma is a batch statistic, detached; R = 0 (or no token) gives gamma = 1.
+
+    Defaults: rho_min = 0.3 (seed 001's)."""
+    from isreshape.torch_impl import weights as tw
+
+    return tw.power_weight(log_w, A, _range_gamma(log_w, mask, rho_min))
+
+
 def _per_sign_gammas(log_w: Tensor, A: Any, mask: Tensor | None, rho_min: float):
     from isreshape.torch_impl import gamma as tg
 
@@ -306,6 +334,7 @@ def soft_saturation(log_w: Tensor, A: Tensor, gamma: float = 1.0, lam: float = 0
 
 SEED_DESIGNS: dict[str, Callable[..., Tensor]] = {
     "is_reshape_ess": is_reshape_ess,
+    "is_reshape_range": is_reshape_range,
     "per_sign_power": per_sign_power,
     "variational_gamma": variational_gamma,
     "trust_region_adaptive": trust_region_adaptive,
@@ -364,6 +393,10 @@ def _objective_is_reshape_ess(log_w, A, mask=None, rho_min=0.3):
     return _box_cox_plus_A(log_w, A, _ess_gamma(log_w, mask, rho_min))
 
 
+def _objective_is_reshape_range(log_w, A, mask=None, rho_min=0.3):
+    return _box_cox_plus_A(log_w, A, _range_gamma(log_w, mask, rho_min))
+
+
 def _objective_per_sign_power(log_w, A, mask=None, rho_min=0.3):
     gp, gn = _per_sign_gammas(log_w, A, mask, rho_min)
     return _box_cox_plus_A(log_w, A, torch.where(A > 0, gp, gn))
@@ -420,6 +453,7 @@ def _objective_soft_saturation(log_w, A, gamma=1.0, lam=0.5):
 
 _SEED_OBJECTIVES: dict[str, Callable[..., Tensor]] = {
     "is_reshape_ess": _objective_is_reshape_ess,
+    "is_reshape_range": _objective_is_reshape_range,
     "per_sign_power": _objective_per_sign_power,
     "variational_gamma": _objective_variational_gamma,
     "trust_region_adaptive": _objective_trust_region_adaptive,
@@ -449,6 +483,10 @@ def _fraction(cond: Tensor, keep: Tensor) -> Tensor:
 
 def _metrics_is_reshape_ess(log_w, A, keep, rho_min=0.3):
     return {"design/gamma": _ess_gamma(log_w, keep, rho_min)}
+
+
+def _metrics_is_reshape_range(log_w, A, keep, rho_min=0.3):
+    return {"design/gamma": _range_gamma(log_w, keep, rho_min)}
 
 
 def _metrics_per_sign_power(log_w, A, keep, rho_min=0.3):
@@ -491,6 +529,7 @@ def _metrics_soft_saturation(log_w, A, keep, gamma=1.0, lam=0.5):
 
 _SEED_METRICS: dict[str, Callable[..., dict[str, Tensor]]] = {
     "is_reshape_ess": _metrics_is_reshape_ess,
+    "is_reshape_range": _metrics_is_reshape_range,
     "per_sign_power": _metrics_per_sign_power,
     "variational_gamma": _metrics_variational_gamma,
     "trust_region_adaptive": _metrics_trust_region_adaptive,
@@ -1009,7 +1048,7 @@ def policy_loss_and_metrics(
       draws);
     - ``kl/k1``, ``kl/k2``, ``kl/k3``: estimates of KL(behaviour || current) from the tokens
       (log r = log w; see ``kl_estimators``);
-    - the design's own: ``design/gamma`` (is_reshape_ess), ``design/gamma_pos`` /
+    - the design's own: ``design/gamma`` (is_reshape_ess, is_reshape_range), ``design/gamma_pos`` /
       ``design/gamma_neg`` (per_sign_power), ``design/gamma/mean|min|max`` and
       ``design/case{1..4}_fraction`` (variational_gamma; case 1 w > 1, A > 0; 2 w > 1, A < 0;
       3 w < 1, A > 0; 4 w < 1, A < 0), ``design/gamma/mean|min|max`` (trust_region_adaptive),
