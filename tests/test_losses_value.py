@@ -166,7 +166,12 @@ def test_seed_design_values_are_their_objectives():
         ("truncated_power", {"gamma": 0.6, "M": 1.3}),
         ("truncated_power", {"gamma": -0.7, "M": 0.8}),
         ("truncated_power", {"gamma": 0.0, "M": 0.5}),
+        # kinks on grid points (t = L at log w = 0, the on-policy point, and at log w = 2):
+        # the gradient there must be the design's, whatever clamp's boundary convention
+        ("truncated_power", {"gamma": 1.0, "M": 1.0}),
+        ("truncated_power", {"gamma": 0.5, "M": math.e}),
         ("soft_saturation", {"gamma": 1.0, "lam": 0.5}),
+        ("soft_saturation", {"gamma": 0.5, "lam": 0.5}),
         ("soft_saturation", {"gamma": 0.7, "lam": 2.0}),
         ("soft_saturation", {"gamma": -1.2, "lam": 0.3}),
         ("soft_saturation", {"gamma": 1.0, "lam": 0.0}),

@@ -425,8 +425,11 @@ def _objective_truncated_power(log_w, A, gamma=1.0, M=2.0):
     L = torch.log(m)
     b = torch.clamp(L, max=0.0)
     zero = torch.zeros((), dtype=log_w.dtype, device=log_w.device)
-    k = torch.exp(b) * torch.expm1(torch.minimum(t, L) - b)
-    k = k + m * (torch.clamp(t - L, min=0.0) - torch.clamp(-L, min=0.0))
+    # torch.where, not clamp / minimum: at t == L those pass 0, 1/2 or all of the gradient
+    # depending on the torch version (clamp's boundary gradient is 1 in 2.13, 0 in 2.15)
+    above = t > L
+    k = torch.exp(b) * torch.expm1(torch.where(above, L, t) - b)
+    k = k + m * (torch.where(above, t - L, zero) - torch.clamp(-L, min=0.0))
     g_safe = torch.where(g == 0, torch.ones_like(g), g)
     inner = torch.where(g == 0, torch.clamp(m, max=1.0) * log_w, k / g_safe)
     return A + torch.where(A == 0, zero, A * inner)
@@ -440,8 +443,11 @@ def _objective_soft_saturation(log_w, A, gamma=1.0, lam=0.5):
     t = g * log_w
     zero = torch.zeros((), dtype=log_w.dtype, device=log_w.device)
     lam_safe = torch.where(lam_t > 0, lam_t, torch.ones_like(lam_t))
-    t_mid = torch.clamp(t, min=0.0, max=1.0)
-    t_big = torch.clamp(t, min=1.0)
+    # torch.where, not clamp: clamp's gradient at its bound is 1 in torch 2.13 and 0 in 2.15,
+    # and t = 1 (w = e at gamma = 1) must get the gradient of the branch that is used
+    one = torch.ones((), dtype=log_w.dtype, device=log_w.device)
+    t_mid = torch.where(t > 1, one, torch.where(t < 0, zero, t))
+    t_big = torch.where(t > 1, t, one)
     sat_mid = torch.log1p(lam_safe * torch.expm1(t_mid)) / lam_safe
     sat_big = (t_big + torch.log(lam_safe + (1 - lam_safe) * torch.exp(-t_big))) / lam_safe
     sat = torch.where(t > 1, sat_big, sat_mid)
