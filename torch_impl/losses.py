@@ -95,6 +95,7 @@ from typing import Any
 
 import torch
 
+from isreshape.torch_impl import distributed as tdist
 from isreshape.torch_impl import peers
 from isreshape.torch_impl._validate import LOW_PRECISION, _checkable
 
@@ -157,9 +158,127 @@ def _full(A: Any, log_w: Tensor) -> Tensor:
     )
 
 
-def _ess_gamma(log_w: Tensor, mask: Tensor | None, rho_min: float) -> Tensor:
+# ---- the same statistics over every rank of a process group (``process_group``): each rule
+# gathers its local partials once per call (cached in the call's ``distributed.Reducer``, so
+# phi, the loss value and the metrics share one collective)
+
+
+def _global_moments(red: tdist.Reducer, key: Any, x: Tensor, sels: list[Tensor]) -> list:
+    """[(count, mean, M2)] over every rank for each selection (one collective, cached)."""
+    if key not in red.cache:
+        vec = torch.cat([tdist.local_moments(x, s) for s in sels])
+        table = red.gather(vec)
+        red.cache[key] = [tdist.chan_combine(table[:, 3 * i : 3 * i + 3]) for i in range(len(sels))]
+    return red.cache[key]
+
+
+def _ess_gamma_global(log_w: Tensor, mask: Any, rho_min: float, process_group: Any) -> Tensor:
     from isreshape.torch_impl import gamma as tg
 
+    red = tdist.as_reducer(process_group)
+    lw = log_w.detach()
+    ((n, _, m2),) = _global_moments(red, "ess", lw, [_selected(log_w, mask)])
+    var = (m2 / n.clamp(min=1)).to(lw.dtype)
+    return tg.gamma_star_ess(var, rho_min)
+
+
+def _range_gamma_global(log_w: Tensor, mask: Any, rho_min: float, process_group: Any) -> Tensor:
+    from isreshape.torch_impl import gamma as tg
+
+    red = tdist.as_reducer(process_group)
+    keep = _selected(log_w, mask)
+    lw = log_w.detach()
+    if "range" not in red.cache:
+        inf = torch.full((), math.inf, dtype=torch.float64, device=lw.device)
+        lw64 = lw.to(torch.float64)
+        hi = torch.where(keep, lw64, -inf).amax()
+        neg_lo = torch.where(keep, -lw64, -inf).amax()
+        table = red.gather(torch.stack([hi, neg_lo, keep.sum().to(torch.float64)]))
+        red.cache["range"] = (table[:, 0].amax(), -table[:, 1].amax(), table[:, 2].sum())
+    hi, lo, n = red.cache["range"]
+    spread = torch.where(n > 0, hi - lo, torch.zeros_like(hi)).to(lw.dtype)
+    return tg.gamma_star_ess(spread * spread / 4, rho_min)
+
+
+def _per_sign_gammas_global(
+    log_w: Tensor, A: Any, mask: Any, rho_min: float, process_group: Any
+) -> tuple[Tensor, Tensor]:
+    """``gamma.per_sign_gamma``'s rule (default ranges and defaults) on the per-sign counts and
+    unbiased variances over every rank."""
+    from isreshape.torch_impl._ties import clip_closed
+    from isreshape.torch_impl._validate import check_range
+
+    check_range("rho_min", rho_min, lo=0, hi=1, lo_open=True)
+    red = tdist.as_reducer(process_group)
+    lw = log_w.detach()
+    A_full = _full(A, lw)
+    keep = _selected(log_w, mask)
+    stats = _global_moments(red, "per_sign", lw, [keep & (A_full > 0), keep & (A_full < 0)])
+    dt, dev = lw.dtype, lw.device
+
+    def t(v: float) -> Tensor:
+        return torch.as_tensor(v, dtype=dt, device=dev)
+
+    log_rho = -torch.log(t(rho_min))
+    out = []
+    for (n, _, m2), (lo, hi), offset, default in (
+        (stats[0], (0.1, 0.99), 0.0, 0.5),
+        (stats[1], (1.01, 1.99), 1.0, 1.5),
+    ):
+        var = (m2 / torch.clamp(n - 1, min=1)).to(dt)
+        spread = (n >= 2) & (var > 0)
+        r = torch.sqrt(log_rho / torch.where(spread, var, torch.ones_like(var)))
+        r = torch.where(spread, r, torch.full_like(r, math.inf))
+        g = clip_closed(offset + r, t(lo), t(hi))
+        out.append(torch.where(n == 0, t(default), g))
+    return out[0], out[1]
+
+
+def _variational_gammas_global(
+    log_w: Tensor,
+    A: Any,
+    mask: Any,
+    rho_min: float,
+    gamma_min: float,
+    gamma_max: float,
+    temperature: float,
+    process_group: Any,
+) -> Tensor:
+    """``variational.is_reshape_v2_gamma`` with gamma_base from the unbiased variance over
+    every rank's selected tokens."""
+    from isreshape.torch_impl import gamma as tg
+    from isreshape.torch_impl import variational as tv
+    from isreshape.torch_impl._ties import cap_above, cap_below, clip_closed
+    from isreshape.torch_impl._validate import promote
+
+    red = tdist.as_reducer(process_group)
+    lw0 = log_w.detach()
+    A_full = _full(A, lw0)
+    keep = _selected(lw0, mask)
+    tv._code_checks(lw0, A_full, rho_min, gamma_min, gamma_max, temperature)
+    (lw, a, rho, gmin, gmax, tt), out = promote(
+        lw0, A_full, rho_min, gamma_min, gamma_max, temperature
+    )
+    ((n, _, m2),) = _global_moments(red, "variational", lw, [keep])
+    sigma2 = (m2 / (n - 1).clamp(min=1)).to(lw.dtype)
+    sigma2 = torch.where(n > 1, sigma2, torch.zeros_like(sigma2))
+    small = sigma2 < tv.SIGMA2_FLOOR
+    safe = torch.where(small, torch.ones_like(sigma2), sigma2)
+    gb = torch.where(small, gmax, cap_above(tg.gamma_star_ess(safe, rho), gmax))
+    gb = cap_below(gb, gmin)
+    p_hi, p_lo = torch.sigmoid(lw * tt), torch.sigmoid(-lw * tt)
+    p_pos, p_neg = torch.sigmoid(a * tt), torch.sigmoid(-a * tt)
+    gamma = gb * (p_hi * p_neg + p_lo * p_pos) + p_lo * p_neg
+    return clip_closed(gamma, gmin, gmax).to(out).to(lw0.dtype)
+
+
+def _ess_gamma(
+    log_w: Tensor, mask: Tensor | None, rho_min: float, process_group: Any = None
+) -> Tensor:
+    from isreshape.torch_impl import gamma as tg
+
+    if process_group is not None:
+        return _ess_gamma_global(log_w, mask, rho_min, process_group)
     keep = _selected(log_w, mask)
     lw = log_w.detach()
     n = keep.sum().clamp(min=1).to(lw.dtype)
@@ -170,22 +289,32 @@ def _ess_gamma(log_w: Tensor, mask: Tensor | None, rho_min: float) -> Tensor:
 
 
 def is_reshape_ess(
-    log_w: Tensor, A: Tensor, mask: Tensor | None = None, rho_min: float = 0.3
+    log_w: Tensor,
+    A: Tensor,
+    mask: Tensor | None = None,
+    rho_min: float = 0.3,
+    *,
+    process_group: Any = None,
 ) -> Tensor:
     """phi = w^gamma A, gamma = min(1, sqrt(-log rho_min / s^2)) with s^2 the (population)
     variance of log w over the selected tokens (seed 001 theorem 8.3: under log-normal weights
     ESS / n = exp(-s^2 gamma^2) >= rho_min). gamma is a batch statistic, detached; no token or
     s^2 = 0 gives gamma = 1 (plain importance sampling).
 
-    Defaults: rho_min = 0.3 (seed 001's)."""
+    ``process_group`` (a ``torch.distributed`` ProcessGroup): s^2 over the selected tokens of
+    every rank (one collective, Chan's formula). Defaults: rho_min = 0.3 (seed 001's)."""
     from isreshape.torch_impl import weights as tw
 
-    return tw.power_weight(log_w, A, _ess_gamma(log_w, mask, rho_min))
+    return tw.power_weight(log_w, A, _ess_gamma(log_w, mask, rho_min, process_group))
 
 
-def _range_gamma(log_w: Tensor, mask: Tensor | None, rho_min: float) -> Tensor:
+def _range_gamma(
+    log_w: Tensor, mask: Tensor | None, rho_min: float, process_group: Any = None
+) -> Tensor:
     from isreshape.torch_impl import gamma as tg
 
+    if process_group is not None:
+        return _range_gamma_global(log_w, mask, rho_min, process_group)
     keep = _selected(log_w, mask)
     lw = log_w.detach()
     inf = torch.full((), math.inf, dtype=lw.dtype, device=lw.device)
@@ -195,7 +324,12 @@ def _range_gamma(log_w: Tensor, mask: Tensor | None, rho_min: float) -> Tensor:
 
 
 def is_reshape_range(
-    log_w: Tensor, A: Tensor, mask: Tensor | None = None, rho_min: float = 0.3
+    log_w: Tensor,
+    A: Tensor,
+    mask: Tensor | None = None,
+    rho_min: float = 0.3,
+    *,
+    process_group: Any = None,
 ) -> Tensor:
     """phi = w^gamma A, gamma = min(1, 2 sqrt(-log rho_min) / R) with R = max - min of log w
     over the selected tokens: the corrected ESS rule (ledger claims 001-8.3-d, 001-12.1-f).
@@ -205,21 +339,31 @@ def is_reshape_range(
     guarantees it only for log-normal weights and misses it by up to 70x on the exact lab's
     heavy tails). gamma is a batch statistic, detached; R = 0 (or no token) gives gamma = 1.
 
-    Defaults: rho_min = 0.3 (seed 001's)."""
+    ``process_group``: R over the selected tokens of every rank (global max and min, one
+    collective). Defaults: rho_min = 0.3 (seed 001's)."""
     from isreshape.torch_impl import weights as tw
 
-    return tw.power_weight(log_w, A, _range_gamma(log_w, mask, rho_min))
+    return tw.power_weight(log_w, A, _range_gamma(log_w, mask, rho_min, process_group))
 
 
-def _per_sign_gammas(log_w: Tensor, A: Any, mask: Tensor | None, rho_min: float):
+def _per_sign_gammas(
+    log_w: Tensor, A: Any, mask: Tensor | None, rho_min: float, process_group: Any = None
+):
     from isreshape.torch_impl import gamma as tg
 
+    if process_group is not None:
+        return _per_sign_gammas_global(log_w, A, mask, rho_min, process_group)
     A_full = _full(A, log_w)
     return tg.per_sign_gamma(log_w.detach(), A_full, _selected(log_w, mask), rho_min).unbind(0)
 
 
 def per_sign_power(
-    log_w: Tensor, A: Tensor, mask: Tensor | None = None, rho_min: float = 0.3
+    log_w: Tensor,
+    A: Tensor,
+    mask: Tensor | None = None,
+    rho_min: float = 0.3,
+    *,
+    process_group: Any = None,
 ) -> Tensor:
     """phi = w^gamma_+ A for A > 0, w^gamma_- A for A < 0, with seed 002's corrected per-sign
     rule over the selected tokens (``gamma.per_sign_gamma``, detached): gamma_+ =
@@ -227,10 +371,12 @@ def per_sign_power(
     with s^2 the variance of log w over the selected tokens of that sign; no token of a sign
     gives 0.5 / 1.5.
 
-    Defaults: rho_min = 0.3, the ranges (0.1, 0.99) and (1.01, 1.99) of seed 002."""
+    ``process_group``: the per-sign counts and variances over every rank's selected tokens
+    (one collective). Defaults: rho_min = 0.3, the ranges (0.1, 0.99) and (1.01, 1.99) of
+    seed 002."""
     from isreshape.torch_impl import weights as tw
 
-    gp, gn = _per_sign_gammas(log_w, A, mask, rho_min)
+    gp, gn = _per_sign_gammas(log_w, A, mask, rho_min, process_group)
     return tw.asymmetric_power_weight(log_w, A, gp, gn)
 
 
@@ -242,12 +388,17 @@ def _variational_gammas(
     gamma_min: float,
     gamma_max: float,
     temperature: float,
+    process_group: Any = None,
 ) -> Tensor:
     """Per-token gamma of seed 000 section 10 (section 8.3 corrected), gamma_base from the
     selected tokens of the whole batch (flattened: the seed's code takes the variance of the
-    masked log-ratios of the batch)."""
+    masked log-ratios of the batch; with a process group, of every rank's batch)."""
     from isreshape.torch_impl import variational as tv
 
+    if process_group is not None:
+        return _variational_gammas_global(
+            log_w, A, mask, rho_min, gamma_min, gamma_max, temperature, process_group
+        )
     lw = log_w.detach()
     A_full = _full(A, lw)
     keep = _selected(lw, mask)
@@ -271,6 +422,8 @@ def variational_gamma(
     gamma_min: float = 0.0,
     gamma_max: float = 1.0,
     temperature: float = 5.0,
+    *,
+    process_group: Any = None,
 ) -> Tensor:
     """Seed 000's variational case-based gamma, as corrected: phi = w^gamma_t A with
 
@@ -288,10 +441,12 @@ def variational_gamma(
     1 / sum(mask) is the aggregation's (``loss_agg_mode="token-mean"`` reproduces it).
 
     Defaults: rho_min = 0.3, gamma_min = 0, gamma_max = 1, temperature T = 5 (the section 10
-    code's)."""
+    code's). ``process_group``: s^2 over every rank's selected tokens (one collective)."""
     from isreshape.torch_impl import weights as tw
 
-    g = _variational_gammas(log_w, A, mask, rho_min, gamma_min, gamma_max, temperature)
+    g = _variational_gammas(
+        log_w, A, mask, rho_min, gamma_min, gamma_max, temperature, process_group
+    )
     return tw.power_weight(log_w, A, g)
 
 
@@ -389,23 +544,32 @@ def _box_cox_plus_A(log_w: Tensor, A: Tensor, gamma: Any) -> Tensor:
     return A + tw.box_cox_objective(log_w, A, gamma)
 
 
-def _objective_is_reshape_ess(log_w, A, mask=None, rho_min=0.3):
-    return _box_cox_plus_A(log_w, A, _ess_gamma(log_w, mask, rho_min))
+def _objective_is_reshape_ess(log_w, A, mask=None, rho_min=0.3, process_group=None):
+    return _box_cox_plus_A(log_w, A, _ess_gamma(log_w, mask, rho_min, process_group))
 
 
-def _objective_is_reshape_range(log_w, A, mask=None, rho_min=0.3):
-    return _box_cox_plus_A(log_w, A, _range_gamma(log_w, mask, rho_min))
+def _objective_is_reshape_range(log_w, A, mask=None, rho_min=0.3, process_group=None):
+    return _box_cox_plus_A(log_w, A, _range_gamma(log_w, mask, rho_min, process_group))
 
 
-def _objective_per_sign_power(log_w, A, mask=None, rho_min=0.3):
-    gp, gn = _per_sign_gammas(log_w, A, mask, rho_min)
+def _objective_per_sign_power(log_w, A, mask=None, rho_min=0.3, process_group=None):
+    gp, gn = _per_sign_gammas(log_w, A, mask, rho_min, process_group)
     return _box_cox_plus_A(log_w, A, torch.where(A > 0, gp, gn))
 
 
 def _objective_variational_gamma(
-    log_w, A, mask=None, rho_min=0.3, gamma_min=0.0, gamma_max=1.0, temperature=5.0
+    log_w,
+    A,
+    mask=None,
+    rho_min=0.3,
+    gamma_min=0.0,
+    gamma_max=1.0,
+    temperature=5.0,
+    process_group=None,
 ):
-    g = _variational_gammas(log_w, A, mask, rho_min, gamma_min, gamma_max, temperature)
+    g = _variational_gammas(
+        log_w, A, mask, rho_min, gamma_min, gamma_max, temperature, process_group
+    )
     return _box_cox_plus_A(log_w, A, g)
 
 
@@ -487,16 +651,16 @@ def _fraction(cond: Tensor, keep: Tensor) -> Tensor:
     return (cond & keep).sum().to(torch.float64) / keep.sum().to(torch.float64)
 
 
-def _metrics_is_reshape_ess(log_w, A, keep, rho_min=0.3):
-    return {"design/gamma": _ess_gamma(log_w, keep, rho_min)}
+def _metrics_is_reshape_ess(log_w, A, keep, rho_min=0.3, process_group=None):
+    return {"design/gamma": _ess_gamma(log_w, keep, rho_min, process_group)}
 
 
-def _metrics_is_reshape_range(log_w, A, keep, rho_min=0.3):
-    return {"design/gamma": _range_gamma(log_w, keep, rho_min)}
+def _metrics_is_reshape_range(log_w, A, keep, rho_min=0.3, process_group=None):
+    return {"design/gamma": _range_gamma(log_w, keep, rho_min, process_group)}
 
 
-def _metrics_per_sign_power(log_w, A, keep, rho_min=0.3):
-    gp, gn = _per_sign_gammas(log_w, A, keep, rho_min)
+def _metrics_per_sign_power(log_w, A, keep, rho_min=0.3, process_group=None):
+    gp, gn = _per_sign_gammas(log_w, A, keep, rho_min, process_group)
     return {"design/gamma_pos": gp, "design/gamma_neg": gn}
 
 
@@ -700,7 +864,7 @@ def _check_params(design: Any, fn: Callable[..., Tensor], params: Mapping[str, A
     if names is not None:
         unknown = sorted(set(params) - names)
         if unknown:
-            allowed = sorted(names - {"mask", "log_prob"})
+            allowed = sorted(names - {"mask", "log_prob", "process_group"})
             raise ValueError(
                 f"design {design!r} takes the parameters {allowed}, got unknown {unknown}"
             )
@@ -741,6 +905,7 @@ def _parts(
     loss_value: str,
     rollout: _Rollout,
     params: dict[str, Any],
+    red: tdist.Reducer | None = None,
 ) -> _Parts:
     if loss_value not in LOSS_VALUES:
         raise ValueError(f"loss_value must be one of {LOSS_VALUES}, got {loss_value!r}")
@@ -752,6 +917,8 @@ def _parts(
         raise ValueError(f"log_ratio_clamp must be > 0 or None, got {log_ratio_clamp!r}")
     kind, fn = _resolve_design(design)
     takes_mask = _check_params(design, fn, params)
+    if red is not None:
+        _refuse_top_k(design)
     selected = _check_inputs(log_prob, old_log_prob, advantages, response_mask, rollout.log_prob)
     compute = _compute_dtype(log_prob)
     dev = log_prob.device
@@ -827,6 +994,8 @@ def _parts(
     # kl_cov / clip_cov select tokens by the covariance of log pi and A: they get log_prob
     names = _signature(fn)[1]
     with_lp = {"log_prob": lp} if names is not None and "log_prob" in names else {}
+    if red is not None and names is not None and "process_group" in names:
+        with_lp["process_group"] = red  # batch statistics over every rank
     if takes_mask:
         phi = fn(log_w_d, adv_d, mask=keep, **with_lp, **params)
     else:
@@ -845,6 +1014,8 @@ def _parts(
             value = sur(log_w_d, adv_d, **extra, **params).to(compute)
         elif loss_value == "surrogate" and name in _SEED_OBJECTIVES:
             extra = {"mask": keep} if takes_mask else {}
+            if red is not None and "process_group" in (_signature(_SEED_OBJECTIVES[name])[1] or ()):
+                extra["process_group"] = red
             value = -_SEED_OBJECTIVES[name](log_w_d, adv_d, **extra, **params).to(compute)
         else:  # REINFORCE form: -sg(phi) log_prob
             value = -phi * lp
@@ -874,15 +1045,62 @@ def _parts(
     )
 
 
+#: designs whose token choice is a batch top-k: refused with a process group
+_NO_GLOBAL_TOP_K = ("kl_cov", "clip_cov")
+
+
+def _refuse_top_k(design: Any) -> None:
+    if isinstance(design, str) and design in _NO_GLOBAL_TOP_K:
+        raise ValueError(
+            f"design {design!r} does not support process_group: its top-k token choice "
+            "(k = max(1, int(ratio N))) would need an exact global top-k over every rank's "
+            "tokens, which is not implemented; computing it per rank would silently give a "
+            "different selection than one process on the whole batch"
+        )
+
+
 def _log(x: float) -> float:
     return -math.inf if x == 0 else math.log(x)
 
 
-def _loss(parts: _Parts, log_prob: Tensor, loss_agg_mode: str, loss_scale_factor) -> Tensor:
+def _loss(
+    parts: _Parts,
+    log_prob: Tensor,
+    loss_agg_mode: str,
+    loss_scale_factor,
+    red: tdist.Reducer | None = None,
+) -> Tensor:
     zero = torch.zeros((), dtype=parts.compute, device=log_prob.device)
     lp = torch.where(parts.agg_mask, log_prob.to(parts.compute), zero)  # garbage never enters
     per_token = parts.value - parts.phi * (lp - lp.detach())
-    return aggregate(per_token, parts.agg_mask, loss_agg_mode, loss_scale_factor).to(log_prob.dtype)
+    if red is None:
+        return aggregate(per_token, parts.agg_mask, loss_agg_mode, loss_scale_factor).to(
+            log_prob.dtype
+        )
+    # one collective for the denominators and the metrics' token count (k-hat's tail length)
+    _global_counts(red, parts.agg_mask, parts.keep)
+    loss = aggregate(
+        per_token, parts.agg_mask, loss_agg_mode, loss_scale_factor, process_group=red
+    )
+    return loss.to(log_prob.dtype)
+
+
+def _global_counts(red: tdist.Reducer, mask: Tensor, keep: Tensor | None = None) -> Tensor:
+    """[selected tokens, non-empty sequences, sequences B, tokens of ``keep``] summed over
+    every rank (float64; one collective, cached for the call)."""
+    if "counts" not in red.cache:
+        f64 = torch.float64
+        b = math.prod(mask.shape[:-1])
+        local = torch.stack(
+            [
+                mask.sum().to(f64),
+                (mask.sum(-1) > 0).sum().to(f64),
+                torch.full((), float(b), dtype=f64, device=mask.device),
+                (keep if keep is not None else mask).sum().to(f64),
+            ]
+        )
+        red.cache["counts"] = red.gather(local).sum(0)
+    return red.cache["counts"]
 
 
 def gradient_weights(
@@ -900,6 +1118,7 @@ def gradient_weights(
     rollout_is_threshold_lower: float | None = None,
     rollout_rejection: Mapping[str, Any] | None = None,
     rollout_rejection_denominator: str = "shrink",
+    process_group: Any = None,
     **params: Any,
 ) -> Tensor:
     """The applied weight rho_t phi_t (detached, 0 at masked-out or rejected positions) for
@@ -925,8 +1144,10 @@ def gradient_weights(
     ``gamma=...``), or a callable design phi(log_w, A, **params); a design with a ``mask``
     parameter gets the selected (not rejected) tokens, so batch statistics never count padding.
     ``params`` go to the design; an unknown one is a ``ValueError`` listing the design's.
-    The ``rollout_*`` keywords are those of :func:`policy_loss`.
+    The ``rollout_*`` keywords and ``process_group`` are those of :func:`policy_loss`.
     """
+    tdist.check_process_group(process_group)
+    red = tdist.as_reducer(process_group)
     rollout = _rollout_options(
         rollout_log_prob,
         rollout_is,
@@ -946,6 +1167,7 @@ def gradient_weights(
         "phi",
         rollout,
         params,
+        red,
     )
     return parts.phi
 
@@ -968,6 +1190,7 @@ def policy_loss(
     rollout_is_threshold_lower: float | None = None,
     rollout_rejection: Mapping[str, Any] | None = None,
     rollout_rejection_denominator: str = "shrink",
+    process_group: Any = None,
     **params: Any,
 ) -> Tensor:
     """Scalar loss whose gradient w.r.t. log_prob is -agg(rho phi) (see the module docstring).
@@ -989,10 +1212,27 @@ def policy_loss(
     ``"k1"`` / ``"k2"`` / ``"k3"`` / ``"off_policy_sequence"`` a KL threshold;
     ``rollout_rejection_denominator`` ``"shrink"`` (default, verl: rejected tokens
     leave the denominators) or ``"keep"``.
+
+    Data-parallel (``process_group``, a ``torch.distributed`` ProcessGroup or
+    ``torch.distributed.group.WORLD``; None = this process only, the single-process code):
+    every batch statistic is taken over the union of all ranks' selected tokens (the seed
+    designs' gamma rules, the batch-normalised TIS means, the aggregation denominators), and
+    the loss is this rank's share of the global loss: the SUM over ranks of the per-rank
+    gradients equals the one-process gradient on the concatenated batch (DDP averages
+    gradients: multiply the loss by the world size there). seq-mean-token-sum-norm and
+    trl-dr_grpo without ``loss_scale_factor`` need the same T on every rank. ``kl_cov`` /
+    ``clip_cov`` raise ``ValueError`` with a process group (no global top-k). A callable design
+    gets the group as ``process_group`` if it has that parameter, else its statistics stay
+    local. Collectives (``all_gather`` of one packed float64 vector each): one for a design
+    with batch statistics (is_reshape_ess, is_reshape_range, per_sign_power,
+    variational_gamma, tis_*_batch_normalized), one for the denominators; every rank must make
+    the same call.
     """
     if loss_agg_mode not in AGG_MODES:
         raise ValueError(f"loss_agg_mode must be one of {AGG_MODES}, got {loss_agg_mode!r}")
     _check_scale(loss_agg_mode, loss_scale_factor)
+    tdist.check_process_group(process_group)
+    red = tdist.as_reducer(process_group)
     rollout = _rollout_options(
         rollout_log_prob,
         rollout_is,
@@ -1012,8 +1252,9 @@ def policy_loss(
         loss_value,
         rollout,
         params,
+        red,
     )
-    return _loss(parts, log_prob, loss_agg_mode, loss_scale_factor)
+    return _loss(parts, log_prob, loss_agg_mode, loss_scale_factor, red)
 
 
 def policy_loss_and_metrics(
@@ -1034,6 +1275,7 @@ def policy_loss_and_metrics(
     rollout_is_threshold_lower: float | None = None,
     rollout_rejection: Mapping[str, Any] | None = None,
     rollout_rejection_denominator: str = "shrink",
+    process_group: Any = None,
     **params: Any,
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """:func:`policy_loss` and a dict of 0-d tensor metrics (no gradient, no host
@@ -1065,10 +1307,22 @@ def policy_loss_and_metrics(
       with ``rollout_is`` ``rollout/is_weight/mean|min|max`` and ``rollout/is_clipped_fraction``
       (truncated, resp. zeroed by the band).
     With no selected token every metric is NaN (a mean over nothing), the loss 0.
+
+    ``process_group``: as :func:`policy_loss`, and every metric over the union of all ranks'
+    tokens, identical on every rank (sums, max / min and Chan's (count, mean, M2) packed into
+    one collective). k-hat is exact: each rank contributes its K largest log w (K = M + 1,
+    M = ceil(min(S / 5, 3 sqrt(S))) the PSIS tail length of the global token count S, known
+    from the denominators' collective), gathered in the same collective; ``psis_khat`` then
+    runs on those values padded with -inf (zero weights: they count in S, never in the tail)
+    to S entries: the global top M + 1 are among the gathered values, so the estimate equals
+    the one-process k-hat. Collectives per call: at most 3 (design statistics, denominators,
+    metrics); 2 for designs without batch statistics.
     """
     if loss_agg_mode not in AGG_MODES:
         raise ValueError(f"loss_agg_mode must be one of {AGG_MODES}, got {loss_agg_mode!r}")
     _check_scale(loss_agg_mode, loss_scale_factor)
+    tdist.check_process_group(process_group)
+    red = tdist.as_reducer(process_group)
     rollout = _rollout_options(
         rollout_log_prob,
         rollout_is,
@@ -1088,10 +1342,14 @@ def policy_loss_and_metrics(
         loss_value,
         rollout,
         params,
+        red,
     )
-    loss = _loss(parts, log_prob, loss_agg_mode, loss_scale_factor)
+    loss = _loss(parts, log_prob, loss_agg_mode, loss_scale_factor, red)
     with torch.no_grad():
-        metrics = _metrics(parts, rollout)
+        if red is None:
+            metrics = _metrics(parts, rollout)
+        else:
+            metrics = _metrics_global(parts, rollout, red)
     return loss, {k: v.to(parts.compute) for k, v in metrics.items()}
 
 
@@ -1165,6 +1423,174 @@ def _metrics(p: _Parts, rollout: _Rollout) -> dict[str, Tensor]:
     return out
 
 
+def _metrics_global(p: _Parts, rollout: _Rollout, red: tdist.Reducer) -> dict[str, Tensor]:
+    """:func:`_metrics` over every rank of ``red``'s group: every local partial (sums, max,
+    min, (count, mean, M2), the k-hat tail) in one packed collective; the global token count S
+    (k-hat's tail length) comes from the denominators' collective, cached by ``_loss``."""
+    from isreshape.torch_impl import diagnostics, kl_estimators
+
+    keep, compute = p.keep, p.compute
+    dev = keep.device
+    f64 = torch.float64
+    zero = torch.zeros((), dtype=compute, device=dev)
+    inf = torch.full((), math.inf, dtype=compute, device=dev)
+    nan = torch.full((), math.nan, dtype=compute, device=dev)
+    # host sync (data-parallel path only): the static tail length K of k-hat's gather
+    s_global = int(_global_counts(red, p.agg_mask, keep)[3].item())
+    k_tail = tdist.tail_length(s_global) + 1
+    pk = tdist.Packer(red)
+    finish: list[Callable[[], dict[str, Tensor]]] = []
+
+    def g(slot: int) -> Tensor:
+        return pk.get(slot).to(compute)
+
+    n_slot = pk.sum(keep.sum())
+
+    def N() -> Tensor:
+        return g(n_slot)
+
+    def stats(x: Tensor, where_: Tensor, prefix: str, n_of: Callable[[], Tensor]) -> None:
+        xs = torch.broadcast_to(x.to(compute), where_.shape)
+        s1 = pk.sum(torch.where(where_, xs, zero).sum())
+        s2 = pk.max(torch.where(where_, xs, -inf).amax())
+        s3 = pk.min(torch.where(where_, xs, inf).amin())
+
+        def done() -> dict[str, Tensor]:
+            n = n_of()
+            return {
+                f"{prefix}/mean": g(s1) / n,
+                f"{prefix}/min": torch.where(n > 0, g(s3), nan),
+                f"{prefix}/max": torch.where(n > 0, g(s2), nan),
+            }
+
+        finish.append(done)
+
+    def mean(key: str, x: Tensor) -> None:
+        slot = pk.sum(torch.where(keep, x.to(compute), zero).sum())
+        finish.append(lambda: {key: g(slot) / N()})
+
+    def fraction(key: str, cond: Tensor) -> None:
+        slot = pk.sum((cond & keep).sum())
+        finish.append(lambda: {key: g(slot) / N()})
+
+    lw = torch.where(keep, p.log_w, zero)
+    raw = torch.where(keep, p.raw_log_w, zero)
+    w = torch.where(keep, lw.exp(), zero)
+    a, phi = p.adv, p.phi_design
+    eps = torch.finfo(compute).eps
+    is_phi = w * a
+    reshaped = (phi - is_phi).abs() > 64 * eps * is_phi.abs().clamp(min=torch.finfo(compute).tiny)
+    stats(w, keep, "ratio", N)
+    raw_mom = pk.moments(raw, keep)
+    max_abs = pk.max(raw.abs().amax())
+    fraction("reshaped_fraction", reshaped)
+    fraction("zeroed_fraction", (phi == 0) & (a != 0))
+    w_sum, w_sq = pk.sum(w.sum()), pk.sum((w * w).sum())
+    live = keep & (a != 0)
+    applied = torch.where(live, (p.phi / torch.where(live, a, torch.ones_like(a))).abs(), zero)
+    ap_sum, ap_sq, n_live = pk.sum(applied.sum()), pk.sum((applied * applied).sum()), pk.sum(live.sum())
+    # k-hat: this rank's k_tail largest selected log w (-inf padded: the same K on every rank)
+    flat = torch.where(keep, lw, -inf).reshape(-1).to(f64)
+    top = torch.topk(flat, min(k_tail, flat.numel())).values
+    top = torch.cat([top, torch.full((k_tail - top.numel(),), -math.inf, dtype=f64, device=dev)])
+    tail = pk.rows(top)
+    for k in ("k1", "k2", "k3"):
+        mean(f"kl/{k}", getattr(kl_estimators, f"kl_{k}")(lw))
+    name = p.design if isinstance(p.design, str) else None
+    prm = p.params
+    a_k = torch.where(keep, a, zero)
+    if name in ("is_reshape_ess", "is_reshape_range", "per_sign_power"):
+        seed = _SEED_METRICS[name](lw, a_k, keep, **prm, process_group=red)
+        finish.append(lambda: seed)
+    elif name == "variational_gamma":
+        gam = _variational_gammas(
+            lw,
+            a_k,
+            keep,
+            prm.get("rho_min", 0.3),
+            prm.get("gamma_min", 0.0),
+            prm.get("gamma_max", 1.0),
+            prm.get("temperature", 5.0),
+            red,
+        )
+        stats(gam, keep, "design/gamma", N)
+        cases = {
+            1: (lw > 0) & (a_k > 0),
+            2: (lw > 0) & (a_k < 0),
+            3: (lw < 0) & (a_k > 0),
+            4: (lw < 0) & (a_k < 0),
+        }
+        for c, cond in cases.items():
+            fraction(f"design/case{c}_fraction", cond)
+    elif name == "trust_region_adaptive":
+        from isreshape.torch_impl import trust_region as ttr
+
+        gam = ttr.gamma_adaptive(
+            lw, a_k, prm.get("gamma_base", 0.1), prm.get("gamma_max", 0.9), prm.get("tau_c", 1.0)
+        )
+        stats(gam, keep, "design/gamma", N)
+    elif name == "truncated_power":
+        fraction(
+            "design/truncated_fraction", prm.get("gamma", 1.0) * lw > math.log(prm.get("M", 2.0))
+        )
+    elif name == "soft_saturation":
+        fraction("design/saturated_fraction", prm.get("gamma", 1.0) * lw > 0)
+    if p.rollout_lr is not None:
+        sel = p.selected
+        n_sel_slot = pk.sum(sel.sum())
+
+        def n_sel() -> Tensor:
+            return g(n_sel_slot)
+
+        r_lr = torch.where(sel, p.rollout_lr, zero)
+        for k in ("k1", "k2", "k3"):
+            kv = getattr(kl_estimators, f"kl_{k}")(r_lr.clamp(-LOG_RATIO_CLAMP, LOG_RATIO_CLAMP))
+            slot = pk.sum(torch.where(sel, kv, zero).sum())
+            finish.append(lambda k=k, slot=slot: {f"rollout/kl/{k}": g(slot) / n_sel()})
+        union = torch.zeros_like(sel)
+        for rname, rej in p.rejected.items():
+            slot = pk.sum((rej & sel).sum())
+            finish.append(
+                lambda rname=rname, slot=slot: {
+                    f"rollout/rejected_fraction/{rname}": g(slot) / n_sel()
+                }
+            )
+            union = union | rej
+        u_slot = pk.sum((union & sel).sum())
+        finish.append(lambda: {"rollout/rejected_fraction": g(u_slot) / n_sel()})
+        if p.rho is not None and p.rho_raw_log is not None:
+            stats(p.rho, keep, "rollout/is_weight", N)
+            r = torch.exp(p.rho_raw_log)
+            fraction("rollout/is_clipped_fraction", (r < rollout.lower) | (r > rollout.upper))
+    pk.run()  # the one collective of the metrics
+
+    n = N()
+    out: dict[str, Tensor] = {}
+    out.update(finish[0]())  # ratio/mean|min|max first, as _metrics
+    cnt, _, m2 = pk.get(raw_mom)
+    out["log_ratio/std"] = torch.sqrt((m2 / cnt).to(compute))
+    out["log_ratio/max_abs"] = torch.where(n > 0, g(max_abs), nan)
+    for f in finish[1:3]:
+        out.update(f())
+    out["ess_fraction"] = g(w_sum) ** 2 / g(w_sq) / n
+    sq, nl = g(ap_sq), g(n_live)
+    ess_applied = g(ap_sum) ** 2 / torch.where(sq > 0, sq, torch.ones_like(sq)) / nl
+    out["ess/applied_fraction"] = torch.where(sq > 0, ess_applied, zero / nl)
+    # the global top k_tail log w are among the gathered rows; the other S - k tokens enter
+    # psis_khat as -inf (zero weights: counted in S, never in the tail), so this is the
+    # one-process estimator exactly
+    gathered = torch.sort(pk.get(tail).reshape(-1), descending=True).values[: max(s_global, 1)]
+    fill = torch.full((max(s_global, 1) - gathered.numel(),), -math.inf, dtype=f64, device=dev)
+    if s_global > 0:
+        khat = diagnostics.psis_khat(torch.cat([gathered, fill]))
+        out["khat"] = khat.to(compute)
+    else:
+        out["khat"] = nan
+    for f in finish[3:]:
+        out.update(f())
+    return out
+
+
 def _check_scale(loss_agg_mode: str, loss_scale_factor: Any) -> None:
     if loss_scale_factor is None:
         return
@@ -1183,19 +1609,35 @@ def aggregate(
     mask: Tensor,
     loss_agg_mode: str = "token-mean",
     loss_scale_factor: float | None = None,
+    *,
+    process_group: Any = None,
 ) -> Tensor:
     """Aggregation of per-token losses (..., T) over selected tokens; empty -> 0. verl's modes
     by verl's names (``seq-mean-token-sum-norm``: the sum of the sequence sums / T or
     ``loss_scale_factor``); TRL's ``loss_type`` as ``trl-<name>`` (``trl-grpo`` and
     ``trl-luspo`` divide by all B sequences, ``trl-dr_grpo`` by B times the maximum completion
     length; TRL's ``dapo`` / ``cispo`` divide by the token count of the whole generation
-    batch, which is ``token-mean`` on one process without gradient accumulation)."""
+    batch, which is ``token-mean`` on one process without gradient accumulation).
+
+    ``process_group`` (a ``torch.distributed`` ProcessGroup): this rank's share of the loss of
+    the batch of every rank: the local numerator over the global denominator (token count of
+    every rank for token-mean / trl-bnpo, non-empty sequences of every rank for seq-mean-*,
+    B of every rank for trl-grpo / trl-luspo / trl-dr_grpo; one collective), so the SUM over
+    ranks of the per-rank gradients is the one-process gradient of the concatenated batch.
+    DDP averages gradients over ranks: multiply this loss by the world size there.
+    seq-mean-token-sum-norm and trl-dr_grpo without ``loss_scale_factor`` divide by T: every
+    rank must then have the same T (or pass ``loss_scale_factor``)."""
     if loss_agg_mode not in AGG_MODES:
         raise ValueError(f"loss_agg_mode must be one of {AGG_MODES}, got {loss_agg_mode!r}")
     _check_scale(loss_agg_mode, loss_scale_factor)
+    tdist.check_process_group(process_group)
     mask = _mask(mask, loss_mat)
     zero = torch.zeros((), dtype=loss_mat.dtype, device=loss_mat.device)
     masked = torch.where(mask, loss_mat, zero)
+    if process_group is not None:
+        return _aggregate_global(
+            masked, mask, loss_agg_mode, loss_scale_factor, tdist.as_reducer(process_group)
+        )
     n_batch = max(math.prod(loss_mat.shape[:-1]), 1)  # B: every sequence, empty ones too
     if loss_agg_mode == "trl-grpo":
         seq_mean = masked.sum(-1) / mask.sum(-1).clamp(min=1).to(loss_mat.dtype)
@@ -1224,6 +1666,42 @@ def aggregate(
         return torch.where(nonempty, seq_loss, zero).sum() / scale
     n_seq = nonempty.sum().clamp(min=1).to(loss_mat.dtype)
     return torch.where(nonempty, seq_loss, zero).sum() / n_seq
+
+
+def _aggregate_global(
+    masked: Tensor,
+    mask: Tensor,
+    loss_agg_mode: str,
+    loss_scale_factor: float | None,
+    red: tdist.Reducer,
+) -> Tensor:
+    """``aggregate`` with the denominators of every rank (see its docstring)."""
+    dt = masked.dtype
+    zero = torch.zeros((), dtype=dt, device=masked.device)
+    n_tok, n_seq, n_b = (c.to(dt) for c in _global_counts(red, mask)[:3])
+    n_b = n_b.clamp(min=1)
+    length = masked.shape[-1] if loss_scale_factor is None else loss_scale_factor
+    if loss_agg_mode == "trl-grpo":
+        seq_mean = masked.sum(-1) / mask.sum(-1).clamp(min=1).to(dt)
+        return seq_mean.sum() / n_b
+    if loss_agg_mode == "trl-luspo":
+        return masked.sum() / n_b
+    if loss_agg_mode == "trl-dr_grpo":
+        return masked.sum() / (n_b * length)
+    if loss_agg_mode == "token-sum":
+        return masked.sum()
+    if loss_agg_mode in ("token-mean", "trl-bnpo"):
+        return masked.sum() / n_tok.clamp(min=1)
+    counts = mask.sum(-1)
+    seq_sum = masked.sum(-1)
+    if loss_agg_mode == "seq-mean-token-mean":
+        seq_loss = seq_sum / counts.clamp(min=1).to(dt)
+    else:
+        seq_loss = seq_sum
+    nonempty = counts > 0
+    if loss_agg_mode == "seq-mean-token-sum-norm":
+        return torch.where(nonempty, seq_loss, zero).sum() / length
+    return torch.where(nonempty, seq_loss, zero).sum() / n_seq.clamp(min=1)
 
 
 def _resolve(design: str) -> Callable[..., Tensor]:
@@ -1405,7 +1883,8 @@ def make_policy_loss(
     construction; the returned function is then safe to compile (``fullgraph=True`` works).
     Tensor inputs are still checked on every eager call of the returned function. A per-batch
     tensor option (``clip_cov``'s ``priority``) cannot go through the probe batch: call
-    :func:`policy_loss` for it.
+    :func:`policy_loss` for it. ``process_group`` is passed through to every call; the probe
+    runs without it (no collective at construction).
     """
     if not isinstance(with_metrics, bool):
         raise ValueError(f"with_metrics must be True or False, got {with_metrics!r}")
@@ -1425,7 +1904,12 @@ def make_policy_loss(
     wants_rollout = options.get("rollout_is") is not None or bool(options.get("rollout_rejection"))
     probe_rollout = old - 0.05 if wants_rollout else None
     call = policy_loss_and_metrics if with_metrics else policy_loss
-    call(lp, old, adv, mask, design, rollout_log_prob=probe_rollout, **options)
+    # the probe runs on this process only: a collective here would hang the other ranks
+    probe_options = {k: v for k, v in options.items() if k != "process_group"}
+    tdist.check_process_group(options.get("process_group"))
+    if options.get("process_group") is not None:
+        _refuse_top_k(design)
+    call(lp, old, adv, mask, design, rollout_log_prob=probe_rollout, **probe_options)
 
     def loss_fn(
         log_prob: Tensor,

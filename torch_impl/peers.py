@@ -725,6 +725,19 @@ def clip_cov(
     return torch.where(m, phi, torch.zeros_like(phi)).to(out_dtype)
 
 
+def _check_group_2d(log_w: Any, process_group: Any) -> None:
+    if process_group is None:
+        return
+    from isreshape.torch_impl import distributed as tdist
+
+    tdist.check_process_group(process_group)
+    if not (isinstance(log_w, torch.Tensor) and log_w.dim() == 2):
+        raise ValueError(
+            "log_w must be (B, T) with a process_group (one batch per rank), got shape "
+            f"{tuple(getattr(log_w, 'shape', ()))}"
+        )
+
+
 def _check_tis_norm(clip_max: Any, min_mean: Any) -> None:
     check_range("clip_max", clip_max, lo=0, lo_open=True)
     check_finite("min_mean", min_mean)
@@ -732,7 +745,13 @@ def _check_tis_norm(clip_max: Any, min_mean: Any) -> None:
 
 
 def _normalised_by_batch_mean(
-    hi: Tensor, lo: Tensor, present: Tensor, cap: Tensor, floor: Tensor, dims: tuple
+    hi: Tensor,
+    lo: Tensor,
+    present: Tensor,
+    cap: Tensor,
+    floor: Tensor,
+    dims: tuple,
+    process_group: Any = None,
 ) -> Tensor:
     """v / m for v = min(e^(hi + lo), cap) over the entries ``present``, m = mean of v over
     them (the dims ``dims``) when m > floor, else v; max-scaled in logs: v / m =
@@ -747,8 +766,29 @@ def _normalised_by_batch_mean(
     M = torch.where(torch.isfinite(M), M, torch.zeros_like(M))  # nothing present
     d_hi, d_lo = two_sum(hi, -M)
     scaled = torch.where(present, exp2w(d_hi, d_lo + lo), torch.zeros_like(hi))
-    count = present.sum(dims, keepdim=True).clamp(min=1).to(hi.dtype)
-    mean_scaled = scaled.sum(dims, keepdim=True) / count
+    if process_group is not None:
+        # every rank: one collective of (max, count, sum scaled by the local max); the sums
+        # rescaled to the global max, then this rank's entries scaled by the global max
+        from isreshape.torch_impl import distributed as tdist
+
+        red = tdist.as_reducer(process_group)
+        f64 = torch.float64
+        local = torch.stack(
+            [M.reshape(()).to(f64), present.sum().to(f64), scaled.sum().to(f64)]
+        )
+        table = red.gather(local)
+        has = table[:, 1] > 0
+        m_glob = torch.where(has, table[:, 0], torch.full_like(table[:, 0], -torch.inf)).amax()
+        m_glob = torch.where(torch.isfinite(m_glob), m_glob, torch.zeros_like(m_glob))
+        parts = torch.where(has, table[:, 2] * torch.exp(table[:, 0] - m_glob), 0.0)
+        M = m_glob.to(hi.dtype).reshape(M.shape)
+        d_hi, d_lo = two_sum(hi, -M)
+        scaled = torch.where(present, exp2w(d_hi, d_lo + lo), torch.zeros_like(hi))
+        count = table[:, 1].sum().clamp(min=1)
+        mean_scaled = (parts.sum() / count).to(hi.dtype).reshape(M.shape)
+    else:
+        count = present.sum(dims, keepdim=True).clamp(min=1).to(hi.dtype)
+        mean_scaled = scaled.sum(dims, keepdim=True) / count
     # m = e^M mean_scaled > floor, decided in logs (m itself may under- or overflow)
     normalise = (M + torch.log(mean_scaled)) > torch.log(floor)
     raw = torch.where(capped, cap, exp2w(hi, lo))
@@ -757,15 +797,26 @@ def _normalised_by_batch_mean(
 
 
 def tis_token_batch_normalized(
-    log_w: Tensor, A: Tensor, mask: Any = None, clip_max: Any = 2.0, min_mean: Any = 1e-8
+    log_w: Tensor,
+    A: Tensor,
+    mask: Any = None,
+    clip_max: Any = 2.0,
+    min_mean: Any = 1e-8,
+    *,
+    process_group: Any = None,
 ) -> Tensor:
     """verl token TIS with ``rollout_is_batch_normalize``: phi = A v / m, v = min(w, clip_max),
     m = masked mean of v over the batch (last two dims) when m > min_mean, else v unscaled.
-    Max-scaled in the log domain (no overflow of w = e^200 in float32 with clip_max = inf)."""
+    Max-scaled in the log domain (no overflow of w = e^200 in float32 with clip_max = inf).
+    ``process_group`` (a ``torch.distributed`` ProcessGroup, log_w (B, T)): m and the max
+    over every rank's selected tokens (one collective)."""
     _check_batch(log_w, A, mask)
     _check_tis_norm(clip_max, min_mean)
+    _check_group_2d(log_w, process_group)
     lw, a, m, (cap, floor), out_dtype = _batch_prepare(log_w, A, mask, clip_max, min_mean)
-    W = _normalised_by_batch_mean(lw, torch.zeros_like(lw), m, cap, floor, (-2, -1))
+    W = _normalised_by_batch_mean(
+        lw, torch.zeros_like(lw), m, cap, floor, (-2, -1), process_group
+    )
     return torch.where(m, _times(W, a), torch.zeros_like(W)).to(out_dtype)
 
 
@@ -783,7 +834,13 @@ def _sum2(lw_sel: Tensor, m: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def tis_sequence_batch_normalized(
-    log_w: Tensor, A: Tensor, mask: Any = None, clip_max: Any = 2.0, min_mean: Any = 1e-8
+    log_w: Tensor,
+    A: Tensor,
+    mask: Any = None,
+    clip_max: Any = 2.0,
+    min_mean: Any = 1e-8,
+    *,
+    process_group: Any = None,
 ) -> Tensor:
     """verl sequence TIS with ``rollout_is_batch_normalize``: phi_t = A V_b / m,
     V_b = min(prod of the selected w_t of sequence b, clip_max), m = mean of V over the
@@ -791,13 +848,16 @@ def tis_sequence_batch_normalized(
 
     Computed in the log domain: log V_b as a two-word sum, V_b / m = e^(log V_b - M) / mean_b'
     e^(log V_b' - M) with M the largest log V_b, so neither a product of many ratios that
-    under- or overflows nor the rounding of a long log-sum (|sum| eps) reaches the value."""
+    under- or overflows nor the rounding of a long log-sum (|sum| eps) reaches the value.
+    ``process_group`` (log_w (B, T)): the mean over every rank's non-empty sequences (one
+    collective)."""
     _check_batch(log_w, A, mask)
     _check_tis_norm(clip_max, min_mean)
+    _check_group_2d(log_w, process_group)
     lw, a, m, (cap, floor), out_dtype = _batch_prepare(log_w, A, mask, clip_max, min_mean)
     nonempty = m.any(-1, keepdim=True)
     hi, lo = _sum2(lw, m)
-    V = _normalised_by_batch_mean(hi, lo, nonempty, cap, floor, (-2,))
+    V = _normalised_by_batch_mean(hi, lo, nonempty, cap, floor, (-2,), process_group)
     W = torch.broadcast_to(V, m.shape)
     return torch.where(m, _times(W, a), torch.zeros_like(W)).to(out_dtype)
 
