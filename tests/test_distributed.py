@@ -1,7 +1,8 @@
 """process_group: real gloo processes on CPU, each holding an uneven shard of one float64
 batch. The SUM over ranks of the per-rank gradients must equal the one-process gradient on
 the concatenated batch, and every metric the one-process value, for every named design and
-every aggregation mode. One spawn per world size runs everything; the parent asserts."""
+every aggregation mode. One spawn per world size runs everything (world 4 has a rank with no
+sequences at all, B = 0, and one whose sequences have no valid token); the parent asserts."""
 
 from __future__ import annotations
 
@@ -15,13 +16,31 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from isreshape.torch_impl import distributed as tdist
-from isreshape.torch_impl import losses
+from isreshape.torch_impl import losses, peers
 
 T = 6
-#: sequences per rank; a 0 in EMPTY marks the rank whose sequences have no valid token
-SHARDS = {2: [3, 4], 4: [3, 2, 4, 1]}
+#: sequences per rank (world 4: rank 2 has none, B = 0); EMPTY marks the rank whose
+#: sequences have no valid token
+SHARDS = {2: [3, 4], 4: [5, 2, 0, 1]}
 EMPTY = {2: None, 4: 1}
 REFUSED = ("kl_cov", "clip_cov")
+#: kl_cov / clip_cov by other spellings: refused by the resolved function, not the name
+REFUSED_OTHER = ("peers.kl_cov", "peers.clip_cov", peers.kl_cov, peers.clip_cov)
+
+
+def _global_mean_design(log_w, A, mask=None, process_group=None):
+    """A user's callable design with batch statistics of its own: w A / mean over every rank's
+    selected tokens of w (a ProcessGroup's all_reduce; local without a group)."""
+    w = log_w.exp()
+    keep = torch.ones_like(log_w, dtype=torch.bool) if mask is None else mask
+    tot = torch.stack([torch.where(keep, w, 0.0).sum(), keep.sum().to(w.dtype)])
+    if process_group is not None:
+        _SEEN.append(isinstance(process_group, dist.ProcessGroup))
+        dist.all_reduce(tot, group=process_group)
+    return w * A / (tot[0] / tot[1])
+
+
+_SEEN: list = []
 
 
 def _batch(world: int):
@@ -47,10 +66,10 @@ def _shard(x: torch.Tensor, world: int, rank: int) -> torch.Tensor:
     return x[start : start + sizes[rank]]
 
 
-def _run(design: str, mode: str, lp, old, adv, mask, process_group=None):
+def _run(design, mode: str, lp, old, adv, mask, process_group=None, fn=None):
     x = lp.clone().requires_grad_(True)
     loss, metrics = losses.policy_loss_and_metrics(
-        x, old, adv, mask, design, mode, process_group=process_group
+        x, old, adv, mask, design if fn is None else fn, mode, process_group=process_group
     )
     loss.backward()
     return x.grad.detach().clone(), {k: float(v) for k, v in metrics.items()}
@@ -75,7 +94,39 @@ def _worker(rank: int, world: int, init: str, out_dir: str) -> None:
                     continue
                 results[(design, mode)] = _run(design, mode, lp, old, adv, mask, group)
         # per-rank statistics (no group): must NOT match on uneven shards
-        results["local"] = _run("is_reshape_ess", "token-mean", lp, old, adv, mask)
+        x = lp.clone().requires_grad_(True)
+        losses.policy_loss(x, old, adv, mask, "is_reshape_ess").backward()
+        results["local"] = (x.grad.detach().clone(),)
+        # kl_cov / clip_cov by a dotted name or as the function: refused too
+        for i, d in enumerate(REFUSED_OTHER):
+            try:
+                losses.policy_loss(lp, old, adv, mask, d, process_group=group)
+            except ValueError as exc:
+                results[("other", i)] = str(exc)
+            else:
+                results[("other", i)] = None
+        # a user's callable gets the ProcessGroup itself (it runs its own all_reduce)
+        _SEEN.clear()
+        results["callable"] = _run("x", "token-mean", lp, old, adv, mask, group, _global_mean_design)
+        results["callable_got"] = list(_SEEN)
+        # a different T per rank for the modes that divide by T: ValueError on every rank
+        short = [t[..., : T - rank] for t in (lp, old, adv.expand(-1, T), mask)]
+        for mode in ("seq-mean-token-sum-norm", "trl-dr_grpo"):
+            try:
+                losses.policy_loss(*short, "ppo_clip", mode, process_group=group)
+            except ValueError as exc:
+                results[("T", mode)] = str(exc)
+            else:
+                results[("T", mode)] = None
+            # loss_scale_factor: no T involved, runs
+            losses.policy_loss(*short, "ppo_clip", mode, 6.0, process_group=group)
+        # a Reducer made outside a call is refused (its cache would outlive its batch)
+        try:
+            losses.policy_loss(lp, old, adv, mask, "is_reshape_ess", process_group=tdist.Reducer(group))
+        except ValueError as exc:
+            results["reducer"] = str(exc)
+        else:
+            results["reducer"] = None
         # make_policy_loss passes the group through, its probe runs without it
         fn = losses.make_policy_loss("is_reshape_ess", process_group=group)
         x = lp.clone().requires_grad_(True)
@@ -86,14 +137,35 @@ def _worker(rank: int, world: int, init: str, out_dir: str) -> None:
             results[("phi", design)] = losses.gradient_weights(
                 lp, old, adv, mask, design, process_group=group
             )
-        # the collectives of one call, counted
-        red = tdist.Reducer(group)
-        x = lp.clone().requires_grad_(True)
-        losses.policy_loss_and_metrics(x, old, adv, mask, "is_reshape_ess", process_group=red)
-        results["collectives"] = red.collectives
-        torch.save(results, os.path.join(out_dir, f"rank{rank}.pt"))
+        # the collectives of one call, counted with the private hook
+        counted: list = []
+        tdist._GATHER_HOOKS.append(lambda red: counted.append(red))
+        try:
+            for key, call, design in (
+                ("ess+metrics", losses.policy_loss_and_metrics, "is_reshape_ess"),
+                ("tis+metrics", losses.policy_loss_and_metrics, "tis_token_batch_normalized"),
+                ("ppo+metrics", losses.policy_loss_and_metrics, "ppo_clip"),
+                ("ess", losses.policy_loss, "is_reshape_ess"),
+                ("ppo", losses.policy_loss, "ppo_clip"),
+            ):
+                counted.clear()
+                call(lp, old, adv, mask, design, process_group=group)
+                # one fresh reducer per call
+                results[("collectives", key)] = (len(counted), len({id(r) for r in counted}))
+        finally:
+            tdist._GATHER_HOOKS.clear()
     finally:
         dist.destroy_process_group()
+    # after destroy_process_group: group.WORLD is None (the single-process path), and the
+    # stale ProcessGroup object is refused with a ValueError naming process_group
+    results["world_after"] = dist.group.WORLD
+    try:
+        losses.policy_loss(lp, old, adv, mask, "ppo_clip", process_group=group)
+    except ValueError as exc:
+        results["stale"] = str(exc)
+    else:
+        results["stale"] = None
+    torch.save(results, os.path.join(out_dir, f"rank{rank}.pt"))
 
 
 def _close(a: torch.Tensor | float, b: torch.Tensor | float) -> bool:
@@ -117,6 +189,8 @@ def _check(world: int) -> None:
                     assert kind == "refused" and design in msg and "process_group" in msg
                 continue
             g_single, m_single = _run(design, mode, lp, old, adv, mask)
+            for r, res in enumerate(per_rank):  # the B = 0 rank: an empty gradient
+                assert res[(design, mode)][0].shape == (SHARDS[world][r], T)
             g_dist = torch.cat([res[(design, mode)][0] for res in per_rank])
             if not _close(g_dist, g_single):
                 err = (g_dist - g_single).abs().max().item()
@@ -137,8 +211,28 @@ def _check(world: int) -> None:
         assert _close(phi, losses.gradient_weights(lp, old, adv, mask, design)), design
     g_made = torch.cat([res["made"] for res in per_rank])
     assert _close(g_made, g_single)
-    # design statistics, denominators, metrics
-    assert all(res["collectives"] == 3 for res in per_rank)
+    for res in per_rank:
+        for i, d in enumerate(REFUSED_OTHER):
+            msg = res[("other", i)]
+            assert msg is not None and "process_group" in msg, d
+        assert res["callable_got"] == [True]
+        assert res["reducer"] is not None and "process_group" in res["reducer"]
+        for mode in ("seq-mean-token-sum-norm", "trl-dr_grpo"):
+            msg = res[("T", mode)]
+            assert msg is not None and f"T from {T - world + 1} to {T}" in msg, (mode, msg)
+        assert res["world_after"] is None
+        assert res["stale"] is not None and "process_group" in res["stale"]
+        # (collectives, distinct reducers): design statistics, denominators, metrics
+        assert res[("collectives", "ess+metrics")] == (3, 1)
+        assert res[("collectives", "tis+metrics")] == (3, 1)
+        assert res[("collectives", "ppo+metrics")] == (2, 1)
+        assert res[("collectives", "ess")] == (2, 1)
+        assert res[("collectives", "ppo")] == (1, 1)
+    # a callable design with its own all_reduce over the ProcessGroup it is given
+    g_single, m_single = _run("x", "token-mean", lp, old, adv, mask, None, _global_mean_design)
+    assert _close(torch.cat([res["callable"][0] for res in per_rank]), g_single)
+    for res in per_rank:
+        assert all(_close(res["callable"][1][k], v) for k, v in m_single.items())
 
 
 def test_two_ranks() -> None:
@@ -166,3 +260,35 @@ def test_chan_combine() -> None:
     assert math.isclose(mean.item(), x.mean().item(), rel_tol=1e-13, abs_tol=1e-15)
     assert math.isclose((m2 / n).item(), x.var(unbiased=False).item(), rel_tol=1e-13)
     assert tdist.tail_length(1000) == 95 and tdist.tail_length(10) == 2
+    # the same as Chan's pairwise fold in rank order (count-0 rows included), to 1e-12
+    n0, mean0, m20 = table[0]
+    for nb, mb, m2b in table[1:]:
+        tot = n0 + nb
+        if tot > 0:
+            delta = mb - mean0
+            mean0, m20 = mean0 + delta * nb / tot, m20 + m2b + delta * delta * n0 * nb / tot
+        n0 = tot
+    assert _close(torch.stack([n, mean, m2]), torch.stack([n0, mean0, m20]))
+    assert [v.item() for v in tdist.chan_combine(torch.zeros(3, 3, dtype=torch.float64))] == [0, 0, 0]
+
+
+def test_chan_combine_is_vectorised() -> None:
+    """No Python loop over the ranks: the same number of torch ops for 4 and 256 rows."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Count(TorchDispatchMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.ops = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.ops += 1
+            return func(*args, **(kwargs or {}))
+
+    counts = []
+    for world in (4, 256):
+        table = torch.rand(world, 3, dtype=torch.float64)
+        with Count() as c:
+            tdist.chan_combine(table)
+        counts.append(c.ops)
+    assert counts[0] == counts[1], counts

@@ -14,6 +14,7 @@ No collective runs with ``process_group=None``: the losses then take their singl
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -28,13 +29,29 @@ def _process_group_type() -> type | None:
 
 
 def check_process_group(process_group: Any) -> None:
-    """``ValueError`` naming the argument unless it is None, a ``torch.distributed``
-    ProcessGroup (``torch.distributed.group.WORLD`` after ``init_process_group``) or a
-    :class:`Reducer`."""
-    if process_group is None or isinstance(process_group, Reducer):
+    """``ValueError`` naming the argument unless it is None or a ``torch.distributed``
+    ProcessGroup of an initialised default group (``torch.distributed.group.WORLD`` after
+    ``init_process_group``; before it, and after ``destroy_process_group``, ``group.WORLD`` is
+    None: the single-process path). A :class:`Reducer` is refused unless it is the live
+    reducer of the call in progress (the losses pass theirs to their own designs): its cache
+    belongs to one call, so a reducer cannot be reused across calls."""
+    if process_group is None:
         return
+    if isinstance(process_group, Reducer):
+        if process_group.live:
+            return
+        raise ValueError(
+            "process_group must be None or a torch.distributed ProcessGroup, got a Reducer "
+            "outside the call that made it (its cached statistics belong to that call's batch); "
+            f"pass the group itself: {process_group!r}"
+        )
     pg = _process_group_type()
     if pg is not None and isinstance(process_group, pg):
+        if not torch.distributed.is_initialized():
+            raise ValueError(
+                "process_group is a ProcessGroup but torch.distributed is not initialised "
+                f"(call init_process_group first, or pass None), got {process_group!r}"
+            )
         return
     raise ValueError(
         "process_group must be None or a torch.distributed ProcessGroup (e.g. "
@@ -42,10 +59,17 @@ def check_process_group(process_group: Any) -> None:
     )
 
 
+#: private test hook: every callable here is called with the :class:`Reducer` after each of
+#: its collectives (``tests/test_distributed.py`` counts the collectives of one call with it)
+_GATHER_HOOKS: list[Callable[[Reducer], None]] = []
+
+
 class Reducer:
-    """One call's view of a process group: :meth:`gather` runs one collective and counts it
-    (``collectives``); ``cache`` holds statistics already reduced in this call (a design's
-    gamma is needed by phi, the loss value and the metrics: one collective, not three)."""
+    """One call's view of a process group (internal): :meth:`gather` runs one collective and
+    counts it (``collectives``); ``cache`` holds statistics already reduced in this call (a
+    design's gamma is needed by phi, the loss value and the metrics: one collective, not
+    three). Made fresh by :func:`open_call` for every public call and ``live`` only inside it, so
+    no cached statistic outlives the batch it was computed on."""
 
     def __init__(self, process_group: Any) -> None:
         check_process_group(process_group)
@@ -53,9 +77,9 @@ class Reducer:
             process_group = process_group.group
         self.group = process_group
         self.world = torch.distributed.get_world_size(process_group)
-        self.rank = torch.distributed.get_rank(process_group)
         self.collectives = 0
         self.cache: dict[Any, Any] = {}
+        self.live = False
 
     def gather(self, vec: Tensor) -> Tensor:
         """(world, K) float64 table of every rank's 1-D ``vec`` (same K on every rank), rows in
@@ -67,16 +91,55 @@ class Reducer:
         out = [torch.empty_like(v) for _ in range(self.world)]
         torch.distributed.all_gather(out, v, group=self.group)
         self.collectives += 1
+        for hook in _GATHER_HOOKS:
+            hook(self)
         return torch.stack(out)
 
 
+def open_call(process_group: Any) -> Reducer | None:
+    """The reducer of one public call: None for None, else a fresh :class:`Reducer` (empty
+    cache), live until :func:`close_call` (a plain function pair, not a context manager: the
+    single-process path stays traceable by ``torch.compile`` in every supported torch)."""
+    check_process_group(process_group)
+    if process_group is None:
+        return None
+    red = Reducer(process_group)  # (a live reducer given: a fresh one on its group)
+    red.live = True
+    return red
+
+
+def close_call(red: Reducer | None) -> None:
+    """End of the call that opened ``red``: it is no longer accepted as a process_group and
+    its cache is dropped. (A call that raises leaves it open, but nothing outside the call
+    holds it: user designs get the ProcessGroup, never the reducer.)"""
+    if red is not None:
+        red.live = False
+        red.cache.clear()
+
+
 def as_reducer(process_group: Any) -> Reducer | None:
-    """None for None, the reducer itself for a :class:`Reducer`, else a new one."""
+    """None for None, the live reducer itself, else a new one (for one computation)."""
+    check_process_group(process_group)
     if process_group is None:
         return None
     if isinstance(process_group, Reducer):
         return process_group
     return Reducer(process_group)
+
+
+def amax_all(x: Tensor) -> Tensor:
+    """0-d max of every entry; -inf (the identity of max) for an empty tensor, so a rank with
+    no sequences joins every collective and contributes nothing."""
+    if x.numel():
+        return x.amax()
+    return torch.full((), -math.inf, dtype=x.dtype, device=x.device)
+
+
+def amin_all(x: Tensor) -> Tensor:
+    """0-d min of every entry; +inf for an empty tensor (see :func:`amax_all`)."""
+    if x.numel():
+        return x.amin()
+    return torch.full((), math.inf, dtype=x.dtype, device=x.device)
 
 
 def local_moments(x: Tensor, keep: Tensor) -> Tensor:
@@ -93,17 +156,14 @@ def local_moments(x: Tensor, keep: Tensor) -> Tensor:
 
 
 def chan_combine(table: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Global (count, mean, M2) from a (world, 3) table of local (count, mean, M2), Chan et
-    al.'s parallel formula folded in rank order (the same on every rank)."""
-    n, mean, m2 = table[0, 0], table[0, 1], table[0, 2]
-    for r in range(1, table.shape[0]):
-        nb, mb, m2b = table[r, 0], table[r, 1], table[r, 2]
-        tot = n + nb
-        safe = torch.where(tot > 0, tot, torch.ones_like(tot))
-        delta = mb - mean
-        mean = torch.where(tot > 0, mean + delta * nb / safe, mean)
-        m2 = torch.where(tot > 0, m2 + m2b + delta * delta * n * nb / safe, m2)
-        n = tot
+    """Global (count, mean, M2) from a (world, 3) table of local (count, mean, M2): Chan et
+    al.'s parallel formula for all ranks at once (N = sum n_r, mean = sum n_r mean_r / N,
+    M2 = sum M2_r + n_r (mean_r - mean)^2; N = 0 gives (0, 0, 0)), the same on every rank."""
+    n_r, mean_r, m2_r = table[:, 0], table[:, 1], table[:, 2]
+    n = n_r.sum()
+    safe = torch.where(n > 0, n, torch.ones_like(n))
+    mean = (n_r * mean_r).sum() / safe
+    m2 = (m2_r + n_r * (mean_r - mean) ** 2).sum()
     return n, mean, m2
 
 

@@ -191,8 +191,8 @@ def _range_gamma_global(log_w: Tensor, mask: Any, rho_min: float, process_group:
     if "range" not in red.cache:
         inf = torch.full((), math.inf, dtype=torch.float64, device=lw.device)
         lw64 = lw.to(torch.float64)
-        hi = torch.where(keep, lw64, -inf).amax()
-        neg_lo = torch.where(keep, -lw64, -inf).amax()
+        hi = tdist.amax_all(torch.where(keep, lw64, -inf))  # -inf on a rank with no tokens
+        neg_lo = tdist.amax_all(torch.where(keep, -lw64, -inf))
         table = red.gather(torch.stack([hi, neg_lo, keep.sum().to(torch.float64)]))
         red.cache["range"] = (table[:, 0].amax(), -table[:, 1].amax(), table[:, 2].sum())
     hi, lo, n = red.cache["range"]
@@ -918,7 +918,7 @@ def _parts(
     kind, fn = _resolve_design(design)
     takes_mask = _check_params(design, fn, params)
     if red is not None:
-        _refuse_top_k(design)
+        _refuse_top_k(design, fn)
     selected = _check_inputs(log_prob, old_log_prob, advantages, response_mask, rollout.log_prob)
     compute = _compute_dtype(log_prob)
     dev = log_prob.device
@@ -995,7 +995,9 @@ def _parts(
     names = _signature(fn)[1]
     with_lp = {"log_prob": lp} if names is not None and "log_prob" in names else {}
     if red is not None and names is not None and "process_group" in names:
-        with_lp["process_group"] = red  # batch statistics over every rank
+        # batch statistics over every rank: a named design shares the call's reducer (its
+        # cache); a callable or "module.function" design gets the ProcessGroup itself
+        with_lp["process_group"] = red if kind != "callable" else red.group
     if takes_mask:
         phi = fn(log_w_d, adv_d, mask=keep, **with_lp, **params)
     else:
@@ -1045,12 +1047,15 @@ def _parts(
     )
 
 
-#: designs whose token choice is a batch top-k: refused with a process group
-_NO_GLOBAL_TOP_K = ("kl_cov", "clip_cov")
+#: designs whose token choice is a batch top-k: refused with a process group, by the resolved
+#: function (a name, a "peers.kl_cov" dotted name or the function itself)
+_NO_GLOBAL_TOP_K = (peers.kl_cov, peers.clip_cov)
 
 
-def _refuse_top_k(design: Any) -> None:
-    if isinstance(design, str) and design in _NO_GLOBAL_TOP_K:
+def _refuse_top_k(design: Any, fn: Callable[..., Tensor] | None = None) -> None:
+    if fn is None:
+        fn = _resolve_design(design)[1]
+    if any(fn is f for f in _NO_GLOBAL_TOP_K):
         raise ValueError(
             f"design {design!r} does not support process_group: its top-k token choice "
             "(k = max(1, int(ratio N))) would need an exact global top-k over every rank's "
@@ -1087,19 +1092,25 @@ def _loss(
 
 def _global_counts(red: tdist.Reducer, mask: Tensor, keep: Tensor | None = None) -> Tensor:
     """[selected tokens, non-empty sequences, sequences B, tokens of ``keep``] summed over
-    every rank (float64; one collective, cached for the call)."""
+    every rank, then [max T, min T] over the ranks (T = the token dimension; float64; one
+    collective, cached for the call)."""
     if "counts" not in red.cache:
         f64 = torch.float64
         b = math.prod(mask.shape[:-1])
+        t = float(mask.shape[-1])
         local = torch.stack(
             [
                 mask.sum().to(f64),
                 (mask.sum(-1) > 0).sum().to(f64),
                 torch.full((), float(b), dtype=f64, device=mask.device),
                 (keep if keep is not None else mask).sum().to(f64),
+                torch.full((), t, dtype=f64, device=mask.device),
+                torch.full((), -t, dtype=f64, device=mask.device),
             ]
         )
-        red.cache["counts"] = red.gather(local).sum(0)
+        table = red.gather(local)
+        t_max, neg_t_min = table[:, 4].amax(), table[:, 5].amax()
+        red.cache["counts"] = torch.cat([table[:, :4].sum(0), torch.stack([t_max, -neg_t_min])])
     return red.cache["counts"]
 
 
@@ -1146,8 +1157,7 @@ def gradient_weights(
     ``params`` go to the design; an unknown one is a ``ValueError`` listing the design's.
     The ``rollout_*`` keywords and ``process_group`` are those of :func:`policy_loss`.
     """
-    tdist.check_process_group(process_group)
-    red = tdist.as_reducer(process_group)
+    red = tdist.open_call(process_group)  # a fresh reducer (or None) for this call
     rollout = _rollout_options(
         rollout_log_prob,
         rollout_is,
@@ -1169,6 +1179,7 @@ def gradient_weights(
         params,
         red,
     )
+    tdist.close_call(red)
     return parts.phi
 
 
@@ -1220,19 +1231,27 @@ def policy_loss(
     the loss is this rank's share of the global loss: the SUM over ranks of the per-rank
     gradients equals the one-process gradient on the concatenated batch (DDP averages
     gradients: multiply the loss by the world size there). seq-mean-token-sum-norm and
-    trl-dr_grpo without ``loss_scale_factor`` need the same T on every rank. ``kl_cov`` /
-    ``clip_cov`` raise ``ValueError`` with a process group (no global top-k). A callable design
-    gets the group as ``process_group`` if it has that parameter, else its statistics stay
-    local. Collectives (``all_gather`` of one packed float64 vector each): one for a design
-    with batch statistics (is_reshape_ess, is_reshape_range, per_sign_power,
+    trl-dr_grpo without ``loss_scale_factor`` need the same T on every rank (checked in the
+    denominators' collective: a ``ValueError`` on every rank otherwise). ``kl_cov`` /
+    ``clip_cov`` raise ``ValueError`` with a process group (no global top-k), by any name
+    (``"peers.kl_cov"``) or as the function. A callable design (or a ``"module.function"``
+    name) gets the ProcessGroup itself as ``process_group`` if it has that parameter, else its
+    statistics stay local. Collectives (``all_gather`` of one packed float64 vector each): one
+    for a design with batch statistics (is_reshape_ess, is_reshape_range, per_sign_power,
     variational_gamma, tis_*_batch_normalized), one for the denominators; every rank must make
-    the same call.
+    the same call. A rank with no sequences (B = 0) takes part and contributes nothing (an
+    empty gradient). Input errors (shapes, a non-finite or positive log-prob at a selected
+    token, ...) raise ``ValueError`` on the rank that has them, before any collective; the
+    other ranks then wait in their first collective until the backend's timeout
+    (``init_process_group(timeout=...)``): validate the batch before the call when one rank's
+    error must not stall the job, and do not catch the error and go on (the next collective
+    would pair with the waiting ranks' one). A fresh internal reducer is made for every call:
+    no statistic is carried from one call to the next.
     """
     if loss_agg_mode not in AGG_MODES:
         raise ValueError(f"loss_agg_mode must be one of {AGG_MODES}, got {loss_agg_mode!r}")
     _check_scale(loss_agg_mode, loss_scale_factor)
-    tdist.check_process_group(process_group)
-    red = tdist.as_reducer(process_group)
+    red = tdist.open_call(process_group)  # a fresh reducer (or None) for this call
     rollout = _rollout_options(
         rollout_log_prob,
         rollout_is,
@@ -1254,7 +1273,9 @@ def policy_loss(
         params,
         red,
     )
-    return _loss(parts, log_prob, loss_agg_mode, loss_scale_factor, red)
+    loss = _loss(parts, log_prob, loss_agg_mode, loss_scale_factor, red)
+    tdist.close_call(red)
+    return loss
 
 
 def policy_loss_and_metrics(
@@ -1278,9 +1299,10 @@ def policy_loss_and_metrics(
     process_group: Any = None,
     **params: Any,
 ) -> tuple[Tensor, dict[str, Tensor]]:
-    """:func:`policy_loss` and a dict of 0-d tensor metrics (no gradient, no host
-    synchronisation: masked reductions only, so it runs on an accelerator and under
-    ``torch.compile(fullgraph=True)``). Over the tokens the design sees (selected, not
+    """:func:`policy_loss` and a dict of 0-d tensor metrics (no gradient; with
+    ``process_group=None`` no host synchronisation: masked reductions only, so it runs on an
+    accelerator and under ``torch.compile(fullgraph=True)``; with a group it syncs with the host
+    once, for k-hat's tail length, and is not meant for ``torch.compile``). Over the tokens the design sees (selected, not
     rejected), float64 metrics for float64 inputs, float32 otherwise:
 
     - ``ratio/mean``, ``ratio/min``, ``ratio/max``: w = exp(log_prob - old_log_prob), clamped
@@ -1321,8 +1343,7 @@ def policy_loss_and_metrics(
     if loss_agg_mode not in AGG_MODES:
         raise ValueError(f"loss_agg_mode must be one of {AGG_MODES}, got {loss_agg_mode!r}")
     _check_scale(loss_agg_mode, loss_scale_factor)
-    tdist.check_process_group(process_group)
-    red = tdist.as_reducer(process_group)
+    red = tdist.open_call(process_group)  # a fresh reducer (or None) for this call
     rollout = _rollout_options(
         rollout_log_prob,
         rollout_is,
@@ -1350,6 +1371,7 @@ def policy_loss_and_metrics(
             metrics = _metrics(parts, rollout)
         else:
             metrics = _metrics_global(parts, rollout, red)
+    tdist.close_call(red)
     return loss, {k: v.to(parts.compute) for k, v in metrics.items()}
 
 
@@ -1452,8 +1474,8 @@ def _metrics_global(p: _Parts, rollout: _Rollout, red: tdist.Reducer) -> dict[st
     def stats(x: Tensor, where_: Tensor, prefix: str, n_of: Callable[[], Tensor]) -> None:
         xs = torch.broadcast_to(x.to(compute), where_.shape)
         s1 = pk.sum(torch.where(where_, xs, zero).sum())
-        s2 = pk.max(torch.where(where_, xs, -inf).amax())
-        s3 = pk.min(torch.where(where_, xs, inf).amin())
+        s2 = pk.max(tdist.amax_all(torch.where(where_, xs, -inf)))  # empty shard: -inf
+        s3 = pk.min(tdist.amin_all(torch.where(where_, xs, inf)))
 
         def done() -> dict[str, Tensor]:
             n = n_of()
@@ -1482,7 +1504,7 @@ def _metrics_global(p: _Parts, rollout: _Rollout, red: tdist.Reducer) -> dict[st
     reshaped = (phi - is_phi).abs() > 64 * eps * is_phi.abs().clamp(min=torch.finfo(compute).tiny)
     stats(w, keep, "ratio", N)
     raw_mom = pk.moments(raw, keep)
-    max_abs = pk.max(raw.abs().amax())
+    max_abs = pk.max(tdist.amax_all(raw.abs()))
     fraction("reshaped_fraction", reshaped)
     fraction("zeroed_fraction", (phi == 0) & (a != 0))
     w_sum, w_sq = pk.sum(w.sum()), pk.sum((w * w).sum())
@@ -1626,7 +1648,8 @@ def aggregate(
     ranks of the per-rank gradients is the one-process gradient of the concatenated batch.
     DDP averages gradients over ranks: multiply this loss by the world size there.
     seq-mean-token-sum-norm and trl-dr_grpo without ``loss_scale_factor`` divide by T: every
-    rank must then have the same T (or pass ``loss_scale_factor``)."""
+    rank must then have the same T (or pass ``loss_scale_factor``); the ranks' T range rides
+    in the denominators' collective, and a mismatch is a ``ValueError`` on every rank."""
     if loss_agg_mode not in AGG_MODES:
         raise ValueError(f"loss_agg_mode must be one of {AGG_MODES}, got {loss_agg_mode!r}")
     _check_scale(loss_agg_mode, loss_scale_factor)
@@ -1678,9 +1701,20 @@ def _aggregate_global(
     """``aggregate`` with the denominators of every rank (see its docstring)."""
     dt = masked.dtype
     zero = torch.zeros((), dtype=dt, device=masked.device)
-    n_tok, n_seq, n_b = (c.to(dt) for c in _global_counts(red, mask)[:3])
+    counts = _global_counts(red, mask)
+    n_tok, n_seq, n_b = (c.to(dt) for c in counts[:3])
     n_b = n_b.clamp(min=1)
     length = masked.shape[-1] if loss_scale_factor is None else loss_scale_factor
+    if loss_scale_factor is None and loss_agg_mode in ("seq-mean-token-sum-norm", "trl-dr_grpo"):
+        # the same gathered T range on every rank: the same decision, no rank left waiting
+        # (host sync, this mode only)
+        t_max, t_min = int(counts[4].item()), int(counts[5].item())
+        if t_max != t_min:
+            raise ValueError(
+                f"loss_agg_mode {loss_agg_mode!r} without loss_scale_factor divides by T, and "
+                f"the ranks of process_group have T from {t_min} to {t_max} (this rank "
+                f"{masked.shape[-1]}): pad every rank to one length or pass loss_scale_factor"
+            )
     if loss_agg_mode == "trl-grpo":
         seq_mean = masked.sum(-1) / mask.sum(-1).clamp(min=1).to(dt)
         return seq_mean.sum() / n_b
@@ -1880,7 +1914,8 @@ def make_policy_loss(
     or branch on symbolic numbers), so a compiled ``policy_loss(..., clip_ratio_low=-0.5)``
     would compute silently. Here every option is checked once, eagerly, by a call on a small
     CPU (or the options' device) float64 batch, and a bad one raises ``ValueError`` at
-    construction; the returned function is then safe to compile (``fullgraph=True`` works).
+    construction; without ``process_group`` the returned function is then safe to compile
+    (``fullgraph=True`` works; with a group it runs collectives and host syncs: call it eagerly).
     Tensor inputs are still checked on every eager call of the returned function. A per-batch
     tensor option (``clip_cov``'s ``priority``) cannot go through the probe batch: call
     :func:`policy_loss` for it. ``process_group`` is passed through to every call; the probe
@@ -1908,7 +1943,7 @@ def make_policy_loss(
     probe_options = {k: v for k, v in options.items() if k != "process_group"}
     tdist.check_process_group(options.get("process_group"))
     if options.get("process_group") is not None:
-        _refuse_top_k(design)
+        _refuse_top_k(design)  # by the resolved function (names, dotted names, callables)
     call(lp, old, adv, mask, design, rollout_log_prob=probe_rollout, **probe_options)
 
     def loss_fn(

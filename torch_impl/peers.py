@@ -762,7 +762,11 @@ def _normalised_by_batch_mean(
     hi = torch.where(capped, log_cap, hi)
     lo = torch.where(capped, torch.zeros_like(lo), lo)
     neg_inf = torch.full_like(hi, -torch.inf)
-    M = torch.where(present, hi, neg_inf).amax(dims, keepdim=True)
+    masked_hi = torch.where(present, hi, neg_inf)
+    if masked_hi.numel():
+        M = masked_hi.amax(dims, keepdim=True)
+    else:  # no entries (a data-parallel rank with B = 0): the empty max, -inf
+        M = torch.full_like(masked_hi.sum(dims, keepdim=True), -torch.inf)
     M = torch.where(torch.isfinite(M), M, torch.zeros_like(M))  # nothing present
     d_hi, d_lo = two_sum(hi, -M)
     scaled = torch.where(present, exp2w(d_hi, d_lo + lo), torch.zeros_like(hi))
