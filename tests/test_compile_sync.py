@@ -553,3 +553,35 @@ def test_fullgraph_compile_matches_eager(design):
     """torch.compile(fullgraph=True) with inductor (generated kernels; about 15 s per design on
     2 cores) gives the eager loss and gradient to float32 rounding."""
     _compiled_matches_eager(_loss(False, design), "inductor", True, rtol=1e-5, atol=1e-6)
+
+
+_FIRST_CALL_COMPILED = """
+import torch
+from isreshape.torch_impl import losses
+g = torch.Generator().manual_seed(0)
+lp = -torch.rand(3, 5, generator=g, dtype=torch.float64) - 0.01
+old = lp - 0.3 * torch.randn(3, 5, generator=g, dtype=torch.float64)
+adv = torch.randn(3, 1, generator=g, dtype=torch.float64)
+mask = torch.ones(3, 5, dtype=torch.bool)
+for fn in (losses.policy_loss, losses.policy_loss_and_metrics):
+    for design in ("ppo_clip", "is_reshape_ess", "gspo"):
+        out = torch.compile(fn, fullgraph=True, backend="aot_eager")(lp, old, adv, mask, design)
+        want = fn(lp, old, adv, mask, design)
+        got = out[0] if isinstance(out, tuple) else out
+        want = want[0] if isinstance(want, tuple) else want
+        assert torch.equal(got, want), (fn.__name__, design, got, want)
+print("ok")
+"""
+
+
+def test_first_call_compiled_in_a_fresh_process():
+    """The signature cache is filled at import: dynamo cannot trace inspect.signature nor the
+    KeyError of a dict miss on a function key in torch 2.4, so a process whose first call is
+    compiled failed there (a warm cache in this test session hid it)."""
+    import subprocess
+    import sys
+
+    res = subprocess.run(
+        [sys.executable, "-c", _FIRST_CALL_COMPILED], capture_output=True, text=True, timeout=600
+    )
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr[-3000:]

@@ -837,9 +837,13 @@ def _signature(fn: Callable[..., Tensor]) -> tuple[bool, frozenset[str] | None]:
     """(takes a mask, its parameter names beyond (log_w, A) or None if it takes **kwargs)."""
     key = fn
     try:
-        return _SIGNATURES[key]
-    except (KeyError, TypeError):
-        pass
+        # .get, not [key] with except KeyError: dynamo in torch 2.4 fails while building
+        # the KeyError of a miss on a function key (the first call being compiled)
+        hit = _SIGNATURES.get(key)
+    except TypeError:
+        hit = None
+    if hit is not None:
+        return hit
     try:
         ps = inspect.signature(fn).parameters
     except (TypeError, ValueError):  # builtins without a signature
@@ -1964,3 +1968,17 @@ def make_policy_loss(
         )
 
     return loss_fn
+
+
+# The registered designs' signatures, read once here: inspect.signature cannot be traced by
+# dynamo in torch 2.4, so a compiled first call must find them cached (user callables are read
+# on their first eager call; make_policy_loss makes one)
+for _fn in (
+    *TOKEN_DESIGNS.values(),
+    *SEQUENCE_DESIGNS.values(),
+    *SEED_DESIGNS.values(),
+    *SURROGATE_VALUES.values(),
+    *_SEED_OBJECTIVES.values(),
+):
+    _signature(_fn)
+del _fn
