@@ -129,7 +129,24 @@ def test_metrics_leave_out_rejected_tokens_and_report_the_fractions():
         assert float(m[k]) == pytest.approx(float(m_kept[k]), rel=1e-14), k
 
 
-def test_policy_loss_and_metrics_compiles_fullgraph():
+# torch 2.4's inductor (min-cut rematerialisation partitioner) did not finish this graph in
+# 600 s on 2 cores (torch 2.13: 5 s); aot_eager proves the same one-graph capture everywhere
+_INDUCTOR_OK = tuple(int(p) for p in torch.__version__.split("+")[0].split(".")[:2]) >= (2, 5)
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "aot_eager",
+        pytest.param(
+            "inductor",
+            marks=pytest.mark.skipif(
+                not _INDUCTOR_OK, reason="torch 2.4 inductor: > 600 s to compile this graph"
+            ),
+        ),
+    ],
+)
+def test_policy_loss_and_metrics_compiles_fullgraph(backend):
     """No .item(), no boolean indexing, no Python branch on a tensor: dynamo captures the whole
     call (design with batch statistics, rollout IS and rejection, every metric) in one graph."""
     lp, old, adv, mask = _batch(4)
@@ -148,7 +165,7 @@ def test_policy_loss_and_metrics_compiles_fullgraph():
             rollout_rejection={"geometric": 1.2, "k3": 0.1},
         )
 
-    compiled = torch.compile(f, fullgraph=True)
+    compiled = torch.compile(f, fullgraph=True, backend=backend)
     x = lp.clone().requires_grad_(True)
     loss_c, m_c = compiled(x, old, adv, mask, roll)
     (g_c,) = torch.autograd.grad(loss_c, x)
