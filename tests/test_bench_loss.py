@@ -88,3 +88,47 @@ def test_baseline_is_ppo_clip():
     assert metrics["clipfrac"].item() == pytest.approx(clipped[mask].double().mean().item())
     assert 0 < metrics["clipfrac"].item() < 1
     assert (g_base[~mask] == 0).all()
+
+
+# ------------------------------------------------------------------ --device (both benchmarks)
+
+
+@pytest.mark.parametrize("text, device", [("cpu", "cpu"), ("CUDA", "cuda"), ("cuda:1", "cuda:1")])
+def test_device_syntax(text, device):
+    assert bench.parse_device(text) == device
+
+
+@pytest.mark.parametrize("name", ["loss", "alpha"])
+@pytest.mark.parametrize("device", ["tpu", "cuda:", "cpu:0", "cuda:99"])
+def test_bad_or_missing_device_exits_2_naming_device(name, device, capsys):
+    """A malformed device, or one this machine lacks (cuda:99), is an argument error."""
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["bench", name, "--quick", "--device", device])
+    assert exc.value.code == 2
+    assert "argument --device" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+@pytest.mark.parametrize("name", ["loss", "alpha"])
+def test_cuda_without_cuda_is_a_clear_error(name, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["bench", name, "--quick", "--device", "cuda"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --device: 'cuda': CUDA is not available here" in err
+
+
+def test_clock_per_device():
+    """CPU: CPU time by default, wall on request; CUDA: wall, and a CPU-time clock refused."""
+    assert bench.resolve_clock("cpu", None) == ("cpu", None)
+    assert bench.resolve_clock("cpu", "wall") == ("wall", None)
+    assert bench.resolve_clock("cuda", None) == ("wall", None)
+    assert bench.resolve_clock("cuda:0", "wall") == ("wall", None)
+    clock, problem = bench.resolve_clock("cuda", "cpu")
+    assert clock is None and "torch.cuda.synchronize()" in problem
+
+
+def test_header_names_the_device(capsys):
+    argv = ["--quick", "--modes", "eager", "--designs", "ppo_clip", "--repeats", "1"]
+    assert bench.main(argv + ["--warmup", "0", "--device", "cpu"]) == 0
+    assert ", device cpu, 1 threads, " in capsys.readouterr().out.splitlines()[0]

@@ -14,6 +14,11 @@ its ``(high - low).max() < tol`` early exit included), our :func:`optimal_alpha`
 our cost in logsumexp-equivalents, and max |alpha - alpha_ref| for both solvers, with alpha_ref
 a float64 solve of the same inputs (30 Halley passes of the float64 solver) whose bracket is
 certified by the sign of Delta at alpha_ref -+ 1e-9. Timings on a shared machine are noisy: compare the ratios.
+
+``--device cuda`` (or ``cuda:N``) runs everything, the reference included, on the GPU (inputs
+drawn on the CPU, the same values as there, then moved), timed by wall clock with
+``torch.cuda.synchronize()`` before and after each timed call; ``--clock cpu`` is refused there
+and ``--threads`` is ignored. ``tools/gpu_runbook.sh`` runs it on a GPU.
 """
 
 from __future__ import annotations
@@ -25,6 +30,12 @@ import time
 import torch
 import torch.nn.functional as F
 
+from isreshape.torch_impl.benchmarks.loss import (
+    check_device,
+    device_name,
+    parse_device,
+    resolve_clock,
+)
 from isreshape.torch_impl.sampling import optimal_alpha
 
 
@@ -81,17 +92,21 @@ def families(n: int, v: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
 CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
 
 
-def _median_time(fn, repeats: int, clock: str = "cpu") -> float:
+def _median_time(fn, repeats: int, clock: str = "cpu", sync=None) -> float:
     """Median time of ``repeats`` calls after one warm-up. ``cpu``: CPU time of this process
     (time.process_time), with one thread the compute the call costs, not the time it waited
     for a core on the shared machine (with several threads it is the sum over threads);
-    ``wall``: time.perf_counter."""
+    ``wall``: time.perf_counter. ``sync`` (on CUDA: ``torch.cuda.synchronize``) runs before
+    and after each timed call."""
     tick = CLOCKS[clock]
+    wait = sync or (lambda: None)
     fn()  # warm-up
     times = []
     for _ in range(repeats):
+        wait()
         t0 = tick()
         fn()
+        wait()
         times.append(tick() - t0)
     return statistics.median(times)
 
@@ -123,32 +138,61 @@ def main(argv=None) -> int:
         type=int,
         default=1,
         help="torch threads (default 1: on a loaded shared CPU, OpenMP barriers between "
-        "threads dominate multi-threaded timings of every contender)",
+        "threads dominate multi-threaded timings of every contender; no effect on CUDA)",
     )
     p.add_argument(
         "--clock",
         choices=sorted(CLOCKS),
+        default=None,
+        help="cpu: process CPU time (the default on the CPU); wall: elapsed time (use with "
+        "--threads > 1; the default, and the only clock, on CUDA)",
+    )
+    p.add_argument(
+        "--device",
+        type=parse_device,
         default="cpu",
-        help="cpu: process CPU time (default); wall: elapsed time (use with --threads > 1)",
+        help="cpu (default), cuda or cuda:N: where the logits live and the solvers run",
     )
     args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    problem = check_device(args.device)
+    if problem is not None:
+        p.error(f"argument --device: {problem}")  # exits with status 2
+    clock, problem = resolve_clock(args.device, args.clock)
+    if problem is not None:
+        p.error(f"argument --clock: {problem}")
+    if args.device == "cpu":
+        torch.set_num_threads(args.threads)
+        where = f"device cpu, {torch.get_num_threads()} threads"
+        sync = None
+    else:
+        where = f"device {device_name(args.device)}, CUDA {torch.version.cuda}"
+        dev = torch.device(args.device)
+
+        def sync():
+            torch.cuda.synchronize(dev)
+
     n, v = (8, 4096) if args.quick else (args.n, args.v)
     repeats = 3 if args.quick else args.repeats
+    clock_text = {
+        "cpu": "process CPU time",
+        "wall": "wall time" if args.device == "cpu" else "wall time, synchronised",
+    }[clock]
     print(
         f"alpha* benchmark: N={n} V={v} float32, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, median of {repeats} runs after one warm-up, "
-        f"clock: {'process CPU time' if args.clock == 'cpu' else 'wall time'}; "
+        f"{where}, median of {repeats} runs after one warm-up, "
+        f"clock: {clock_text}; "
         "ratios are from the same run"
     )
     worst = 0.0
     for name, (x, y) in families(n, v).items():
+        x, y = x.to(args.device), y.to(args.device)
         pt, pg = torch.softmax(x, -1), torch.softmax(y, -1)
         seed = SeedOptimalSampling()
-        ck = args.clock
-        t_seed = _median_time(lambda: seed._solve_kl_symmetry(pt, pg), repeats, ck)  # noqa: B023
-        t_ours = _median_time(lambda: optimal_alpha(x, y), repeats, ck)  # noqa: B023
-        t_lse = _median_time(lambda: torch.logsumexp(x, -1), repeats, ck)  # noqa: B023
+        ck = clock
+        solve_seed = seed._solve_kl_symmetry
+        t_seed = _median_time(lambda: solve_seed(pt, pg), repeats, ck, sync)  # noqa: B023
+        t_ours = _median_time(lambda: optimal_alpha(x, y), repeats, ck, sync)  # noqa: B023
+        t_lse = _median_time(lambda: torch.logsumexp(x, -1), repeats, ck, sync)  # noqa: B023
         a_seed, conv = seed._solve_kl_symmetry(pt, pg)
         a_ours = optimal_alpha(x, y)
         a_ref, certified = reference_alpha(x, y)

@@ -23,6 +23,12 @@ the shared machine drifts alike for all); the median per contender. Default cloc
 process's CPU time with one torch thread (``--threads``, ``--clock wall``), i.e. the compute a
 call costs, not the time it waited for a core. Only the ratios mean anything on a shared
 machine.
+
+Devices: ``--device cpu`` (default), ``cuda`` or ``cuda:N``. On CUDA the inputs (the same
+values as on the CPU: drawn there, then moved) live on the device, and the clock is wall time
+with ``torch.cuda.synchronize()`` before and after each timed call (a CPU-time clock would count
+the kernel launches, not the GPU's work: ``--clock cpu`` is refused there); ``--threads`` sets
+the CPU's torch threads only and is ignored on CUDA. ``tools/gpu_runbook.sh`` runs it on a GPU.
 """
 
 from __future__ import annotations
@@ -88,14 +94,18 @@ def ppo_clip_baseline(
 # ------------------------------------------------------------------ contenders
 
 
-def make_inputs(b: int, t: int, dtype: torch.dtype) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """log_prob (requires grad), old_log_prob, advantages [B, 1], response_mask (prefixes)."""
+def make_inputs(
+    b: int, t: int, dtype: torch.dtype, device: str | torch.device = "cpu"
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """log_prob (requires grad), old_log_prob, advantages [B, 1], response_mask (prefixes), on
+    ``device``: drawn on the CPU (the same values on every device), then moved."""
     g = torch.Generator().manual_seed(0)
     lp = -torch.rand(b, t, generator=g) - 0.5
     old = (lp + 0.05 * torch.randn(b, t, generator=g)).clamp(max=-1e-3)  # log-probabilities
     adv = torch.randn(b, 1, generator=g)
     lengths = torch.randint(max(1, t // 2), t + 1, (b, 1), generator=g)
     mask = torch.arange(t).unsqueeze(0) < lengths
+    lp, old, adv, mask = (x.to(device) for x in (lp, old, adv, mask))
     return lp.to(dtype).requires_grad_(), old.to(dtype), adv.to(dtype), mask
 
 
@@ -157,19 +167,28 @@ class Row:
 
 
 def time_round_robin(
-    calls: dict[str, Callable[[], None]], repeats: int, warmup: int, clock: str
+    calls: dict[str, Callable[[], None]],
+    repeats: int,
+    warmup: int,
+    clock: str,
+    sync: Callable[[], None] | None = None,
 ) -> dict[str, float]:
     """Median time per call over ``repeats`` rounds, every contender once per round in turn,
-    after ``warmup`` calls of each (compilation happens there)."""
+    after ``warmup`` calls of each (compilation happens there). ``sync`` (on CUDA:
+    ``torch.cuda.synchronize``) runs before and after each timed call, so a call's time
+    includes the device work it queued and nothing queued before it."""
     tick = CLOCKS[clock]
+    wait = sync or (lambda: None)
     for call in calls.values():
         for _ in range(warmup):
             call()
     times: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(repeats):
         for name, call in calls.items():
+            wait()
             t0 = tick()
             call()
+            wait()
             times[name].append(tick() - t0)
     return {name: statistics.median(ts) for name, ts in times.items()}
 
@@ -194,14 +213,20 @@ def run(
     clock: str = "cpu",
     backend: str = "inductor",
     progress: Callable[[str], None] | None = None,
+    device: str | torch.device = "cpu",
 ) -> list[Row]:
-    """Time the baseline and ``designs`` in every (shape, dtype, mode); one Row each."""
+    """Time the baseline and ``designs`` in every (shape, dtype, mode) on ``device``; one Row
+    each. On CUDA the clock must be ``wall``; each timed call is synchronised."""
+    device = torch.device(device)
+    if device.type == "cuda" and clock != "wall":
+        raise ValueError(f"on {device} the clock must be 'wall', got {clock!r}")
+    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else None
     _allow_recompiles()
     rows: list[Row] = []
     contenders = [BASELINE] + [d for d in designs if d != BASELINE]
     for b, t in shapes:
         for dname in dtypes:
-            inputs = make_inputs(b, t, DTYPES[dname])
+            inputs = make_inputs(b, t, DTYPES[dname], device)
             for mode in modes:
                 calls = {}
                 for design in contenders:
@@ -212,7 +237,7 @@ def run(
                     calls[design] = forward_backward(fwd, inputs)
                 if progress is not None:
                     progress(f"timing [{b}x{t}] {dname} {mode}: {len(calls)} contenders")
-                med = time_round_robin(calls, repeats, warmup, clock)
+                med = time_round_robin(calls, repeats, warmup, clock, sync)
                 rows += [Row((b, t), dname, mode, d, s) for d, s in med.items()]
     return rows
 
@@ -290,6 +315,52 @@ def _names(text: str, valid: Sequence[str], what: str) -> list[str]:
     return names
 
 
+def parse_device(text: str) -> str:
+    """``cpu``, ``cuda`` or ``cuda:N`` (the syntax only; :func:`check_device` asks torch)."""
+    kind, colon, index = text.strip().lower().partition(":")
+    if kind == "cpu" and not colon:
+        return "cpu"
+    if kind == "cuda" and (not colon or index.isdigit()):
+        return f"cuda:{int(index)}" if colon else "cuda"
+    raise argparse.ArgumentTypeError(f"a device is cpu, cuda or cuda:N, got {text!r}")
+
+
+def check_device(device: str) -> str | None:
+    """Why ``device`` (from :func:`parse_device`) cannot run here, or None when it can."""
+    if device == "cpu":
+        return None
+    if not torch.cuda.is_available():
+        return f"{device!r}: CUDA is not available here (torch.cuda.is_available() is False)"
+    index = torch.device(device).index
+    if index is not None and index >= torch.cuda.device_count():
+        n = torch.cuda.device_count()
+        return f"{device!r}: this machine has {n} CUDA device(s), cuda:0 to cuda:{n - 1}"
+    return None
+
+
+def resolve_clock(device: str, clock: str | None) -> tuple[str | None, str | None]:
+    """(clock, error): the default clock is ``cpu`` on the CPU and ``wall`` on CUDA, where a
+    CPU-time clock is refused (it would count kernel launches, not the GPU's work)."""
+    if device == "cpu":
+        return clock or "cpu", None
+    if clock == "cpu":
+        return None, (
+            f"process CPU time does not measure work on {device}; CUDA timings use "
+            "wall time with torch.cuda.synchronize() around each call (--clock wall, the "
+            "default there)"
+        )
+    return "wall", None
+
+
+def device_name(device: str) -> str:
+    """``cpu``, or ``cuda:N (<GPU name>)`` for the header line."""
+    if device == "cpu":
+        return "cpu"
+    index = torch.device(device).index
+    index = torch.cuda.current_device() if index is None else index
+    return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="isreshape bench loss",
@@ -334,19 +405,36 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend", default="inductor", help="torch.compile backend (aot_eager for a quick check)"
     )
     p.add_argument(
-        "--threads", type=int, default=1, help="torch threads (default 1, for a shared machine)"
+        "--threads",
+        type=int,
+        default=1,
+        help="CPU torch threads (default 1, for a shared machine; no effect on CUDA)",
     )
     p.add_argument(
         "--clock",
         choices=sorted(CLOCKS),
+        default=None,
+        help="cpu: process CPU time (the default on the CPU); wall: elapsed time (use with "
+        "--threads > 1; the default, and the only clock, on CUDA)",
+    )
+    p.add_argument(
+        "--device",
+        type=parse_device,
         default="cpu",
-        help="cpu: process CPU time (default); wall: elapsed time (use with --threads > 1)",
+        help="cpu (default), cuda or cuda:N: where the inputs live and the loss runs",
     )
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    problem = check_device(args.device)
+    if problem is not None:
+        parser.error(f"argument --device: {problem}")  # exits with status 2
+    clock, problem = resolve_clock(args.device, args.clock)
+    if problem is not None:
+        parser.error(f"argument --clock: {problem}")
     if args.quick:
         designs = args.designs or ["ppo_clip", "is_reshape_ess"]
         shapes = args.shapes or [(4, 64)]
@@ -361,15 +449,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if repeats < 1 or args.warmup < 0:
         print("--repeats must be >= 1 and --warmup >= 0", file=sys.stderr)
         return 2
-    torch.set_num_threads(args.threads)
+    if args.device == "cpu":
+        torch.set_num_threads(args.threads)
+        where = f"device cpu, {torch.get_num_threads()} threads"
+    else:
+        where = f"device {device_name(args.device)}, CUDA {torch.version.cuda}"
     what = "policy_loss_and_metrics" if args.variant == "metrics" else "policy_loss"
+    clock_text = {
+        "cpu": "process CPU time",
+        "wall": "wall time" if args.device == "cpu" else "wall time, synchronised",
+    }[clock]
     print(
         f"loss benchmark: forward + backward of {what} (token-mean) against a hand-written "
         f"PPO-clip ({'with' if args.variant == 'metrics' else 'without'} its metrics), "
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"torch {torch.__version__}, {where}, "
         f"compiled: torch.compile(backend={args.backend!r}, dynamic=False); "
         f"median of {repeats} round-robin rounds after {args.warmup} warm-up calls, "
-        f"clock: {'process CPU time' if args.clock == 'cpu' else 'wall time'}; "
+        f"clock: {clock_text}; "
         "ratio = time / PPO-clip's time in the same mode, same run"
     )
     rows: list[Row] = []
@@ -383,9 +479,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.variant,
                 repeats,
                 args.warmup,
-                args.clock,
+                clock,
                 args.backend,
                 progress=lambda s: print(s, file=sys.stderr, flush=True),
+                device=args.device,
             )
             for line in format_rows(group):
                 print(line, flush=True)
