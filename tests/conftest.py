@@ -33,6 +33,21 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+def pytest_sessionfinish(session):
+    # an xdist worker hands its table to the controller (pytest_testnodedown below)
+    out = getattr(session.config, "workeroutput", None)
+    if out is not None:
+        out["isreshape_accuracy"] = json.dumps(ACCURACY)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    table = json.loads(getattr(node, "workeroutput", {}).get("isreshape_accuracy", "{}"))
+    for key, per_dtype in table.items():
+        for dtype, err in per_dtype.items():
+            record_accuracy(key, dtype, err)
+
+
 def pytest_terminal_summary(terminalreporter):
     if not ACCURACY:
         return
