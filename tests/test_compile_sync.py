@@ -23,7 +23,13 @@ What counts as a host synchronisation (on a tensor that is not on the CPU):
   size. ``aten.index.Tensor`` / ``index_put`` carry the tag for every call but wait only for a
   boolean index (``x[mask]``), so they count only then;
 * a copy to the CPU (``.cpu()``, ``.tolist()``, ``.numpy()``): ``_to_copy`` / ``copy_`` with a
-  CPU destination and a device source.
+  CPU destination and a device source;
+* a copy from the host to the device: ``_to_copy`` / ``copy_`` of a CPU tensor to a device, and
+  ``torch.tensor`` / ``torch.as_tensor`` / ``torch.asarray`` of a Python value (a number, a
+  list) with a device. On CUDA that is a copy from pageable memory, which synchronises; the
+  latter dispatches no operator on meta (the CPU tensor and the copy are made inside the
+  factory), so a ``TorchFunctionMode`` that the counter enters with itself counts the call.
+  ``torch.full((), x, device=...)`` is a fill on the device, no copy, and is not counted.
 
 The counter can fail: ``test_counter_counts_*`` run deliberately syncing functions through it.
 On meta, ``_local_scalar_dense`` has no value; the counter answers with a stand-in (0) and keeps
@@ -49,6 +55,7 @@ from typing import Any
 
 import pytest
 import torch
+from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from isreshape.torch_impl import losses
@@ -100,7 +107,31 @@ def _caller() -> str:
     return "?"
 
 
-_COUNTER_FRAMES = {"__torch_dispatch__", "_caller", "_record", "_is_sync"}
+_COUNTER_FRAMES = {"__torch_dispatch__", "__torch_function__", "_caller", "_record", "_is_sync"}
+#: factories that copy a Python value from the host when given a device
+_FACTORIES = {torch.tensor: "torch.tensor", torch.as_tensor: "torch.as_tensor"}
+if hasattr(torch, "asarray"):
+    _FACTORIES[torch.asarray] = "torch.asarray"
+
+
+class _HostToDeviceFactories(TorchFunctionMode):
+    """Records ``torch.tensor(x, device=d)`` and the like (x not a tensor, d not the CPU) in
+    its counter's events: no operator is dispatched for them on meta."""
+
+    def __init__(self, counter: HostSyncCounter) -> None:
+        super().__init__()
+        self.counter = counter
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        name = _FACTORIES.get(func)
+        if name is not None and args and not isinstance(args[0], torch.Tensor):
+            dev = kwargs.get("device")  # keyword-only in all three
+            if dev is not None and torch.device(dev).type != "cpu":
+                self.counter.events.append(
+                    SyncEvent(f"{name} of a Python value (host-to-device copy)", _caller())
+                )
+        return func(*args, **kwargs)
 
 
 class HostSyncCounter(TorchDispatchMode):
@@ -116,6 +147,18 @@ class HostSyncCounter(TorchDispatchMode):
         self.events: list[SyncEvent] = []
         self.ops = 0
         self.stopped = False
+        self._factories: _HostToDeviceFactories | None = None
+
+    def __enter__(self):
+        self._factories = _HostToDeviceFactories(self)
+        self._factories.__enter__()
+        return super().__enter__()
+
+    def __exit__(self, exc_type, exc_val, exc_tb):
+        try:
+            return super().__exit__(exc_type, exc_val, exc_tb)
+        finally:
+            self._factories.__exit__(exc_type, exc_val, exc_tb)
 
     @property
     def count(self) -> int:
@@ -124,12 +167,15 @@ class HostSyncCounter(TorchDispatchMode):
     def _is_sync(self, func, args, kwargs) -> bool:
         tensors = _tensors(args, kwargs)
         on_device = [t for t in tensors if t.device.type != "cpu"]
-        if func in _COPY_OPS:  # device -> host copy
+        if func in _COPY_OPS:  # device -> host or host -> device copy
             if func is aten._to_copy.default:
                 dest = kwargs.get("device")
-                return bool(on_device) and dest is not None and torch.device(dest).type == "cpu"
+                if dest is None:
+                    return False
+                src_cpu, dst_cpu = args[0].device.type == "cpu", torch.device(dest).type == "cpu"
+                return src_cpu != dst_cpu
             dst, src = args[0], args[1]
-            return dst.device.type == "cpu" and src.device.type != "cpu"
+            return (dst.device.type == "cpu") != (src.device.type == "cpu")
         if not on_device:
             return False
         if func in _ALWAYS_SYNC:
@@ -153,7 +199,12 @@ class HostSyncCounter(TorchDispatchMode):
             return func(*args, **kwargs)
         self._record(func)
         dev = [t for t in _tensors(args, kwargs) if t.device.type == "meta"]
-        if not dev:  # a real device: the op runs (and waits)
+        to_device = func in _COPY_OPS and (
+            torch.device(kwargs["device"]).type != "cpu"
+            if func is aten._to_copy.default
+            else args[0].device.type != "cpu"
+        )
+        if not dev or to_device:  # a real device, or a copy onto meta: the op runs (and waits)
             return func(*args, **kwargs)
         if func in _ALWAYS_SYNC or func in (aten.equal.default, aten.allclose.default):
             return 0  # a stand-in: meta has no value to read
@@ -291,6 +342,75 @@ def test_counter_ignores_cpu_and_static_ops():
     assert c.count == 0, [str(e) for e in c.events]
     assert x.grad is not None and x.grad.shape == x.shape
     assert forward_ops > 10
+
+
+@pytest.mark.parametrize(
+    "name, fn",
+    [
+        ("tensor", lambda: torch.tensor(1.5, dtype=torch.float32, device="meta")),
+        ("as_tensor", lambda: torch.as_tensor(0.25, dtype=torch.float64, device="meta")),
+        ("tensor of a list", lambda: torch.tensor([1.0, 2.0], device=torch.device("meta"))),
+        ("to", lambda: torch.ones(3).to("meta")),
+        ("copy_", lambda: torch.empty(3, device="meta").copy_(torch.ones(3))),
+    ],
+)
+def test_counter_counts_host_to_device_copies(name, fn):
+    """A Python value or a CPU tensor copied to a device (finding B1 of review round 2: on CUDA
+    ``torch.tensor(x, device=...)`` copies from pageable memory, which synchronises)."""
+    c = count_host_syncs(fn)
+    assert c.count == 1, (name, [str(e) for e in c.events])
+    assert "test_compile_sync.py" in c.events[0].where, c.events[0].where
+
+
+def test_counter_ignores_fills_and_cpu_factories():
+    """torch.full on the device is a fill kernel, a CPU tensor from a number is no copy."""
+    x = torch.empty(3, device="meta")
+    c = count_host_syncs(
+        lambda: (
+            torch.full((), 1.5, dtype=torch.float32, device="meta"),
+            torch.tensor(2.0),
+            torch.as_tensor(x, dtype=torch.float64, device="meta"),
+            torch.zeros((), device="meta"),
+            x * 2.0,
+        )
+    )
+    assert c.count == 0 and c.ops > 3, [str(e) for e in c.events]
+
+
+#: designs with Python-number hyperparameters that become device tensors in every call
+_SCALAR_DESIGNS = {
+    "ppo_clip": {"clip_ratio_low": 0.2},
+    "is_reshape_ess": {"rho_min": 0.3},
+    "per_sign_power": {"rho_min": 0.25},
+    "variational_gamma": {},
+    "truncated_power": {"gamma": 0.5, "M": 3.0},
+    "soft_saturation": {"gamma": 0.5, "lam": 0.25},
+    "gspo": {},
+}
+
+
+@pytest.mark.parametrize("with_metrics", [False, True], ids=["loss", "metrics"])
+@pytest.mark.parametrize("design", sorted(_SCALAR_DESIGNS))
+def test_no_host_to_device_scalar_copy(design, with_metrics):
+    """Every Python number that becomes a device tensor is filled on the device (torch.full),
+    not copied from the host: 0 host-to-device copies per call, forward and backward, with a
+    Python-number advantage and rollout truncation bounds too (review round 2, B1: ppo_clip
+    made 2 per call, variational_gamma 12, all at ``_validate.promote``)."""
+    call = losses.policy_loss_and_metrics if with_metrics else losses.policy_loss
+    lp, old, A, mask = _inputs("meta", torch.float32)
+    roll = torch.empty_like(old)
+    for adv, kw in (
+        (A, _SCALAR_DESIGNS[design]),
+        (0.5, dict(_SCALAR_DESIGNS[design], rollout_log_prob=roll, rollout_is="token")),
+    ):
+
+        def run(adv=adv, kw=kw):
+            out = call(lp, old, adv, mask, design, **kw)
+            (out[0] if isinstance(out, tuple) else out).backward()
+
+        c = count_host_syncs(run)
+        assert c.ops > 10
+        assert c.count == 0 and not c.stopped, "\n".join(str(e) for e in c.events)
 
 
 def test_counter_on_real_cpu_tensors_counts_nothing():
@@ -570,8 +690,69 @@ for fn in (losses.policy_loss, losses.policy_loss_and_metrics):
         got = out[0] if isinstance(out, tuple) else out
         want = want[0] if isinstance(want, tuple) else want
         assert torch.equal(got, want), (fn.__name__, design, got, want)
+# a "module.function" design: resolved once by make_policy_loss (dynamo does not trace
+# importlib; review round 2, B2), first call compiled
+for with_metrics in (False, True):
+    made = losses.make_policy_loss("peers.gspo", with_metrics=with_metrics)
+    out = torch.compile(made, fullgraph=True, backend="aot_eager")(lp, old, adv, mask)
+    call = losses.policy_loss_and_metrics if with_metrics else losses.policy_loss
+    want = call(lp, old, adv, mask, "peers.gspo")
+    got = out[0] if with_metrics else out
+    want = want[0] if with_metrics else want
+    assert torch.equal(got, want), ("peers.gspo", with_metrics, got, want)
+# a user callable after one eager call: its cached signature is read by a traceable dict .get
+# (torch 2.4's dynamo does not trace a weakref.WeakKeyDictionary)
+phi = lambda log_w, A, mask=None: torch.exp(0.5 * log_w) * A
+want = losses.policy_loss(lp, old, adv, mask, phi)
+got = torch.compile(losses.policy_loss, fullgraph=True, backend="aot_eager")(lp, old, adv, mask, phi)
+assert torch.equal(got, want), ("callable", got, want)
 print("ok")
 """
+
+
+def test_dotted_design_compiles_after_one_eager_call():
+    """policy_loss with a "module.function" design finds the function in a str-keyed cache
+    after one eager call (no importlib while dynamo traces; review round 2, B2)."""
+    lp, old, A, mask = _inputs("cpu", torch.float64)
+    lp = lp.detach()
+    want = losses.policy_loss(lp, old, A, mask, "peers.tis_token")
+    torch._dynamo.reset()
+    try:
+        compiled = torch.compile(losses.policy_loss, fullgraph=True, backend="aot_eager")
+        got = compiled(lp, old, A, mask, "peers.tis_token")
+    finally:
+        torch._dynamo.reset()
+    assert torch.equal(got, want)
+    with pytest.raises(ValueError, match="design"):
+        losses.make_policy_loss("peers.no_such_function")
+
+
+def test_user_signature_cache_is_bounded():
+    """A new functools.partial per step neither grows the signature cache without bound nor
+    keeps every closure alive (review round 2, R5); the registered designs stay cached."""
+    import functools
+    import gc
+    import weakref
+
+    lp, old, A, mask = _inputs("cpu", torch.float64)
+    lp = lp.detach()
+    registered = dict(losses._SIGNATURES)
+
+    def phi(log_w, A, scale=1.0):
+        return scale * torch.exp(log_w) * A
+
+    first = functools.partial(phi, scale=0.5)
+    ref = weakref.ref(first)
+    want = losses.policy_loss(lp, old, A, mask, first)
+    del first
+    for _ in range(100):
+        got = losses.policy_loss(lp, old, A, mask, functools.partial(phi, scale=0.5))
+        assert torch.equal(got, want)
+    gc.collect()
+    assert ref() is None  # the first partial was let go
+    assert losses._SIGNATURES == registered  # user callables never enter the registered table
+    assert len(losses._USER_SIGNATURES) <= losses._USER_SIGNATURES_MAX < 100
+    assert losses.TOKEN_DESIGNS["ppo_clip"] in losses._SIGNATURES
 
 
 def test_first_call_compiled_in_a_fresh_process():

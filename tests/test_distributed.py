@@ -24,6 +24,8 @@ T = 6
 SHARDS = {2: [3, 4], 4: [5, 2, 0, 1]}
 EMPTY = {2: None, 4: 1}
 REFUSED = ("kl_cov", "clip_cov")
+#: designs run with the B = 0 rank's shard at T = 0 (0, 0) in the modes that divide by T
+B0_T0_DESIGNS = ("ppo_clip", "is_reshape_ess", "tis_token_batch_normalized")
 #: kl_cov / clip_cov by other spellings: refused by the resolved function, not the name
 REFUSED_OTHER = ("peers.kl_cov", "peers.clip_cov", peers.kl_cov, peers.clip_cov)
 
@@ -72,7 +74,7 @@ def _run(design, mode: str, lp, old, adv, mask, process_group=None, fn=None):
         x, old, adv, mask, design if fn is None else fn, mode, process_group=process_group
     )
     loss.backward()
-    return x.grad.detach().clone(), {k: float(v) for k, v in metrics.items()}
+    return x.grad.detach().clone(), {k: float(v) for k, v in metrics.items()}, float(loss.detach())
 
 
 def _worker(rank: int, world: int, init: str, out_dir: str) -> None:
@@ -120,6 +122,11 @@ def _worker(rank: int, world: int, init: str, out_dir: str) -> None:
                 results[("T", mode)] = None
             # loss_scale_factor: no T involved, runs
             losses.policy_loss(*short, "ppo_clip", mode, 6.0, process_group=group)
+        # a rank with B = 0 is not in the T check: its empty shard may have T = 0
+        zero_t = (lp[:, :0], old[:, :0], adv, mask[:, :0]) if lp.shape[0] == 0 else (lp, old, adv, mask)
+        for design in B0_T0_DESIGNS:
+            for mode in ("seq-mean-token-sum-norm", "trl-dr_grpo"):
+                results[("T0", design, mode)] = _run(design, mode, *zero_t, group)
         # a Reducer made outside a call is refused (its cache would outlive its batch)
         try:
             losses.policy_loss(lp, old, adv, mask, "is_reshape_ess", process_group=tdist.Reducer(group))
@@ -188,7 +195,7 @@ def _check(world: int) -> None:
                     kind, msg = res[(design, mode)]
                     assert kind == "refused" and design in msg and "process_group" in msg
                 continue
-            g_single, m_single = _run(design, mode, lp, old, adv, mask)
+            g_single, m_single, l_single = _run(design, mode, lp, old, adv, mask)
             for r, res in enumerate(per_rank):  # the B = 0 rank: an empty gradient
                 assert res[(design, mode)][0].shape == (SHARDS[world][r], T)
             g_dist = torch.cat([res[(design, mode)][0] for res in per_rank])
@@ -201,9 +208,27 @@ def _check(world: int) -> None:
                 for k, v in m_single.items():
                     if not _close(m_dist[k], v):
                         failures.append(f"{design} {mode} rank {r}: {k} {m_dist[k]!r} != {v!r}")
+            # each rank's loss is its share: the sum over ranks is the one-process loss
+            if not _close(sum(res[(design, mode)][2] for res in per_rank), l_single):
+                failures.append(f"{design} {mode}: loss sum != one-process loss {l_single!r}")
+    # the B = 0 rank with T = 0 (world 4): not in the T check, the same as one process
+    for design in B0_T0_DESIGNS:
+        for mode in ("seq-mean-token-sum-norm", "trl-dr_grpo"):
+            g_single, m_single, l_single = _run(design, mode, lp, old, adv, mask)
+            got = [res[("T0", design, mode)] for res in per_rank]
+            for r, (g, m, _) in enumerate(got):
+                assert g.shape == ((0, 0) if SHARDS[world][r] == 0 else (SHARDS[world][r], T))
+                assert set(m) == set(m_single), (design, mode)
+                for k, v in m_single.items():
+                    if not _close(m[k], v):
+                        failures.append(f"T0 {design} {mode} rank {r}: {k} {m[k]!r} != {v!r}")
+            if not _close(torch.cat([g for g, _, _ in got if g.shape[0]]), g_single):
+                failures.append(f"T0 {design} {mode}: gradient")
+            if not _close(sum(loss for _, _, loss in got), l_single):
+                failures.append(f"T0 {design} {mode}: loss {[x[2] for x in got]} vs {l_single!r}")
     assert not failures, "\n".join(failures[:40])
     # the test sees unreduced statistics: per-rank gamma and denominators give another gradient
-    g_single, _ = _run("is_reshape_ess", "token-mean", lp, old, adv, mask)
+    g_single = _run("is_reshape_ess", "token-mean", lp, old, adv, mask)[0]
     g_local = torch.cat([res["local"][0] for res in per_rank])
     assert (g_local - g_single).abs().max().item() > 1e-6
     for design in ("is_reshape_ess", "tis_sequence_batch_normalized", "variational_gamma"):
@@ -229,7 +254,7 @@ def _check(world: int) -> None:
         assert res[("collectives", "ess")] == (2, 1)
         assert res[("collectives", "ppo")] == (1, 1)
     # a callable design with its own all_reduce over the ProcessGroup it is given
-    g_single, m_single = _run("x", "token-mean", lp, old, adv, mask, None, _global_mean_design)
+    g_single, m_single, _ = _run("x", "token-mean", lp, old, adv, mask, None, _global_mean_design)
     assert _close(torch.cat([res["callable"][0] for res in per_rank]), g_single)
     for res in per_rank:
         assert all(_close(res["callable"][1][k], v) for k, v in m_single.items())

@@ -36,6 +36,25 @@ def _describe(x: Any, bad: torch.Tensor | None = None) -> str:
     return repr(x)
 
 
+def scalar(x: Any, dtype: torch.dtype, device: torch.device | str | None) -> torch.Tensor:
+    """x as a tensor of ``dtype`` on ``device``. A Python number becomes a 0-d tensor filled on
+    the device (``torch.full``: a fill kernel, no host-to-device copy; ``torch.tensor(x,
+    device=cuda)`` copies from pageable host memory, which synchronises), rounded to ``dtype``
+    exactly as ``torch.tensor`` rounds it. A tensor is converted with ``.to``; anything else
+    (a NumPy value, a list) goes through ``torch.as_tensor``."""
+    if isinstance(x, torch.Tensor):
+        return x.to(dtype=dtype, device=device)
+    if isinstance(x, (bool, int, float)):
+        if dtype.is_floating_point and not torch.compiler.is_compiling():
+            x = float(x)  # as torch.tensor reads an int (an int beyond int64 included)
+            if math.isfinite(x) and abs(x) > torch.finfo(dtype).max:
+                # torch.full refuses a value beyond the dtype's range, torch.tensor rounds it
+                # (to inf, or to the largest finite value within half an ulp): on the host
+                x = float(torch.tensor(x, dtype=dtype))
+        return torch.full((), x, dtype=dtype, device=device)
+    return torch.as_tensor(x, dtype=dtype, device=device)
+
+
 def as_tensor(x: Any, like: torch.Tensor | None = None, dtype=None) -> torch.Tensor:
     """Tensor view of x on like's device and dtype (Python numbers become 0-d tensors)."""
     if isinstance(x, torch.Tensor):
@@ -43,8 +62,8 @@ def as_tensor(x: Any, like: torch.Tensor | None = None, dtype=None) -> torch.Ten
             return x.to(dtype)
         return x
     if like is not None:
-        return torch.as_tensor(x, dtype=dtype or like.dtype, device=like.device)
-    return torch.as_tensor(x, dtype=dtype or torch.get_default_dtype())
+        return scalar(x, dtype or like.dtype, like.device)
+    return scalar(x, dtype or torch.get_default_dtype(), None)
 
 
 LOW_PRECISION = (torch.bfloat16, torch.float16)
@@ -71,7 +90,7 @@ def promote(*xs: Any) -> tuple[list[torch.Tensor], torch.dtype]:
     out = [
         x.to(dtype=compute, device=device)
         if isinstance(x, torch.Tensor)
-        else torch.tensor(x, dtype=compute, device=device)
+        else scalar(x, compute, device)
         for x in xs
     ]
     return out, dtype

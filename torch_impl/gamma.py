@@ -5,7 +5,13 @@ from __future__ import annotations
 import torch
 
 from isreshape.torch_impl._ties import cap_above, cap_below, clip_closed
-from isreshape.torch_impl._validate import check_finite, check_not_nan, check_range, promote
+from isreshape.torch_impl._validate import (
+    check_finite,
+    check_not_nan,
+    check_range,
+    promote,
+    scalar,
+)
 
 
 def gamma_star_ess(sigma2, rho_min) -> torch.Tensor:
@@ -182,7 +188,7 @@ def per_sign_gamma_seed_code(
     dt, dev = log_w.dtype, log_w.device
 
     def t(v):
-        return torch.as_tensor(v, dtype=dt, device=dev)
+        return scalar(v, dt, dev)
 
     log_rho = -torch.log(t(rho_min))
 
@@ -226,7 +232,7 @@ def per_sign_gamma(
     dt, dev = log_w.dtype, log_w.device
 
     def t(v):
-        return torch.as_tensor(v, dtype=dt, device=dev)
+        return scalar(v, dt, dev)
 
     log_rho = -torch.log(t(rho_min))
 

@@ -97,7 +97,7 @@ import torch
 
 from isreshape.torch_impl import distributed as tdist
 from isreshape.torch_impl import peers
-from isreshape.torch_impl._validate import LOW_PRECISION, _checkable
+from isreshape.torch_impl._validate import LOW_PRECISION, _checkable, scalar
 
 Tensor = torch.Tensor
 
@@ -153,9 +153,7 @@ def _selected(log_w: Tensor, mask: Tensor | None) -> Tensor:
 
 
 def _full(A: Any, log_w: Tensor) -> Tensor:
-    return torch.broadcast_to(
-        torch.as_tensor(A, dtype=log_w.dtype, device=log_w.device), log_w.shape
-    )
+    return torch.broadcast_to(scalar(A, log_w.dtype, log_w.device), log_w.shape)
 
 
 # ---- the same statistics over every rank of a process group (``process_group``): each rule
@@ -217,7 +215,7 @@ def _per_sign_gammas_global(
     dt, dev = lw.dtype, lw.device
 
     def t(v: float) -> Tensor:
-        return torch.as_tensor(v, dtype=dt, device=dev)
+        return scalar(v, dt, dev)
 
     log_rho = -torch.log(t(rho_min))
     out = []
@@ -583,8 +581,8 @@ def _objective_trust_region_adaptive(log_w, A, gamma_base=0.1, gamma_max=0.9, ta
 def _objective_truncated_power(log_w, A, gamma=1.0, M=2.0):
     """f = A + A int_0^l min(e^{gamma s}, M) ds = A + (A / gamma) (K(t) - K(0)), t = gamma l,
     K(t) = e^{min(t, L)} + M (t - L)^+, L = log M; gamma = 0 gives A + min(1, M) A l."""
-    g = torch.as_tensor(gamma, dtype=log_w.dtype, device=log_w.device)
-    m = torch.as_tensor(M, dtype=log_w.dtype, device=log_w.device)
+    g = scalar(gamma, log_w.dtype, log_w.device)
+    m = scalar(M, log_w.dtype, log_w.device)
     t = g * log_w
     L = torch.log(m)
     b = torch.clamp(L, max=0.0)
@@ -602,8 +600,8 @@ def _objective_truncated_power(log_w, A, gamma=1.0, M=2.0):
 def _objective_soft_saturation(log_w, A, gamma=1.0, lam=0.5):
     """f = A + (A / gamma) J(t), t = gamma l: J = e^t - 1 for t <= 0, log(1 + lam (e^t - 1))
     / lam above (e^t - 1 for lam = 0); gamma = 0 gives A + A l."""
-    g = torch.as_tensor(gamma, dtype=log_w.dtype, device=log_w.device)
-    lam_t = torch.as_tensor(lam, dtype=log_w.dtype, device=log_w.device)
+    g = scalar(gamma, log_w.dtype, log_w.device)
+    lam_t = scalar(lam, log_w.dtype, log_w.device)
     t = g * log_w
     zero = torch.zeros((), dtype=log_w.dtype, device=log_w.device)
     lam_safe = torch.where(lam_t > 0, lam_t, torch.ones_like(lam_t))
@@ -830,32 +828,48 @@ def _resolve_design(design: Any) -> tuple[str, Callable[..., Tensor]]:
     raise ValueError(f"design must be a name or a callable, got {design!r}")
 
 
-_SIGNATURES: dict[Any, tuple[bool, frozenset[str] | None]] = {}
+_Signature = tuple[bool, "frozenset[str] | None"]
+#: the registered designs' signatures (filled once at import, at the end of this module)
+_SIGNATURES: dict[Any, _Signature] = {}
+#: user callables' signatures, at most _USER_SIGNATURES_MAX, the oldest dropped first: a
+#: training loop that passes a new lambda or functools.partial per step keeps at most that many
+#: closures alive. A plain dict read with .get, not a weakref.WeakKeyDictionary: torch 2.4's
+#: dynamo does not trace WeakKeyDictionary.get, and a compiled call of a user callable must
+#: find its signature here (after one eager call). An unhashable callable is read every call.
+_USER_SIGNATURES: dict[Any, _Signature] = {}
+_USER_SIGNATURES_MAX = 32
 
 
-def _signature(fn: Callable[..., Tensor]) -> tuple[bool, frozenset[str] | None]:
+def _read_signature(fn: Callable[..., Tensor]) -> _Signature:
+    try:
+        ps = inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # builtins without a signature
+        return (False, None)
+    var_kw = any(p.kind is p.VAR_KEYWORD for p in ps.values())
+    names = [n for n, p in ps.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    return ("mask" in ps, None if var_kw else frozenset(names[2:]))
+
+
+def _signature(fn: Callable[..., Tensor]) -> _Signature:
     """(takes a mask, its parameter names beyond (log_w, A) or None if it takes **kwargs)."""
-    key = fn
     try:
         # .get, not [key] with except KeyError: dynamo in torch 2.4 fails while building
         # the KeyError of a miss on a function key (the first call being compiled)
-        hit = _SIGNATURES.get(key)
+        hit = _SIGNATURES.get(fn)
     except TypeError:
         hit = None
     if hit is not None:
         return hit
     try:
-        ps = inspect.signature(fn).parameters
-    except (TypeError, ValueError):  # builtins without a signature
-        out: tuple[bool, frozenset[str] | None] = (False, None)
-    else:
-        var_kw = any(p.kind is p.VAR_KEYWORD for p in ps.values())
-        names = [n for n, p in ps.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-        out = ("mask" in ps, None if var_kw else frozenset(names[2:]))
-    try:
-        _SIGNATURES[key] = out
-    except TypeError:
-        pass
+        hit = _USER_SIGNATURES.get(fn)
+    except TypeError:  # unhashable
+        return _read_signature(fn)
+    if hit is not None:
+        return hit
+    out = _read_signature(fn)
+    while len(_USER_SIGNATURES) >= _USER_SIGNATURES_MAX:
+        del _USER_SIGNATURES[next(iter(_USER_SIGNATURES))]
+    _USER_SIGNATURES[fn] = out
     return out
 
 
@@ -938,7 +952,7 @@ def _parts(
     if isinstance(advantages, Tensor):
         adv = advantages.detach().to(compute)
     else:
-        adv = torch.as_tensor(advantages, dtype=compute, device=dev)
+        adv = scalar(advantages, compute, dev)
     adv = torch.where(selected, torch.broadcast_to(adv, log_prob.shape), zero)
 
     # rollout correction: rejection masks first (the design sees only accepted tokens)
@@ -984,8 +998,8 @@ def _parts(
                 seq = torch.where(keep, rollout_lr, zero).sum(-1, keepdim=True)
                 rho_raw_log = torch.broadcast_to(seq, selected.shape)
             r = torch.exp(clamp(rho_raw_log))
-            lo_t = torch.as_tensor(rollout.lower, dtype=compute, device=dev)
-            up_t = torch.as_tensor(rollout.upper, dtype=compute, device=dev)
+            lo_t = scalar(rollout.lower, compute, dev)
+            up_t = scalar(rollout.upper, compute, dev)
             if rollout.mode == "truncate":
                 rho = torch.minimum(torch.maximum(r, lo_t), up_t)
             else:
@@ -1096,20 +1110,24 @@ def _loss(
 
 def _global_counts(red: tdist.Reducer, mask: Tensor, keep: Tensor | None = None) -> Tensor:
     """[selected tokens, non-empty sequences, sequences B, tokens of ``keep``] summed over
-    every rank, then [max T, min T] over the ranks (T = the token dimension; float64; one
-    collective, cached for the call)."""
+    every rank, then [max T, min T] over the ranks with at least one sequence (T = the token
+    dimension; a rank with B = 0 sends the neutral -inf / +inf, so its T, often 0 for an empty
+    shard, is not compared; max T = -inf when every rank is empty; float64; one collective,
+    cached for the call)."""
     if "counts" not in red.cache:
         f64 = torch.float64
         b = math.prod(mask.shape[:-1])
         t = float(mask.shape[-1])
+        # slots 4, 5 hold T and -T, both reduced by max; B = 0 sends -inf to both (neutral)
+        t_hi, t_neg = (t, -t) if b > 0 else (-math.inf, -math.inf)
         local = torch.stack(
             [
                 mask.sum().to(f64),
                 (mask.sum(-1) > 0).sum().to(f64),
                 torch.full((), float(b), dtype=f64, device=mask.device),
                 (keep if keep is not None else mask).sum().to(f64),
-                torch.full((), t, dtype=f64, device=mask.device),
-                torch.full((), -t, dtype=f64, device=mask.device),
+                torch.full((), t_hi, dtype=f64, device=mask.device),
+                torch.full((), t_neg, dtype=f64, device=mask.device),
             ]
         )
         table = red.gather(local)
@@ -1306,8 +1324,10 @@ def policy_loss_and_metrics(
     """:func:`policy_loss` and a dict of 0-d tensor metrics (no gradient; with
     ``process_group=None`` no host synchronisation: masked reductions only, so it runs on an
     accelerator and under ``torch.compile(fullgraph=True)``; with a group it syncs with the host
-    once, for k-hat's tail length, and is not meant for ``torch.compile``). Over the tokens the design sees (selected, not
-    rejected), float64 metrics for float64 inputs, float32 otherwise:
+    once for k-hat's tail length, plus once for the ranks' T check in ``seq-mean-token-sum-norm``
+    and ``trl-dr_grpo`` without ``loss_scale_factor``, and is not meant for ``torch.compile``).
+    Over the tokens the design sees (selected, not rejected), float64 metrics for float64
+    inputs, float32 otherwise:
 
     - ``ratio/mean``, ``ratio/min``, ``ratio/max``: w = exp(log_prob - old_log_prob), clamped
       as the design saw it; ``log_ratio/std`` (population) and ``log_ratio/max_abs`` of the
@@ -1711,14 +1731,19 @@ def _aggregate_global(
     length = masked.shape[-1] if loss_scale_factor is None else loss_scale_factor
     if loss_scale_factor is None and loss_agg_mode in ("seq-mean-token-sum-norm", "trl-dr_grpo"):
         # the same gathered T range on every rank: the same decision, no rank left waiting
-        # (host sync, this mode only)
-        t_max, t_min = int(counts[4].item()), int(counts[5].item())
-        if t_max != t_min:
-            raise ValueError(
-                f"loss_agg_mode {loss_agg_mode!r} without loss_scale_factor divides by T, and "
-                f"the ranks of process_group have T from {t_min} to {t_max} (this rank "
-                f"{masked.shape[-1]}): pad every rank to one length or pass loss_scale_factor"
-            )
+        # (one host sync, these modes only). Ranks with B = 0 are not in the range: with
+        # t_max = -inf every rank is empty and there is nothing to compare
+        t_max, t_min = counts[4:6].tolist()
+        if math.isfinite(t_max):
+            if t_max != t_min:
+                raise ValueError(
+                    f"loss_agg_mode {loss_agg_mode!r} without loss_scale_factor divides by T, "
+                    f"and the ranks of process_group have T from {int(t_min)} to {int(t_max)} "
+                    f"(this rank {masked.shape[-1]}): pad every rank to one length or pass "
+                    "loss_scale_factor"
+                )
+            # the common T: an empty rank divides its zero sum by it, not by its own T (0 / 0)
+            length = int(t_max)
     if loss_agg_mode == "trl-grpo":
         seq_mean = masked.sum(-1) / mask.sum(-1).clamp(min=1).to(dt)
         return seq_mean.sum() / n_b
@@ -1742,7 +1767,15 @@ def _aggregate_global(
     return torch.where(nonempty, seq_loss, zero).sum() / n_seq.clamp(min=1)
 
 
+#: "module.function" designs resolved so far (str keys: a compiled call after one eager call
+#: finds its function here, without importlib, which dynamo does not trace)
+_RESOLVED: dict[str, Callable[..., Tensor]] = {}
+
+
 def _resolve(design: str) -> Callable[..., Tensor]:
+    hit = _RESOLVED.get(design)
+    if hit is not None:
+        return hit
     module, _, name = design.partition(".")
     try:
         fn = getattr(importlib.import_module(f"isreshape.torch_impl.{module}"), name)
@@ -1750,6 +1783,7 @@ def _resolve(design: str) -> Callable[..., Tensor]:
         raise ValueError(f"design {design!r} is not a torch_impl module.function") from exc
     if not callable(fn) or name.startswith("_"):
         raise ValueError(f"design {design!r} is not a public torch_impl function")
+    _RESOLVED[design] = fn
     return fn
 
 
@@ -1948,6 +1982,9 @@ def make_policy_loss(
     tdist.check_process_group(options.get("process_group"))
     if options.get("process_group") is not None:
         _refuse_top_k(design)  # by the resolved function (names, dotted names, callables)
+    if isinstance(design, str) and _resolve_design(design)[0] == "callable":
+        # a "module.function" name, resolved once here: the returned function never imports
+        design = _resolve(design)
     call(lp, old, adv, mask, design, rollout_log_prob=probe_rollout, **probe_options)
 
     def loss_fn(
@@ -1980,5 +2017,5 @@ for _fn in (
     *SURROGATE_VALUES.values(),
     *_SEED_OBJECTIVES.values(),
 ):
-    _signature(_fn)
+    _SIGNATURES[_fn] = _read_signature(_fn)
 del _fn

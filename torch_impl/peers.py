@@ -38,6 +38,7 @@ from isreshape.torch_impl._validate import (
     check_not_nan,
     check_range,
     promote,
+    scalar,
 )
 
 Tensor = torch.Tensor
@@ -625,7 +626,7 @@ def _first_k(key: Tensor, eligible: Tensor, k: Tensor) -> Tensor:
     """True at the k eligible entries of largest key per batch (last two dims flattened);
     equal keys go to the earlier position (a stable descending sort). No host sync."""
     flat_shape = key.shape[:-2] + (-1,)
-    neg_inf = torch.tensor(-torch.inf, dtype=key.dtype, device=key.device)
+    neg_inf = torch.full((), -torch.inf, dtype=key.dtype, device=key.device)
     keyed = torch.where(eligible, key, neg_inf).reshape(flat_shape)
     order = torch.sort(keyed, dim=-1, descending=True, stable=True).indices
     # the inverse permutation (an argsort of distinct integers); a scatter into an empty
@@ -637,7 +638,7 @@ def _first_k(key: Tensor, eligible: Tensor, k: Tensor) -> Tensor:
 def _f64(x: Any, like: Tensor) -> Tensor:
     """A selection parameter in float64 as given (not rounded to a float32 compute dtype: the
     count int(ratio N) and the band test must see the value verl sees)."""
-    return torch.as_tensor(x, dtype=torch.float64, device=like.device)
+    return scalar(x, torch.float64, like.device)
 
 
 def _verl_count(ratio: Tensor, m: Tensor) -> Tensor:
