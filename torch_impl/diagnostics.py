@@ -160,10 +160,15 @@ def psis_khat(log_w: torch.Tensor, mask: torch.Tensor | None = None, dim: int = 
     compute = torch.float64
     big = lw.shape[-1]
     m_max = max(1, min(-(-big // 5), math.isqrt(9 * big - 1) + 1))
-    x = lw.to(compute).masked_fill(~keep | bad, -math.inf)
     # only the m_max + 1 largest are read (the tail and the cutoff at position m_tail <= m_max):
-    # a top-k, not a sort of all S draws (20x cheaper at S = 262144 on a CPU)
+    # a top-k, not a sort of all S draws (20x cheaper at S = 262144 on a CPU). The top-k runs
+    # in the input's own dtype (float32 for bfloat16 / float16) and only its result is widened
+    # to float64: widening is exact and monotone, so the values are those of a float64 top-k,
+    # at a quarter less cost for float32 (half the bytes to scan)
+    narrow = torch.float32 if lw.dtype in LOW_PRECISION else lw.dtype
+    x = lw.to(narrow).masked_fill(~keep | bad, -math.inf)
     desc, _ = torch.topk(x, min(m_max + 1, big), dim=-1, largest=True, sorted=True)
+    desc = desc.to(compute)
     top = desc[..., :1]
     s = keep.sum(-1, keepdim=True)
     m_tail = _tail_length(torch.clamp(s, min=1))
