@@ -31,10 +31,9 @@ import torch
 import torch.nn.functional as F
 
 from isreshape.torch_impl.benchmarks.loss import (
-    check_device,
+    add_device_arguments,
+    device_clock,
     device_name,
-    parse_device,
-    resolve_clock,
 )
 from isreshape.torch_impl.sampling import optimal_alpha
 
@@ -140,26 +139,9 @@ def main(argv=None) -> int:
         help="torch threads (default 1: on a loaded shared CPU, OpenMP barriers between "
         "threads dominate multi-threaded timings of every contender; no effect on CUDA)",
     )
-    p.add_argument(
-        "--clock",
-        choices=sorted(CLOCKS),
-        default=None,
-        help="cpu: process CPU time (the default on the CPU); wall: elapsed time (use with "
-        "--threads > 1; the default, and the only clock, on CUDA)",
-    )
-    p.add_argument(
-        "--device",
-        type=parse_device,
-        default="cpu",
-        help="cpu (default), cuda or cuda:N: where the logits live and the solvers run",
-    )
+    add_device_arguments(p, "where the logits live and the solvers run")
     args = p.parse_args(argv)
-    problem = check_device(args.device)
-    if problem is not None:
-        p.error(f"argument --device: {problem}")  # exits with status 2
-    clock, problem = resolve_clock(args.device, args.clock)
-    if problem is not None:
-        p.error(f"argument --clock: {problem}")
+    clock = device_clock(p, args)
     if args.device == "cpu":
         torch.set_num_threads(args.threads)
         where = f"device cpu, {torch.get_num_threads()} threads"

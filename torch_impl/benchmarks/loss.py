@@ -352,6 +352,36 @@ def resolve_clock(device: str, clock: str | None) -> tuple[str | None, str | Non
     return "wall", None
 
 
+def add_device_arguments(p: argparse.ArgumentParser, where: str) -> None:
+    """``--clock`` and ``--device`` (``where``: what lives on the device), shared by the
+    benchmarks."""
+    p.add_argument(
+        "--clock",
+        choices=sorted(CLOCKS),
+        default=None,
+        help="cpu: process CPU time (the default on the CPU); wall: elapsed time (use with "
+        "--threads > 1; the default, and the only clock, on CUDA)",
+    )
+    p.add_argument(
+        "--device",
+        type=parse_device,
+        default="cpu",
+        help=f"cpu (default), cuda or cuda:N: {where}",
+    )
+
+
+def device_clock(p: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+    """The clock for ``args.device`` / ``args.clock``; an unusable device or clock is a parser
+    error naming the argument (exit status 2)."""
+    problem = check_device(args.device)
+    if problem is not None:
+        p.error(f"argument --device: {problem}")
+    clock, problem = resolve_clock(args.device, args.clock)
+    if problem is not None:
+        p.error(f"argument --clock: {problem}")
+    return clock
+
+
 def device_name(device: str) -> str:
     """``cpu``, or ``cuda:N (<GPU name>)`` for the header line."""
     if device == "cpu":
@@ -410,31 +440,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="CPU torch threads (default 1, for a shared machine; no effect on CUDA)",
     )
-    p.add_argument(
-        "--clock",
-        choices=sorted(CLOCKS),
-        default=None,
-        help="cpu: process CPU time (the default on the CPU); wall: elapsed time (use with "
-        "--threads > 1; the default, and the only clock, on CUDA)",
-    )
-    p.add_argument(
-        "--device",
-        type=parse_device,
-        default="cpu",
-        help="cpu (default), cuda or cuda:N: where the inputs live and the loss runs",
-    )
+    add_device_arguments(p, "where the inputs live and the loss runs")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    problem = check_device(args.device)
-    if problem is not None:
-        parser.error(f"argument --device: {problem}")  # exits with status 2
-    clock, problem = resolve_clock(args.device, args.clock)
-    if problem is not None:
-        parser.error(f"argument --clock: {problem}")
+    clock = device_clock(parser, args)
     if args.quick:
         designs = args.designs or ["ppo_clip", "is_reshape_ess"]
         shapes = args.shapes or [(4, 64)]
