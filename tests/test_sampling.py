@@ -382,12 +382,28 @@ def test_categorical_sampler_never_draws_masked_tokens():
 def test_benchmark_quick_output(capsys):
     from isreshape.torch_impl.benchmarks import alpha as bench
 
+    assert bench.main(["--quick", "--repeats", "1", "--no-compile"]) == 0
+    _check_bench_output(capsys.readouterr().out, ("eager",))
+
+
+@pytest.mark.slow
+def test_benchmark_quick_output_compiled(capsys):
+    from isreshape.torch_impl.benchmarks import alpha as bench
+
     assert bench.main(["--quick", "--repeats", "1"]) == 0
     out = capsys.readouterr().out
+    _check_bench_output(out, ("compiled", "eager"))
+    assert "compiled-logsumexp-equivalents" in out
+
+
+def _check_bench_output(out: str, solvers) -> None:
     for fam in ("gaussian", "zipf"):
-        for label in ("seed bisection", "ours", "logsumexp unit", "speed-up over seed bisection"):
+        for label in ("seed bisection", "logsumexp unit"):
             assert f"[{fam}] {label}" in out
-        assert f"[{fam}] cost in logsumexp-equivalents:" in out
+        for s in solvers:
+            assert f"[{fam}] ours, {s}" in out
+            assert f"[{fam}] {s}: speed-up over seed bisection:" in out
+            assert f"[{fam}] {s}: cost in logsumexp-equivalents:" in out
         assert re.search(rf"\[{fam}\] .*reference bracket certified: True", out)
     worst = float(re.search(r"over families: ([0-9.e+-]+)", out).group(1))
     assert worst <= 1e-6

@@ -7,13 +7,18 @@ On N x V float32 logits (default N = 64, V = 152064, torch seed 0) and two famil
   ranks perturbed by 2 randn in log space.
 
 It times (process CPU time and one thread by default; ``--threads``, ``--clock wall``), in
-one run (median of ``--repeats`` runs each): the seed's ``_solve_kl_symmetry`` ported to
-batched torch as written (probabilities + eps = 1e-10, tol = 1e-6, max_iter = 50,
-its ``(high - low).max() < tol`` early exit included), our :func:`optimal_alpha`, and one
-``torch.logsumexp`` over one [N, V] tensor (the unit). It prints our speed-up over the seed,
-our cost in logsumexp-equivalents, and max |alpha - alpha_ref| for both solvers, with alpha_ref
+one run (median of ``--repeats`` runs each, after one warm-up call that also compiles): the
+seed's ``_solve_kl_symmetry`` ported to batched torch as written (probabilities + eps = 1e-10,
+tol = 1e-6, max_iter = 50, its ``(high - low).max() < tol`` early exit included), our
+:func:`optimal_alpha` compiled (``torch.compile``, default inductor settings; the float32
+formulation :func:`_solve_fused32`) and eager (the chunked solver), and the unit: one eager
+``torch.logsumexp`` over one [N, V] tensor. It prints both of ours as a speed-up over the seed
+and in logsumexp-equivalents, the same cost against a compiled ``torch.logsumexp`` (a
+stricter unit: inductor's fused exp-and-sum reads the tensor once with no [N, V] temporary),
+and max |alpha - alpha_ref| for every solver, with alpha_ref
 a float64 solve of the same inputs (30 Halley passes of the float64 solver) whose bracket is
-certified by the sign of Delta at alpha_ref -+ 1e-9. Timings on a shared machine are noisy: compare the ratios.
+certified by the sign of Delta at alpha_ref -+ 1e-9. ``--no-compile`` leaves out the compiled
+solver (no compiler at hand). Timings on a shared machine are noisy: compare the ratios.
 
 ``--device cuda`` (or ``cuda:N``) runs everything, the reference included, on the GPU (inputs
 drawn on the CPU, the same values as there, then moved), timed by wall clock with
@@ -139,6 +144,11 @@ def main(argv=None) -> int:
         help="torch threads (default 1: on a loaded shared CPU, OpenMP barriers between "
         "threads dominate multi-threaded timings of every contender; no effect on CUDA)",
     )
+    p.add_argument(
+        "--no-compile",
+        action="store_true",
+        help="leave out the compiled solver (torch.compile needs a C++ compiler on CPU)",
+    )
     add_device_arguments(p, "where the logits live and the solvers run")
     args = p.parse_args(argv)
     clock = device_clock(p, args)
@@ -166,6 +176,10 @@ def main(argv=None) -> int:
         "ratios are from the same run"
     )
     worst = 0.0
+    solvers = {"eager": optimal_alpha}
+    if not args.no_compile:
+        solvers = {"compiled": torch.compile(optimal_alpha), **solvers}
+        lse_compiled = torch.compile(lambda t: torch.logsumexp(t, -1))
     for name, (x, y) in families(n, v).items():
         x, y = x.to(args.device), y.to(args.device)
         pt, pg = torch.softmax(x, -1), torch.softmax(y, -1)
@@ -173,22 +187,37 @@ def main(argv=None) -> int:
         ck = clock
         solve_seed = seed._solve_kl_symmetry
         t_seed = _median_time(lambda: solve_seed(pt, pg), repeats, ck, sync)  # noqa: B023
-        t_ours = _median_time(lambda: optimal_alpha(x, y), repeats, ck, sync)  # noqa: B023
+        times, errs = {}, {}
+        a_ref, certified = reference_alpha(x, y)
+        for label, solve in solvers.items():
+            t0 = time.perf_counter()
+            solve(x, y)  # compiles on the first call
+            first = time.perf_counter() - t0
+            times[label] = _median_time(lambda: solve(x, y), repeats, ck, sync)  # noqa: B023
+            errs[label] = (solve(x, y).double() - a_ref).abs().max().item()
+            if label == "compiled":
+                print(f"[{name}] compiled solver: first call (compilation) {first:.1f} s wall")
         t_lse = _median_time(lambda: torch.logsumexp(x, -1), repeats, ck, sync)  # noqa: B023
         a_seed, conv = seed._solve_kl_symmetry(pt, pg)
-        a_ours = optimal_alpha(x, y)
-        a_ref, certified = reference_alpha(x, y)
-        err_ours = (a_ours.double() - a_ref).abs().max().item()
         err_seed = (a_seed.double() - a_ref).abs().max().item()
-        worst = max(worst, err_ours)
+        worst = max(worst, *errs.values())
         print(f"[{name}] alpha_ref range [{a_ref.min().item():.4f}, {a_ref.max().item():.4f}]")
         print(f"[{name}] seed bisection: {t_seed * 1e3:9.2f} ms  ({seed.iterations} iterations)")
-        print(f"[{name}] ours          : {t_ours * 1e3:9.2f} ms")
-        print(f"[{name}] logsumexp unit: {t_lse * 1e3:9.2f} ms")
-        print(f"[{name}] speed-up over seed bisection: {t_seed / t_ours:.1f}x")
-        print(f"[{name}] cost in logsumexp-equivalents: {t_ours / t_lse:.2f}")
+        for label, t in times.items():
+            print(f"[{name}] ours, {label:8s}: {t * 1e3:9.2f} ms")
+        print(f"[{name}] logsumexp unit: {t_lse * 1e3:9.2f} ms (eager torch.logsumexp)")
+        for label, t in times.items():
+            print(f"[{name}] {label}: speed-up over seed bisection: {t_seed / t:.1f}x")
+            print(f"[{name}] {label}: cost in logsumexp-equivalents: {t / t_lse:.2f}")
+        if "compiled" in times:
+            t_clse = _median_time(lambda: lse_compiled(x), repeats, ck, sync)  # noqa: B023
+            print(
+                f"[{name}] compiled: cost in compiled-logsumexp-equivalents: "
+                f"{times['compiled'] / t_clse:.2f} (compiled logsumexp {t_clse * 1e3:.2f} ms)"
+            )
+        ours = ", ".join(f"{label} {e:.2e}" for label, e in errs.items())
         print(
-            f"[{name}] max |alpha - alpha_ref|: ours {err_ours:.2e}, seed {err_seed:.2e} "
+            f"[{name}] max |alpha - alpha_ref|: {ours}, seed {err_seed:.2e} "
             f"(reference bracket certified: {certified}; seed converged: {conv})"
         )
     print(f"max |alpha - alpha_ref| over families: {worst:.2e}")
