@@ -25,7 +25,7 @@ def test_quick_mode_output_format(capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("loss benchmark: forward + backward of policy_loss_and_metrics")
     assert "ratio = time / PPO-clip's time in the same mode, same run" in out[0]
-    rows = [ROW.match(line) for line in out[2:-1]]
+    rows = [ROW.match(line) for line in out[2:-2]]
     assert all(rows), out
     assert [m.group(4) for m in rows] == [bench.BASELINE, "ppo_clip", "gspo"]
     for m in rows:
@@ -35,8 +35,20 @@ def test_quick_mode_output_format(capsys):
     assert re.match(
         r"^\[4x64 float32\] compiled within 1\.2x of compiled PPO-clip: \d/2; worst \S+ "
         r"\d+\.\d\dx; median \d+\.\d\dx$",
+        out[-2],
+    ), out[-2]
+    own = re.match(
+        r"^\[4x64 float32\] compiled against the ppo_clip design \(the same metrics\): median "
+        r"(\d+\.\d\d)x; worst gspo (\d+\.\d\d)x; ppo_clip design / hand-written PPO-clip "
+        r"(\d+\.\d\d)x$",
         out[-1],
-    ), out[-1]
+    )
+    assert own, out[-1]
+    # the like-for-like ratio is gspo's over ppo_clip's, both from the rows above (ms, 3 decimals)
+    gspo_ms, ppo_ms = float(rows[2].group(7)), float(rows[1].group(7))
+    assert float(own.group(1)) == float(own.group(2))
+    assert abs(float(own.group(1)) - gspo_ms / ppo_ms) <= 0.01 + 2e-3 / ppo_ms
+    assert own.group(3) == rows[1].group(8)[:-1]
 
 
 def test_eager_only_loss_variant_format(capsys):

@@ -290,6 +290,17 @@ def summary(rows: Sequence[Row], target: float = TARGET) -> list[str]:
             f"{len(within)}/{len(ratios)}; worst {worst} {ratios[worst]:.2f}x; "
             f"median {statistics.median(ratios.values()):.2f}x"
         )
+        if "ppo_clip" in ratios and len(ratios) > 1:
+            # like for like: the library's own ppo_clip design computes the same metrics and
+            # goes through the same code, so this ratio is the cost of the weighting alone
+            own = {d: q / ratios["ppo_clip"] for d, q in ratios.items() if d != "ppo_clip"}
+            worst_own = max(own, key=own.get)
+            out.append(
+                f"[{shape[0]}x{shape[1]} {dtype}] compiled against the ppo_clip design (the "
+                f"same metrics): median {statistics.median(own.values()):.2f}x; worst "
+                f"{worst_own} {own[worst_own]:.2f}x; ppo_clip design / hand-written PPO-clip "
+                f"{ratios['ppo_clip']:.2f}x"
+            )
     return out
 
 
