@@ -1,8 +1,10 @@
 """The float32 alpha* formulation that ``torch.compile(optimal_alpha)`` runs
-(``sampling._solve_fused32``, issue 14): the float32 accuracy and edge tests of
-tests/test_sampling.py and tests/test_alpha_edges.py run again through it (eagerly: the same
-tensor program, ``_FUSED_EAGER``), its own edge and invalid-row checks, and (slow) the compiled
-function itself against the eager one and the float64 reference.
+(``sampling._solve_fused32``, issue 14): the float32-internals tests of tests/test_sampling.py
+and tests/test_alpha_edges.py (V > 1024, float32) run again through it (eagerly: the same
+tensor program, ``_FUSED_EAGER``), its own edge and invalid-row checks, the two defects a review
+found (a large uncentred K(1) rounded to one float32 word; a target whose mass on S underflows),
+batch shapes, and (slow) the compiled function itself against the eager one and the float64
+reference.
 
 The reused tests compare against mpmath / NumPy float64 values computed on the same inputs, so
 they check the formulation, not its agreement with the eager solver.
@@ -25,16 +27,12 @@ from isreshape.torch_impl.benchmarks.alpha import families, reference_alpha
 from tests.test_alpha_edges import (  # noqa: F401
     test_identical_and_shifted_identical_rows_give_one_half,
     test_near_identical_rows_float32_fast_path,
-    test_rows_peaked_on_a_shared_token,
-    test_series_and_newton_agree_where_both_apply,
     test_shift_with_different_supports_goes_to_the_endpoint,
     test_unchecked_invalid_rows_come_out_nan,
 )
 from tests.test_sampling import (  # noqa: F401
     _mp_delta_sign,
-    test_batched_shapes_chunks_and_padding_agree,
     test_float32_passes_argument_reaches_sharp_logits,
-    test_no_nan_for_finite_inputs_and_float32_extremes,
     test_optimal_alpha_large_vocabulary,
 )
 
@@ -99,6 +97,47 @@ def test_edges_and_invalid_rows():
     assert out[4] == got[4] and torch.equal(out[5:], got)
     for a, b in ((bad_x, x_in), (bad_y, y_in)):  # inputs untouched
         assert torch.allclose(a, b, rtol=0, atol=0, equal_nan=True)
+
+
+def test_target_disfavouring_the_top_token():
+    # review finding D1: the target takes c nats from pi_theta's top token, so the uncentred
+    # K(1) ~ c; rounded to one float32 word it shifted every d by up to ulp(c) / 2 and alpha by
+    # that over Var_q(d) (1.4e-4 at c = 60, at any pass count). Two words: 1.3e-7 (4 passes,
+    # which these rows need to converge; the eager solver: 2.2e-6)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(6, 20000, generator=g)
+    y = x + 0.1 * torch.randn(6, 20000, generator=g)
+    y[torch.arange(6), x.argmax(-1)] -= torch.tensor([10.0, 30.0, 60.0, 10.0, 30.0, 60.0])
+    want = ref.optimal_alpha_np(x.double().numpy(), y.double().numpy())
+    got = ts.optimal_alpha(x, y, passes=4).double().numpy()
+    assert np.abs(got - want).max() <= 1e-6
+
+
+def test_target_mass_on_the_support_underflows():
+    # review finding D2: pi_t puts all but < 1e-45 of its mass on a token pi_theta masks, so
+    # its mass on S underflows in float32 (0 / 0 in E_t e): Delta < 0 everywhere, alpha* = 0
+    # (the fused path gave 0.125 with 2 passes)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 4000, generator=g)
+    y = torch.randn(3, 4000, generator=g)
+    x[:, 0] = -math.inf
+    y[:, 0] = torch.tensor([60.0, 110.0, 200.0])
+    want = ref.optimal_alpha_np(x.double().numpy(), y.double().numpy())
+    assert (want == 0).all()
+    assert (ts.optimal_alpha(x, y) == 0).all()
+
+
+def test_batch_shapes_broadcasting_and_strides():
+    # [B, T, V], a broadcast target and a non-contiguous theta give the row-by-row values
+    x, y = families(6, 3000)["gaussian"]
+    flat = ts.optimal_alpha(x, y)
+    assert torch.equal(ts.optimal_alpha(x.reshape(2, 3, -1), y.reshape(2, 3, -1)), flat.reshape(2, 3))
+    wide = torch.stack([x, x], -1)  # a strided view of x
+    assert torch.equal(ts.optimal_alpha(wide[..., 0], y), flat)
+    one = ts.optimal_alpha(x, y[:1].expand_as(x))
+    rows = torch.stack([ts.optimal_alpha(x[i : i + 1], y[:1])[0] for i in range(6)])
+    assert torch.equal(one, rows)
+    assert ts.optimal_alpha(x[:0], y[:0]).shape == (0,)
 
 
 def test_passes_decide_the_accuracy():
