@@ -1036,13 +1036,15 @@ def optimal_alpha(
     Two passes reach float32 rounding (~1e-7) on Gaussian logits of scale <= 10, Zipf
     (s <= 4), Dirichlet, masked (-inf) and peaked rows; scale 30 needs 3 passes (1.2e-6 with
     2), scale 100 needs 3 (3e-4 with 2), scale 300 needs 4 (2.7e-2 with 2): pass ``passes``
-    for logits that sharp. Cost on N = 64, V = 152064 (one CPU thread): about 5.7-6.7
+    for logits that sharp. A target that takes c nats from pi_theta's top token (otherwise
+    close to it) needs more: c = 60 at V = 4000 leaves 0.047 with 2 passes, 5.6e-4 with 4,
+    6e-8 with 6. Cost on N = 64, V = 152064 (one CPU thread): about 5.7-7
     logsumexp-equivalents (``isreshape bench alpha``, eager).
 
     Under ``torch.compile`` float32 internals run :func:`_solve_fused32` instead: the same
-    mathematics in 2 + 2 ``passes`` fused sweeps of both inputs, no [N, V] buffer (2.5-2.7
-    eager-logsumexp-equivalents compiled, 75-89x the seed's bisection, error 6e-8 on the
-    benchmark; 8-11 equivalents of a compiled logsumexp). There invalid rows come out NaN
+    mathematics in 2 + 2 ``passes`` fused sweeps of both inputs, no [N, V] buffer (2.5-2.9
+    eager-logsumexp-equivalents compiled, 70-90x the seed's bisection, error ~5e-8 on the
+    benchmark; 8-14 equivalents of a compiled logsumexp). There invalid rows come out NaN
     and nothing raises; with equal supports the endpoints 0 / 1 are taken only for d == 0
     (Delta's endpoint signs come from KLs, not float32 dots).
 
