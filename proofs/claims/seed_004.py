@@ -231,6 +231,11 @@ def _logsoftmax(x):
 
 
 FD_TOL = 1e-8  # central differences at h = 1e-5: truncation ~h^2 |f'''| ~ 1e-10, rounding ~1e-11
+# as seed 001's: the pinned finite-difference errors are rounding noise that differs across NumPy
+# builds (004-1.4-b: 1.12e-11 pinned, 1.52e-11 with NumPy 2.4.6); the verdict compares them with
+# FD_TOL, 1000 times larger. The tolerance is pinned among the numbers (a change needs a re-pin)
+FD_EVIDENCE = (1e-9, 1e-9, "central-difference rounding noise ~1e-11 differs across NumPy builds")
+FD_PINNED = dict(zip(("snapshot_tol_rel", "snapshot_tol_abs"), FD_EVIDENCE))
 
 
 def _sft_gradient_printed(pt, ptarget, A):
@@ -322,6 +327,7 @@ def _bias_cases(fn):
         _bias_flipped,
     ),
     method="sampled",
+    evidence_tolerance=FD_EVIDENCE,
 )
 def _c_1_4_b(bias):
     full, cut = _bias_cases(bias)
@@ -330,7 +336,12 @@ def _c_1_4_b(bias):
         "true gradient and SFT gradient by finite differences of their objectives (softmax "
         f"policy, 5 points, seeded): pi_t > 0 everywhere: max |formula - (true - SFT)| = "
         f"{full:.2e}; pi_t(y0) = 0 < pi_theta(y0): {cut:.2e} (tolerance {FD_TOL:g})",
-        numbers={"max_err_full_support": full, "max_err_pi_t_zero": cut, "fd_tol": FD_TOL},
+        numbers={
+            "max_err_full_support": full,
+            "max_err_pi_t_zero": cut,
+            "fd_tol": FD_TOL,
+            **FD_PINNED,
+        },
         conditions="pi_t > 0 wherever pi_theta > 0 (otherwise E_pi_t misses the on-policy "
         "gradient's mass there); 'SFT gradient' is the 1.4 one that includes A",
         ok_without_conditions=cut < FD_TOL,
