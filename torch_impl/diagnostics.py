@@ -123,7 +123,8 @@ def _isqrt(n: torch.Tensor) -> torch.Tensor:
 def _log1p_neg_t_rho(t: torch.Tensor, d: torch.Tensor, rho: torch.Tensor) -> torch.Tensor:
     """log(1 - t exp(d)) with rho = exp(min(d, 700)) computed once per draw (the grid is
     g x m of these, 69 x 1536 at 262144 draws: one log1p each, not an exp and a log1p per
-    branch): log1p(-t rho) for d <= 700 (either sign of t: |t| <= ~4, so |t| rho stays finite);
+    branch): log1p(-t rho) for d <= 700, either sign of t (|t| <= (sqrt(2 m) - 1) / 3 + 1 for
+    grid size m: ~4 at 262144 draws, and |t| rho overflows only beyond |t| ~ 1.8e4);
     for t < 0 and d > 700, log(1 + |t| e^d) = log|t| + d to double precision (|t| e^d > e^37).
     t > 0 only occurs with exp(d) < 1 / t, so the clamp never binds where it is used."""
     far = (d > 700.0) & (t < 0)
@@ -139,9 +140,12 @@ def psis_khat(log_w: torch.Tensor, mask: torch.Tensor | None = None, dim: int = 
     k_hat = (n k + 5) / (n + 10). Batched and masked (S and the tail length vary by row,
     padded to the static maximum), no host synchronisation.
     The fit runs on log-exceedances as ``reference.diagnostics.psis_khat_np`` does (theta in
-    units of 1 / x_q, log1p(-theta x) = log(1 - t rho) as a softplus), so tails whose
+    units of 1 / x_q, log1p(-theta x) = log(1 - t rho), rho = e^d, as log1p(-t rho) with rho
+    formed once per draw, and as log|t| + d where d > 700), so tails whose
     exceedances span more than the float range (one draw 700 nats above a tight cluster) give
-    the exact estimator, equal to NumPy's, instead of underflowed garbage. Every input dtype
+    the exact estimator, as NumPy's does to rounding (the fit amplifies rounding by about the
+    tail length: the twins agree to tens of ulps, not bitwise), instead of underflowed
+    garbage. Every input dtype
     is computed in float64 and the result rounded once to the input dtype.
     Domain and edges as the reference: -inf is a zero weight (counts in S, never in the
     tail); masked-out entries are not read; a tail of <= 4 draws (or every selected log_w

@@ -142,18 +142,16 @@ def _correctness(log_w, A) -> torch.Tensor:
 
 
 def _gamma_pair(log_w, A, gamma_base, gamma_max, tau_c):
+    # z = -A log w / tau_c in two words: sigma turns the rounding of z into a relative error
+    # of |z| eps / 2 (19 eps at z = -88, where the tolerance table allows 16). promote() has
+    # made every argument float32 or float64, the dtypes two_prod splits
     c = _correctness(log_w, A)
     z = -c / tau_c
-    if z.dtype in (torch.float32, torch.float64):
-        # z = -A log w / tau_c in two words: sigma turns the rounding of z into a relative
-        # error of |z| eps / 2 (19 eps at z = -88, where the tolerance table allows 16)
-        _, e = two_prod(A, log_w)  # A log w = c + e exactly
-        q, qe = two_prod(z, tau_c)  # z tau_c = q + qe; -c - q is exact (Sterbenz)
-        lo = (((-c - q) - qe) - torch.where(A == 0, 0.0, e)) / tau_c
-        lo = torch.where(torch.isfinite(z), lo, 0.0)
-        s_pos, s_neg = sigmoid2(z, lo), sigmoid2(-z, -lo)
-    else:
-        s_pos, s_neg = torch.sigmoid(z), torch.sigmoid(-z)
+    _, e = two_prod(A, log_w)  # A log w = c + e exactly
+    q, qe = two_prod(z, tau_c)  # z tau_c = q + qe; -c - q is exact (Sterbenz)
+    lo = (((-c - q) - qe) - torch.where(A == 0, 0.0, e)) / tau_c
+    lo = torch.where(torch.isfinite(z), lo, 0.0)
+    s_pos, s_neg = sigmoid2(z, lo), sigmoid2(-z, -lo)
     gamma = gamma_base * s_neg + gamma_max * s_pos
     one_minus = (1 - gamma_base) * s_neg + (1 - gamma_max) * s_pos
     return gamma, one_minus
