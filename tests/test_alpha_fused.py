@@ -31,7 +31,8 @@ from tests.test_alpha_edges import (  # noqa: F401
     test_unchecked_invalid_rows_come_out_nan,
 )
 from tests.test_sampling import (  # noqa: F401
-    _mp_delta_sign,
+    _check_edge_batch,
+    _edge_batch,
     test_float32_passes_argument_reaches_sharp_logits,
     test_optimal_alpha_large_vocabulary,
 )
@@ -61,29 +62,9 @@ def test_edges_and_invalid_rows():
     float64 reference on the same float32 inputs), then rows the argument checks would refuse:
     they come out NaN, the valid rows beside them unchanged."""
     v = 3000
-    g = torch.Generator().manual_seed(5)
-    x = 3 * torch.randn(8, v, generator=g)
-    y = 3 * torch.randn(8, v, generator=g) + 0.5 * x
-    y[0] = x[0]  # identical -> 1/2
-    y[1, v // 2 :] = -math.inf  # target truncated: Delta(1) >= 0 -> 1
-    y[1, : v // 2] = x[1, : v // 2]
-    x[2] = -math.inf  # theta one-hot inside the target's support -> 0
-    x[2, 7] = 0.0
-    x[3, ::3] = -math.inf  # masked entries in theta
-    y[4, 1::5] = -math.inf  # and in the target
-    x[4, ::3] = -math.inf
-    x[5, 0], y[5, 0] = 40.0, 40.0  # same peak
-    x[6, 0], y[6, 1] = 300.0, 300.0  # far-apart peaks (spread 600: the normaliser difference)
-    x[7] += 1000.0
+    x, y = _edge_batch(v, seed=5)
     got = ts.optimal_alpha(x, y)
-    want = ref.optimal_alpha_np(x.double().numpy(), y.double().numpy())
-    assert got.dtype == torch.float32 and torch.isfinite(got).all()
-    assert got[0] == 0.5 and got[1] == 1.0 and got[2] == 0.0
-    err = np.abs(got.double().numpy() - want)
-    assert err[[0, 1, 2, 3, 4, 6, 7]].max() <= 1e-6, err
-    a5 = float(got[5])  # certified in mpmath (the NumPy reference loses d at the peak)
-    assert _mp_delta_sign(x[5].double().numpy(), y[5].double().numpy(), a5 - 1e-6) > 0
-    assert _mp_delta_sign(x[5].double().numpy(), y[5].double().numpy(), a5 + 1e-6) < 0
+    _check_edge_batch(x, y, got)
 
     bad_x, bad_y = x[:5].clone(), y[:5].clone()
     bad_x[0, 3] = math.nan

@@ -157,15 +157,9 @@ def test_edges_in_one_batch():
     assert torch.isfinite(q).all() and torch.allclose(q.sum(-1), torch.ones(7, dtype=torch.float64))
 
 
-def test_float32_fast_path_edges_and_supports():
-    """The float32 internals (V > SMALL_VOCAB) on edge rows, each against the NumPy float64
-    reference of the same float32 inputs: identical rows (1/2), truncation (1), theta one-hot
-    inside the target's support (0), -inf entries in one or both rows, both rows peaked on the
-    same token (off-peak mass ~1e-12: float32 block sums alone lose it; certified in mpmath),
-    far-apart peaks, an
-    offset of 1000 on the logits; disjoint supports raise."""
-    v = 3000
-    g = torch.Generator().manual_seed(21)
+def _edge_batch(v: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """8 float32 edge rows of V entries (see test_float32_fast_path_edges_and_supports)."""
+    g = torch.Generator().manual_seed(seed)
     x = 3 * torch.randn(8, v, generator=g)
     y = 3 * torch.randn(8, v, generator=g) + 0.5 * x
     y[0] = x[0]  # identical -> 1/2
@@ -177,9 +171,13 @@ def test_float32_fast_path_edges_and_supports():
     y[4, 1::5] = -math.inf  # and in the target
     x[4, ::3] = -math.inf
     x[5, 0], y[5, 0] = 40.0, 40.0  # same peak
-    x[6, 0], y[6, 1] = 300.0, 300.0  # far-apart peaks
+    x[6, 0], y[6, 1] = 300.0, 300.0  # far-apart peaks (spread 600: the normaliser difference)
     x[7] += 1000.0
-    got = ts.optimal_alpha(x, y)
+    return x, y
+
+
+def _check_edge_batch(x: torch.Tensor, y: torch.Tensor, got: torch.Tensor) -> None:
+    """Each row of ``got`` against the NumPy float64 reference on the same float32 inputs."""
     want = ref.optimal_alpha_np(x.double().numpy(), y.double().numpy())
     assert got.dtype == torch.float32 and torch.isfinite(got).all()
     assert got[0] == 0.5 and got[1] == 1.0 and got[2] == 0.0
@@ -190,6 +188,18 @@ def test_float32_fast_path_edges_and_supports():
     a5 = float(got[5])
     assert _mp_delta_sign(x[5].double().numpy(), y[5].double().numpy(), a5 - 1e-6) > 0
     assert _mp_delta_sign(x[5].double().numpy(), y[5].double().numpy(), a5 + 1e-6) < 0
+
+
+def test_float32_fast_path_edges_and_supports():
+    """The float32 internals (V > SMALL_VOCAB) on edge rows, each against the NumPy float64
+    reference of the same float32 inputs: identical rows (1/2), truncation (1), theta one-hot
+    inside the target's support (0), -inf entries in one or both rows, both rows peaked on the
+    same token (off-peak mass ~1e-12: float32 block sums alone lose it; certified in mpmath),
+    far-apart peaks, an
+    offset of 1000 on the logits; disjoint supports raise."""
+    x, y = _edge_batch(3000, seed=21)
+    _check_edge_batch(x, y, ts.optimal_alpha(x, y))
+    v = 3000
     xd = torch.zeros(2, v)
     yd = torch.zeros(2, v)
     xd[1, : v // 2] = -math.inf

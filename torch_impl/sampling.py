@@ -685,6 +685,27 @@ class _Workspace32:
         return self.b[:n], self.s[:n], self.t[:n], self.d[:n], self.w[:n], self.m[:n]
 
 
+def _halley_update(alpha, lo, hi, sums, r=None):
+    """One safeguarded Halley step on h = log P0 - log M0 (P_k = sum e d+^(k+1), M_k = sum
+    e d-^(k+1) at alpha, float64 [n]); with ``r`` = sum e d (the root condition itself, the
+    last pass) h = log((s + r) / (s - r)), s = P0 + M0, where |r| < s / 2. The bracket [lo, hi]
+    follows the sign of h; a step leaving it bisects. Returns (alpha, lo, hi)."""
+    p0, p1, p2, m0, m1, m2 = sums
+    h = torch.log(p0) - torch.log(m0)
+    if r is not None:
+        tot = p0 + m0
+        near = r.abs() < tot / 2
+        h = torch.where(near, torch.log((tot + r) / torch.where(near, tot - r, 1.0)), h)
+    u, v_ = p1 / p0, m1 / m0
+    h1 = -(u + v_)
+    h2 = p2 / p0 - u * u - m2 / m0 + v_ * v_
+    lo = torch.where(h > 0, alpha, lo)
+    hi = torch.where(h < 0, alpha, hi)
+    hal = alpha - 2 * h * h1 / (2 * h1 * h1 - h * h2)  # Halley
+    good = (hal >= lo) & (hal <= hi) & torch.isfinite(hal)
+    return torch.where(h == 0, alpha, torch.where(good, hal, (lo + hi) / 2)), lo, hi
+
+
 def _solve_block32(x, y, mx, my, passes: int, ws: _Workspace32) -> torch.Tensor:
     """alpha* for a [n, V] float32 block (mx, my: row maxima [n, 1]); see :func:`optimal_alpha`.
 
@@ -767,22 +788,10 @@ def _solve_block32(x, y, mx, my, passes: int, ws: _Workspace32) -> torch.Tensor:
         p0, p1, p2, m0, m1, m2 = _row_moments(M, S).to(f64).unbind(-1)
         if dzero is None:  # d == 0 on S (identical distributions)
             dzero = (p0 == 0) & (m0 == 0)
-        h = torch.log(p0) - torch.log(m0)
-        if k == passes - 1:
-            # the root condition sum e d = 0 from float64 block sums (a float32 GEMV over 150k
-            # terms is only good to ~1e-5 relative): h = log((s + r) / (s - r)), s = P + M
-            r = _row_sum(torch.mul(S, D, out=T))
-            tot = p0 + m0
-            near = r.abs() < tot / 2
-            h = torch.where(near, torch.log((tot + r) / torch.where(near, tot - r, 1.0)), h)
-        u, v_ = p1 / p0, m1 / m0
-        h1 = -(u + v_)
-        h2 = p2 / p0 - u * u - m2 / m0 + v_ * v_
-        lo = torch.where(h > 0, alpha, lo)
-        hi = torch.where(h < 0, alpha, hi)
-        hal = alpha - 2 * h * h1 / (2 * h1 * h1 - h * h2)  # Halley
-        ok = (hal >= lo) & (hal <= hi) & torch.isfinite(hal)
-        alpha = torch.where(h == 0, alpha, torch.where(ok, hal, (lo + hi) / 2))
+        # the root condition sum e d = 0 on the last pass from float64 block sums (a float32
+        # GEMV over 150k terms is only good to ~1e-5 relative)
+        r = _row_sum(torch.mul(S, D, out=T)) if k == passes - 1 else None
+        alpha, lo, hi = _halley_update(alpha, lo, hi, (p0, p1, p2, m0, m1, m2), r)
     # edges: Delta <= 0 at alpha = 0 -> 0; Delta >= 0 at alpha = 1 -> 1; d == 0 on S -> 1/2
     alpha = torch.where(g0 <= 0, 0.0, torch.where(g1 >= 0, 1.0, alpha))
     alpha = torch.where(dzero, 0.5, alpha)
@@ -947,24 +956,10 @@ def _solve_fused32(x: torch.Tensor, y: torch.Tensor, passes: int):
     for k in range(passes):
         w = (1 - alpha).clamp_min(tiny).to(x.dtype).unsqueeze(-1)
         sums = _fused_halley(x, y, mx, shifts, w, k == passes - 1)
-        p0, p1, p2, m0, m1, m2 = sums[:6]
-        if k == 0:  # d == 0 on S (identical distributions)
-            dzero = (p0 == 0) & (m0 == 0)
-        h = torch.log(p0) - torch.log(m0)
-        if k == passes - 1:
-            # the root condition sum e d = 0 itself: h = log((s + r) / (s - r)), s = P + M
-            rr = sums[6]
-            tot = p0 + m0
-            near = rr.abs() < tot / 2
-            h = torch.where(near, torch.log((tot + rr) / torch.where(near, tot - rr, 1.0)), h)
-        u, v_ = p1 / p0, m1 / m0
-        h1 = -(u + v_)
-        h2 = p2 / p0 - u * u - m2 / m0 + v_ * v_
-        lo = torch.where(h > 0, alpha, lo)
-        hi = torch.where(h < 0, alpha, hi)
-        hal = alpha - 2 * h * h1 / (2 * h1 * h1 - h * h2)  # Halley
-        good = (hal >= lo) & (hal <= hi) & torch.isfinite(hal)
-        alpha = torch.where(h == 0, alpha, torch.where(good, hal, (lo + hi) / 2))
+        if k == 0:  # d == 0 on S (identical distributions): no sum of e d+ or e d-
+            dzero = (sums[0] == 0) & (sums[3] == 0)
+        last = sums[6] if k == passes - 1 else None
+        alpha, lo, hi = _halley_update(alpha, lo, hi, sums[:6], last)
     # edges: Delta <= 0 at alpha = 0 -> 0; Delta >= 0 at alpha = 1 -> 1; d == 0 on S -> 1/2
     alpha = torch.where(delta0 <= 0, 0.0, torch.where(delta1 >= 0, 1.0, alpha))
     alpha = torch.where(dzero, 0.5, alpha)
