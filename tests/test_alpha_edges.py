@@ -61,16 +61,19 @@ FLOAT32_BOUND = 1e-5  # documented in torch_impl.sampling.optimal_alpha (float32
 
 
 @pytest.mark.parametrize("delta", (*DELTAS, 3e-2))
-def test_near_identical_rows_float32_fast_path(delta):
+def test_near_identical_rows_float32_fast_path(delta, monkeypatch):
     """The float32 internals (V = 3000 > SMALL_VOCAB) within the documented bound of mpmath on
-    the same float32 inputs (before: 7.8e-3 at delta = 1e-3, 0.5 from 1e-5 down)."""
+    the same float32 inputs (before: 7.8e-3 at delta = 1e-3, 0.5 from 1e-5 down): the eager
+    solver and the formulation torch.compile runs (``_FUSED_EAGER``), against one mpmath value."""
     assert ts.SMALL_VOCAB < 3000
     th, tg = _near_identical(delta, 3000, 2, seed=2, dtype=np.float32)
     want = np.array([float(_mp(th[i], tg[i], 40)) for i in range(2)])
     x, y = torch.tensor(th, dtype=torch.float32), torch.tensor(tg, dtype=torch.float32)
-    got = ts.optimal_alpha(x, y)
-    assert got.dtype == torch.float32
-    assert np.abs(got.double().numpy() - want).max() <= FLOAT32_BOUND
+    for fused in (False, True):
+        monkeypatch.setattr(ts, "_FUSED_EAGER", fused)
+        got = ts.optimal_alpha(x, y)
+        assert got.dtype == torch.float32
+        assert np.abs(got.double().numpy() - want).max() <= FLOAT32_BOUND, fused
 
 
 @pytest.mark.parametrize("peak", (40.0, 45.0, 100.0, 700.0))

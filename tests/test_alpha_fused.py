@@ -1,7 +1,9 @@
 """The float32 alpha* formulation that ``torch.compile(optimal_alpha)`` runs
 (``sampling._solve_fused32``, issue 14): the float32-internals tests of tests/test_sampling.py
 and tests/test_alpha_edges.py (V > 1024, float32) run again through it (eagerly: the same
-tensor program, ``_FUSED_EAGER``), its own edge and invalid-row checks, the two defects a review
+tensor program, ``_FUSED_EAGER``; the two whose mpmath / NumPy values are costly,
+test_near_identical_rows_float32_fast_path and test_optimal_alpha_large_vocabulary, check both
+paths against one reference value in their own modules), its own edge and invalid-row checks, the two defects a review
 found (a large uncentred K(1) rounded to one float32 word; a target whose mass on S underflows),
 batch shapes, and (slow) the compiled function itself against the eager one and the float64
 reference.
@@ -26,7 +28,6 @@ from isreshape.torch_impl.benchmarks.alpha import families, reference_alpha
 # formulation by the autouse fixture below (their float64 parts run unchanged).
 from tests.test_alpha_edges import (  # noqa: F401
     test_identical_and_shifted_identical_rows_give_one_half,
-    test_near_identical_rows_float32_fast_path,
     test_shift_with_different_supports_goes_to_the_endpoint,
     test_unchecked_invalid_rows_come_out_nan,
 )
@@ -34,7 +35,6 @@ from tests.test_sampling import (  # noqa: F401
     _check_edge_batch,
     _edge_batch,
     test_float32_passes_argument_reaches_sharp_logits,
-    test_optimal_alpha_large_vocabulary,
 )
 
 

@@ -1,13 +1,56 @@
-"""The committed fixtures are what the reference generates (fast subset; full under slow)."""
+import json
 
 import pytest
 
+from isreshape.reference import golden
 from isreshape.reference.golden import check_all
 
+# The README command's fixture check: every file, every edge / seed / extreme row and one in
+# QUICK_STRIDE grid and seeded-random rows (about a quarter of the fast rows); CI's
+# `isreshape golden --check --full` checks every row in two environments.
+QUICK_STRIDE = 6
 
-def test_golden_check_fast_subset(capsys):
-    problems = check_all(fast_only=True)
+
+def test_golden_check_quick_subset():
+    problems = check_all(fast_only=True, bulk_stride=QUICK_STRIDE)
     assert not problems, "\n".join(problems)
+
+
+def test_quick_subset_keeps_every_edge_and_a_stride_of_the_grid():
+    notes = ["grid A=1 log_w=0", "edge: w = 0", "grid A=1 log_w=1", "seeded k=3", "seed 7.1: x"]
+    notes += [f"gamma boundary grid {{'gamma': {g}}} A=1" for g in range(6)]
+    keep = golden.quick_subset("weights.power_weight", notes, 3)
+    bulk = [k for n, k in zip(notes, keep) if golden._is_bulk(n)]
+    assert [n for n, k in zip(notes, keep) if not golden._is_bulk(n)] == ["edge: w = 0", "seed 7.1: x"]
+    assert all(k for n, k in zip(notes, keep) if not golden._is_bulk(n))
+    assert len(bulk) == 9 and sum(bulk) == 3  # every third, at one offset
+    assert golden.quick_subset("weights.power_weight", notes, 1) == [True] * len(notes)
+    with pytest.raises(ValueError, match="bulk_stride"):
+        golden.quick_subset("k", notes, 0)
+
+
+def test_quick_check_sees_a_wrong_value_in_a_kept_row_and_skips_dropped_rows(tmp_path, monkeypatch):
+    import io
+
+    spec = golden.load_all_specs()["weights.power_weight"]
+    stored = json.loads(spec.path.read_text())
+    monkeypatch.setattr(golden, "GOLDEN_DIR", tmp_path)
+    spec.path.parent.mkdir(parents=True)
+    rows = [r for r in stored["cases"] if r["fast"]]
+    keep = golden.quick_subset(spec.key, [r["note"] for r in rows], QUICK_STRIDE)
+    assert 0 < sum(keep) < len(keep)
+
+    def check_with_wrong(i):
+        bad = json.loads(json.dumps(stored))
+        fast_rows = [r for r in bad["cases"] if r["fast"]]
+        fast_rows[i]["expected"] = golden.encode_value(float(fast_rows[i]["expected"]) * 1.5 + 1)
+        spec.path.write_text(golden.dumps(bad))
+        return check_all(only=[spec.key], out=io.StringIO(), bulk_stride=QUICK_STRIDE)
+
+    kept, dropped = keep.index(True), keep.index(False)
+    problems = check_with_wrong(kept)
+    assert len(problems) == 1 and "differs" in problems[0]
+    assert check_with_wrong(dropped) == []  # the full check's job (below, and CI)
 
 
 @pytest.mark.slow
