@@ -667,12 +667,49 @@ def test_fullgraph_aot_eager_with_metrics_matches_eager(design):
     _compiled_matches_eager(_loss(True, design), "aot_eager", True, rtol=1e-6, atol=1e-7)
 
 
+#: the designs in 4 groups, one compiled graph each (4 tests: xdist spreads them over the cores)
+_DESIGN_GROUPS = [DESIGNS[i::4] for i in range(4)]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("design", DESIGNS)
-def test_fullgraph_compile_matches_eager(design):
-    """torch.compile(fullgraph=True) with inductor (generated kernels; about 15 s per design on
-    2 cores) gives the eager loss and gradient to float32 rounding."""
-    _compiled_matches_eager(_loss(False, design), "inductor", True, rtol=1e-5, atol=1e-6)
+@pytest.mark.parametrize("group", _DESIGN_GROUPS, ids=lambda g: f"{g[0]}-and-{len(g) - 1}-more")
+def test_fullgraph_compile_matches_eager(group):
+    """torch.compile(fullgraph=True) with inductor (generated kernels) gives the eager loss and
+    gradient of every named design to float32 rounding.
+
+    One graph holds a group of designs, each on its own copy of log_prob (the gradient of the
+    summed losses with respect to copy i is design i's gradient), so inductor compiles one
+    forward and one backward per group instead of a pair per design (26 pairs took ~270 s of
+    CI's slow tests on 2 cores; all 26 in one graph ~130 s). The per-design graphs that users
+    compile are traced by test_fullgraph_aot_eager_matches_eager above; this test checks
+    inductor's kernels."""
+    lp, old, A, mask = _inputs("cpu")
+    fns = [_loss(False, d) for d in group]
+
+    def every_design(lps, old, A, mask):
+        return torch.stack([fn(x, old, A, mask) for fn, x in zip(fns, lps)])
+
+    def copies():
+        return [lp.detach().clone().requires_grad_() for _ in group]
+
+    torch._dynamo.reset()
+    try:
+        lps_got = copies()
+        got = torch.compile(every_design, fullgraph=True, backend="inductor")(lps_got, old, A, mask)
+    finally:
+        torch._dynamo.reset()
+    lps_want = copies()
+    want = every_design(lps_want, old, A, mask)
+    g_got = torch.autograd.grad(got.sum(), lps_got)
+    g_want = torch.autograd.grad(want.sum(), lps_want)
+    for i, design in enumerate(group):
+        where = f"{design}: "
+        torch.testing.assert_close(
+            got[i], want[i], rtol=1e-5, atol=1e-6, msg=lambda m, w=where: w + m
+        )
+        torch.testing.assert_close(
+            g_got[i], g_want[i], rtol=1e-5, atol=1e-6, msg=lambda m, w=where: w + "gradient " + m
+        )
 
 
 _FIRST_CALL_COMPILED = """
