@@ -225,7 +225,22 @@ def cmd_golden(args: argparse.Namespace) -> int:
             return 2
     if args.write:
         return golden.write_all(only=args.only)
-    problems = golden.check_all(only=args.only, fast_only=not args.full)
+    if args.quick and args.full:
+        print("--quick and --full exclude each other", file=sys.stderr)
+        return 2
+    try:
+        k, n = (int(x) for x in args.shard.split("/"))
+        if not 1 <= k <= n:
+            raise ValueError
+    except ValueError:
+        print(f"--shard must be K/N with 1 <= K <= N, got {args.shard!r}", file=sys.stderr)
+        return 2
+    problems = golden.check_all(
+        only=args.only,
+        fast_only=not args.full,
+        bulk_stride=golden.QUICK_STRIDE if args.quick else 1,
+        shard=(k, n),
+    )
     for p in problems:
         print(p)
     return 1 if problems else 0
@@ -341,6 +356,18 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--write", action="store_true")
     mode.add_argument("--check", action="store_true")
     g.add_argument("--full", action="store_true", help="check every case, not the fast subset")
+    g.add_argument(
+        "--quick",
+        action="store_true",
+        help="check a sample of the fast subset: every edge, seed and extreme row, one in "
+        "6 grid and seeded-random rows (the test suite's check)",
+    )
+    g.add_argument(
+        "--shard",
+        default="1/1",
+        metavar="K/N",
+        help="check the K-th of N interleaved parts of the files (parallel runs)",
+    )
     g.add_argument("--only", action="append", metavar="KEY", help="module or module.function")
     g.set_defaults(func=cmd_golden)
 

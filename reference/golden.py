@@ -613,19 +613,30 @@ def _header_sans_version(fixture: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in fixture["header"].items() if k != "mpmath_version"}
 
 
+#: the quick check's stride over grid and seeded-random rows (``golden --check --quick``, and the
+#: test suite's fixture check)
+QUICK_STRIDE = 6
+
+
 def check_all(
     only: Sequence[str] | None = None,
     fast_only: bool = True,
     out=sys.stdout,
     bulk_stride: int = 1,
+    shard: tuple[int, int] = (1, 1),
 ) -> list[str]:
     """Regenerate (the fast subset of) every fixture and list the differences.
 
     ``bulk_stride`` > 1 checks a deterministic sample (:func:`quick_subset`: every edge, seed
     and extreme row, one in ``bulk_stride`` grid and seeded-random rows) of every file: the
-    test suite's quick check; ``--full`` in CI checks every row."""
+    test suite's quick check; ``--full`` in CI checks every row. ``shard = (k, n)`` checks the
+    k-th of n interleaved parts of the files (k = 1..n; parallel runs whose union is every
+    file; the stale-file check runs in part 1)."""
+    k, n = shard
+    if not (isinstance(n, int) and isinstance(k, int) and n >= 1 and 1 <= k <= n):
+        raise ValueError(f"shard must be (k, n) with 1 <= k <= n, got {shard!r}")
     registered = load_all_specs()
-    specs = _select(registered, only)
+    specs = _select(registered, only)[k - 1 :: n]
     problems: list[str] = []
     drifted = 0
     t0 = time.perf_counter()
@@ -663,7 +674,7 @@ def check_all(
                 new = again
             problems.append(f"{spec.key}: case {new['note']!r} differs: {old} != {new}")
         print(f"[{i}/{len(specs)}] {spec.key}: checked", file=out, flush=True)
-    for path in sorted(GOLDEN_DIR.glob("*/*.json")):
+    for path in sorted(GOLDEN_DIR.glob("*/*.json")) if k == 1 else ():
         key = f"{path.parent.name}.{path.stem}"
         if not only and key not in registered:
             problems.append(f"{key}: fixture file has no registered spec (stale)")

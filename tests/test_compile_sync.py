@@ -662,6 +662,7 @@ def test_default_compile_with_metrics_matches_eager(design):
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 @pytest.mark.parametrize("design", DESIGNS)
 def test_fullgraph_aot_eager_with_metrics_matches_eager(design):
     _compiled_matches_eager(_loss(True, design), "aot_eager", True, rtol=1e-6, atol=1e-7)

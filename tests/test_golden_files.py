@@ -7,8 +7,8 @@ from isreshape.reference.golden import check_all
 
 # The README command's fixture check: every file, every edge / seed / extreme row and one in
 # QUICK_STRIDE grid and seeded-random rows (about a quarter of the fast rows); CI's
-# `isreshape golden --check --full` checks every row in two environments.
-QUICK_STRIDE = 6
+# `isreshape golden --check --full` checks every row.
+QUICK_STRIDE = golden.QUICK_STRIDE
 
 
 def test_golden_check_quick_subset():
@@ -57,3 +57,31 @@ def test_quick_check_sees_a_wrong_value_in_a_kept_row_and_skips_dropped_rows(tmp
 def test_golden_check_full():
     problems = check_all(fast_only=False)
     assert not problems, "\n".join(problems)
+
+
+def test_shards_are_a_partition_of_the_files():
+    import io
+
+    def checked(shard):
+        out = io.StringIO()
+        problems = check_all(only=["divergences"], out=out, bulk_stride=50, shard=shard)
+        assert problems == []
+        return [ln.split("] ")[1].split(":")[0] for ln in out.getvalue().splitlines() if ln.startswith("[")]
+
+    whole = checked((1, 1))
+    parts = [checked((k, 3)) for k in (1, 2, 3)]
+    assert len(whole) > 3 and sorted(sum(parts, [])) == sorted(whole)
+    assert all(parts) and not set(parts[0]) & set(parts[1])
+    for bad in ((0, 2), (3, 2), (1, 0)):
+        with pytest.raises(ValueError, match="shard"):
+            check_all(only=["divergences"], shard=bad)
+
+
+def test_cli_refuses_bad_quick_and_shard(capsys):
+    from isreshape.proofs import cli
+
+    assert cli.main(["golden", "--check", "--quick", "--full"]) == 2
+    assert "exclude" in capsys.readouterr().err
+    assert cli.main(["golden", "--check", "--shard", "3/2"]) == 2
+    assert "--shard must be K/N" in capsys.readouterr().err
+    assert cli.main(["golden", "--check", "--quick", "--shard", "2/40", "--only", "weights"]) == 0

@@ -400,6 +400,7 @@ def test_benchmark_quick_output(capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_benchmark_quick_output_compiled(capsys):
     from isreshape.torch_impl.benchmarks import alpha as bench
 

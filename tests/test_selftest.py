@@ -202,14 +202,16 @@ def test_committed_equivalent_list_parses():
     assert all(reason for reason in entries.values())
 
 
-# A seeded sample of the real ledger: 150 mutants take about 80 s on 2 cores (baseline audit
-# ~18 s, ~0.5 s per mutant). Issue 10's Done-when: the ledger kills 90% of its non-equivalent
+# A seeded sample of the real ledger: 150 mutants took about 80 s on 2 cores when this was
+# written; with today's ledger about 250 s (a full baseline audit, then ~1.4 s per mutant; a
+# mutated module constant re-runs the module's every claim, ~10 s): heavy, out of CI's time. Issue 10's Done-when: the ledger kills 90% of its non-equivalent
 # mutants. Measured at the resolution of issue 10: this sample 92.5% (136 of 147), a fresh
 # 1000-mutant sample (seed 3, never used to fix checks) 92.4%.
 SAMPLE_SIZE = 150
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_mutation_score_of_a_sample(tmp_path):
     from isreshape.proofs.cli import build_parser
 

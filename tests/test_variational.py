@@ -330,6 +330,7 @@ def test_numpy_companion_phi():
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 @pytest.mark.parametrize("name,params", NAMED, ids=[n for n, _ in NAMED])
 def test_torch_compile_fullgraph(name, params):
     """No host synchronisation or Python branching on tensor values: fullgraph compiles."""

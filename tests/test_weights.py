@@ -516,6 +516,7 @@ def test_seed_printed_properties():
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 @pytest.mark.parametrize("name", sorted(PARAMS))
 def test_twins_compile_fullgraph(name):
     """No host synchronisation or Python branching on tensor values in the math."""
