@@ -30,6 +30,7 @@ reproduce phi by construction (a test that cannot fail), so they have no surroga
 from __future__ import annotations
 
 import math
+import struct
 
 import torch
 import torch.nn.functional as F
@@ -60,7 +61,9 @@ def _scale(log_mag: torch.Tensor, A: torch.Tensor, mag_from=None, err=None) -> t
     accurately from the sanitised log g ``s``); |log g| up to about twice the exponent range:
     (A e^c) e^(log g - c) with c at the edge of the range, which never rounds log|A|; beyond:
     sign(A) exp(log g + log|A|). ``err`` is a known relative correction of e^(log g) (the
-    rounding of a product in the exponent), applied in the second regime."""
+    rounding of a product in the exponent), applied in the second regime. One exponential
+    serves the three regimes (its argument chosen per element; the per-token transcendentals
+    are most of a compiled loss's time on a CPU)."""
     finfo = torch.finfo(log_mag.dtype)
     lo, hi = math.log(finfo.tiny), math.log(finfo.max)
     log_mag = cap_above(log_mag, _LOG_CAP)
@@ -68,22 +71,43 @@ def _scale(log_mag: torch.Tensor, A: torch.Tensor, mag_from=None, err=None) -> t
     nonzero = A != 0
     two_step = ~direct_ok & nonzero & (log_mag > 2 * lo + 2) & (log_mag < 2 * hi - 2)
     use_log = ~direct_ok & ~two_step & nonzero
-    safe = torch.where(direct_ok, log_mag, _zeros(log_mag))
-    mag = torch.exp(safe) if mag_from is None else mag_from(safe)
-    mag = torch.where(direct_ok, mag, torch.ones_like(mag))
-    direct = mag * A
-    # two steps: c = hi - 1 (overflow side) or lo + 1 (underflow side)
-    c = torch.where(log_mag > 0, torch.full_like(log_mag, hi - 1), torch.full_like(log_mag, lo + 1))
-    rest = torch.where(two_step, log_mag - c, _zeros(log_mag))
-    stepped = (A * torch.exp(c)) * torch.exp(rest)
+    # two steps: c = hi - 1 (overflow side) or lo + 1 (underflow side), e^c a normal number
+    pos = log_mag > 0
+    c = torch.where(pos, torch.full_like(log_mag, hi - 1), lo + 1)
+    exp_c = torch.where(pos, torch.full_like(log_mag, _exp_in(hi - 1, log_mag.dtype)), _exp_in(lo + 1, log_mag.dtype))
+    log_abs = torch.log(torch.where(nonzero, A.abs(), torch.ones_like(A)))
+    zero = _zeros(log_mag)
+    x = torch.where(two_step, log_mag - c, torch.where(use_log, log_mag + log_abs, zero))
+    if mag_from is None:
+        x = torch.where(direct_ok, log_mag, x)
+    e = torch.exp(x)
+    # each regime's factor is 0 outside it: e is shared, so an unselected regime's inf factor
+    # (A e^c for a huge A) would otherwise send 0 * inf = NaN into e's gradient
+    if mag_from is None:
+        direct = e * torch.where(direct_ok, A, _zeros(A))
+    else:
+        mag = mag_from(torch.where(direct_ok, log_mag, zero))
+        direct = torch.where(direct_ok, mag, torch.ones_like(mag)) * A
+    stepped = e * torch.where(two_step, A * exp_c, _zeros(A))
     if err is not None:
         stepped = stepped * (1 + torch.where(two_step, err, _zeros(err)))
-    log_abs = torch.log(torch.where(nonzero, A.abs(), torch.ones_like(A)))
-    x_log = torch.where(use_log, log_mag + log_abs, _zeros(log_mag))
-    via_log = torch.sign(A) * torch.exp(x_log)
+    via_log = e * torch.where(use_log, torch.sign(A), _zeros(A))
     out = torch.where(direct_ok, direct, _zeros(direct))
     out = torch.where(two_step, stepped, out)
     return torch.where(use_log, via_log, out)
+
+
+def _round_to(c: float, dtype: torch.dtype) -> float:
+    """The Python float ``c`` rounded to ``dtype`` (the value a tensor of that dtype holds)."""
+    if dtype == torch.float64:
+        return c
+    return struct.unpack("f", struct.pack("f", c))[0]  # float32 (the compute dtype below 64)
+
+
+def _exp_in(c: float, dtype: torch.dtype) -> float:
+    """e^c for c as ``dtype`` holds it (float64 math.exp; rounded to ``dtype`` by the tensor that
+    holds it): a constant, so no full-size exponential of a constant tensor."""
+    return math.exp(_round_to(c, dtype))
 
 
 def _normal_range(log_mag: torch.Tensor) -> torch.Tensor:
