@@ -470,7 +470,9 @@ def quick_subset(key: str, notes: Sequence[str], bulk_stride: int) -> list[bool]
     """
     if bulk_stride < 1:
         raise ValueError(f"bulk_stride must be >= 1, got {bulk_stride!r}")
-    offset = zlib.crc32(key.encode()) % bulk_stride
+    n_bulk = sum(_is_bulk(n) for n in notes)
+    # at most n_bulk: a file with fewer bulk rows than the stride still has one checked
+    offset = zlib.crc32(key.encode()) % max(1, min(bulk_stride, n_bulk))
     keep, j = [], 0
     for note in notes:
         if _is_bulk(note):
@@ -635,6 +637,8 @@ def check_all(
     k, n = shard
     if not (isinstance(n, int) and isinstance(k, int) and n >= 1 and 1 <= k <= n):
         raise ValueError(f"shard must be (k, n) with 1 <= k <= n, got {shard!r}")
+    if bulk_stride != 1 and not fast_only:
+        raise ValueError(f"bulk_stride={bulk_stride!r} samples the fast subset: needs fast_only")
     registered = load_all_specs()
     specs = _select(registered, only)[k - 1 :: n]
     problems: list[str] = []
@@ -652,6 +656,12 @@ def check_all(
             continue
         stored_rows = [r for r in stored["cases"] if r["fast"] or not fast_only]
         if bulk_stride != 1:
+            # the sample hides a lost or added row: compare the whole fast subset's size
+            n_fast = sum(c.fast for c in spec.cases())
+            if len(stored_rows) != n_fast:
+                problems.append(
+                    f"{spec.key}: {len(stored_rows)} stored fast cases vs {n_fast} generated"
+                )
             keep = quick_subset(spec.key, [r["note"] for r in stored_rows], bulk_stride)
             stored_rows = [r for r, k in zip(stored_rows, keep) if k]
         # the header's mpmath version is provenance: the values must not depend on it

@@ -25,7 +25,8 @@ def record_accuracy(key: str, dtype: str, max_rel_err: float) -> None:
 
 
 def pytest_collection_modifyitems(config, items):
-    if os.environ.get("ISRESHAPE_SLOW") == "1" or "slow" in (config.option.markexpr or ""):
+    markexpr = config.option.markexpr or ""
+    if os.environ.get("ISRESHAPE_SLOW") == "1" or "slow" in markexpr or "heavy" in markexpr:
         return
     skip = pytest.mark.skip(reason="slow: set ISRESHAPE_SLOW=1 or pass -m slow")
     for item in items:

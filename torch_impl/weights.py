@@ -74,7 +74,8 @@ def _scale(log_mag: torch.Tensor, A: torch.Tensor, mag_from=None, err=None) -> t
     # two steps: c = hi - 1 (overflow side) or lo + 1 (underflow side), e^c a normal number
     pos = log_mag > 0
     c = torch.where(pos, torch.full_like(log_mag, hi - 1), lo + 1)
-    exp_c = torch.where(pos, torch.full_like(log_mag, _exp_in(hi - 1, log_mag.dtype)), _exp_in(lo + 1, log_mag.dtype))
+    e_hi, e_lo = _EXP_C64 if log_mag.dtype == torch.float64 else _EXP_C32
+    exp_c = torch.where(pos, torch.full_like(log_mag, e_hi), e_lo)
     log_abs = torch.log(torch.where(nonzero, A.abs(), torch.ones_like(A)))
     zero = _zeros(log_mag)
     x = torch.where(two_step, log_mag - c, torch.where(use_log, log_mag + log_abs, zero))
@@ -97,17 +98,19 @@ def _scale(log_mag: torch.Tensor, A: torch.Tensor, mag_from=None, err=None) -> t
     return torch.where(use_log, via_log, out)
 
 
-def _round_to(c: float, dtype: torch.dtype) -> float:
-    """The Python float ``c`` rounded to ``dtype`` (the value a tensor of that dtype holds)."""
-    if dtype == torch.float64:
-        return c
-    return struct.unpack("f", struct.pack("f", c))[0]  # float32 (the compute dtype below 64)
+def _exp_c(dtype: torch.dtype) -> tuple[float, float]:
+    """e^c for the two-step constants c = log(max) - 1 and log(tiny) + 1 as ``dtype`` holds them
+    (math.exp of the rounded c; the tensor that holds e^c rounds it to ``dtype``)."""
+    finfo = torch.finfo(dtype)
+    hi, lo = math.log(finfo.max) - 1, math.log(finfo.tiny) + 1
+    if dtype == torch.float32:  # the float32 value of c
+        hi, lo = (struct.unpack("f", struct.pack("f", c))[0] for c in (hi, lo))
+    return math.exp(hi), math.exp(lo)
 
 
-def _exp_in(c: float, dtype: torch.dtype) -> float:
-    """e^c for c as ``dtype`` holds it (float64 math.exp; rounded to ``dtype`` by the tensor that
-    holds it): a constant, so no full-size exponential of a constant tensor."""
-    return math.exp(_round_to(c, dtype))
+# the compute dtypes of ``promote`` (float32 or float64); built at import: struct is not
+# traceable by torch.compile in torch 2.4
+_EXP_C32, _EXP_C64 = _exp_c(torch.float32), _exp_c(torch.float64)
 
 
 def _normal_range(log_mag: torch.Tensor) -> torch.Tensor:
