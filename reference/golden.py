@@ -466,7 +466,8 @@ def _is_bulk(note: str) -> bool:
 def quick_subset(key: str, notes: Sequence[str], bulk_stride: int) -> list[bool]:
     """Which of a fixture's (fast) rows the quick check keeps: every row that is not a grid or
     seeded-random case, and every ``bulk_stride``-th of those (from an offset drawn from the
-    fixture's key, so files sample different grid positions). Deterministic; stride 1 keeps all.
+    fixture's key, so files sample different grid positions; at least one where a file has
+    any). Deterministic; stride 1 keeps all.
     """
     if bulk_stride < 1:
         raise ValueError(f"bulk_stride must be >= 1, got {bulk_stride!r}")
@@ -489,7 +490,7 @@ def build_fixture(
     cases = [c for c in spec.cases() if c.fast or not fast_only]
     if bulk_stride != 1:
         keep = quick_subset(spec.key, [c.note for c in cases], bulk_stride)
-        cases = [c for c, k in zip(cases, keep) if k]
+        cases = [c for c, kept in zip(cases, keep) if kept]
     rows = []
     for c in cases:
         missing = set(spec.tensor_args) - set(c.inputs)
@@ -663,7 +664,7 @@ def check_all(
                     f"{spec.key}: {len(stored_rows)} stored fast cases vs {n_fast} generated"
                 )
             keep = quick_subset(spec.key, [r["note"] for r in stored_rows], bulk_stride)
-            stored_rows = [r for r, k in zip(stored_rows, keep) if k]
+            stored_rows = [r for r, kept in zip(stored_rows, keep) if kept]
         # the header's mpmath version is provenance: the values must not depend on it
         if not fast_only and _header_sans_version(stored) != _header_sans_version(fresh):
             problems.append(f"{spec.key}: header differs")
