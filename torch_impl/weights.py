@@ -57,8 +57,8 @@ def _zeros(x: torch.Tensor) -> torch.Tensor:
 def _scale(log_mag: torch.Tensor, A: torch.Tensor, mag_from=None, err=None) -> torch.Tensor:
     """g A where log g = log_mag (may be -inf, never NaN), over/underflow- and NaN-safe.
 
-    Three regimes: g a normal number: g A directly (``mag_from(s)`` may compute g more
-    accurately from the sanitised log g ``s``); |log g| up to about twice the exponent range:
+    Three regimes: g a normal number: g A directly (``mag_from(s, e)`` may compute g more
+    accurately from the sanitised log g ``s``; ``e`` is exp(s) there, 1 elsewhere); |log g| up to about twice the exponent range:
     (A e^c) e^(log g - c) with c at the edge of the range, which never rounds log|A|; beyond:
     sign(A) exp(log g + log|A|). ``err`` is a known relative correction of e^(log g) (the
     rounding of a product in the exponent), applied in the second regime. One exponential
@@ -79,15 +79,17 @@ def _scale(log_mag: torch.Tensor, A: torch.Tensor, mag_from=None, err=None) -> t
     log_abs = torch.log(torch.where(nonzero, A.abs(), torch.ones_like(A)))
     zero = _zeros(log_mag)
     x = torch.where(two_step, log_mag - c, torch.where(use_log, log_mag + log_abs, zero))
-    if mag_from is None:
-        x = torch.where(direct_ok, log_mag, x)
+    x = torch.where(direct_ok, log_mag, x)
     e = torch.exp(x)
     # each regime's factor is 0 outside it: e is shared, so an unselected regime's inf factor
     # (A e^c for a huge A) would otherwise send 0 * inf = NaN into e's gradient
     if mag_from is None:
         direct = e * torch.where(direct_ok, A, _zeros(A))
     else:
-        mag = mag_from(torch.where(direct_ok, log_mag, zero))
+        # e = exp(s) on the direct regime (s = log_mag there): mag_from may use it instead of
+        # an exponential of its own
+        s = torch.where(direct_ok, log_mag, zero)
+        mag = mag_from(s, torch.where(direct_ok, e, torch.ones_like(e)))
         direct = torch.where(direct_ok, mag, torch.ones_like(mag)) * A
     stepped = e * torch.where(two_step, A * exp_c, _zeros(A))
     if err is not None:
@@ -144,12 +146,13 @@ def _prod_err(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor
 
 def _exp_prod(a: torch.Tensor, b: torch.Tensor):
     """(t, mag_from, err) for g = exp(a b): t = fl(a b), the exact rounding error err of the
-    product, and a ``mag_from`` for :func:`_scale` that returns exp(s) (1 + err)."""
+    product, and a ``mag_from`` for :func:`_scale` that returns exp(s) (1 + err) (``e``, when
+    given, is exp(s) already computed)."""
     t = a * b
     err = _prod_err(a.detach(), b.detach(), t.detach())
 
-    def mag_from(s):
-        return torch.exp(s) * (1 + err)
+    def mag_from(s, e=None):
+        return (torch.exp(s) if e is None else e) * (1 + err)
 
     return t, mag_from, err
 
@@ -211,9 +214,12 @@ def _expm1_over(t: torch.Tensor, gamma: torch.Tensor, log_w: torch.Tensor, err) 
     series = log_w * (1 + t / 2 * (1 + t / 3))
     small = t.abs() < 0.5
     t_small = torch.where(small, t, _zeros(t))
+    em_small = torch.expm1(t_small)
+    # e^t (1 + err) - 1 = expm1(t) + err e^t, e^t as 1 + expm1(t) (err is an O(eps |t|)
+    # correction: an exponential of its own would change only its last bits)
     em = torch.where(
         small,
-        torch.expm1(t_small) + err * torch.exp(t_small),
+        em_small + err * (1 + em_small),
         torch.exp(torch.where(small, _zeros(t), t)) * (1 + err) - 1,
     )
     return torch.where(g0, log_w, torch.where(tiny, series, em / g_safe))
@@ -272,8 +278,8 @@ def truncated_power_weight(log_w, A, gamma, M) -> torch.Tensor:
     log_M = torch.log(M)
     below = t < log_M
 
-    def mag_from(s):
-        return torch.where(below, pow_from(s), M)
+    def mag_from(s, e):
+        return torch.where(below, pow_from(s, e), M)
 
     log_mag = cap_above(t, log_M)
     return _scale(log_mag, A, mag_from, torch.where(below, err, _zeros(err))).to(out_dtype)
@@ -308,12 +314,10 @@ def soft_saturation_weight(log_w, A, gamma, lam) -> torch.Tensor:
     pos = t > 0
     e_neg = torch.exp(-torch.where(pos, t, _zeros(t)))
 
-    def mag_from(s):
+    def mag_from(s, e):
         # u <= 1: u; u > 1: 1 / (lam + (1 - lam) / u), 1/u = e^{-t} (1 - err)
         sat = 1 / (lam + (1 - lam) * e_neg * (2 - pow_from(_zeros(s))))
-        return torch.where(
-            pos & (lam > 0), sat, pow_from(torch.where(pos & (lam > 0), _zeros(s), s))
-        )
+        return torch.where(pos & (lam > 0), sat, pow_from(s, e))
 
     return _scale(_soft_saturation_log_mag(t, lam), A, mag_from).to(out_dtype)
 
@@ -351,10 +355,10 @@ def threshold_saturation_weight(log_w, A, gamma, lam, w_th) -> torch.Tensor:
     # (w = e^1000, gamma = 0, lam = 9e-211: e^-1000 underflows although the weight is 5.6e-225)
     big_direct = _normal_range(t1) & (den_big >= torch.finfo(den_big.dtype).tiny)
 
-    def mag_from(s):
+    def mag_from(s, e):
         small_val = pow_from(torch.where(ok & ~use_big, t, _zeros(t))) / den_small
         big_val = pow1_from(torch.where(ok & use_big & big_direct, t1, _zeros(t1))) / den_big
-        big_val = torch.where(big_direct, big_val, torch.exp(s))
+        big_val = torch.where(big_direct, big_val, e)
         return torch.where(use_big, big_val, small_val)
 
     return _scale(log_mag, A, mag_from, torch.where(use_big, err1, err)).to(out_dtype)
@@ -373,9 +377,9 @@ def _blend_log_mag(log_w, gamma, lam, w_th):
     lw_s = torch.where(safe, log_w, _zeros(log_w))
     t_s = torch.where(safe, t, _zeros(t))
 
-    def mag_from(s):
+    def mag_from(s, e):
         direct = torch.sigmoid(-z) * pow_from(t_s) + torch.sigmoid(z) * torch.exp(lw_s)
-        return torch.where(safe, direct, torch.exp(s))
+        return torch.where(safe, direct, e)
 
     return log_mag, mag_from
 
@@ -409,8 +413,8 @@ def mixture_weight(log_w, A, gamma_pos, gamma_neg, lam, w_th) -> torch.Tensor:
     log_neg, neg_from = _blend_log_mag(log_w, gn, lam, w_th)
     pos = A > 0
 
-    def mag_from(s):
-        return torch.where(pos, pow_from(s), neg_from(s))
+    def mag_from(s, e):
+        return torch.where(pos, pow_from(s, e), neg_from(s, e))
 
     return _scale(torch.where(pos, t, log_neg), A, mag_from).to(out_dtype)
 
@@ -435,8 +439,8 @@ def _mm_mag_from(log_w, tau):
     a, _, x = _mm_fractions(log_w, tau)
     tiny = torch.finfo(a.dtype).tiny
 
-    def mag_from(s):
-        return torch.where(a >= tiny, (1 + tau) * a, torch.exp(s))
+    def mag_from(s, e):
+        return torch.where(a >= tiny, (1 + tau) * a, e)
 
     return mag_from
 
@@ -509,7 +513,7 @@ def sapo_weight_section_8_1(log_w, A, tau) -> torch.Tensor:
     (log_w, A, tau), out_dtype = promote(log_w, A, tau)
     x = tau * torch.expm1(_clamp_top(log_w))
 
-    def mag_from(s):
+    def mag_from(s, e):
         return torch.sigmoid(x) * (4 / tau)
 
     return _scale(torch.log(4 / tau) + _log_sigmoid(x), A, mag_from).to(out_dtype)
@@ -527,9 +531,9 @@ def sapo_weight(log_w, A, tau) -> torch.Tensor:
     safe = (log_w.abs() < lim) & (x.abs() < lim)
     lw_s = torch.where(safe, log_w, _zeros(log_w))
 
-    def mag_from(s):
+    def mag_from(s, e):
         direct = 4 * torch.exp(lw_s) * torch.sigmoid(x) * torch.sigmoid(-x)
-        return torch.where(safe, direct, torch.exp(s))
+        return torch.where(safe, direct, e)
 
     return _scale(log_mag, A, mag_from).to(out_dtype)
 
