@@ -224,12 +224,19 @@ def cmd_golden(args: argparse.Namespace) -> int:
             )
             return 2
     if args.write:
+        # --write regenerates every case of the chosen files: a sample or a part of them would
+        # leave the rest stale, so the check-only flags are refused, not ignored
+        flags = {"--full": args.full, "--quick": args.quick, "--shard": args.shard is not None}
+        given = [f for f, on in flags.items() if on]
+        if given:
+            print(f"{', '.join(given)} only go with --check, not --write", file=sys.stderr)
+            return 2
         return golden.write_all(only=args.only)
     if args.quick and args.full:
         print("--quick and --full exclude each other", file=sys.stderr)
         return 2
     try:
-        k, n = (int(x) for x in args.shard.split("/"))
+        k, n = (int(x) for x in (args.shard or "1/1").split("/"))
         if not 1 <= k <= n:
             raise ValueError
     except ValueError:
@@ -364,9 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument(
         "--shard",
-        default="1/1",
+        default=None,
         metavar="K/N",
-        help="check the K-th of N interleaved parts of the files (parallel runs)",
+        help="check the K-th of N interleaved parts of the files (parallel runs; default 1/1)",
     )
     g.add_argument("--only", action="append", metavar="KEY", help="module or module.function")
     g.set_defaults(func=cmd_golden)

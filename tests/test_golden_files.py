@@ -101,3 +101,9 @@ def test_cli_refuses_bad_quick_and_shard(capsys):
     assert cli.main(["golden", "--check", "--shard", "3/2"]) == 2
     assert "--shard must be K/N" in capsys.readouterr().err
     assert cli.main(["golden", "--check", "--quick", "--shard", "2/4", "--only", "weights"]) == 0
+    capsys.readouterr()
+    # --write regenerates whole files: the check-only flags are refused before anything is written
+    for flags in (["--quick"], ["--full"], ["--shard", "1/2"], ["--quick", "--shard", "1/1"]):
+        assert cli.main(["golden", "--write", *flags, "--only", "weights"]) == 2
+        err = capsys.readouterr().err
+        assert "only go with --check" in err and flags[0] in err
