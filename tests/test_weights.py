@@ -550,3 +550,22 @@ def test_twins_compile_fullgraph(name):
 )
 def test_regressions_found_by_hypothesis(name, kwargs):
     agree(getattr(tw, name), getattr(rw, name), **kwargs)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("log_w, lam", [(50.0, 0.0), (50.0, 1e-30), (100.0, 1e-30), (3.0, 0.5)])
+def test_soft_saturation_gradient_at_huge_weights(dtype, log_w, lam):
+    """d phi / d log w of soft saturation where phi is large but finite: the derivative
+    u (1 - lam) / (1 + lam (u - 1))^2 (u = w, gamma = 1) in mpmath, to a few ulp of the dtype.
+    The reciprocal's backward used to square phi (inf in float32 at lam 1e-30, w = e^50) and,
+    unselected at lam = 0, put 0 * inf = NaN into the gradient."""
+    lw = torch.tensor([log_w], dtype=dtype, requires_grad=True)
+    phi = tw.soft_saturation_weight(lw, torch.ones(1, dtype=dtype), 1.0, lam)
+    (g,) = torch.autograd.grad(phi.sum(), lw)
+    with mpmath.workdps(50):
+        u = mpmath.exp(mpmath.mpf(float(lw.detach().item())))
+        lam_m = mpmath.mpf(torch.tensor(lam, dtype=dtype).item())  # lam as the dtype holds it
+        want = u * (1 - lam_m) / (1 + lam_m * (u - 1)) ** 2
+    eps = torch.finfo(dtype).eps
+    # e's gradient carries the rounding of log g (|log g| eps relative, |log g| <= 100)
+    assert abs(g.item() / float(want) - 1) <= 150 * eps, (g.item(), float(want))

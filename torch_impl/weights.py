@@ -314,10 +314,17 @@ def soft_saturation_weight(log_w, A, gamma, lam) -> torch.Tensor:
     pos = t > 0
     e_neg = torch.exp(-torch.where(pos, t, _zeros(t)))
 
+    sat_on = pos & (lam > 0)
+
     def mag_from(s, e):
-        # u <= 1: u; u > 1: 1 / (lam + (1 - lam) / u), 1/u = e^{-t} (1 - err)
-        sat = 1 / (lam + (1 - lam) * e_neg * (2 - pow_from(_zeros(s))))
-        return torch.where(pos & (lam > 0), sat, pow_from(s, e))
+        # u <= 1: u; u > 1: 1 / (lam + (1 - lam) / u), 1/u = e^{-t} (1 - err). The gradient is
+        # e's (e = exp(log g) here, the same function): the reciprocal's backward squares
+        # 1 / den, which overflows once g > sqrt(max) (lam 1e-30, w = e^50 in float32: inf for
+        # a gradient of 5e21), and an unselected huge 1 / den put 0 * inf = NaN into it (lam 0)
+        den = lam + (1 - lam) * e_neg * (2 - pow_from(_zeros(s)))
+        sat = (1 / torch.where(sat_on, den, torch.ones_like(den))).detach()
+        sat = sat + (e - e.detach())
+        return torch.where(sat_on, sat, pow_from(s, e))
 
     return _scale(_soft_saturation_log_mag(t, lam), A, mag_from).to(out_dtype)
 
