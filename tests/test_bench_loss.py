@@ -102,6 +102,43 @@ def test_baseline_is_ppo_clip():
     assert (g_base[~mask] == 0).all()
 
 
+@pytest.mark.parametrize("noise", [0.05, 1.5])  # gamma = 1 (small spread), gamma < 1
+def test_unguarded_floor_is_the_is_reshape_ess_loss(noise):
+    """The guard-free floor is the is_reshape_ess design: same value and gradient (float64,
+    moderate log-ratios where the guards change nothing), gamma < 1 included."""
+    lp, old, A, mask = bench.make_inputs(8, 64, torch.float64)
+    g = torch.Generator().manual_seed(2)
+    old = (old + noise * torch.randn(old.shape, generator=g, dtype=torch.float64)).clamp(max=-1e-3)
+    loss, metrics = bench.is_reshape_ess_unguarded(lp, old, A, mask)
+    (g_floor,) = torch.autograd.grad(loss, lp)
+    ours, ours_metrics = losses.policy_loss_and_metrics(lp, old, A, mask, design="is_reshape_ess")
+    (g_ours,) = torch.autograd.grad(ours, lp)
+    gamma = ours_metrics["design/gamma"].item()
+    assert (gamma == 1.0) if noise < 1 else (0.2 < gamma < 0.95), gamma
+    torch.testing.assert_close(g_floor, g_ours, rtol=1e-12, atol=1e-15)
+    torch.testing.assert_close(loss, ours, rtol=1e-12, atol=1e-15)
+    assert metrics["ess_fraction"].item() == pytest.approx(ours_metrics["ess_fraction"].item())
+    assert (g_floor[~mask] == 0).all()
+
+
+def test_floor_is_timed_beside_is_reshape_ess_and_kept_out_of_the_target_count(capsys):
+    argv = ["--quick", "--backend", "aot_eager", "--designs", "is_reshape_ess"]
+    assert bench.main(argv + ["--repeats", "1", "--warmup", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    rows = [ROW.match(line) for line in out[2:-2]]  # no ppo_clip: no like-for-like line
+    assert all(rows), out
+    assert [m.group(4) for m in rows] == [bench.BASELINE, "is_reshape_ess", bench.FLOOR]
+    assert re.search(r"compiled within 1\.2x of compiled PPO-clip: \d/1;", out[-2]), out[-2]
+    floor = re.match(
+        r"^\[4x64 float32\] is_reshape_ess hand-written without its guards "
+        r"\(is_reshape_ess_unguarded\): (\d+\.\d\d)x of compiled PPO-clip; the library's "
+        r"is_reshape_ess: (\d+\.\d\d)x$",
+        out[-1],
+    )
+    assert floor, out[-1]
+    assert floor.group(1) == rows[2].group(8)[:-1] and floor.group(2) == rows[1].group(8)[:-1]
+
+
 # ------------------------------------------------------------------ --device (both benchmarks)
 
 

@@ -14,7 +14,9 @@ in the same rounds, is the PPO-clip loss as a library writes it by hand, in the 
 metrics (clip fraction, lower clip fraction, approximate KL as masked means) in the metrics
 variant. It prints, per design, the median time and the ratio to the
 baseline in the same mode (compiled design / compiled PPO-clip, target <= 1.2x; eager /
-eager). Inputs: per-sequence advantages A ~ N(0, 1) of shape [B, 1], log_prob in (-1.5, -0.5),
+eager). With ``is_reshape_ess`` among the designs, ``is_reshape_ess_unguarded`` (the same loss
+hand-written without the library's numerical guards, :func:`is_reshape_ess_unguarded`) is timed
+beside it as the floor of the weighting's cost. Inputs: per-sequence advantages A ~ N(0, 1) of shape [B, 1], log_prob in (-1.5, -0.5),
 old_log_prob = log_prob + 0.05 N(0, 1), response lengths uniform in [T / 2, T] (torch seed 0).
 
 Timing: ``--warmup`` calls of every contender first (compilation included), then
@@ -34,6 +36,7 @@ the CPU's torch threads only and is ignored on CUDA. ``tools/gpu_runbook.sh`` ru
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 import time
@@ -91,6 +94,50 @@ def ppo_clip_baseline(
     return loss, metrics
 
 
+FLOOR = "is_reshape_ess_unguarded"
+
+
+def is_reshape_ess_unguarded(
+    log_prob: Tensor,
+    old_log_prob: Tensor,
+    advantages: Tensor,
+    mask: Tensor,
+    rho_min: float = 0.3,
+    with_metrics: bool = True,
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """The ``is_reshape_ess`` design written by hand the way the baseline is, without the
+    library's numerical guards: gamma = min(1, sqrt(-log rho_min / s^2)) from the masked
+    population variance s^2 of the clamped log w, phi = exp(gamma log w) A, loss value
+    -(A + A (w^gamma - 1) / gamma), in the input dtype. Not a design to train with: the product
+    gamma log w is rounded before the exponential (|gamma log w| eps relative error in w^gamma),
+    w^gamma A over- or underflows beyond the dtype's exponent range, and gamma = 0 (s^2 = inf)
+    divides by 0. It is the floor of the weighting's cost: compiled against compiled PPO-clip
+    it is what a guard-free is_reshape_ess would cost, so the gap to the library's design is the
+    price of its guards. Metrics (``with_metrics``): three masked means as cheap as the
+    baseline's (approximate KL, mean ratio, Kish ESS / n)."""
+    m = mask.to(log_prob.dtype)
+    n = m.sum().clamp(min=1)
+    log_ratio = (log_prob - old_log_prob).clamp(-losses.LOG_RATIO_CLAMP, losses.LOG_RATIO_CLAMP)
+    with torch.no_grad():
+        lw = log_ratio.detach()
+        mean = (lw * m).sum() / n
+        var = (((lw - mean) * m) ** 2).sum() / n
+        gamma = torch.sqrt(-math.log(rho_min) / var).clamp(max=1.0)  # var = 0: inf -> 1
+        w_gamma = torch.exp(gamma * lw)
+        phi = w_gamma * advantages
+        value = -(advantages + advantages * (w_gamma - 1) / gamma)
+    per_token = value - phi * (log_prob - log_prob.detach())  # d / d log_prob = -phi
+    loss = (per_token * m).sum() / n
+    metrics: dict[str, Tensor] = {}
+    if with_metrics:
+        with torch.no_grad():
+            w = torch.exp(lw) * m
+            metrics["kl"] = (-lw * m).sum() / n
+            metrics["ratio_mean"] = w.sum() / n
+            metrics["ess_fraction"] = w.sum() ** 2 / (w * w).sum() / n
+    return loss, metrics
+
+
 # ------------------------------------------------------------------ contenders
 
 
@@ -118,6 +165,13 @@ def step_fn(design: str, variant: str) -> Callable[..., Any]:
             return ppo_clip_baseline(lp, old, A, mask, with_metrics=with_metrics)
 
         return baseline
+    if design == FLOOR:
+        with_metrics = variant == "metrics"
+
+        def floor(lp, old, A, mask):
+            return is_reshape_ess_unguarded(lp, old, A, mask, with_metrics=with_metrics)
+
+        return floor
     if variant == "metrics":
 
         def with_metrics_fn(lp, old, A, mask):
@@ -223,7 +277,9 @@ def run(
     sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else None
     _allow_recompiles()
     rows: list[Row] = []
-    contenders = [BASELINE] + [d for d in designs if d != BASELINE]
+    contenders = [BASELINE] + [d for d in designs if d not in (BASELINE, FLOOR)]
+    if "is_reshape_ess" in contenders:  # its guard-free floor beside it
+        contenders.append(FLOOR)
     for b, t in shapes:
         for dname in dtypes:
             inputs = make_inputs(b, t, DTYPES[dname], device)
@@ -281,6 +337,7 @@ def summary(rows: Sequence[Row], target: float = TARGET) -> list[str]:
             and r.mode == "compiled"
             and r.design != BASELINE
         }
+        floor = ratios.pop(FLOOR, None)
         if not ratios:
             continue
         within = sorted(d for d, q in ratios.items() if q <= target)
@@ -300,6 +357,12 @@ def summary(rows: Sequence[Row], target: float = TARGET) -> list[str]:
                 f"same metrics): median {statistics.median(own.values()):.2f}x; worst "
                 f"{worst_own} {own[worst_own]:.2f}x; ppo_clip design / hand-written PPO-clip "
                 f"{ratios['ppo_clip']:.2f}x"
+            )
+        if floor is not None and "is_reshape_ess" in ratios:
+            out.append(
+                f"[{shape[0]}x{shape[1]} {dtype}] is_reshape_ess hand-written without its "
+                f"guards ({FLOOR}): {floor:.2f}x of compiled PPO-clip; the library's "
+                f"is_reshape_ess: {ratios['is_reshape_ess']:.2f}x"
             )
     return out
 
