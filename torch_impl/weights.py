@@ -294,7 +294,16 @@ def _soft_saturation_log_mag(t: torch.Tensor, lam: torch.Tensor) -> torch.Tensor
     lam1 = torch.where(le1, lam, torch.full_like(lam, 0.5))
     lam2 = torch.where(le1, torch.full_like(lam, 2.0), lam)
     log_den_le1 = torch.logaddexp(torch.log(lam1), torch.log1p(-lam1) - tp)
-    log_den_gt1 = torch.log(lam2 - (lam2 - 1) * torch.exp(-tp))
+    den_gt1 = lam2 - (lam2 - 1) * torch.exp(-tp)
+    # den_gt1 rounds to 0 where (lam - 1) e^-t rounds to lam (lam 1e30, t 2e-29): the value
+    # is log(0) = -inf, but log's backward 0 / 0 put NaN into the gradient; den_gt1 >= 0
+    # (e^-t <= 1 and fl(lam - 1) <= lam)
+    den_ok = den_gt1 > 0
+    log_den_gt1 = torch.where(
+        den_ok,
+        torch.log(torch.where(den_ok, den_gt1, torch.ones_like(den_gt1))),
+        torch.full_like(den_gt1, -math.inf),
+    )
     log_den = torch.where(le1, log_den_le1, log_den_gt1)
     return torch.where(pos, -log_den, t)
 
@@ -649,16 +658,22 @@ def gradient_weight_design_seed_code(
         log_w, A, gamma_pos, gamma_neg, saturation_lambda, saturation_threshold
     )
     c = _seed_clamp(log_w)
-    w = torch.exp(c)
-    pos = gp * torch.exp(gp * c)
-    p = torch.exp(gn * c)
+    # each sign's formula on a neutral log_w where the other is selected: an unselected
+    # inf (lam w = 1e30 e^20 in float32, or e^(gamma_pos c)) sent 0 * inf = NaN into the
+    # selected one's gradient
+    pos_sel = A > 0
+    c_pos = torch.where(pos_sel, c, _zeros(c))
+    c_neg = torch.where(pos_sel, _zeros(c), c)
+    w = torch.exp(c_neg)
+    pos = gp * torch.exp(gp * c_pos)
+    p = torch.exp(gn * c_neg)
     if use_soft_saturation:
         z = lam * (w - th)
         beta, one_minus = torch.sigmoid(-z), torch.sigmoid(z)
         neg = beta * gn * p + one_minus * w - lam * w * beta * one_minus * (p - w)
     else:
         neg = gn * p
-    slope = torch.where(A > 0, pos, neg)
+    slope = torch.where(pos_sel, pos, neg)
     out = torch.where(log_w.abs() <= SEED_CLAMP, slope * A, _zeros(slope * A))
     return out.to(out_dtype)
 
