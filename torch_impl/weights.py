@@ -10,8 +10,12 @@ eps. A product g(w) A is formed directly when g(w) is a normal number, as (A e^c
 when g over- or underflows by up to the exponent range (so a tiny A times a huge w^gamma, or
 the reverse, is exact to a few ulp), and as sign(A) exp(log g + log|A|) beyond. A == 0 gives 0
 (never inf * 0 = NaN). Branches are selected with ``torch.where`` on sanitised inputs: the
-gradients of the twins are NaN-free wherever their value is finite, and the gradients of the
-surrogates below are NaN-free for every finite input.
+gradients of the twins are meant to be NaN-free wherever their value is finite, and the
+gradients of the surrogates below NaN-free for every finite input. Known exceptions, kept as
+strict xfails with their reproducers in tests/test_weights_gradients_extreme.py: at extreme
+hyperparameters or near the dtype's exponent range, threshold saturation, the blend / mixture
+gate, Michaelis-Menten (tau = 0; its objective beyond float32's exp range) and Box-Cox (A /
+gamma overflowing) can give inf or NaN gradients where the value is finite.
 
 Ties: every clamp on a differentiated path is a ``torch.where`` (``torch_impl._ties``), so
 value and gradient at the bound do not depend on torch's clamp convention (changed in 2.14).
