@@ -27,13 +27,13 @@ import isreshape.torch_impl.weights as tw
 F32, F64 = torch.float32, torch.float64
 FEW_ULPS = 16
 
-# Five of the seven defects are known and not fixed: a fix that kept the values bit for bit and
+# Four of the seven defects are known and not fixed: a fix that kept the values bit for bit and
 # passed these tests took the gradient from a detached slope (value + slope (x - sg(x))), which
 # is first-order only: second derivatives (create_graph) and forward-mode AD (torch.func.jvp)
 # of those functions then came out wrong on ordinary inputs (box_cox_objective's second
 # derivative 0 instead of gamma w^gamma A). Their tests are strict xfails until a fix
 # differentiates genuine functions of log_w (test_second_derivatives_and_jvp_on_ordinary_inputs
-# guards that); soft saturation and the seed code are fixed.
+# guards that); soft saturation, the seed code and the Michaelis-Menten objective are fixed.
 
 
 def _held(x: float, dtype: torch.dtype) -> mpmath.mpf:
@@ -123,10 +123,6 @@ def test_threshold_saturation_gradient_where_the_quotient_overflows(
 # ---------------------------------------- 2. Michaelis-Menten objective, float32 exp range
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known, not fixed: michaelis_menten_objective: its exp cap (600) is above float32's range, the unselected branch's inf gives 0 * inf (a first-order fix lost second derivatives and forward-mode AD: see above FEW_ULPS)",
-)
 @pytest.mark.parametrize(
     "log_w,A,tau", [(100.0, 1.0, 1.0), (89.0, 1.0, 0.0), (300.0, -2.5, 1e6)], ids=str
 )

@@ -14,8 +14,7 @@ gradients of the twins are meant to be NaN-free wherever their value is finite, 
 gradients of the surrogates below NaN-free for every finite input. Known exceptions, kept as
 strict xfails with their reproducers in tests/test_weights_gradients_extreme.py: at extreme
 hyperparameters or near the dtype's exponent range, threshold saturation, the blend / mixture
-gate, Michaelis-Menten (tau = 0; its objective beyond float32's exp range) and Box-Cox (A /
-gamma overflowing) can give inf or NaN gradients where the value is finite.
+gate, Michaelis-Menten at tau = 0 and Box-Cox (A / gamma overflowing) can give inf or NaN gradients where the value is finite.
 
 Ties: every clamp on a differentiated path is a ``torch.where`` (``torch_impl._ties``), so
 value and gradient at the bound do not depend on torch's clamp convention (changed in 2.14).
@@ -488,11 +487,16 @@ def michaelis_menten_objective(log_w, A, tau) -> torch.Tensor:
     # elsewhere logaddexp(log tau, log w) - log1p(tau) has no cancellation.
     lw_c = cap_above(log_w, 600.0)
     small = lw_c.abs() < 0.5
+    # where e^lw_c overflows (float32 above 88.7, below the cap) em1 is inf without a
+    # gradient: exp's backward result * 0 = inf * 0 put NaN into the gradient although that
+    # branch is never selected (r = inf is not near)
+    over = torch.isinf(torch.exp(lw_c.detach()))
     em1 = torch.where(
         small,
         torch.expm1(torch.where(small, lw_c, _zeros(lw_c))),
-        torch.exp(torch.where(small, _zeros(lw_c), lw_c)) - 1,
+        torch.exp(torch.where(small | over, _zeros(lw_c), lw_c)) - 1,
     )
+    em1 = torch.where(over, torch.full_like(em1, math.inf), em1)
     r = em1 / (1 + tau)
     near = (r.abs() < 0.5) & (log_w < 600.0)
     g_near = torch.log1p(torch.where(near, r, _zeros(r)))
