@@ -14,7 +14,8 @@ gradients of the twins are meant to be NaN-free wherever their value is finite, 
 gradients of the surrogates below NaN-free for every finite input. Known exceptions, kept as
 strict xfails with their reproducers in tests/test_weights_gradients_extreme.py: at extreme
 hyperparameters or near the dtype's exponent range, threshold saturation, the blend / mixture
-gate, Michaelis-Menten at tau = 0 and Box-Cox (A / gamma overflowing) can give inf or NaN gradients where the value is finite.
+gate, Michaelis-Menten at tau = 0 and Box-Cox (A / gamma overflowing) can give inf or NaN
+gradients where the value is finite.
 
 Ties: every clamp on a differentiated path is a ``torch.where`` (``torch_impl._ties``), so
 value and gradient at the bound do not depend on torch's clamp convention (changed in 2.14).
