@@ -6,8 +6,8 @@ from isreshape.reference import golden
 from isreshape.reference.golden import check_all
 
 # The README command's fixture check: every file, every edge / seed / extreme row and one in
-# QUICK_STRIDE grid and seeded-random rows (about a quarter of the fast rows); CI's
-# `isreshape golden --check --full` checks every row.
+# QUICK_STRIDE grid and seeded-random rows (about a quarter of the fast rows), and every header;
+# `isreshape golden --check --full` (opt-in, ISRESHAPE_SLOW=1) checks every row.
 QUICK_STRIDE = golden.QUICK_STRIDE
 
 
@@ -59,7 +59,7 @@ def test_quick_check_sees_a_wrong_value_in_a_kept_row_and_skips_dropped_rows(tmp
     dropped = keep.index(False)
     problems = check_with_wrong(kept)
     assert len(problems) == 1 and "differs" in problems[0]
-    assert check_with_wrong(dropped) == []  # the full check's job (below, and CI)
+    assert check_with_wrong(dropped) == []  # the full check's job (below, opt-in)
 
     # a lost row is seen even where the sample would not show it
     short = json.loads(json.dumps(stored))
@@ -67,6 +67,16 @@ def test_quick_check_sees_a_wrong_value_in_a_kept_row_and_skips_dropped_rows(tmp
     spec.path.write_text(golden.dumps(short))
     problems = check_all(only=[spec.key], out=io.StringIO(), bulk_stride=QUICK_STRIDE)
     assert any("stored fast cases" in p for p in problems), problems
+
+    # the header is checked by the sample too: a stale description, a wrong total count
+    for field, value, said in (("description", "stale", "header differs"), ("n_cases", 3, "n_cases")):
+        bad = json.loads(json.dumps(stored))
+        bad["header"][field] = value
+        spec.path.write_text(golden.dumps(bad))
+        problems = check_all(only=[spec.key], out=io.StringIO(), bulk_stride=QUICK_STRIDE)
+        assert len(problems) == 1 and said in problems[0], problems
+    spec.path.write_text(golden.dumps(stored))
+    assert check_all(only=[spec.key], out=io.StringIO(), bulk_stride=QUICK_STRIDE) == []
 
 
 def test_quick_subset_checks_a_bulk_row_of_a_file_with_few():
@@ -77,6 +87,7 @@ def test_quick_subset_checks_a_bulk_row_of_a_file_with_few():
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # ~200 CPU-s: opt-in (ISRESHAPE_SLOW=1), not in CI
 def test_golden_check_full():
     problems = check_all(fast_only=False)
     assert not problems, "\n".join(problems)

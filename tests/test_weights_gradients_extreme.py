@@ -1,6 +1,6 @@
 """Autograd gradients of the seed-002 weight twins at extreme but finite inputs.
 
-``torch_impl.weights`` promises NaN-free gradients wherever a twin's value is finite. A probe
+``torch_impl.weights`` aims at NaN-free gradients wherever a twin's value is finite. A probe
 found points where the backward pass of the value's own formula overflowed (inf), or sent
 0 * inf = NaN out of a branch that ``torch.where`` had not selected, although the value and
 the true derivative are ordinary numbers. Each test below keeps those reproducers, one test

@@ -15,8 +15,8 @@
 #
 # Expected time on one H100 (an estimate: this script has not been run on a GPU yet): about
 # 4-5 minutes, most of it torch.compile (a forward + backward of policy_loss_and_metrics took
-# ~14 s to compile on 2 CPU cores; the tests compile 4 designs, the compiled benchmark 5
-# contenders x 2 dtypes at one shape); the timed calls themselves take seconds.
+# ~14 s to compile on 2 CPU cores; the tests compile 4 designs, the compiled benchmark 6
+# contenders (4 designs, the baseline, is_reshape_ess's guard-free floor) x 2 dtypes at one shape); the timed calls themselves take seconds.
 # Time limits: every command runs under `timeout -k 10` (SIGTERM at its limit, SIGKILL 10 s
 # later: a process stuck in a CUDA call or a compile dies too) with the limit of its step
 # (LIMIT_* below), cut to what is left of the whole script's RUNBOOK_TOTAL_LIMIT (default

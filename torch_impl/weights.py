@@ -299,9 +299,10 @@ def _soft_saturation_log_mag(t: torch.Tensor, lam: torch.Tensor) -> torch.Tensor
     lam2 = torch.where(le1, torch.full_like(lam, 2.0), lam)
     log_den_le1 = torch.logaddexp(torch.log(lam1), torch.log1p(-lam1) - tp)
     den_gt1 = lam2 - (lam2 - 1) * torch.exp(-tp)
-    # den_gt1 rounds to 0 where (lam - 1) e^-t rounds to lam (lam 1e30, t 2e-29): the value
-    # is log(0) = -inf, but log's backward 0 / 0 put NaN into the gradient; den_gt1 >= 0
-    # (e^-t <= 1 and fl(lam - 1) <= lam)
+    # den_gt1 rounds to 0 where (lam - 1) e^-t rounds to lam (lam 1e30, t 2e-29): log(0) =
+    # -inf, but log's backward 0 / 0 put NaN into the gradient; den_gt1 >= 0 (e^-t <= 1 and
+    # fl(lam - 1) <= lam). Known value defect there: the weight comes out inf, true A / 21
+    # (the cancellation lam - (lam - 1) e^-t; lam (1 - e^-t) + e^-t would not cancel)
     den_ok = den_gt1 > 0
     log_den_gt1 = torch.where(
         den_ok,

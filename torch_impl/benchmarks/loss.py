@@ -112,8 +112,9 @@ def is_reshape_ess_unguarded(
     gamma log w is rounded before the exponential (|gamma log w| eps relative error in w^gamma),
     w^gamma A over- or underflows beyond the dtype's exponent range, and gamma = 0 (s^2 = inf)
     divides by 0. It is the floor of the weighting's cost: compiled against compiled PPO-clip
-    it is what a guard-free is_reshape_ess would cost, so the gap to the library's design is the
-    price of its guards. Metrics (``with_metrics``): three masked means as cheap as the
+    it is what a guard-free is_reshape_ess would cost: with ``--variant loss`` the gap to the
+    library's design is the price of its guards; with metrics it also holds the library's
+    fuller metrics (k-hat among them) against these three. Metrics (``with_metrics``): three masked means as cheap as the
     baseline's (approximate KL, mean ratio, Kish ESS / n)."""
     m = mask.to(log_prob.dtype)
     n = m.sum().clamp(min=1)
