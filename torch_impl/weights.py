@@ -62,8 +62,9 @@ def _scale(log_mag: torch.Tensor, A: torch.Tensor, mag_from=None, err=None) -> t
     """g A where log g = log_mag (may be -inf, never NaN), over/underflow- and NaN-safe.
 
     Three regimes: g a normal number: g A directly (``mag_from(s, e)`` may compute g more
-    accurately from the sanitised log g ``s``; ``e`` is exp(s) there, 1 elsewhere); |log g| up to about twice the exponent range:
-    (A e^c) e^(log g - c) with c at the edge of the range, which never rounds log|A|; beyond:
+    accurately from the sanitised log g ``s``; ``e`` is exp(s) there, 1 elsewhere); |log g| up
+    to about twice the exponent range: (A e^c) e^(log g - c) with c at the edge of the range,
+    which never rounds log|A|; beyond:
     sign(A) exp(log g + log|A|). ``err`` is a known relative correction of e^(log g) (the
     rounding of a product in the exponent), applied in the second regime. One exponential
     serves the three regimes (its argument chosen per element; the per-token transcendentals
